@@ -1,0 +1,53 @@
+"""Shared fixtures: a minimal valid service, the reference stacks, a compiled schema validator."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vllm_infra.validation.schemas import SchemaValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS_DIR = ROOT / "stacks"
+MANIFESTS_DIR = ROOT / "manifests"
+REFERENCE_STACKS = ("dev", "prod", "staging")
+
+LLAMA_8B_REVISION = "0e9e39f249a16976918f6564b8830bc894c89659"
+
+MINIMAL_SERVICE: dict[str, Any] = {
+    "name": "llama-8b",
+    "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": LLAMA_8B_REVISION},
+    "image": {"tag": "v0.11.0"},
+    "accelerator": {"type": "L4"},
+}
+
+
+def deep_update(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``changes`` merged in (nested mappings merge)."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_update(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@pytest.fixture
+def service_data() -> Callable[..., dict[str, Any]]:
+    """Build a service mapping: the minimal valid one plus nested overrides."""
+
+    def build(**changes: Any) -> dict[str, Any]:
+        return deep_update(MINIMAL_SERVICE, changes)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def schema_validator() -> SchemaValidator:
+    """Validator for the default Kubernetes version, compiled once per test session."""
+    return SchemaValidator()

@@ -1,0 +1,129 @@
+"""``vllm-infra synth``: exact output, exit codes, atomic writes, nothing written on bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import ROOT, STACKS_DIR
+from vllm_infra import gitops
+from vllm_infra.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    shutil.copytree(STACKS_DIR, tmp_path / "stacks")
+    return tmp_path
+
+
+def run(workspace: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["synth", "--stacks-dir", str(workspace / "stacks"),
+                                 "--out", str(workspace / "manifests"), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_synth_writes_every_stack_then_reports_unchanged(workspace: Path) -> None:
+    out = workspace / "manifests"
+    code, stdout, _ = run(workspace)
+    assert code == 0
+    assert stdout.splitlines() == [f"dev: 7 objects -> {out / 'dev'} (written)",
+                                   f"prod: 22 objects -> {out / 'prod'} (written)",
+                                   f"staging: 13 objects -> {out / 'staging'} (written)"]
+    assert tree(out) == tree(ROOT / "manifests")
+    code, stdout, _ = run(workspace, "dev")
+    assert (code, stdout) == (0, f"dev: 7 objects -> {out / 'dev'} (unchanged)\n")
+
+
+def test_check_passes_then_lists_drift(workspace: Path) -> None:
+    out = workspace / "manifests"
+    run(workspace)
+    code, stdout, _ = run(workspace, "--check")
+    assert (code, stdout) == (0, f"{out}: up to date (3 stacks)\n")
+    (out / "dev" / "service-llama-8b.yaml").write_text("edited\n")
+    (out / "prod" / "service-qwen-7b.yaml").unlink()
+    (out / "staging" / "stray.yaml").write_text("x: 1\n")
+    code, stdout, stderr = run(workspace, "--check")
+    assert code == 1
+    assert stdout.splitlines() == [f"{out / 'dev' / 'service-llama-8b.yaml'}: changed",
+                                   f"{out / 'prod' / 'service-qwen-7b.yaml'}: missing",
+                                   f"{out / 'staging' / 'stray.yaml'}: extra"]
+    assert stderr == "error: 3 files differ from the stacks; run `vllm-infra synth` and commit the result\n"
+
+
+def test_bad_stack_exits_2_and_writes_nothing(workspace: Path) -> None:
+    run(workspace)
+    before = tree(workspace / "manifests")
+    prod = workspace / "stacks" / "Pulumi.prod.yaml"
+    text = prod.read_text().replace("max_replicas: 4", "max_replicas: 1")
+    prod.write_text(text)
+    line = text.splitlines().index("          min_replicas: 2", text.splitlines().index("      - name: llama-70b")) + 1
+    code, stdout, stderr = run(workspace)
+    assert (code, stdout) == (2, "")
+    assert stderr.splitlines() == [
+        "error: 1 problem in stack configuration; nothing was written",
+        f"  {prod}:{line}: services[2].autoscaling.min_replicas: min_replicas (2) must not exceed max_replicas (1) "
+        "(got 2)",
+    ]
+    assert tree(workspace / "manifests") == before
+
+
+def test_unknown_stack_and_missing_directory(workspace: Path, tmp_path: Path) -> None:
+    code, _, stderr = run(workspace, "qa")
+    assert code == 2
+    assert stderr == (f"error: 1 problem in stack configuration; nothing was written\n"
+                      f"  {workspace / 'stacks' / 'Pulumi.qa.yaml'}: stack 'qa' not found (available: dev, prod, "
+                      "staging)\n")
+    result = runner.invoke(app, ["synth", "--stacks-dir", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1] == f"  {tmp_path / 'none'}: no stack files (Pulumi.<stack>.yaml) found"
+
+
+def test_failed_write_keeps_the_old_tree(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = workspace / "manifests"
+    run(workspace)
+    before = tree(out)
+    prod = workspace / "stacks" / "Pulumi.prod.yaml"
+    prod.write_text(prod.read_text().replace("max_replicas: 6", "max_replicas: 7"))
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(gitops.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        runner.invoke(app, ["synth", "prod", "--stacks-dir", str(workspace / "stacks"), "--out", str(out)],
+                      catch_exceptions=False)
+    assert tree(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["dev", "prod", "staging"]
+
+
+def test_usage_error_exits_2() -> None:
+    result = runner.invoke(app, ["synth", "--bogus"])
+    assert result.exit_code == 2
+    assert "No such option: --bogus" in result.stderr
+
+
+@pytest.mark.slow
+def test_console_script_runs_from_a_repo_checkout() -> None:
+    script = Path(sys.executable).parent / "vllm-infra"
+    help_run = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert help_run.returncode == 0
+    assert "synth" in help_run.stdout
+    check = subprocess.run([str(script), "synth", "--check"], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert (check.returncode, check.stdout) == (0, "manifests: up to date (3 stacks)\n")

@@ -1,0 +1,37 @@
+"""README examples are executed, so they cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_python_examples_run() -> None:
+    blocks = _blocks("python")
+    assert blocks
+    for block in blocks:
+        result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, cwd=ROOT, check=False)
+        assert result.returncode == 0, result.stderr
+
+
+def test_library_example_prints_the_rendered_objects() -> None:
+    result = subprocess.run([sys.executable, "-c", _blocks("python")[0]], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.splitlines() == ["ServiceAccount llama-8b", "Service llama-8b", "Deployment llama-8b"]
+
+
+def test_first_screen_gives_the_two_commands_ci_runs() -> None:
+    commands = _blocks("bash")[:2]
+    assert commands[0].strip().endswith("vllm-infra synth")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert commands[1].strip() in ci
+    assert README.index(commands[1]) < 2000, "the test command must be on the first screen"

@@ -1,0 +1,152 @@
+"""GPU catalog: memory, device-plugin resource, node labels per platform and default taint.
+
+Memory is what the driver reports as total device memory (``nvidia-smi`` / ``rocm-smi``), because
+vLLM multiplies that number by ``gpu_memory_utilization``. Prices are indicative on-demand list
+prices in USD per GPU-hour; ``vllm-infra plan --prices`` overrides them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+
+class GpuType(StrEnum):
+    """Accelerators the catalog knows, named as users say them."""
+
+    T4 = "T4"
+    A10G = "A10G"
+    L4 = "L4"
+    L40S = "L40S"
+    A100_40GB = "A100-40GB"
+    A100_80GB = "A100-80GB"
+    H100_80GB = "H100-80GB"
+    H200 = "H200"
+    B200 = "B200"
+    MI300X = "MI300X"
+
+
+class NodeLabelPlatform(StrEnum):
+    """Which node label identifies the GPU model on the target cluster."""
+
+    GPU_FEATURE_DISCOVERY = "gpu-feature-discovery"
+    """NVIDIA GPU feature discovery (``nvidia.com/gpu.product``) or the AMD node labeller."""
+    GKE = "gke"
+    """GKE's ``cloud.google.com/gke-accelerator``."""
+    KARPENTER = "karpenter"
+    """EKS with Karpenter: ``karpenter.k8s.aws/instance-gpu-name``."""
+
+
+@dataclass(frozen=True)
+class NodeLabelRequirement:
+    """One ``matchExpressions`` entry that selects nodes with this GPU model."""
+
+    key: str
+    operator: Literal["In", "Gt"]
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """Facts about one accelerator model."""
+
+    type: GpuType
+    vendor: Literal["nvidia", "amd"]
+    memory_mib: int
+    supports_bf16: bool
+    supports_fp8: bool
+    gpus_per_node: int
+    hourly_price_usd: float
+    node_labels: MappingProxyType[NodeLabelPlatform, tuple[NodeLabelRequirement, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @property
+    def resource_name(self) -> str:
+        """Extended resource advertised by the vendor's device plugin."""
+        return "nvidia.com/gpu" if self.vendor == "nvidia" else "amd.com/gpu"
+
+    @property
+    def taint_key(self) -> str:
+        """Taint key that GPU node pools conventionally carry (tolerated with ``Exists``)."""
+        return self.resource_name
+
+    @property
+    def memory_gib(self) -> float:
+        """Device memory in GiB."""
+        return self.memory_mib / 1024
+
+    def platforms(self) -> list[NodeLabelPlatform]:
+        """Platforms on which this GPU can be targeted by label."""
+        return sorted(self.node_labels)
+
+
+_GFD = "nvidia.com/gpu.product"
+_GKE = "cloud.google.com/gke-accelerator"
+_KARPENTER = "karpenter.k8s.aws/instance-gpu-name"
+
+
+def _labels(
+    gfd: tuple[str, ...] = (),
+    gke: str | None = None,
+    karpenter: tuple[NodeLabelRequirement, ...] = (),
+    gfd_key: str = _GFD,
+) -> MappingProxyType[NodeLabelPlatform, tuple[NodeLabelRequirement, ...]]:
+    labels: dict[NodeLabelPlatform, tuple[NodeLabelRequirement, ...]] = {}
+    if gfd:
+        labels[NodeLabelPlatform.GPU_FEATURE_DISCOVERY] = (NodeLabelRequirement(gfd_key, "In", gfd),)
+    if gke:
+        labels[NodeLabelPlatform.GKE] = (NodeLabelRequirement(_GKE, "In", (gke,)),)
+    if karpenter:
+        labels[NodeLabelPlatform.KARPENTER] = karpenter
+    return MappingProxyType(labels)
+
+
+def _karpenter(name: str) -> tuple[NodeLabelRequirement, ...]:
+    return (NodeLabelRequirement(_KARPENTER, "In", (name,)),)
+
+
+GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
+    gpu.type: gpu
+    for gpu in (
+        GpuModel(GpuType.T4, "nvidia", 15360, supports_bf16=False, supports_fp8=False, gpus_per_node=4,
+                 hourly_price_usd=0.53,
+                 node_labels=_labels(("Tesla-T4",), "nvidia-tesla-t4", _karpenter("t4"))),
+        GpuModel(GpuType.A10G, "nvidia", 23028, supports_bf16=True, supports_fp8=False, gpus_per_node=8,
+                 hourly_price_usd=1.01,
+                 node_labels=_labels(("NVIDIA-A10G",), None, _karpenter("a10g"))),
+        GpuModel(GpuType.L4, "nvidia", 23034, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
+                 hourly_price_usd=0.80,
+                 node_labels=_labels(("NVIDIA-L4",), "nvidia-l4", _karpenter("l4"))),
+        GpuModel(GpuType.L40S, "nvidia", 46068, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
+                 hourly_price_usd=1.86,
+                 node_labels=_labels(("NVIDIA-L40S",), None, _karpenter("l40s"))),
+        GpuModel(GpuType.A100_40GB, "nvidia", 40960, supports_bf16=True, supports_fp8=False,
+                 gpus_per_node=8, hourly_price_usd=2.75,
+                 node_labels=_labels(("NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-PCIE-40GB"), "nvidia-tesla-a100",
+                                     (*_karpenter("a100"), NodeLabelRequirement(
+                                         "karpenter.k8s.aws/instance-gpu-memory", "In", ("40960",))))),
+        GpuModel(GpuType.A100_80GB, "nvidia", 81920, supports_bf16=True, supports_fp8=False,
+                 gpus_per_node=8, hourly_price_usd=3.43,
+                 node_labels=_labels(("NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"), "nvidia-a100-80gb",
+                                     (*_karpenter("a100"), NodeLabelRequirement(
+                                         "karpenter.k8s.aws/instance-gpu-memory", "In", ("81920",))))),
+        GpuModel(GpuType.H100_80GB, "nvidia", 81559, supports_bf16=True, supports_fp8=True,
+                 gpus_per_node=8, hourly_price_usd=3.93,
+                 node_labels=_labels(("NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"), "nvidia-h100-80gb",
+                                     _karpenter("h100"))),
+        GpuModel(GpuType.H200, "nvidia", 143771, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
+                 hourly_price_usd=4.98,
+                 node_labels=_labels(("NVIDIA-H200",), "nvidia-h200-141gb", _karpenter("h200"))),
+        GpuModel(GpuType.B200, "nvidia", 183359, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
+                 hourly_price_usd=7.50,
+                 node_labels=_labels(("NVIDIA-B200",), "nvidia-b200", _karpenter("b200"))),
+        GpuModel(GpuType.MI300X, "amd", 196608, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
+                 hourly_price_usd=3.50,
+                 node_labels=_labels(("AMD_Instinct_MI300X_OAM",), gfd_key="amd.com/gpu.product-name")),
+    )
+})
+
+GPU_RESOURCE_NAMES: frozenset[str] = frozenset(gpu.resource_name for gpu in GPU_CATALOG.values())

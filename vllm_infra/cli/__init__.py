@@ -1,0 +1,44 @@
+"""``vllm-infra`` command line. Commands import their heavy dependencies lazily so that
+``vllm-infra --help`` starts fast; Pulumi is never imported here."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Annotated
+
+import typer
+
+from vllm_infra.cli.synth import synth
+
+app = typer.Typer(
+    name="vllm-infra",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"vllm-infra {version('vllm-infra')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    """Render vLLM model servers into policy-checked Kubernetes manifests, per environment.
+
+    Exit codes: 0 success, 1 findings or drift, 2 bad input (invalid stacks, YAML errors, usage).
+    """
+
+
+app.command()(synth)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,43 @@
+"""Kubernetes facts in one place: the pinned API version and the order objects are applied in."""
+
+from __future__ import annotations
+
+KUBERNETES_VERSION = "1.33"
+"""Kubernetes minor version manifests are rendered for and validated against by default."""
+
+SUPPORTED_KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
+"""Versions whose schemas ship with kubernetes-validate (1.25-1.37)."""
+
+KIND_ORDER: dict[str, int] = {
+    kind: rank
+    for rank, kind in enumerate((
+        "Namespace",
+        "ServiceAccount",
+        "Secret",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "Service",
+        "Deployment",
+        "StatefulSet",
+        "LeaderWorkerSet",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "ScaledObject",
+        "ServiceMonitor",
+        "PodMonitor",
+        "NetworkPolicy",
+        "InferencePool",
+        "HTTPRoute",
+    ))
+}
+"""Apply order: dependencies (namespace, identity, storage) before workloads, policies after."""
+
+
+def object_sort_key(obj: dict[str, object]) -> tuple[int, str, str, str]:
+    """Stable order: by kind rank, then namespace and name (unknown kinds last, by kind)."""
+    kind = str(obj.get("kind", ""))
+    meta = obj.get("metadata")
+    name = namespace = ""
+    if isinstance(meta, dict):
+        name, namespace = str(meta.get("name", "")), str(meta.get("namespace", ""))
+    return KIND_ORDER.get(kind, len(KIND_ORDER)), kind, namespace, name

@@ -1,0 +1,72 @@
+"""Pure rendering: spec -> list of Kubernetes objects (plain dicts, camelCase). No I/O.
+
+``render_fleet`` is what ``vllm-infra synth`` writes and what the Pulumi component registers;
+objects come out in a stable apply order (see ``vllm_infra.kube.KIND_ORDER``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vllm_infra.kube import object_sort_key
+from vllm_infra.render.autoscaling import horizontal_autoscaler
+from vllm_infra.render.context import RenderContext
+from vllm_infra.render.disruption import disruption_budget
+from vllm_infra.render.labels import ENVIRONMENT_LABEL, MANAGED_BY
+from vllm_infra.render.network import network_policy
+from vllm_infra.render.observability import service_monitor
+from vllm_infra.render.patches import PatchError, apply_patches
+from vllm_infra.render.service import cluster_service, model_cache_claim, service_account
+from vllm_infra.render.workload import deployment
+from vllm_infra.spec.fleet import FleetSpec
+from vllm_infra.spec.service import VllmServiceSpec
+
+Manifest = dict[str, Any]
+
+__all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_namespace", "render_service"]
+
+
+def render_service(service: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
+    """Every object of one model server, patches applied, in apply order."""
+    workload = deployment(service, context)
+    candidates = [
+        service_account(service, context),
+        model_cache_claim(service, context),
+        cluster_service(service, context),
+        workload,
+        disruption_budget(service, context),
+        horizontal_autoscaler(service, context, workload),
+        service_monitor(service, context),
+        network_policy(service, context),
+    ]
+    objects = [obj for obj in candidates if obj is not None]
+    return sorted(apply_patches(service, objects), key=object_sort_key)
+
+
+def render_namespace(fleet: FleetSpec) -> Manifest:
+    """Namespace enforcing a Pod Security Standards level."""
+    level = fleet.namespace.pod_security.value
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": fleet.namespace.name,
+            "labels": {
+                "app.kubernetes.io/part-of": fleet.name,
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+                ENVIRONMENT_LABEL: fleet.environment,
+                "pod-security.kubernetes.io/enforce": level,
+                "pod-security.kubernetes.io/audit": level,
+                "pod-security.kubernetes.io/warn": level,
+            },
+        },
+    }
+
+
+def render_fleet(fleet: FleetSpec) -> list[Manifest]:
+    """Every object of a fleet in apply order."""
+    context = RenderContext(namespace=fleet.namespace.name, part_of=fleet.name, environment=fleet.environment)
+    objects = [render_namespace(fleet)] if fleet.namespace.create else []
+    for service in fleet.services:
+        objects += render_service(service, context)
+    return sorted(objects, key=object_sort_key)

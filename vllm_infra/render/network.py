@@ -1,0 +1,51 @@
+"""Default-deny NetworkPolicy: API only from declared namespaces, metrics only from monitoring,
+egress only DNS and (unless the cache is offline) HTTPS for model downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vllm_infra.render.context import RenderContext
+from vllm_infra.render.labels import metadata, selector_labels
+from vllm_infra.render.pod import PORT_NAME
+from vllm_infra.spec.service import VllmServiceSpec
+
+_NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def _from_namespaces(names: list[str]) -> list[dict[str, Any]]:
+    return [{"namespaceSelector": {"matchExpressions": [
+        {"key": _NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}]
+
+
+def network_policy(service: VllmServiceSpec, context: RenderContext,
+                   group_peers: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """NetworkPolicy for the service's pods; ``group_peers`` selects pods of the same multi-node
+    group, which talk to each other on any port (Ray, NCCL)."""
+    policy = service.network_policy
+    if not policy.enabled:
+        return None
+    api_port = [{"port": PORT_NAME, "protocol": "TCP"}]
+    ingress: list[dict[str, Any]] = [
+        {"from": _from_namespaces([context.namespace, *policy.api_client_namespaces]), "ports": api_port},
+    ]
+    if policy.metrics_namespaces:
+        ingress.append({"from": _from_namespaces(policy.metrics_namespaces), "ports": api_port})
+    egress: list[dict[str, Any]] = [{
+        "to": [{"namespaceSelector": {"matchLabels": {_NAMESPACE_NAME_LABEL: "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+    }]
+    if not service.storage.model_cache.offline:
+        egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
+    if group_peers:
+        peer = [{"podSelector": {"matchLabels": group_peers}}]
+        ingress.append({"from": peer})
+        egress.append({"to": peer})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(service, context),
+        "spec": {"podSelector": {"matchLabels": selector_labels(service)},
+                 "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
+    }

@@ -1,0 +1,44 @@
+"""Apply a service's JSON patches to its rendered objects (escape hatch, applied last)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+
+from vllm_infra.spec.patches import JsonPatchOperation
+from vllm_infra.spec.service import VllmServiceSpec
+
+
+class PatchError(ValueError):
+    """A patch names no rendered object or cannot be applied."""
+
+
+def _operation(op: JsonPatchOperation) -> dict[str, Any]:
+    wire: dict[str, Any] = {"op": op.op, "path": op.path}
+    if "value" in op.model_fields_set:
+        wire["value"] = op.value
+    if op.from_ is not None:
+        wire["from"] = op.from_
+    return wire
+
+
+def apply_patches(service: VllmServiceSpec, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return ``objects`` with the service's patches applied in declaration order."""
+    if not service.patches:
+        return objects
+    by_key = {(obj["kind"], obj["metadata"]["name"]): index for index, obj in enumerate(objects)}
+    patched = list(objects)
+    for number, patch in enumerate(service.patches):
+        key = (patch.kind, patch.name or service.name)
+        if key not in by_key:
+            available = ", ".join(f"{kind}/{name}" for kind, name in sorted(by_key))
+            raise PatchError(f"services[{service.name}].patches[{number}]: no rendered {key[0]}/{key[1]} "
+                             f"(rendered: {available})")
+        ops = [_operation(op) for op in patch.operations]
+        index = by_key[key]
+        try:
+            patched[index] = jsonpatch.apply_patch(patched[index], ops)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: {exc}") from exc
+    return patched

@@ -1,0 +1,292 @@
+"""Pod template of the vLLM server: engine arguments, writable cache paths, volumes, probes,
+security context and scheduling."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from enum import StrEnum
+from typing import Any
+
+from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE
+from vllm_infra.render.context import RenderContext
+from vllm_infra.render.labels import ROLE_LABEL, common_labels
+from vllm_infra.spec.model import Dtype, KvCacheDtype
+from vllm_infra.spec.scheduling import Spread
+from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.storage import CacheType
+from vllm_infra.units import format_bytes, parse_quantity
+
+CONTAINER_NAME = "vllm"
+PORT_NAME = "http"
+HEALTH_PATH = "/health"
+METRICS_PATH = "/metrics"
+SHM_PATH = "/dev/shm"
+TMP_PATH = "/tmp"
+CACHE_PATH = "/model-cache"
+RAY_PORT = 6379
+STARTUP_PERIOD = 10
+EPHEMERAL_OVERHEAD = 2 * 2**30
+"""Container logs and writable layer on top of disk-backed emptyDirs."""
+
+
+class PodRole(StrEnum):
+    """What a pod does in its replica."""
+
+    SERVER = "server"
+    """Single-node replica: runs ``vllm serve``."""
+    LEADER = "leader"
+    """Multi-node replica: Ray head plus ``vllm serve``."""
+    WORKER = "worker"
+    """Multi-node replica: Ray worker contributing GPUs."""
+
+
+def engine_args(service: VllmServiceSpec) -> list[str]:
+    """Arguments of ``vllm serve``; every typed field maps to exactly one flag."""
+    model, par = service.model, service.parallelism
+    args = [
+        model.id,
+        f"--revision={model.revision}",
+        f"--served-model-name={model.name_served}",
+        f"--port={service.service.port}",
+        f"--tensor-parallel-size={par.tensor}",
+        f"--pipeline-parallel-size={par.pipeline}",
+        f"--gpu-memory-utilization={model.gpu_memory_utilization}",
+        f"--max-num-seqs={model.max_num_seqs}",
+    ]
+    if model.max_model_len:
+        args.append(f"--max-model-len={model.max_model_len}")
+    if model.dtype != Dtype.AUTO:
+        args.append(f"--dtype={model.dtype}")
+    if model.quantization:
+        args.append(f"--quantization={model.quantization}")
+    if model.kv_cache_dtype != KvCacheDtype.AUTO:
+        args.append(f"--kv-cache-dtype={model.kv_cache_dtype}")
+    if model.trust_remote_code:
+        args += ["--trust-remote-code", f"--code-revision={model.revision}"]
+    if par.nodes > 1:
+        args.append("--distributed-executor-backend=ray")
+    if service.image.version >= SHUTDOWN_TIMEOUT_SINCE:
+        args.append(f"--shutdown-timeout={service.lifecycle.drain.request_timeout}")
+    for flag, value in sorted(model.extra_args.items()):
+        if value is True:
+            args.append(f"--{flag}")
+        elif value is False:
+            args.append(f"--no-{flag}")
+        else:
+            args.append(f"--{flag}={value}")
+    return args
+
+
+def _command(service: VllmServiceSpec, role: PodRole) -> dict[str, list[str]]:
+    if role == PodRole.SERVER:
+        return {"command": ["vllm", "serve"], "args": engine_args(service)}
+    if role == PodRole.LEADER:
+        serve = shlex.join(["vllm", "serve", *engine_args(service)])
+        script = f"ray start --head --port={RAY_PORT} && exec {serve}"
+        return {"command": ["/bin/sh", "-c"], "args": [script]}
+    return {"command": ["/bin/sh", "-c"],
+            "args": [f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --block"]}
+
+
+def _env(service: VllmServiceSpec) -> list[dict[str, Any]]:
+    cache = service.storage.model_cache
+    values = {
+        "HOME": f"{TMP_PATH}/home",
+        "XDG_CACHE_HOME": f"{TMP_PATH}/.cache",
+        "XDG_CONFIG_HOME": f"{TMP_PATH}/.config",
+        "HF_HOME": f"{CACHE_PATH}/huggingface",
+        "VLLM_CACHE_ROOT": f"{TMP_PATH}/vllm" if cache.offline else f"{CACHE_PATH}/vllm",
+        "TRITON_CACHE_DIR": f"{TMP_PATH}/triton",
+        "TORCHINDUCTOR_CACHE_DIR": f"{TMP_PATH}/torchinductor",
+        "NUMBA_CACHE_DIR": f"{TMP_PATH}/numba",
+        "VLLM_NO_USAGE_STATS": "1",
+        **service.env,
+    }
+    if cache.offline:
+        values["HF_HUB_OFFLINE"] = "1"
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in values.items()]
+    secrets = dict(service.secret_env)
+    if service.storage.hf_token_secret:
+        secrets["HF_TOKEN"] = service.storage.hf_token_secret
+    if service.security.api_key_secret:
+        secrets["VLLM_API_KEY"] = service.security.api_key_secret
+    env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+            for name, ref in secrets.items()]
+    return sorted(env, key=lambda item: item["name"])
+
+
+def cache_claim_name(service: VllmServiceSpec) -> str:
+    """Name of the model-cache PVC (rendered or existing)."""
+    return service.storage.model_cache.claim_name or f"{service.name}-model-cache"
+
+
+def _volumes(service: VllmServiceSpec) -> list[dict[str, Any]]:
+    cache = service.storage.model_cache
+    volumes: list[dict[str, Any]] = [
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_bytes(service.shm_bytes)}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": service.storage.tmp_size}},
+    ]
+    if cache.type == CacheType.EMPTY_DIR:
+        size = service.model_cache_bytes
+        assert size is not None
+        volumes.append({"name": "model-cache", "emptyDir": {"sizeLimit": format_bytes(size)}})
+    else:
+        claim: dict[str, Any] = {"claimName": cache_claim_name(service)}
+        if cache.offline:
+            claim["readOnly"] = True
+        volumes.append({"name": "model-cache", "persistentVolumeClaim": claim})
+    return volumes
+
+
+def _mounts(service: VllmServiceSpec) -> list[dict[str, Any]]:
+    cache_mount: dict[str, Any] = {"name": "model-cache", "mountPath": CACHE_PATH}
+    if service.storage.model_cache.offline:
+        cache_mount["readOnly"] = True
+    return [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "tmp", "mountPath": TMP_PATH}, cache_mount]
+
+
+def _resources(service: VllmServiceSpec) -> dict[str, Any]:
+    gpu = service.gpu.resource_name
+    memory = format_bytes(service.memory_limit_bytes)
+    ephemeral = int(parse_quantity(service.storage.tmp_size)) + EPHEMERAL_OVERHEAD
+    if service.storage.model_cache.type == CacheType.EMPTY_DIR:
+        ephemeral += service.model_cache_bytes or 0
+    storage = format_bytes(ephemeral)
+    requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage,
+                gpu: service.gpus_per_pod}
+    limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, gpu: service.gpus_per_pod}
+    if service.resources.cpu_limit:
+        limits["cpu"] = service.resources.cpu_limit
+    return {"requests": requests, "limits": limits}
+
+
+def _probe(period: int, timeout: int, failures: int) -> dict[str, Any]:
+    return {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}, "periodSeconds": period,
+            "timeoutSeconds": timeout, "failureThreshold": failures}
+
+
+def _probes(service: VllmServiceSpec) -> dict[str, Any]:
+    life = service.lifecycle
+    return {
+        "startupProbe": _probe(STARTUP_PERIOD, 5, math.ceil(service.startup_budget / STARTUP_PERIOD)),
+        "readinessProbe": _probe(life.readiness.period_seconds, life.readiness.timeout_seconds,
+                                 life.readiness.failure_threshold),
+        "livenessProbe": _probe(life.liveness.period_seconds, life.liveness.timeout_seconds,
+                                life.liveness.failure_threshold),
+    }
+
+
+def container(service: VllmServiceSpec, role: PodRole) -> dict[str, Any]:
+    """The vLLM container for one pod role."""
+    spec: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": service.image.reference,
+        "imagePullPolicy": service.image.pull_policy.value,
+        **_command(service, role),
+        "env": _env(service),
+        "resources": _resources(service),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": _mounts(service),
+    }
+    if role != PodRole.WORKER:
+        spec["ports"] = [{"name": PORT_NAME, "containerPort": service.service.port, "protocol": "TCP"}]
+        spec.update(_probes(service))
+    delay = service.lifecycle.drain.endpoint_delay
+    if delay:
+        spec["lifecycle"] = {"preStop": {"sleep": {"seconds": delay}}}
+    return spec
+
+
+def _node_affinity(service: VllmServiceSpec) -> dict[str, Any]:
+    gpu_terms = [{"key": req.key, "operator": req.operator, "values": list(req.values)}
+                 for req in service.gpu.node_labels[service.accelerator.platform]]
+    user_terms = [_requirement(req.key, req.operator, req.values)
+                  for req in service.scheduling.required_nodes]
+    affinity: dict[str, Any] = {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": gpu_terms + user_terms}]}}
+    preferred = [{"weight": pref.weight, "preference": {"matchExpressions": [
+        _requirement(pref.key, pref.operator, pref.values)]}} for pref in service.scheduling.preferred_nodes]
+    if preferred:
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = preferred
+    return affinity
+
+
+def _requirement(key: str, operator: str, values: list[str]) -> dict[str, Any]:
+    term: dict[str, Any] = {"key": key, "operator": str(operator)}
+    if values:
+        term["values"] = list(values)
+    return term
+
+
+def _tolerations(service: VllmServiceSpec) -> list[dict[str, Any]]:
+    tolerations: list[dict[str, Any]] = []
+    if service.accelerator.tolerate_gpu_taint:
+        tolerations.append({"key": service.gpu.taint_key, "operator": "Exists", "effect": "NoSchedule"})
+    for tol in service.scheduling.tolerations:
+        item: dict[str, Any] = {"key": tol.key, "operator": "Equal" if tol.value is not None else "Exists"}
+        if tol.value is not None:
+            item["value"] = tol.value
+        if tol.effect:
+            item["effect"] = tol.effect.value
+        if tol.evict_after_seconds is not None:
+            item["tolerationSeconds"] = tol.evict_after_seconds
+        tolerations.append(item)
+    return tolerations
+
+
+def _spread(service: VllmServiceSpec, selector: dict[str, str]) -> list[dict[str, Any]]:
+    constraints = []
+    for key, mode in (("kubernetes.io/hostname", service.scheduling.spread_nodes),
+                      ("topology.kubernetes.io/zone", service.scheduling.spread_zones)):
+        if mode == Spread.OFF:
+            continue
+        constraints.append({
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "DoNotSchedule" if mode == Spread.REQUIRED else "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        })
+    return constraints
+
+
+def pod_template(service: VllmServiceSpec, context: RenderContext, selector: dict[str, str],
+                 role: PodRole) -> dict[str, Any]:
+    """``spec.template`` (or an LWS leader/worker template) for one pod role."""
+    labels = common_labels(service, context)
+    if role != PodRole.SERVER:
+        labels[ROLE_LABEL] = role.value
+    meta: dict[str, Any] = {"labels": labels}
+    if service.metrics.scrape_annotations and role != PodRole.WORKER:
+        meta["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(service.service.port),
+                               "prometheus.io/path": METRICS_PATH}
+    sec = service.security
+    pod: dict[str, Any] = {
+        "serviceAccountName": service.name,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": service.lifecycle.drain.grace_period,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": sec.run_as_user, "runAsGroup": sec.run_as_group,
+                            "fsGroup": sec.fs_group, "seccompProfile": {"type": "RuntimeDefault"}},
+        "affinity": {"nodeAffinity": _node_affinity(service)},
+        "tolerations": _tolerations(service),
+        "containers": [container(service, role)],
+        "volumes": _volumes(service),
+    }
+    spread = _spread(service, selector)
+    if spread:
+        pod["topologySpreadConstraints"] = spread
+    if service.scheduling.priority_class:
+        pod["priorityClassName"] = service.scheduling.priority_class
+    if service.scheduling.runtime_class:
+        pod["runtimeClassName"] = service.scheduling.runtime_class
+    if service.image.pull_secrets:
+        pod["imagePullSecrets"] = [{"name": name} for name in service.image.pull_secrets]
+    if not pod["tolerations"]:
+        del pod["tolerations"]
+    return {"metadata": meta, "spec": pod}

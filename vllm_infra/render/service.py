@@ -1,0 +1,57 @@
+"""Identity and exposure: ServiceAccount, ClusterIP Service, optional PVC for the model cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vllm_infra.render.context import RenderContext
+from vllm_infra.render.labels import metadata, selector_labels
+from vllm_infra.render.pod import PORT_NAME, cache_claim_name
+from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.storage import CacheType
+from vllm_infra.units import format_bytes
+
+
+def service_account(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+    """Dedicated identity with no API token: vLLM never talks to the API server."""
+    sa: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(service, context),
+        "automountServiceAccountToken": False,
+    }
+    if service.image.pull_secrets:
+        sa["imagePullSecrets"] = [{"name": name} for name in service.image.pull_secrets]
+    return sa
+
+
+def cluster_service(service: VllmServiceSpec, context: RenderContext,
+                    extra_selector: dict[str, str] | None = None) -> dict[str, Any]:
+    """ClusterIP Service on the API port (which also serves ``/metrics``)."""
+    meta = metadata(service, context, annotations=dict(service.service.annotations) or None)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {**selector_labels(service), **(extra_selector or {})},
+            "ports": [{"name": PORT_NAME, "port": service.service.port, "targetPort": PORT_NAME,
+                       "protocol": "TCP", "appProtocol": "http"}],
+        },
+    }
+
+
+def model_cache_claim(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any] | None:
+    """PersistentVolumeClaim for the model cache when the spec asks for one."""
+    cache = service.storage.model_cache
+    if cache.type != CacheType.PVC:
+        return None
+    size = service.model_cache_bytes
+    assert size is not None
+    spec: dict[str, Any] = {"accessModes": [cache.access_mode.value],
+                            "resources": {"requests": {"storage": format_bytes(size)}}}
+    if cache.storage_class:
+        spec["storageClassName"] = cache.storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": metadata(service, context, name=cache_claim_name(service)), "spec": spec}

@@ -1,0 +1,60 @@
+"""Which GPUs a replica gets and how the model is split across them."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType, NodeLabelPlatform
+from vllm_infra.spec.base import SpecModel
+
+
+class AcceleratorSpec(SpecModel):
+    """The GPU model and how many each pod gets."""
+
+    type: GpuType
+    """GPU model from the catalog (T4, A10G, L4, L40S, A100-40GB, A100-80GB, H100-80GB, H200, B200,
+    MI300X). Required."""
+
+    count: int | None = Field(default=None, gt=0)
+    """GPUs per pod. Default: ``parallelism.tensor x parallelism.pipeline / parallelism.nodes``;
+    if set it must equal that product."""
+
+    platform: NodeLabelPlatform = NodeLabelPlatform.GPU_FEATURE_DISCOVERY
+    """Which node label selects the GPU model: ``gpu-feature-discovery``, ``gke`` or ``karpenter``.
+    Default: ``gpu-feature-discovery``."""
+
+    gpus_per_node: int | None = Field(default=None, gt=0)
+    """GPUs on one node of the pool. Default: the catalog's value for the GPU type (8 for most)."""
+
+    tolerate_gpu_taint: bool = True
+    """Tolerate the conventional GPU node taint (``nvidia.com/gpu`` or ``amd.com/gpu``, any value,
+    ``NoSchedule``). Default: true."""
+
+    @property
+    def gpu(self) -> GpuModel:
+        """Catalog facts for ``type``."""
+        return GPU_CATALOG[self.type]
+
+    @property
+    def node_capacity(self) -> int:
+        """GPUs on one node."""
+        return self.gpus_per_node or self.gpu.gpus_per_node
+
+
+class ParallelismSpec(SpecModel):
+    """How vLLM shards the model: tensor x pipeline parallel, across one or more nodes."""
+
+    tensor: int = Field(default=1, gt=0)
+    """Tensor-parallel size (``--tensor-parallel-size``). Default: 1."""
+
+    pipeline: int = Field(default=1, gt=0)
+    """Pipeline-parallel size (``--pipeline-parallel-size``). Default: 1."""
+
+    nodes: int = Field(default=1, gt=0)
+    """Pods (one per node) that serve one replica together. More than one renders a
+    LeaderWorkerSet using Ray. Default: 1."""
+
+    @property
+    def world_size(self) -> int:
+        """GPUs one replica uses in total."""
+        return self.tensor * self.pipeline

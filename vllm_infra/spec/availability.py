@@ -1,0 +1,96 @@
+"""How many replicas run, how they are replaced, and how many a node drain may take."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from vllm_infra.spec.base import Problem, SpecModel, raise_problems
+
+Percent = Annotated[str, StringConstraints(pattern=r"^(100|[1-9]?[0-9])%$")]
+IntOrPercent = Annotated[int, Field(ge=0)] | Percent
+
+
+def resolve_surge(value: int | str, replicas: int) -> int:
+    """Pods a rollout may add above ``replicas`` (percentages round up, as Kubernetes does)."""
+    if isinstance(value, int):
+        return value
+    return math.ceil(replicas * int(value.rstrip("%")) / 100)
+
+
+def resolve_unavailable(value: int | str, replicas: int) -> int:
+    """Pods a rollout may take down (percentages round down, as Kubernetes does)."""
+    if isinstance(value, int):
+        return value
+    return math.floor(replicas * int(value.rstrip("%")) / 100)
+
+
+class RolloutStrategy(StrEnum):
+    """Deployment update strategies."""
+
+    ROLLING_UPDATE = "RollingUpdate"
+    RECREATE = "Recreate"
+
+
+class RolloutSpec(SpecModel):
+    """How pods are replaced on an update. The default needs no spare GPUs: one old pod stops
+    before its replacement starts."""
+
+    strategy: RolloutStrategy = RolloutStrategy.ROLLING_UPDATE
+    """``RollingUpdate`` or ``Recreate``. Default: ``RollingUpdate``."""
+
+    max_surge: IntOrPercent = 0
+    """Extra pods (and their GPUs) a rolling update may start before old ones stop. Raise it only
+    when the environment declares spare GPUs. Default: 0."""
+
+    max_unavailable: IntOrPercent = 1
+    """Pods a rolling update may stop before replacements are ready. Default: 1."""
+
+    @model_validator(mode="after")
+    def _check(self) -> RolloutSpec:
+        problems = []
+        if self.strategy == RolloutStrategy.RECREATE and self.model_fields_set & {"max_surge", "max_unavailable"}:
+            problems.append(Problem(("strategy",), "max_surge and max_unavailable only apply to "
+                                    "RollingUpdate", self.strategy.value))
+        raise_problems("RolloutSpec", problems)
+        return self
+
+
+class DisruptionBudgetSpec(SpecModel):
+    """PodDisruptionBudget that lets node drains proceed one pod at a time."""
+
+    enabled: bool | None = None
+    """Render a PodDisruptionBudget. Default: on when the service runs more than one replica at
+    its minimum scale."""
+
+    max_unavailable: int = Field(default=1, ge=1)
+    """Pods a voluntary disruption (drain, upgrade, consolidation) may take at once; never 0.
+    Default: 1."""
+
+    min_available: int | None = Field(default=None, ge=0)
+    """Alternative to ``max_unavailable``: pods that must stay up; must be below the minimum
+    replica count so drains are never blocked. Default: none (``max_unavailable`` is used)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DisruptionBudgetSpec:
+        if self.min_available is not None and "max_unavailable" in self.model_fields_set:
+            raise_problems("DisruptionBudgetSpec", [Problem(
+                ("min_available",), "set either min_available or max_unavailable, not both",
+                self.min_available)])
+        return self
+
+
+class AvailabilitySpec(SpecModel):
+    """Replica count, rollout and disruption budget."""
+
+    replicas: int = Field(default=1, ge=1)
+    """Pods (or pod groups) that serve the model when no autoscaler is configured. Default: 1."""
+
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+    """Update strategy. Default: RollingUpdate with max_surge 0 and max_unavailable 1."""
+
+    disruption_budget: DisruptionBudgetSpec = Field(default_factory=DisruptionBudgetSpec)
+    """PodDisruptionBudget. Default: on for more than one replica, max_unavailable 1."""

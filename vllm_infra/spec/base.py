@@ -1,0 +1,108 @@
+"""Shared building blocks for spec models: strict base class, wire-safe scalar types, problem lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from vllm_infra.units import parse_duration, parse_quantity
+
+
+class SpecModel(BaseModel):
+    """Base for every spec model: unknown keys are errors, instances are immutable.
+
+    Field documentation lives in attribute docstrings, so ``Model.model_fields[...].description``
+    and the generated reference carry the same text (including the documented default).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One cross-field violation, located relative to the model that found it."""
+
+    loc: Loc
+    message: str
+    value: object
+
+
+def raise_problems(title: str, problems: Iterable[Problem]) -> None:
+    """Raise every problem at once as a pydantic ValidationError, so callers list them all."""
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("invalid_combination", "{message}", {"message": problem.message}),
+            loc=problem.loc,
+            input=problem.value,
+        )
+        for problem in problems
+    ]
+    if details:
+        raise ValidationError.from_exception_data(title, details)
+
+
+def _to_text(value: object) -> object:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _check_quantity(value: str) -> str:
+    parse_quantity(value)
+    return value
+
+
+def _check_duration(value: object) -> int:
+    if isinstance(value, str | int):
+        return parse_duration(value)
+    raise ValueError(f"{value!r} is not a duration (examples: 90s, 10m, 1h30m)")
+
+
+Quantity = Annotated[str, BeforeValidator(_to_text), AfterValidator(_check_quantity)]
+"""A Kubernetes quantity such as ``16Gi`` or ``500m``; bare numbers are accepted."""
+
+Seconds = Annotated[int, BeforeValidator(_check_duration)]
+"""A duration written as ``90s``, ``10m``, ``1h30m`` or a number of seconds; stored as seconds."""
+
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+"""An RFC 1035 label: lower-case alphanumerics and '-', starting with a letter."""
+
+LabelValue = Annotated[
+    str, StringConstraints(pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", max_length=63)
+]
+"""A Kubernetes label value."""
+
+QualifiedName = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+        r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        max_length=316,
+    ),
+]
+"""A label or annotation key such as ``app.kubernetes.io/name``."""
+
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""An environment variable name."""
+
+
+SecretName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                           max_length=253)
+]
+"""A Kubernetes object name (RFC 1123 subdomain)."""
+
+
+class SecretKeyRef(SpecModel):
+    """A key inside an existing Kubernetes Secret. Secret values never appear in a spec."""
+
+    name: SecretName
+    """Secret name. Required."""
+
+    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$")] = "token"
+    """Key inside the Secret. Default: ``token``."""

@@ -1,0 +1,128 @@
+"""What model vLLM serves and how the engine is tuned."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator
+
+from vllm_infra.spec.base import SpecModel
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+FlagName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
+
+RESERVED_ENGINE_FLAGS: dict[str, str] = {
+    "model": "model.id",
+    "revision": "model.revision",
+    "code-revision": "model.revision (with model.trust_remote_code)",
+    "served-model-name": "model.served_name",
+    "dtype": "model.dtype",
+    "quantization": "model.quantization",
+    "kv-cache-dtype": "model.kv_cache_dtype",
+    "max-model-len": "model.max_model_len",
+    "max-num-seqs": "model.max_num_seqs",
+    "gpu-memory-utilization": "model.gpu_memory_utilization",
+    "trust-remote-code": "model.trust_remote_code",
+    "tensor-parallel-size": "parallelism.tensor",
+    "pipeline-parallel-size": "parallelism.pipeline",
+    "distributed-executor-backend": "parallelism.nodes",
+    "port": "service.port",
+    "host": "service.port",
+    "api-key": "security.api_key_secret",
+    "download-dir": "storage.model_cache",
+    "shutdown-timeout": "lifecycle.drain.request_timeout",
+    "data-parallel-size": "availability.replicas (data parallelism inside a pod is not supported)",
+}
+"""Engine flags owned by typed fields; ``extra_args`` may not set them, so each has one source."""
+
+
+class Dtype(StrEnum):
+    """Weight and activation precision (vLLM ``--dtype``)."""
+
+    AUTO = "auto"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+    FLOAT32 = "float32"
+
+
+class Quantization(StrEnum):
+    """Pre-quantized checkpoint formats (vLLM ``--quantization``)."""
+
+    AWQ = "awq"
+    GPTQ = "gptq"
+    FP8 = "fp8"
+    BITSANDBYTES = "bitsandbytes"
+
+
+class KvCacheDtype(StrEnum):
+    """KV-cache precision (vLLM ``--kv-cache-dtype``)."""
+
+    AUTO = "auto"
+    FP8 = "fp8"
+
+
+class ModelSpec(SpecModel):
+    """The Hugging Face model and the engine settings vLLM loads it with."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", max_length=200)]
+    """Hugging Face repository id, e.g. ``meta-llama/Llama-3.1-8B-Instruct``. Required."""
+
+    revision: str
+    """Full 40-character commit hash of the model repository, so weights never change silently.
+    Required (branch names and tags are rejected)."""
+
+    served_name: Annotated[str, StringConstraints(pattern=r"^[\w.:/-]+$", max_length=200)] | None = None
+    """Name clients pass as ``model`` in API calls (``--served-model-name``). Default: ``id``."""
+
+    dtype: Dtype = Dtype.AUTO
+    """Weight/activation precision. Default: ``auto`` (the checkpoint's dtype, bfloat16 for
+    current models)."""
+
+    quantization: Quantization | None = None
+    """Quantized checkpoint format. Default: none (full-precision weights)."""
+
+    kv_cache_dtype: KvCacheDtype = KvCacheDtype.AUTO
+    """KV-cache precision; ``fp8`` halves KV memory. Default: ``auto`` (same as ``dtype``)."""
+
+    max_model_len: int | None = Field(default=None, gt=0)
+    """Longest context (prompt + output tokens) per request. Default: the model's own maximum."""
+
+    max_num_seqs: int = Field(default=256, gt=0)
+    """Most sequences the engine schedules at once (``--max-num-seqs``). Default: 256."""
+
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=0.95)
+    """Fraction of each GPU's memory vLLM may use for weights, activations and KV cache.
+    Default: 0.9."""
+
+    trust_remote_code: bool = False
+    """Run Python shipped in the model repository (``--trust-remote-code``); the code is pinned
+    to ``revision``. Default: false."""
+
+    extra_args: dict[FlagName, str | int | float | bool] = Field(default_factory=dict)
+    """Further engine flags without the leading ``--`` (``enable-prefix-caching: true``); ``true``
+    renders ``--flag``, ``false`` renders ``--no-flag``. Flags owned by typed fields are rejected.
+    Default: none."""
+
+    @property
+    def name_served(self) -> str:
+        """The model name clients use."""
+        return self.served_name or self.id
+
+    @field_validator("revision")
+    @classmethod
+    def _pinned_revision(cls, value: str) -> str:
+        if not _COMMIT.match(value):
+            raise ValueError("must be a full 40-character commit hash of the model repository (branch names "
+                             "and tags move); copy it from the model's 'Files and versions' history")
+        return value
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_reserved_flags(cls, value: dict[str, object]) -> dict[str, object]:
+        clashes = [f"'{flag}' (set {RESERVED_ENGINE_FLAGS[flag]} instead)" for flag in sorted(value)
+                   if flag in RESERVED_ENGINE_FLAGS]
+        if clashes:
+            raise ValueError("flags owned by typed fields: " + ", ".join(clashes))
+        return value

@@ -1,0 +1,1 @@
+"""Offline, strict schema validation of rendered objects (Kubernetes core + vendored add-on CRDs)."""
