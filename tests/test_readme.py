@@ -6,7 +6,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+from tests.pulumi_harness import run
 
 README = (ROOT / "README.md").read_text()
 
@@ -35,3 +38,12 @@ def test_first_screen_gives_the_two_commands_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1].strip() in ci
     assert README.index(commands[1]) < 2000, "the test command must be on the first screen"
+
+
+def test_pulumi_example_runs_under_mocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    [block] = re.findall(r"```python pulumi\n(.*?)```", README, flags=re.DOTALL)
+    recorder = run(lambda: exec(block, {"__name__": "__main__"}), monkeypatch=monkeypatch)
+    assert {r.type for r in recorder.registrations} >= {
+        "vllm-infra:kubernetes:VllmService", "kubernetes:apps/v1:Deployment", "pulumi:providers:kubernetes",
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"}
+    assert len(block.strip().splitlines()) <= 16
