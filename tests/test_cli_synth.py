@@ -38,12 +38,12 @@ def test_synth_writes_every_stack_then_reports_unchanged(workspace: Path) -> Non
     out = workspace / "manifests"
     code, stdout, _ = run(workspace)
     assert code == 0
-    assert stdout.splitlines() == [f"dev: 7 objects -> {out / 'dev'} (written)",
+    assert stdout.splitlines() == [f"dev: 9 objects -> {out / 'dev'} (written)",
                                    f"prod: 22 objects -> {out / 'prod'} (written)",
-                                   f"staging: 13 objects -> {out / 'staging'} (written)"]
+                                   f"staging: 19 objects -> {out / 'staging'} (written)"]
     assert tree(out) == tree(ROOT / "manifests")
     code, stdout, _ = run(workspace, "dev")
-    assert (code, stdout) == (0, f"dev: 7 objects -> {out / 'dev'} (unchanged)\n")
+    assert (code, stdout) == (0, f"dev: 9 objects -> {out / 'dev'} (unchanged)\n")
 
 
 def test_check_passes_then_lists_drift(workspace: Path) -> None:

@@ -115,8 +115,9 @@ def test_names_and_parent_chain_are_stable(monkeypatch: pytest.MonkeyPatch) -> N
     assert chain("llama-8b-deployment")[:2] == [(SERVICE_TYPE, "llama-8b"), (FLEET_TYPE, "llm-fleet")]
     assert chain("llm-fleet-namespace")[:1] == [(FLEET_TYPE, "llm-fleet")]
     assert sorted(r.name for r in recorder.registrations if r.type.startswith("kubernetes:")) == [
-        "llama-8b-deployment", "llama-8b-service", "llama-8b-serviceaccount", "llm-fleet-namespace",
-        "qwen-7b-deployment", "qwen-7b-service", "qwen-7b-serviceaccount"]
+        "llama-8b-deployment", "llama-8b-networkpolicy", "llama-8b-service", "llama-8b-serviceaccount",
+        "llm-fleet-namespace", "qwen-7b-deployment", "qwen-7b-networkpolicy", "qwen-7b-service",
+        "qwen-7b-serviceaccount"]
 
 
 @pytest.mark.parametrize("stack", REFERENCE_STACKS)

@@ -136,9 +136,16 @@ def test_restricted_security_with_writable_caches(service_data: Build) -> None:
         assert any(env[name].startswith(path) for path in mounts), name
 
 
-def test_hf_token_comes_only_from_a_secret(service_data: Build) -> None:
-    env = env_of(render(service_data(storage={"hf_token_secret": {"name": "hf", "key": "tok"}})))
-    assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf", "key": "tok"}}
+def test_hf_token_is_a_mounted_secret_file(service_data: Build) -> None:
+    objects = render(service_data(storage={"hf_token_secret": {"name": "hf", "key": "tok"}}))
+    env = env_of(objects)
+    assert "HF_TOKEN" not in env
+    assert env["HF_TOKEN_PATH"] == "/var/run/secrets/huggingface/token"
+    volumes = {v["name"]: v for v in objects["Deployment"]["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["hf-token"] == {"name": "hf-token", "secret": {"secretName": "hf",
+                                                                   "items": [{"key": "tok", "path": "token"}]}}
+    assert {"name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True} in container(
+        objects)["volumeMounts"]
 
 
 def test_offline_cache_is_read_only_and_compile_cache_moves(service_data: Build) -> None:

@@ -8,6 +8,17 @@ KUBERNETES_VERSION = "1.33"
 SUPPORTED_KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 """Versions whose schemas ship with kubernetes-validate (1.25-1.37)."""
 
+PULUMI_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+"""Await budget pulumi-kubernetes honours for a workload (seconds)."""
+
+PULUMI_SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+
+SPARE_GPUS_ANNOTATION = "vllm-infra.io/spare-gpus"
+"""GPUs of the workload's type free in the cluster for a rollout to surge into."""
+
+WAIVER_ANNOTATION_PREFIX = "vllm-infra.io/waive."
+"""``vllm-infra.io/waive.<rule-id>: "<reason>"`` waives one rule on one object."""
+
 KIND_ORDER: dict[str, int] = {
     kind: rank
     for rank, kind in enumerate((

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from vllm_infra.cli.check import check, rules, validate
 from vllm_infra.cli.synth import synth
 
 app = typer.Typer(
@@ -37,6 +38,9 @@ def _root(
 
 
 app.command()(synth)
+app.command()(validate)
+app.command()(check)
+app.command()(rules)
 
 
 def main() -> None:

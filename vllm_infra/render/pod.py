@@ -24,6 +24,7 @@ METRICS_PATH = "/metrics"
 SHM_PATH = "/dev/shm"
 TMP_PATH = "/tmp"
 CACHE_PATH = "/model-cache"
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 RAY_PORT = 6379
 STARTUP_PERIOD = 10
 EPHEMERAL_OVERHEAD = 2 * 2**30
@@ -105,10 +106,10 @@ def _env(service: VllmServiceSpec) -> list[dict[str, Any]]:
     }
     if cache.offline:
         values["HF_HUB_OFFLINE"] = "1"
+    if service.storage.hf_token_secret:
+        values["HF_TOKEN_PATH"] = f"{HF_TOKEN_DIR}/token"
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in values.items()]
     secrets = dict(service.secret_env)
-    if service.storage.hf_token_secret:
-        secrets["HF_TOKEN"] = service.storage.hf_token_secret
     if service.security.api_key_secret:
         secrets["VLLM_API_KEY"] = service.security.api_key_secret
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
@@ -136,6 +137,10 @@ def _volumes(service: VllmServiceSpec) -> list[dict[str, Any]]:
         if cache.offline:
             claim["readOnly"] = True
         volumes.append({"name": "model-cache", "persistentVolumeClaim": claim})
+    token = service.storage.hf_token_secret
+    if token:
+        volumes.append({"name": "hf-token", "secret": {"secretName": token.name,
+                                                      "items": [{"key": token.key, "path": "token"}]}})
     return volumes
 
 
@@ -143,7 +148,10 @@ def _mounts(service: VllmServiceSpec) -> list[dict[str, Any]]:
     cache_mount: dict[str, Any] = {"name": "model-cache", "mountPath": CACHE_PATH}
     if service.storage.model_cache.offline:
         cache_mount["readOnly"] = True
-    return [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "tmp", "mountPath": TMP_PATH}, cache_mount]
+    mounts = [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "tmp", "mountPath": TMP_PATH}, cache_mount]
+    if service.storage.hf_token_secret:
+        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
+    return mounts
 
 
 def _resources(service: VllmServiceSpec) -> dict[str, Any]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from vllm_infra.kube import PULUMI_TIMEOUT_ANNOTATION
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import MODEL_ANNOTATION, metadata, selector_labels
 from vllm_infra.render.pod import PodRole, pod_template
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.service import VllmServiceSpec
 
-PULUMI_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 ROLLOUT_DEADLINE_MARGIN = 120
 
 

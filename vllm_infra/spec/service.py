@@ -27,9 +27,9 @@ ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]*[a-z0-
 _SECRET_ENV = re.compile(r"(^HF_TOKEN$|^HUGGING_FACE_HUB_TOKEN$|_TOKEN$|_SECRET$|_API_KEY$|_PASSWORD$|^VLLM_API_KEY$)")
 _DEVICE_ENV = frozenset({"NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
                          "HIP_VISIBLE_DEVICES"})
-RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "VLLM_API_KEY", "VLLM_CACHE_ROOT",
-                          "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TRITON_CACHE_DIR",
-                          "TORCHINDUCTOR_CACHE_DIR", "NUMBA_CACHE_DIR"})
+RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH", "VLLM_API_KEY",
+                          "VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+                          "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "NUMBA_CACHE_DIR"})
 """Environment variables vllm-infra sets itself (cache paths for a read-only root filesystem)."""
 
 DEFAULT_STARTUP_SECONDS = 900

@@ -100,5 +100,5 @@ class StorageSpec(SpecModel):
     """Hugging Face cache volume. Default: an emptyDir."""
 
     hf_token_secret: SecretKeyRef | None = None
-    """Secret holding a Hugging Face token (gated models), exposed as ``HF_TOKEN``. Default:
-    none."""
+    """Secret holding a Hugging Face token (gated models), mounted as a file that
+    ``HF_TOKEN_PATH`` points to (never an environment value). Default: none."""

@@ -32,9 +32,14 @@ _DASH = r"\1-"
 class SchemaViolation:
     """One way an object breaks its schema."""
 
-    path: str
-    """JSON path inside the object, e.g. ``spec.template.spec.containers[0]``."""
+    location: tuple[str | int, ...]
+    """Path inside the object, e.g. ``('spec', 'template', 'spec', 'containers', 0)``."""
     message: str
+
+    @property
+    def path(self) -> str:
+        """The location as ``spec.template.spec.containers[0]``."""
+        return format_path(self.location)
 
 
 class UnknownKindError(LookupError):
@@ -161,5 +166,4 @@ class SchemaValidator:
         compiled = self.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
         if compiled.is_valid(obj):
             return []
-        return [SchemaViolation(format_path(error.instance_path), error.message)
-                for error in compiled.iter_errors(obj)]
+        return [SchemaViolation(tuple(error.instance_path), error.message) for error in compiled.iter_errors(obj)]

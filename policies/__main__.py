@@ -1,0 +1,11 @@
+"""CrossGuard policy pack: `pulumi preview --policy-pack policies` from the repository root.
+
+The profile comes from VLLM_INFRA_POLICY_PROFILE (restricted, dev or rdma; default restricted).
+"""
+
+import os
+
+from vllm_infra.pulumi.policy_pack import policy_pack
+from vllm_infra.rules import Profile
+
+policy_pack(Profile(os.environ.get("VLLM_INFRA_POLICY_PROFILE", Profile.RESTRICTED.value)))

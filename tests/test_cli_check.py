@@ -1,0 +1,230 @@
+"""`vllm-infra check`, `validate` and `rules`: exact lines, formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import MANIFESTS_DIR
+from vllm_infra.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def prod(tmp_path: Path) -> Path:
+    target = tmp_path / "prod"
+    shutil.copytree(MANIFESTS_DIR / "prod", target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace text in a file; return the 1-based line of the edit."""
+    text = path.read_text()
+    assert old in text, old
+    line = text[:text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1))
+    return line
+
+
+def test_reference_prod_passes_with_no_findings() -> None:
+    code, out, _ = invoke("check", str(MANIFESTS_DIR / "prod"))
+    assert (code, out) == (0, "PASS: 22 objects, 54 rules, profile restricted, Kubernetes 1.33: 0 critical, 0 high, "
+                              "0 medium, 0 low, 0 waived; 0 at or above high\n")
+
+
+def test_reference_dev_passes_under_the_dev_profile() -> None:
+    code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev"), "--profile", "dev")
+    dev = MANIFESTS_DIR / "dev"
+    assert code == 0
+    assert out.splitlines() == [
+        f"{dev}/deployment-llama-8b.yaml:26: Deployment/llama-8b: VI-GPU-005 low: with 1 replica and no surge, "
+        "every rollout is a full outage at spec.strategy",
+        f"{dev}/deployment-llama-8b.yaml:45: Deployment/llama-8b: VI-AVL-008 medium: no priorityClassName at "
+        "spec.template.spec.priorityClassName",
+        f"{dev}/deployment-qwen-7b.yaml:26: Deployment/qwen-7b: VI-GPU-005 low: with 1 replica and no surge, "
+        "every rollout is a full outage at spec.strategy",
+        f"{dev}/deployment-qwen-7b.yaml:45: Deployment/qwen-7b: VI-AVL-008 medium: no priorityClassName at "
+        "spec.template.spec.priorityClassName",
+        "PASS: 9 objects, 54 rules, profile dev, Kubernetes 1.33: 0 critical, 0 high, 2 medium, 2 low, 0 waived; "
+        "0 at or above high",
+    ]
+
+
+def test_gate_follows_fail_on() -> None:
+    code, out, _ = invoke("check", str(MANIFESTS_DIR / "staging"), "--fail-on", "medium")
+    assert code == 1
+    assert out.splitlines()[-1].startswith("FAIL: 19 objects")
+    assert out.splitlines()[-1].endswith("3 at or above medium")
+
+
+def line_of(path: Path, text: str) -> int:
+    """1-based line of the first line of ``path`` equal to ``text`` (stripped)."""
+    return [line.strip() for line in path.read_text().splitlines()].index(text) + 1
+
+
+@pytest.mark.parametrize(("file", "old", "new", "rule", "severity", "anchor"), [
+    ("deployment-llama-70b.yaml", "allowPrivilegeEscalation: false", "privileged: true",
+     "VI-SEC-001", "critical", "privileged: true"),
+    ("deployment-llama-70b.yaml", "--tensor-parallel-size=4", "--tensor-parallel-size=8", "VI-GPU-002", "critical",
+     "- meta-llama/Llama-3.3-70B-Instruct"),
+    ("service-qwen-7b.yaml", "type: ClusterIP", "type: LoadBalancer", "VI-NET-002", "high", "type: LoadBalancer"),
+    ("deployment-qwen-7b.yaml", "startupProbe:", "startupprobe:", "VI-SCH-001", "critical", "- args:"),
+    ("poddisruptionbudget-llama-8b.yaml", "maxUnavailable: 1", "maxUnavailable: 0", "VI-AVL-002", "critical",
+     "maxUnavailable: 0"),
+])
+def test_broken_fixture_is_caught(prod: Path, file: str, old: str, new: str, rule: str, severity: str,
+                                  anchor: str) -> None:
+    edit(prod / file, old, new)
+    line = line_of(prod / file, anchor)
+    code, out, _ = invoke("check", str(prod), "-o", "json")
+    report = json.loads(out)
+    assert code == 1
+    hits = [(f["file"], f["line"], f["severity"]) for f in report["findings"] if f["rule"] == rule]
+    assert (str(prod / file), line, severity) in hits
+    assert report["summary"]["exit_code"] == 1
+
+
+def test_waiver_is_reported_not_dropped(prod: Path) -> None:
+    edit(prod / "service-qwen-7b.yaml", "type: ClusterIP", "type: LoadBalancer")
+    edit(prod / "service-qwen-7b.yaml", "  labels:", "  annotations:\n    vllm-infra.io/waive.VI-NET-002: internal "
+                                                     "load balancer, VPC only\n  labels:")
+    code, out, _ = invoke("check", str(prod))
+    line = line_of(prod / "service-qwen-7b.yaml", "type: LoadBalancer")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"{prod}/service-qwen-7b.yaml:{line}: Service/qwen-7b: VI-NET-002 high: Service type LoadBalancer exposes the "
+        "inference API outside the cluster at spec.type [waived: internal load balancer, VPC only]")
+    assert out.splitlines()[-1].endswith("1 waived; 0 at or above high")
+
+
+def test_sarif_for_code_scanning(prod: Path) -> None:
+    edit(prod / "service-qwen-7b.yaml", "type: ClusterIP", "type: NodePort")
+    code, out, _ = invoke("check", str(prod), "-o", "sarif")
+    log = json.loads(out)
+    assert code == 1
+    assert log["version"] == "2.1.0"
+    run = log["runs"][0]
+    assert run["tool"]["driver"]["name"] == "vllm-infra"
+    rules = run["tool"]["driver"]["rules"]
+    assert len(rules) == 54
+    assert all({"id", "shortDescription", "help", "defaultConfiguration", "properties"} <= set(r) for r in rules)
+    [result] = run["results"]
+    assert result["ruleId"] == "VI-NET-002"
+    assert rules[result["ruleIndex"]]["id"] == "VI-NET-002"
+    assert result["level"] == "error"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("prod/service-qwen-7b.yaml")
+    assert location["region"]["startLine"] == line_of(prod / "service-qwen-7b.yaml", "type: NodePort")
+    assert set(result["partialFingerprints"]) == {"vllmInfraFinding/v1"}
+
+
+def test_junit_has_one_case_per_object_and_failures_at_the_gate(prod: Path) -> None:
+    edit(prod / "service-qwen-7b.yaml", "type: ClusterIP", "type: NodePort")
+    code, out, _ = invoke("check", str(prod), "-o", "junit")
+    suite = ET.fromstring(out.split("?>", 1)[1])
+    assert code == 1
+    assert suite.attrib["tests"] == "22"
+    assert suite.attrib["failures"] == "1"
+    [failure] = suite.iter("failure")
+    assert failure.attrib["type"] == "VI-NET-002"
+
+
+def test_reads_stdin() -> None:
+    text = "".join(p.read_text() for p in sorted((MANIFESTS_DIR / "prod").glob("*.yaml"))
+                   if p.name != "kustomization.yaml")
+    assert invoke("check", "-", stdin=text.replace("# Generated", "---\n# Generated"))[0] == 0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("apiVersion: v1\nkind: [\n", "x.yaml:3: YAML error: while parsing a flow node did not find expected node content"),
+    ("# nothing here\n", "no Kubernetes objects found; refusing to pass"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n",
+     "no vLLM workload (Deployment, StatefulSet or LeaderWorkerSet running vLLM) found; refusing to pass"),
+    ("- just\n- a list\n", "x.yaml:1: document 1 is not a Kubernetes object (needs apiVersion and kind)"),
+])
+def test_bad_input_exits_2(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "x.yaml").write_text(content)
+    code, out, err = invoke("check", str(tmp_path / "x.yaml"))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == "error: 1 input problem; nothing was checked"
+    assert err.splitlines()[1].endswith(message)
+
+
+def test_missing_path_and_bad_options(tmp_path: Path) -> None:
+    code, _, err = invoke("check", str(tmp_path / "absent"))
+    assert code == 2
+    assert err.splitlines()[1] == f"  {tmp_path / 'absent'}: no such file or directory"
+    assert invoke("check", "--rule", "VI-NOPE-1", str(MANIFESTS_DIR / "prod"))[2] == (
+        "error: unknown rule id: VI-NOPE-1 (see `vllm-infra rules`)\n")
+    code, _, err = invoke("check", "--kubernetes-version", "1.19", str(MANIFESTS_DIR / "prod"))
+    assert (code, err) == (2, "error: Kubernetes 1.19 is not supported (supported: 1.25-1.37)\n")
+
+
+def test_single_rule_selection() -> None:
+    code, out, _ = invoke("check", "--rule", "VI-GPU-002", str(MANIFESTS_DIR / "prod"))
+    assert code == 0
+    assert ", 1 rules," in out
+
+
+def test_validate_reference_manifests() -> None:
+    code, out, _ = invoke("validate", str(MANIFESTS_DIR))
+    assert (code, out) == (0, "PASS: 50 objects against Kubernetes 1.33: 50 valid, 0 invalid, 0 error, 0 skipped\n")
+
+
+def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
+    edit(prod / "deployment-qwen-7b.yaml", "startupProbe:", "startupprobe:")
+    code, out, _ = invoke("validate", str(prod))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{prod}/deployment-qwen-7b.yaml:{line_of(prod / 'deployment-qwen-7b.yaml', '- args:')}: Deployment/qwen-7b: "
+        "invalid: spec.template.spec.containers[0]: Additional properties are not allowed ('startupprobe' was "
+        "unexpected)",
+        "FAIL: 22 objects against Kubernetes 1.33: 21 valid, 1 invalid, 0 error, 0 skipped",
+    ]
+
+
+def test_validate_older_kubernetes_rejects_newer_fields() -> None:
+    code, out, _ = invoke("validate", "--kubernetes-version", "1.25", str(MANIFESTS_DIR / "prod"))
+    assert code == 1
+    assert "('unhealthyPodEvictionPolicy' was unexpected)" in out
+    assert "('sleep' was unexpected)" in out
+
+
+def test_validate_missing_schema_is_an_error_unless_skipped(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+    code, out, _ = invoke("validate", str(tmp_path))
+    assert (code, out.splitlines()[0]) == (1, f"{tmp_path}/w.yaml:1: Widget/w: error: no schema for Widget "
+                                              "(example.com/v1) in Kubernetes 1.33 or the vendored CRDs")
+    code, out, _ = invoke("validate", str(tmp_path), "--skip", "example.com/v1/Widget")
+    assert (code, out) == (0, "PASS: 1 objects against Kubernetes 1.33: 0 valid, 0 invalid, 0 error, 1 skipped\n")
+
+
+def test_validate_json_shape() -> None:
+    code, out, _ = invoke("validate", str(MANIFESTS_DIR / "dev"), "-o", "json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["summary"] == {"valid": 9, "invalid": 0, "error": 0, "skipped": 0, "kubernetes_version": "1.33",
+                                 "exit_code": 0}
+    assert {r["status"] for r in report["resources"]} == {"valid"}
+
+
+def test_rules_lists_the_catalog() -> None:
+    code, out, _ = invoke("rules", "-o", "json")
+    catalog = json.loads(out)
+    assert code == 0
+    assert len(catalog) == 54
+    assert catalog[0] == {"id": "VI-AVL-001", "severity": "high", "scope": "bundle", "gpu_specific": False,
+                          "title": "Each serving workload is covered by exactly one PodDisruptionBudget",
+                          "remediation": "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile "
+                                         "accepts none."}

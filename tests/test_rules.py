@@ -1,0 +1,441 @@
+"""Every rule: the known-good fixture passes, and each mutation is caught with its exact message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.rule_fixtures import REVISION, container, env_index, find, good_objects, lws_objects, pod
+from vllm_infra.rules import RULES, Profile, RuleContext, evaluate
+
+Objects = list[dict[str, Any]]
+C0 = "spec.template.spec.containers[0]"
+POD = "spec.template.spec"
+
+
+def findings(objects: Objects, rule_id: str, profile: Profile = Profile.RESTRICTED) -> list[tuple[str, str, str]]:
+    return [(f"{f.obj['kind']}/{f.obj['metadata']['name']}", _path(f.path), f.message)
+            for f in evaluate(objects, RuleContext(profile=profile), [RULES[rule_id]])]
+
+
+def _path(parts: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def set_args(objects: Objects, old: str, new: str, name: str = "llama") -> None:
+    args = container(objects, name)["args"]
+    args[args.index(old)] = new
+
+
+def add(objects: Objects, obj: dict[str, Any]) -> None:
+    objects.append(obj)
+
+
+def sa_binding(role_kind: str, role_name: str) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{'Cluster' if role_kind == 'ClusterRole' else ''}"
+            "RoleBinding", "metadata": {"name": "bind", "namespace": "llm"},
+            "subjects": [{"kind": "ServiceAccount", "name": "llama", "namespace": "llm"}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name}}
+
+
+def min_available(objects: Objects, name: str, value: int) -> None:
+    spec = find(objects, "PodDisruptionBudget", name)["spec"]
+    spec.pop("maxUnavailable")
+    spec["minAvailable"] = value
+
+
+Mutation = Callable[[Objects], Any]
+CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
+    ("VI-SEC-001", "privileged", lambda o: container(o)["securityContext"].update(privileged=True),
+     [("Deployment/llama", f"{C0}.securityContext.privileged", "container 'vllm' runs privileged")]),
+    ("VI-SEC-002", "hostIPC for shm", lambda o: pod(o).update(hostIPC=True),
+     [("Deployment/llama", f"{POD}.hostIPC", "pod shares the host's namespace (hostIPC: true)")]),
+    ("VI-SEC-003", "escalation allowed", lambda o: container(o)["securityContext"].pop("allowPrivilegeEscalation"),
+     [("Deployment/llama", f"{C0}.securityContext",
+       "container 'vllm' does not set allowPrivilegeEscalation: false")]),
+    ("VI-SEC-004", "no drop ALL, adds SYS_ADMIN",
+     lambda o: container(o)["securityContext"].update(capabilities={"add": ["SYS_ADMIN", "IPC_LOCK"]}),
+     [("Deployment/llama", f"{C0}.securityContext.capabilities", "container 'vllm' does not drop ALL capabilities"),
+      ("Deployment/llama", f"{C0}.securityContext.capabilities.add",
+       "container 'vllm' adds capabilities IPC_LOCK, SYS_ADMIN")]),
+    ("VI-SEC-005", "root user, no fsGroup", lambda o: (
+        pod(o)["securityContext"].update(runAsUser=0), pod(o)["securityContext"].pop("fsGroup"),
+        container(o)["securityContext"].pop("runAsNonRoot"), pod(o)["securityContext"].pop("runAsNonRoot")),
+     [("Deployment/llama", f"{POD}.securityContext", "container 'vllm' may run as root (runAsNonRoot is not true)"),
+      ("Deployment/llama", f"{C0}.securityContext.runAsUser", "container 'vllm' sets runAsUser: 0"),
+      ("Deployment/llama", f"{POD}.securityContext",
+       "pod sets no fsGroup; mounted cache volumes may not be writable")]),
+    ("VI-SEC-006", "Unconfined seccomp",
+     lambda o: pod(o)["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+     [("Deployment/llama", f"{POD}.securityContext.seccompProfile",
+       "container 'vllm' has seccomp profile Unconfined")]),
+    ("VI-SEC-007", "hostPath cache", lambda o: pod(o)["volumes"].__setitem__(
+        2, {"name": "model-cache", "hostPath": {"path": "/mnt/models"}}),
+     [("Deployment/llama", f"{POD}.volumes[2]", "volume 'model-cache' uses hostPath")]),
+    ("VI-SEC-008", "hostPort", lambda o: container(o)["ports"][0].update(hostPort=8000),
+     [("Deployment/llama", f"{C0}.ports[0].hostPort", "container 'vllm' binds hostPort 8000")]),
+    ("VI-SEC-008", "probe host override", lambda o: container(o)["readinessProbe"]["httpGet"].update(host="10.0.0.1"),
+     [("Deployment/llama", f"{C0}.readinessProbe.httpGet.host",
+       "readinessProbe of container 'vllm' targets another host")]),
+    ("VI-SEC-009", "writable rootfs and cache on rootfs", lambda o: (
+        container(o)["securityContext"].update(readOnlyRootFilesystem=False),
+        container(o)["env"][env_index(o, "HF_HOME")].update(value="/root/.cache/huggingface")),
+     [("Deployment/llama", f"{C0}.securityContext", "container 'vllm' has a writable root filesystem (set "
+                                                    "readOnlyRootFilesystem: true or waive with a reason)"),
+      ("Deployment/llama", f"{C0}.env", "HF_HOME=/root/.cache/huggingface is not on a writable mount")]),
+    ("VI-SEC-009", "HOME unset, /tmp missing", lambda o: (
+        container(o)["env"].pop(env_index(o, "HOME")),
+        container(o)["volumeMounts"].pop(1)),
+     [("Deployment/llama", f"{C0}.volumeMounts", "container 'vllm' has no writable /tmp"),
+      ("Deployment/llama", f"{C0}.env", "HOME is not set; vLLM would write under the read-only root filesystem"),
+      ("Deployment/llama", f"{C0}.env", "XDG_CACHE_HOME=/tmp/.cache is not on a writable mount"),
+      ("Deployment/llama", f"{C0}.env", "TRITON_CACHE_DIR=/tmp/triton is not on a writable mount"),
+      ("Deployment/llama", f"{C0}.env", "TORCHINDUCTOR_CACHE_DIR=/tmp/torchinductor is not on a writable mount"),
+      ("Deployment/llama", f"{C0}.env", "NUMBA_CACHE_DIR=/tmp/numba is not on a writable mount")]),
+    ("VI-SEC-009", "read-only HF cache without offline mode",
+     lambda o: container(o)["volumeMounts"][2].update(readOnly=True),
+     [("Deployment/llama", f"{C0}.env", "HF_HOME=/model-cache/huggingface is not on a writable mount"),
+      ("Deployment/llama", f"{C0}.env", "VLLM_CACHE_ROOT=/model-cache/vllm is not on a writable mount"),
+      ("Deployment/llama", f"{C0}.volumeMounts[2].readOnly",
+       "the Hugging Face cache is mounted read-only without HF_HUB_OFFLINE=1")]),
+    ("VI-SEC-010", "literal token", lambda o: container(o)["env"].append({"name": "HF_TOKEN", "value": "hf_x"}),
+     [("Deployment/llama", f"{C0}.env[10].value", "HF_TOKEN is a literal value; use valueFrom.secretKeyRef")]),
+    ("VI-SEC-010", "Secret data in Git", lambda o: add(o, {"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "hf", "namespace": "llm"}, "stringData": {"token": "hf_x"}}),
+     [("Secret/hf", "stringData", "Secret 'hf' carries stringData in the manifests")]),
+    ("VI-SEC-011", "secret in env", lambda o: container(o)["env"].append(
+        {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "api", "key": "key"}}}),
+     [("Deployment/llama", f"{C0}.env[10]", "VLLM_API_KEY reads a Secret into the environment")]),
+    ("VI-SEC-012", "default SA with token", lambda o: (
+        pod(o).pop("serviceAccountName"), pod(o).pop("automountServiceAccountToken")),
+     [("Deployment/llama", f"{POD}.serviceAccountName", "pod uses the namespace's default ServiceAccount"),
+      ("Deployment/llama", f"{POD}.automountServiceAccountToken", "pod mounts a ServiceAccount token it does "
+                                                                    "not need")]),
+    ("VI-SEC-012", "missing SA object", lambda o: o.remove(find(o, "ServiceAccount", "llama")),
+     [("Deployment/llama", f"{POD}.serviceAccountName", "ServiceAccount 'llama' is not part of the manifests")]),
+    ("VI-SEC-013", "trust remote code, unpinned code revision",
+     lambda o: container(o)["args"].append("--trust-remote-code"),
+     [("Deployment/llama", f"{C0}.args", "--trust-remote-code runs repository code that is not pinned: set "
+                                         "--code-revision to a commit hash"),
+      ("Deployment/llama", f"{C0}.args", "--trust-remote-code executes Python from the model repository")]),
+    ("VI-SEC-014", "hand-picked GPUs", lambda o: container(o)["env"].append(
+        {"name": "CUDA_VISIBLE_DEVICES", "value": "0,1"}),
+     [("Deployment/llama", f"{C0}.env[10]", "container 'vllm' sets CUDA_VISIBLE_DEVICES by hand")]),
+    ("VI-SEC-014", "sidecar sees all GPUs", lambda o: pod(o)["containers"].append(
+        {"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}),
+     [("Deployment/llama", "spec.template.spec.containers[1].env",
+       "container 'proxy' has no GPU limit in a GPU pod and does not set NVIDIA_VISIBLE_DEVICES=void")]),
+    ("VI-NET-001", "no NetworkPolicy", lambda o: o.remove(find(o, "NetworkPolicy", "llama")),
+     [("Deployment/llama", "spec.template.metadata.labels",
+       "pods are not isolated for Egress and Ingress by any NetworkPolicy")]),
+    ("VI-NET-001", "open egress", lambda o: find(o, "NetworkPolicy", "llama")["spec"]["egress"].append({}),
+     [("NetworkPolicy/llama", "spec.egress[2]", "NetworkPolicy rule egress[2] allows all destinations")]),
+    ("VI-NET-002", "LoadBalancer", lambda o: find(o, "Service", "llama")["spec"].update(type="LoadBalancer"),
+     [("Service/llama", "spec.type", "Service type LoadBalancer exposes the inference API outside the cluster")]),
+    ("VI-NET-003", "selector typo", lambda o: find(o, "Service", "llama")["spec"]["selector"].update(
+        {"app.kubernetes.io/instance": "lama"}),
+     [("Service/llama", "spec.selector", "Service selects no pods in the manifests")]),
+    ("VI-NET-003", "targetPort typo", lambda o: find(o, "Service", "llama")["spec"]["ports"][0].update(
+        targetPort="htp"),
+     [("Service/llama", "spec.ports[0].targetPort", "targetPort 'htp' is not a port of the selected containers")]),
+    ("VI-NET-003", "monitor port typo", lambda o: find(o, "ServiceMonitor", "llama")["spec"]["endpoints"][0].update(
+        port="metrics"),
+     [("ServiceMonitor/llama", "spec.endpoints[0].port",
+       "endpoint port 'metrics' is not a port of the selected Service")]),
+    ("VI-NET-004", "service links on", lambda o: pod(o).pop("enableServiceLinks"),
+     [("Deployment/llama", f"{POD}.enableServiceLinks", "Service links are injected into vLLM's environment")]),
+    ("VI-RES-001", "GPU request only", lambda o: container(o)["resources"]["limits"].pop("nvidia.com/gpu"),
+     [("Deployment/llama", f"{C0}.resources.limits",
+       "nvidia.com/gpu is requested but not limited (extended resources need a limit)")]),
+    ("VI-RES-001", "request differs", lambda o: container(o)["resources"]["requests"].update({"nvidia.com/gpu": 1}),
+     [("Deployment/llama", f"{C0}.resources.requests.nvidia.com/gpu", "nvidia.com/gpu request 1 differs from "
+                                                                        "limit 2")]),
+    ("VI-RES-001", "no GPU at all", lambda o: (container(o)["resources"]["limits"].pop("nvidia.com/gpu"),
+                                               container(o)["resources"]["requests"].pop("nvidia.com/gpu")),
+     [("Deployment/llama", f"{C0}.resources", "container 'vllm' requests no GPU")]),
+    ("VI-RES-002", "memory below shm + headroom", lambda o: (
+        container(o)["resources"]["limits"].update(memory="10Gi"),
+        container(o)["resources"]["requests"].update(memory="8Gi")),
+     [("Deployment/llama", f"{C0}.resources.requests.memory", "memory request differs from the limit"),
+      ("Deployment/llama", f"{C0}.resources.limits.memory",
+       "memory limit 10Gi leaves less than 8Gi beyond 4Gi of memory-backed volumes")]),
+    ("VI-RES-003", "no CPU request", lambda o: container(o)["resources"]["requests"].pop("cpu"),
+     [("Deployment/llama", f"{C0}.resources", "container 'vllm' requests no CPU")]),
+    ("VI-RES-004", "unbounded disk emptyDir", lambda o: (
+        pod(o)["volumes"][1]["emptyDir"].pop("sizeLimit"),
+        container(o)["resources"]["limits"].pop("ephemeral-storage")),
+     [("Deployment/llama", f"{POD}.volumes[1].emptyDir", "emptyDir 'tmp' has no sizeLimit"),
+      ("Deployment/llama", f"{C0}.resources.limits",
+       "no ephemeral-storage limit although disk emptyDirs are mounted")]),
+    ("VI-RES-005", "shm larger than memory", lambda o: pod(o)["volumes"][0]["emptyDir"].update(sizeLimit="500Gi"),
+     [("Deployment/llama", f"{C0}.resources.limits.memory",
+       "memory-backed volumes (500Gi) do not fit in the memory limit (36Gi)")]),
+    ("VI-RES-005", "unbounded shm", lambda o: pod(o)["volumes"][0]["emptyDir"].pop("sizeLimit"),
+     [("Deployment/llama", f"{POD}.volumes[0].emptyDir", "memory-backed emptyDir 'dshm' has no sizeLimit")]),
+    ("VI-GPU-001", "TP=2 without shm", lambda o: container(o)["volumeMounts"].pop(0),
+     [("Deployment/llama", f"{C0}.volumeMounts", "container 'vllm' has no sized memory-backed /dev/shm")]),
+    ("VI-GPU-002", "TP x PP != GPUs", lambda o: set_args(o, "--tensor-parallel-size=2", "--tensor-parallel-size=4"),
+     [("Deployment/llama", f"{C0}.args", "TP x PP = 4 but the group has 2 GPUs per pod = 2")]),
+    ("VI-GPU-003", "no toleration, no GPU affinity", lambda o: (pod(o).pop("tolerations"), pod(o).pop("affinity")),
+     [("Deployment/llama", f"{POD}.tolerations", "pod does not tolerate the GPU node taint"),
+      ("Deployment/llama", f"{POD}.affinity", "pod does not pin the GPU model it was sized for")]),
+    ("VI-GPU-004", "0.95 utilisation",
+     lambda o: set_args(o, "--gpu-memory-utilization=0.9", "--gpu-memory-utilization=0.95"),
+     [("Deployment/llama", f"{C0}.args", "--gpu-memory-utilization 0.95 exceeds the 0.92 ceiling")]),
+    ("VI-GPU-005", "surge without spare GPUs", lambda o: find(o, "Deployment", "llama")["spec"]["strategy"].update(
+        rollingUpdate={"maxSurge": 1, "maxUnavailable": 0}),
+     [("Deployment/llama", "spec.strategy", "maxSurge 1 needs 2 spare GPUs during a rollout but 0 are declared; "
+                                            "the surge pod would stay Pending")]),
+    ("VI-GPU-005", "both zero", lambda o: find(o, "Deployment", "llama")["spec"]["strategy"].update(
+        rollingUpdate={"maxSurge": 0, "maxUnavailable": "25%"}),
+     [("Deployment/llama", "spec.strategy", "maxSurge and maxUnavailable both resolve to 0 at 2 replica(s); the "
+                                            "rollout can never start")]),
+    ("VI-GPU-005", "default strategy (25% surge)", lambda o: find(o, "Deployment", "small")["spec"].pop("strategy"),
+     [("Deployment/small", "spec.strategy", "maxSurge 25% needs 1 spare GPUs during a rollout but 0 are declared; "
+                                            "the surge pod would stay Pending")]),
+    ("VI-PRB-001", "no startup probe", lambda o: container(o).pop("startupProbe"),
+     [("Deployment/llama", C0, "container 'vllm' has no startupProbe; liveness will kill it while the model loads")]),
+    ("VI-PRB-001", "budget too short", lambda o: container(o)["startupProbe"].update(failureThreshold=30),
+     [("Deployment/llama", f"{C0}.startupProbe", "startupProbe allows 300s, less than the 600s load budget")]),
+    ("VI-PRB-002", "identical liveness with delay", lambda o: (
+        container(o).update(livenessProbe=dict(container(o)["readinessProbe"])),
+        container(o)["readinessProbe"].update(initialDelaySeconds=120)),
+     [("Deployment/llama", f"{C0}.readinessProbe.initialDelaySeconds",
+       "readinessProbe uses initialDelaySeconds although a startupProbe gates it")]),
+    ("VI-PRB-002", "readiness on the wrong path", lambda o: container(o)["readinessProbe"]["httpGet"].update(
+        path="/metrics"),
+     [("Deployment/llama", f"{C0}.readinessProbe", "readinessProbe is not an httpGet on /health at the API port")]),
+    ("VI-PRB-002", "twitchy liveness", lambda o: container(o)["livenessProbe"].update(failureThreshold=1),
+     [("Deployment/llama", f"{C0}.livenessProbe.failureThreshold",
+       "livenessProbe restarts after fewer than 3 failures (a restart reloads the model)")]),
+    ("VI-PRB-003", "probe port typo", lambda o: container(o)["startupProbe"]["httpGet"].update(port="api"),
+     [("Deployment/llama", f"{C0}.startupProbe.httpGet.port",
+       "startupProbe targets port 'api', which the container does not declare")]),
+    ("VI-PRB-004", "no preStop, short grace, no shutdown timeout", lambda o: (
+        container(o).pop("lifecycle"), pod(o).update(terminationGracePeriodSeconds=30),
+        container(o)["args"].remove("--shutdown-timeout=60")),
+     [("Deployment/llama", f"{C0}.lifecycle", "no preStop sleep; new requests still arrive after SIGTERM"),
+      ("Deployment/llama", f"{POD}.terminationGracePeriodSeconds", "terminationGracePeriodSeconds 30 < 60 "
+       "(preStop 0s + shutdown timeout 0s + 5s, at least 60s)"),
+      ("Deployment/llama", f"{C0}.args", "--shutdown-timeout is not set: SIGTERM aborts in-flight requests")]),
+    ("VI-PRB-005", "shell without exec", lambda o: container(o).update(
+        command=["/bin/sh", "-c"], args=["vllm serve meta-llama/Llama-3.1-70B-Instruct --tensor-parallel-size=2"]),
+     [("Deployment/llama", f"{C0}.args", "the shell stays PID 1, so SIGTERM never reaches vLLM (use exec)")]),
+    ("VI-IMG-001", "latest", lambda o: container(o).update(image="vllm/vllm-openai:latest"),
+     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:latest floats (no tag, or 'latest')")]),
+    ("VI-IMG-001", "tag without digest", lambda o: container(o).update(image="vllm/vllm-openai:v0.18.2"),
+     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:v0.18.2 is not pinned by digest")]),
+    ("VI-IMG-002", "floating model", lambda o: container(o)["args"].remove(f"--revision={REVISION}"),
+     [("Deployment/llama", f"{C0}.args", "model meta-llama/Llama-3.1-70B-Instruct is not pinned to a commit "
+                                         "(--revision)")]),
+    ("VI-AVL-001", "PDB missing", lambda o: o.remove(find(o, "PodDisruptionBudget", "llama")),
+     [("Deployment/llama", "metadata.name", "0 PodDisruptionBudgets select this workload (none)")]),
+    ("VI-AVL-002", "minAvailable at min scale", lambda o: min_available(o, "llama", 2),
+     [("PodDisruptionBudget/llama", "spec.minAvailable", "minAvailable 2 is not below the minimum scale 2 of llama")]),
+    ("VI-AVL-002", "maxUnavailable 0", lambda o: find(o, "PodDisruptionBudget", "small")["spec"].update(
+        maxUnavailable=0),
+     [("PodDisruptionBudget/small", "spec.maxUnavailable", "maxUnavailable 0 blocks every drain")]),
+    ("VI-AVL-003", "unhealthy pods protected",
+     lambda o: find(o, "PodDisruptionBudget", "llama")["spec"].pop("unhealthyPodEvictionPolicy"),
+     [("PodDisruptionBudget/llama", "spec",
+       "unhealthy pods are protected too (unhealthyPodEvictionPolicy is not AlwaysAllow)")]),
+    ("VI-AVL-004", "one replica, no spread", lambda o: (
+        find(o, "Deployment", "small")["spec"].update(replicas=1),
+        pod(o, "small")["topologySpreadConstraints"].pop(0)),
+     [("Deployment/small", "spec", "fewer than 2 replicas: one node or GPU failure is an outage"),
+      ("Deployment/small", POD, "replicas are not spread over nodes")]),
+    ("VI-AVL-005", "dangling and duplicate autoscalers", lambda o: (
+        add(o, {**find(o, "HorizontalPodAutoscaler", "llama"), "metadata": {"name": "llama-2", "namespace": "llm"}}),
+        add(o, {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {
+            "name": "ghost", "namespace": "llm"}, "spec": {"scaleTargetRef": {
+                "apiVersion": "apps/v1", "kind": "Deployment", "name": "ghost"}, "maxReplicas": 2}})),
+     [("HorizontalPodAutoscaler/ghost", "spec.scaleTargetRef",
+       "scaleTargetRef Deployment/ghost is not in the manifests"),
+      ("Deployment/llama", "metadata.name",
+       "2 autoscalers target this workload (HorizontalPodAutoscaler/llama, HorizontalPodAutoscaler/llama-2)")]),
+    ("VI-AVL-006", "replicas fight the HPA", lambda o: find(o, "Deployment", "llama")["spec"].update(replicas=2),
+     [("Deployment/llama", "spec.replicas",
+       "spec.replicas is set although an autoscaler owns it; every apply resets the scale")]),
+    ("VI-AVL-007", "CPU HPA, fast scale-down", lambda o: find(o, "HorizontalPodAutoscaler", "llama")["spec"].update(
+        metrics=[{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 80}}}],
+        behavior={"scaleDown": {"stabilizationWindowSeconds": 60}}),
+     [("HorizontalPodAutoscaler/llama", "spec", "no vLLM saturation metric: CPU/memory/GPU utilisation lag LLM load"),
+      ("HorizontalPodAutoscaler/llama", "spec.metrics[0]", "scales on Resource cpu; GPU pods are not CPU-bound"),
+      ("HorizontalPodAutoscaler/llama", "spec",
+       "scale-down stabilization 60s < 300s removes warm GPU pods on short dips"),
+      ("HorizontalPodAutoscaler/llama", "spec", "scale-up may add pods every 15s, faster than a pod starts (900s)")]),
+    ("VI-AVL-007", "renamed KV metric", lambda o: (
+        find(o, "HorizontalPodAutoscaler", "llama")["spec"]["metrics"][0]["pods"]["metric"].update(
+            name="vllm_gpu_cache_usage_perc"),
+        find(o, "HorizontalPodAutoscaler", "llama")["spec"].update(maxReplicas=2)),
+     [("HorizontalPodAutoscaler/llama", "spec.metrics[0]",
+       "vllm:gpu_cache_usage_perc is not emitted by vLLM 0.18.2; the autoscaler would see no data"),
+      ("HorizontalPodAutoscaler/llama", "spec", "maxReplicas 2 <= minReplicas 2: nothing to scale")]),
+    ("VI-AVL-008", "no priority class", lambda o: pod(o).pop("priorityClassName"),
+     [("Deployment/llama", f"{POD}.priorityClassName", "no priorityClassName")]),
+    ("VI-AVL-009", "RWO cache on autoscaled workload",
+     lambda o: find(o, "PersistentVolumeClaim", "llama-model-cache")["spec"].update(accessModes=["ReadWriteOnce"]),
+     [("PersistentVolumeClaim/llama-model-cache", "spec.accessModes",
+       "ReadWriteOnce claim is mounted by Deployment/llama but it is autoscaled")]),
+    ("VI-AVL-010", "selector does not match template", lambda o: find(o, "Deployment", "small")["spec"][
+        "selector"]["matchLabels"].update({"app.kubernetes.io/instance": "smol"}),
+     [("Deployment/small", "spec.selector", "the selector does not match the pod template labels")]),
+    ("VI-AVL-010", "PDB selects nothing", lambda o: find(o, "PodDisruptionBudget", "small")["spec"].update(
+        selector={"matchLabels": {"app": "small"}}),
+     [("PodDisruptionBudget/small", "spec.selector", "PodDisruptionBudget selects no pods in the manifests")]),
+    ("VI-RBAC-001", "cluster-admin", lambda o: add(o, sa_binding("ClusterRole", "cluster-admin")),
+     [("ClusterRoleBinding/bind", "roleRef", "binds cluster-admin to the vLLM ServiceAccount")]),
+    ("VI-RBAC-001", "secret reader", lambda o: (
+        add(o, sa_binding("Role", "reader")),
+        add(o, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {
+            "name": "reader", "namespace": "llm"}, "rules": [{"apiGroups": [""], "resources": ["secrets"],
+                                                               "verbs": ["get"]}]})),
+     [("Role/reader", "rules[0]", "Role/reader bound to the vLLM ServiceAccount: reads Secrets")]),
+    ("VI-SCH-001", "typo in a field", lambda o: container(o).update(startupprobe={}),
+     [("Deployment/llama", C0, "Additional properties are not allowed ('startupprobe' was unexpected)")]),
+    ("VI-SCH-001", "kind without schema", lambda o: add(o, {"apiVersion": "example.com/v1", "kind": "Widget",
+                                                            "metadata": {"name": "w", "namespace": "llm"}}),
+     [("Widget/w", "kind", "no schema for Widget (example.com/v1) in Kubernetes 1.33 or the vendored CRDs")]),
+    ("VI-SCH-002", "beta API", lambda o: find(o, "HorizontalPodAutoscaler", "llama").update(
+        apiVersion="autoscaling/v2beta2"),
+     [("HorizontalPodAutoscaler/llama", "apiVersion", "apiVersion autoscaling/v2beta2 is not on the allow-list")]),
+    ("VI-SCH-003", "default namespace, missing labels", lambda o: (
+        find(o, "Service", "small")["metadata"].pop("namespace"),
+        find(o, "Service", "small")["metadata"]["labels"].pop("app.kubernetes.io/part-of")),
+     [("Service/small", "metadata.namespace", "no explicit, non-default namespace"),
+      ("Service/small", "metadata.labels", "missing labels app.kubernetes.io/part-of")]),
+    ("VI-SCH-004", "bare pod", lambda o: add(o, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "debug", "namespace": "llm"}, "spec": dict(pod(o))}),
+     [("Pod/debug", "kind", "a bare Pod is never rescheduled, drained gracefully or rolled out")]),
+    ("VI-SCH-005", "duplicate env", lambda o: container(o)["env"].append({"name": "HOME", "value": "/tmp/x"}),
+     [("Deployment/llama", f"{C0}.env", "env name 'HOME' appears 2 times")]),
+    ("VI-PUL-001", "await budget too short", lambda o: find(o, "Deployment", "llama")["metadata"][
+        "annotations"].update({"pulumi.com/timeoutSeconds": "600"}),
+     [("Deployment/llama", "metadata.annotations", "await budget 600s < 1200s (startup 900s + image pull 300s)")]),
+    ("VI-PUL-001", "skipAwait", lambda o: find(o, "Deployment", "llama")["metadata"]["annotations"].update(
+        {"pulumi.com/skipAwait": "true"}),
+     [("Deployment/llama", "metadata.annotations.pulumi.com/skipAwait", "skipAwait hides failed rollouts")]),
+]
+
+LWS_CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
+    ("VI-MN-001", "independent restarts, drifting templates", lambda o: (
+        find(o, "LeaderWorkerSet", "llama")["spec"]["leaderWorkerTemplate"].update(restartPolicy="None"),
+        find(o, "LeaderWorkerSet", "llama")["spec"].update(startupPolicy="LeaderReady"),
+        find(o, "LeaderWorkerSet", "llama")["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"][
+            "containers"][0].update(image="vllm/vllm-openai:v0.19.0")),
+     [("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.restartPolicy",
+       "restartPolicy is not RecreateGroupOnPodRestart: a restarted pod cannot rejoin its NCCL/Ray group"),
+      ("LeaderWorkerSet/llama", "spec.startupPolicy",
+       "startupPolicy LeaderReady deadlocks: the vLLM leader only becomes ready after its workers joined"),
+      ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].image",
+       "worker image differs from the leader image")]),
+    ("VI-NET-005", "group traffic blocked", lambda o: (
+        find(o, "NetworkPolicy", "llama")["spec"]["ingress"].pop(), find(o, "NetworkPolicy", "llama")["spec"][
+            "egress"].pop()),
+     [("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.leaderTemplate.metadata.labels",
+       "leader pods may not reach group peers on all ports (ingress)"),
+      ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.leaderTemplate.metadata.labels",
+       "leader pods may not reach group peers on all ports (egress)"),
+      ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.workerTemplate.metadata.labels",
+       "worker pods may not reach group peers on all ports (ingress)"),
+      ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.workerTemplate.metadata.labels",
+       "worker pods may not reach group peers on all ports (egress)")]),
+    ("VI-GPU-002", "group too small for TP x PP", lambda o: find(o, "LeaderWorkerSet", "llama")["spec"][
+        "leaderWorkerTemplate"].update(size=3),
+     [("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].args",
+       "TP x PP = 4 but the group has 2 GPUs per pod x 3 pods = 6")]),
+    ("VI-AVL-010", "Service selects workers too", lambda o: find(o, "Service", "llama")["spec"]["selector"].pop(
+        "leaderworkerset.sigs.k8s.io/worker-index"),
+     [("Service/llama", "spec.selector", "Service also selects worker pods of llama; select the leader only")]),
+]
+
+
+def test_known_good_fixtures_pass_every_rule() -> None:
+    assert [(f.rule.id, f.message) for f in evaluate(good_objects())] == []
+    assert [(f.rule.id, f.message) for f in evaluate(lws_objects())] == []
+
+
+@pytest.mark.parametrize(("rule_id", "case", "mutate", "expected"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_mutation_is_caught(rule_id: str, case: str, mutate: Mutation, expected: list[tuple[str, str, str]]) -> None:
+    objects = good_objects()
+    assert findings(objects, rule_id) == []
+    mutate(objects)
+    assert findings(objects, rule_id) == expected
+
+
+@pytest.mark.parametrize(("rule_id", "case", "mutate", "expected"), LWS_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in LWS_CASES])
+def test_multi_node_mutation_is_caught(rule_id: str, case: str, mutate: Mutation,
+                                       expected: list[tuple[str, str, str]]) -> None:
+    objects = lws_objects()
+    assert findings(objects, rule_id) == []
+    mutate(objects)
+    assert findings(objects, rule_id) == expected
+
+
+def test_every_rule_has_a_mutation_test() -> None:
+    tested = {case[0] for case in CASES + LWS_CASES}
+    assert sorted(set(RULES) - tested) == []
+
+
+def test_rule_metadata_is_complete() -> None:
+    for rule in RULES.values():
+        assert rule.id.startswith("VI-") and rule.title and rule.remediation, rule.id
+        assert not rule.title.endswith(".") and rule.remediation.endswith("."), rule.id
+
+
+def test_gpu_specific_rules_cover_the_catalogs_twenty() -> None:
+    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted([
+        "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
+        "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
+        "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009"])
+
+
+def test_dev_profile_relaxes_replicas_pdbs_and_digests() -> None:
+    objects = good_objects()
+    o = objects
+    find(o, "Deployment", "small")["spec"].update(replicas=1)
+    o.remove(find(o, "PodDisruptionBudget", "small"))
+    container(o, "small").update(image="vllm/vllm-openai:v0.18.2")
+    for rule_id in ("VI-AVL-001", "VI-AVL-004", "VI-IMG-001"):
+        assert findings(objects, rule_id, Profile.DEV) == []
+        assert findings(objects, rule_id) != []
+
+
+def test_rdma_profile_allows_ipc_lock_only() -> None:
+    objects = good_objects()
+    container(objects)["securityContext"]["capabilities"]["add"] = ["IPC_LOCK"]
+    assert findings(objects, "VI-SEC-004", Profile.RDMA) == []
+    assert findings(objects, "VI-SEC-004") == [("Deployment/llama", f"{C0}.securityContext.capabilities.add",
+                                                "container 'vllm' adds capabilities IPC_LOCK")]
+
+
+def test_waivers_need_a_reason_and_are_reported() -> None:
+    objects = good_objects()
+    pod(objects).pop("priorityClassName")
+    annotations = find(objects, "Deployment", "llama")["metadata"]["annotations"]
+    annotations["vllm-infra.io/waive.VI-AVL-008"] = "capacity reserved by a dedicated node pool"
+    [waived] = evaluate(objects, rules=[RULES["VI-AVL-008"]])
+    assert waived.waiver == "capacity reserved by a dedicated node pool"
+    annotations["vllm-infra.io/waive.VI-AVL-008"] = "  "
+    [unwaived] = evaluate(objects, rules=[RULES["VI-AVL-008"]])
+    assert unwaived.waiver is None
+    assert unwaived.message == "no priorityClassName (waiver ignored: it gives no reason)"
+
+
+def test_unpinned_remote_code_cannot_be_waived() -> None:
+    objects = good_objects()
+    container(objects)["args"].append("--trust-remote-code")
+    find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-SEC-013"] = "reviewed"
+    results = [(f.message, f.waiver) for f in evaluate(objects, rules=[RULES["VI-SEC-013"]])]
+    assert results == [
+        ("--trust-remote-code runs repository code that is not pinned: set --code-revision to a commit hash "
+         "(waiver not applicable to this failure)", None),
+        ("--trust-remote-code executes Python from the model repository", "reviewed"),
+    ]

@@ -1,0 +1,151 @@
+"""``vllm-infra check``, ``validate`` and ``rules``: schema validation and the policy catalog over
+rendered YAML."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from vllm_infra.cli.output import fail, stdout
+from vllm_infra.kube import KUBERNETES_VERSION
+
+PATHS_HELP = "Files or directories of rendered YAML (recursively), or - for stdin."
+
+
+class ProfileChoice(StrEnum):
+    """--profile values."""
+
+    RESTRICTED = "restricted"
+    DEV = "dev"
+    RDMA = "rdma"
+
+
+class GateChoice(StrEnum):
+    """--fail-on values."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class CheckFormat(StrEnum):
+    """--output values of check."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+
+class ValidateFormat(StrEnum):
+    """--output values of validate."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def _skips(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _bad_input(problems: list[object]) -> None:
+    count = len(problems)
+    fail(f"{count} input problem{'s' if count != 1 else ''}; nothing was checked",
+         [str(problem) for problem in problems])
+
+
+def check(
+    paths: Annotated[list[str] | None, typer.Argument(help=PATHS_HELP + " Default: manifests.",
+                                                      show_default=False)] = None,
+    profile: Annotated[ProfileChoice, typer.Option(help="Rule profile: dev relaxes PDB, replica and digest rules; "
+                                                        "rdma allows IPC_LOCK.")] = ProfileChoice.RESTRICTED,
+    output: Annotated[CheckFormat, typer.Option("--output", "-o", help="Report format.")] = CheckFormat.TEXT,
+    fail_on: Annotated[GateChoice, typer.Option(help="Lowest severity that fails the run (exit 1).")]
+    = GateChoice.HIGH,
+    kubernetes_version: Annotated[str, typer.Option(help="Kubernetes version whose schemas are used (1.25-1.37).")]
+    = KUBERNETES_VERSION,
+    skip: Annotated[list[str] | None, typer.Option(help="Kinds to skip in schema validation: Kind or "
+                                                        "group/version/Kind, comma-separated or repeated.")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rule ids (repeatable).")]
+    = None,
+) -> None:
+    """Validate rendered YAML against strict schemas and run the vLLM policy catalog.
+
+    Findings name file, line, object, rule, severity and JSON path. Waive a finding with the
+    annotation vllm-infra.io/waive.<rule-id>: "<reason>" on the object; waived findings are
+    still reported. Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad input (YAML
+    errors, unreadable files, no objects or no vLLM workload found).
+    """
+    from vllm_infra.checks import run_check
+    from vllm_infra.reports import OutputFormat, render_check
+    from vllm_infra.rules import RULES, Profile, Severity
+    from vllm_infra.validation.schemas import UnsupportedVersionError, normalize_version
+
+    unknown = sorted(set(rule or []) - set(RULES))
+    if unknown:
+        fail(f"unknown rule id{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} (see `vllm-infra rules`)")
+    try:
+        version = normalize_version(kubernetes_version)
+    except UnsupportedVersionError as exc:
+        fail(str(exc))
+    report = run_check(paths or ["manifests"], profile=Profile(profile.value), kubernetes_version=version,
+                       skip_kinds=_skips(skip), gate=Severity(fail_on.value), rule_ids=rule)
+    if report.problems:
+        _bad_input(list(report.problems))
+    stdout.out(render_check(report, OutputFormat(output.value)), end="", highlight=False)
+    raise typer.Exit(int(report.exit_code))
+
+
+def validate(
+    paths: Annotated[list[str] | None, typer.Argument(help=PATHS_HELP + " Default: manifests.",
+                                                      show_default=False)] = None,
+    kubernetes_version: Annotated[str, typer.Option(help="Kubernetes version whose schemas are used (1.25-1.37).")]
+    = KUBERNETES_VERSION,
+    skip: Annotated[list[str] | None, typer.Option(help="Kinds to skip: Kind or group/version/Kind, "
+                                                        "comma-separated or repeated.")] = None,
+    output: Annotated[ValidateFormat, typer.Option("--output", "-o", help="Report format.")] = ValidateFormat.TEXT,
+) -> None:
+    """Validate every object strictly (unknown fields are errors) against one Kubernetes version's
+    schemas and the vendored add-on CRDs (KEDA, LeaderWorkerSet, Prometheus Operator, Gateway API,
+    Inference Extension). An object without a schema is an error unless --skip names its kind.
+
+    Exit codes: 0 all valid, 1 invalid objects or missing schemas, 2 bad input.
+    """
+    from vllm_infra.checks import run_validate
+    from vllm_infra.reports import validate_json, validate_text
+    from vllm_infra.validation.schemas import UnsupportedVersionError
+
+    try:
+        report = run_validate(paths or ["manifests"], kubernetes_version=kubernetes_version, skip_kinds=_skips(skip))
+    except UnsupportedVersionError as exc:
+        fail(str(exc))
+    if report.problems:
+        _bad_input(list(report.problems))
+    text = validate_json(report) if output == ValidateFormat.JSON else validate_text(report)
+    stdout.out(text, end="", highlight=False)
+    raise typer.Exit(int(report.exit_code))
+
+
+def rules(
+    output: Annotated[ValidateFormat, typer.Option("--output", "-o", help="Table or JSON.")] = ValidateFormat.TEXT,
+) -> None:
+    """List the policy catalog: id, severity, scope, GPU-specific, title and remediation."""
+    import json
+
+    from rich.table import Table
+
+    from vllm_infra.rules import RULES
+
+    catalog = sorted(RULES.values(), key=lambda r: r.id)
+    if output == ValidateFormat.JSON:
+        stdout.out(json.dumps([{"id": r.id, "severity": r.severity.value, "scope": r.scope.value,
+                                "gpu_specific": r.gpu_specific, "title": r.title, "remediation": r.remediation}
+                               for r in catalog], indent=2), highlight=False)
+        return
+    table = Table("id", "severity", "scope", "GPU", "title", title=f"{len(catalog)} rules")
+    for r in catalog:
+        table.add_row(r.id, r.severity.value, r.scope.value, "yes" if r.gpu_specific else "", r.title)
+    stdout.print(table)

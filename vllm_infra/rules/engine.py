@@ -1,0 +1,65 @@
+"""Run the catalog over a set of objects and apply waivers.
+
+A waiver is the annotation ``vllm-infra.io/waive.<rule-id>: "<reason>"`` on the object a finding
+belongs to. Waived findings are reported as waived, never dropped; a waiver without a reason is
+ignored and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from vllm_infra.kube import WAIVER_ANNOTATION_PREFIX
+from vllm_infra.rules.base import RULES, Manifest, Path, Rule, RuleContext, Scope, Severity
+from vllm_infra.rules.bundle import Bundle
+
+WAIVER_PREFIX = WAIVER_ANNOTATION_PREFIX
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    """A violation attributed to an object, with its effective severity and waiver state."""
+
+    rule: Rule
+    obj: Manifest
+    path: Path
+    message: str
+    severity: Severity
+    waiver: str | None = None
+    """The waiver's reason when the finding is waived."""
+
+
+def _waiver(obj: Manifest, rule_id: str) -> str | None:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    reason = annotations.get(WAIVER_PREFIX + rule_id)
+    return None if reason is None else str(reason).strip()
+
+
+def evaluate(objects: Sequence[Manifest], context: RuleContext | None = None,
+             rules: Iterable[Rule] | None = None) -> list[RuleFinding]:
+    """Findings of every rule (resource rules per object, bundle rules once), deduplicated."""
+    context = context or RuleContext()
+    bundle = Bundle(list(objects))
+    findings: list[RuleFinding] = []
+    seen: set[tuple[str, int, Path, str]] = set()
+    for current in rules if rules is not None else RULES.values():
+        if current.scope == Scope.RESOURCE:
+            produced = ((obj, violation) for obj in bundle.objects if current.applies_to(obj)
+                        for violation in current.check(obj, context))
+        else:
+            produced = ((violation.obj, violation) for violation in current.check(bundle, context)
+                        if violation.obj is not None)
+        for obj, violation in produced:
+            key = (current.id, id(obj), violation.path, violation.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            message, waiver = violation.message, _waiver(obj, current.id)
+            if waiver is not None and not violation.waivable:
+                message, waiver = f"{message} (waiver not applicable to this failure)", None
+            elif waiver == "":
+                message, waiver = f"{message} (waiver ignored: it gives no reason)", None
+            findings.append(RuleFinding(current, obj, violation.path, message,
+                                        violation.severity or current.severity, waiver))
+    return findings
