@@ -20,7 +20,7 @@ LLAMA_8B_REVISION = "0e9e39f249a16976918f6564b8830bc894c89659"
 
 MINIMAL_SERVICE: dict[str, Any] = {
     "name": "llama-8b",
-    "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": LLAMA_8B_REVISION},
+    "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "revision": LLAMA_8B_REVISION, "max_model_len": 8192},
     "image": {"tag": "v0.11.0"},
     "accelerator": {"type": "L4"},
 }

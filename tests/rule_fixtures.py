@@ -25,11 +25,11 @@ GOOD_FLEET: dict[str, Any] = {
         "network_policy": {"enabled": True, "api_client_namespaces": ["gateway"]},
     },
     "services": [
-        {"name": "llama", "model": {"id": "meta-llama/Llama-3.1-70B-Instruct"},
+        {"name": "llama", "model": {"id": "meta-llama/Llama-3.1-70B-Instruct", "max_model_len": 16384},
          "accelerator": {"type": "H100-80GB"}, "parallelism": {"tensor": 2},
          "autoscaling": {"min_replicas": 2, "max_replicas": 4},
          "storage": {"model_cache": {"type": "pvc", "size": "300Gi", "access_mode": "ReadWriteMany"}}},
-        {"name": "small", "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
+        {"name": "small", "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "max_model_len": 8192},
          "accelerator": {"type": "L4"}, "availability": {"replicas": 2}},
     ],
 }

@@ -133,7 +133,7 @@ def test_custom_timeouts_count_as_the_await_budget() -> None:
     deployment = find(objects, "Deployment", "llama")
     deployment["metadata"]["annotations"].pop("pulumi.com/timeoutSeconds")
     [(message, _)] = validate_resource("vi-pul-001", deployment)
-    assert "await budget 600s < 1200s" in message
+    assert "await budget 600s < 1140s" in message
     assert validate_resource("vi-pul-001", deployment, options(create_seconds=1500)) == []
 
 

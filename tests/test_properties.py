@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tests.conftest import MINIMAL_SERVICE, deep_update
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
@@ -29,6 +30,9 @@ def services(draw: st.DrawFn) -> VllmServiceSpec:
     min_scale = draw(st.integers(1, 4))
     changes: dict[str, Any] = {
         "name": draw(st.from_regex(r"[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,6})?", fullmatch=True)),
+        "model": {"id": draw(st.sampled_from(["meta-llama/Llama-3.2-3B-Instruct", "meta-llama/Llama-3.1-8B-Instruct",
+                                              "Qwen/Qwen2.5-7B-Instruct"])),
+                  "max_model_len": draw(st.sampled_from([4096, 8192])), "dtype": "float16"},
         "accelerator": {"type": gpu_type.value, "platform": draw(st.sampled_from(gpu.platforms()))},
         "parallelism": {"tensor": tensor, "pipeline": pipeline},
         "lifecycle": {"startup_timeout": draw(st.integers(60, 7200)),
@@ -50,7 +54,11 @@ def services(draw: st.DrawFn) -> VllmServiceSpec:
         changes["availability"]["replicas"] = min_scale
     if min_scale > 1 and draw(st.booleans()):
         changes["availability"]["disruption_budget"] = {"min_available": draw(st.integers(0, min_scale - 1))}
-    return VllmServiceSpec.model_validate(deep_update(MINIMAL_SERVICE, changes))
+    try:
+        return VllmServiceSpec.model_validate(deep_update(MINIMAL_SERVICE, changes))
+    except ValidationError:
+        assume(False)
+        raise
 
 
 def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:

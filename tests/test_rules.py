@@ -174,7 +174,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
        "no ephemeral-storage limit although disk emptyDirs are mounted")]),
     ("VI-RES-005", "shm larger than memory", lambda o: pod(o)["volumes"][0]["emptyDir"].update(sizeLimit="500Gi"),
      [("Deployment/llama", f"{C0}.resources.limits.memory",
-       "memory-backed volumes (500Gi) do not fit in the memory limit (36Gi)")]),
+       "memory-backed volumes (500Gi) do not fit in the memory limit (144Gi)")]),
     ("VI-RES-005", "unbounded shm", lambda o: pod(o)["volumes"][0]["emptyDir"].pop("sizeLimit"),
      [("Deployment/llama", f"{POD}.volumes[0].emptyDir", "memory-backed emptyDir 'dshm' has no sizeLimit")]),
     ("VI-GPU-001", "TP=2 without shm", lambda o: container(o)["volumeMounts"].pop(0),
@@ -269,7 +269,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
       ("HorizontalPodAutoscaler/llama", "spec.metrics[0]", "scales on Resource cpu; GPU pods are not CPU-bound"),
       ("HorizontalPodAutoscaler/llama", "spec",
        "scale-down stabilization 60s < 300s removes warm GPU pods on short dips"),
-      ("HorizontalPodAutoscaler/llama", "spec", "scale-up may add pods every 15s, faster than a pod starts (900s)")]),
+      ("HorizontalPodAutoscaler/llama", "spec", "scale-up may add pods every 15s, faster than a pod starts (840s)")]),
     ("VI-AVL-007", "renamed KV metric", lambda o: (
         find(o, "HorizontalPodAutoscaler", "llama")["spec"]["metrics"][0]["pods"]["metric"].update(
             name="vllm_gpu_cache_usage_perc"),
@@ -317,7 +317,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("Deployment/llama", f"{C0}.env", "env name 'HOME' appears 2 times")]),
     ("VI-PUL-001", "await budget too short", lambda o: find(o, "Deployment", "llama")["metadata"][
         "annotations"].update({"pulumi.com/timeoutSeconds": "600"}),
-     [("Deployment/llama", "metadata.annotations", "await budget 600s < 1200s (startup 900s + image pull 300s)")]),
+     [("Deployment/llama", "metadata.annotations", "await budget 600s < 1140s (startup 840s + image pull 300s)")]),
     ("VI-PUL-001", "skipAwait", lambda o: find(o, "Deployment", "llama")["metadata"]["annotations"].update(
         {"pulumi.com/skipAwait": "true"}),
      [("Deployment/llama", "metadata.annotations.pulumi.com/skipAwait", "skipAwait hides failed rollouts")]),

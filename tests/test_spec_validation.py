@@ -101,7 +101,7 @@ def test_rollout_that_cannot_progress(service_data: Build) -> None:
     data = service_data(availability={"rollout": {"max_surge": 0, "max_unavailable": "25%"}})
     assert service_errors(data) == [(
         "availability.rollout",
-        "max_surge (0) and max_unavailable (25%) resolve to 0 pods at 1 replica(s); the rollout could never "
+        "max_surge (0) and max_unavailable (25%) resolve to 0 replicas at 1 replica(s); the rollout could never "
         "make progress",
     )]
 
@@ -123,7 +123,7 @@ def test_read_write_once_cache_cannot_be_shared(service_data: Build) -> None:
 
 
 def test_read_write_once_cache_rejected_with_surge(service_data: Build) -> None:
-    data = service_data(availability={"rollout": {"max_surge": 1, "max_unavailable": 0}},
+    data = service_data(availability={"rollout": {"max_surge": 1, "max_unavailable": 0, "spare_gpus": 1}},
                         storage={"model_cache": {"type": "existingClaim", "claim_name": "weights",
                                                  "claim_access_mode": "ReadWriteOnce"}})
     assert service_errors(data) == [(
@@ -161,12 +161,6 @@ def test_secret_values_are_not_echoed(service_data: Build) -> None:
     with pytest.raises(ValidationError) as info:
         VllmServiceSpec.model_validate(service_data(env={"DB_PASSWORD": "hunter2"}))
     assert "hunter2" not in str(info.value)
-
-
-def test_multi_node_not_yet_supported(service_data: Build) -> None:
-    data = service_data(accelerator={"type": "H100-80GB"}, parallelism={"tensor": 8, "pipeline": 2, "nodes": 2})
-    assert service_errors(data) == [("parallelism.nodes", "multi-node replicas (LeaderWorkerSet) are not "
-                                                          "supported yet; use a GPU type with enough GPUs per node")]
 
 
 @pytest.mark.parametrize(("image", "expected"), [

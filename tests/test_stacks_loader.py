@@ -13,6 +13,7 @@ GOOD_SERVICE = """\
         model:
           id: meta-llama/Llama-3.1-8B-Instruct
           revision: 0e9e39f249a16976918f6564b8830bc894c89659
+          max_model_len: 8192
 """
 
 

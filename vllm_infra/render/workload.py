@@ -27,7 +27,7 @@ def _strategy(service: VllmServiceSpec) -> dict[str, Any]:
     if rollout.strategy == RolloutStrategy.RECREATE:
         return {"type": "Recreate"}
     return {"type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}}
+            "rollingUpdate": {"maxSurge": service.max_surge, "maxUnavailable": service.max_unavailable}}
 
 
 def deployment(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:

@@ -36,23 +36,29 @@ class RolloutStrategy(StrEnum):
 
 
 class RolloutSpec(SpecModel):
-    """How pods are replaced on an update. The default needs no spare GPUs: one old pod stops
-    before its replacement starts."""
+    """How pods are replaced on an update, chosen so a rollout never waits for GPUs that do not
+    exist: surge only into declared spare GPUs, otherwise stop one old replica first."""
 
     strategy: RolloutStrategy = RolloutStrategy.ROLLING_UPDATE
     """``RollingUpdate`` or ``Recreate``. Default: ``RollingUpdate``."""
 
-    max_surge: IntOrPercent = 0
-    """Extra pods (and their GPUs) a rolling update may start before old ones stop. Raise it only
-    when the environment declares spare GPUs. Default: 0."""
+    max_surge: IntOrPercent | None = None
+    """Extra replicas (and their GPUs) a rolling update may start before old ones stop; rejected
+    when the spare GPUs cannot hold them. Default: 1 when ``spare_gpus`` covers a replica, else 0."""
 
-    max_unavailable: IntOrPercent = 1
-    """Pods a rolling update may stop before replacements are ready. Default: 1."""
+    max_unavailable: IntOrPercent | None = None
+    """Replicas a rolling update may stop before replacements are ready. Default: 0 when surging,
+    else 1."""
+
+    spare_gpus: int | None = Field(default=None, ge=0)
+    """GPUs of this service's type kept free for rollouts. Default: the fleet's ``spare_gpus`` for
+    the GPU type, else 0."""
 
     @model_validator(mode="after")
     def _check(self) -> RolloutSpec:
         problems = []
-        if self.strategy == RolloutStrategy.RECREATE and self.model_fields_set & {"max_surge", "max_unavailable"}:
+        if self.strategy == RolloutStrategy.RECREATE and (self.max_surge is not None or
+                                                          self.max_unavailable is not None):
             problems.append(Problem(("strategy",), "max_surge and max_unavailable only apply to "
                                     "RollingUpdate", self.strategy.value))
         raise_problems("RolloutSpec", problems)
@@ -90,7 +96,8 @@ class AvailabilitySpec(SpecModel):
     """Pods (or pod groups) that serve the model when no autoscaler is configured. Default: 1."""
 
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
-    """Update strategy. Default: RollingUpdate with max_surge 0 and max_unavailable 1."""
+    """Update strategy. Default: RollingUpdate, surging into spare GPUs if declared, else one
+    replica down at a time."""
 
     disruption_budget: DisruptionBudgetSpec = Field(default_factory=DisruptionBudgetSpec)
     """PodDisruptionBudget. Default: on for more than one replica, max_unavailable 1."""

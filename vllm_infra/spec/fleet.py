@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
 from vllm_infra.spec.service import VllmServiceSpec
 
@@ -53,6 +54,15 @@ def merge_defaults(defaults: Mapping[str, Any], service: Mapping[str, Any]) -> d
     return merged
 
 
+def _with_spare_gpus(service: dict[str, Any], spare: Mapping[str, Any]) -> dict[str, Any]:
+    """Give a service the fleet's spare-GPU count for its GPU type unless it declares its own."""
+    accelerator = service.get("accelerator")
+    gpu_type = accelerator.get("type") if isinstance(accelerator, Mapping) else None
+    if not isinstance(gpu_type, str) or gpu_type not in spare:
+        return service
+    return merge_defaults({"availability": {"rollout": {"spare_gpus": spare[gpu_type]}}}, service)
+
+
 class FleetSpec(SpecModel):
     """Everything one stack deploys. In the input, an optional ``defaults`` mapping is merged
     under every service (so per-environment differences sit in one reviewable block)."""
@@ -66,21 +76,28 @@ class FleetSpec(SpecModel):
     namespace: NamespaceSpec
     """Target namespace. Required."""
 
+    spare_gpus: dict[GpuType, int] = Field(default_factory=dict)
+    """GPUs per type this environment keeps free so rollouts can start a replacement before
+    stopping the old replica (each service's ``availability.rollout.spare_gpus`` default).
+    Default: none."""
+
     services: list[VllmServiceSpec] = Field(min_length=1)
     """Model servers. Required (at least one)."""
 
     @model_validator(mode="before")
     @classmethod
     def _apply_defaults(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or "defaults" not in data:
+        if not isinstance(data, Mapping):
             return data
-        defaults, rest = data["defaults"], {k: v for k, v in data.items() if k != "defaults"}
+        defaults, rest = data.get("defaults", {}), {k: v for k, v in data.items() if k != "defaults"}
         if not isinstance(defaults, Mapping):
             raise ValueError("'defaults' must be a mapping of service fields")
         services = rest.get("services")
+        spare_value = rest.get("spare_gpus")
+        spare: Mapping[str, Any] = spare_value if isinstance(spare_value, Mapping) else {}
         if isinstance(services, list):
-            rest["services"] = [merge_defaults(defaults, svc) if isinstance(svc, Mapping) else svc
-                                for svc in services]
+            rest["services"] = [_with_spare_gpus(merge_defaults(defaults, svc), spare) if isinstance(svc, Mapping)
+                                else svc for svc in services]
         return rest
 
     @field_validator("services")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
+from vllm_infra.catalog.models import ModelArchitecture
 from vllm_infra.spec.base import SpecModel
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -63,6 +64,51 @@ class KvCacheDtype(StrEnum):
     FP8 = "fp8"
 
 
+class ArchitectureSpec(SpecModel):
+    """Architecture facts for a model missing from the catalog (``vllm-infra models import
+    config.json`` prints this block from a Hugging Face config)."""
+
+    parameters: float = Field(gt=0)
+    """Total parameters, all experts included (e.g. 8.03e9). Required."""
+
+    layers: int = Field(gt=0)
+    """``num_hidden_layers``. Required."""
+
+    attention_heads: int = Field(gt=0)
+    """``num_attention_heads``. Required."""
+
+    kv_heads: int = Field(gt=0)
+    """``num_key_value_heads``. Required."""
+
+    head_dim: int = Field(gt=0)
+    """Dimension of one attention head. Required."""
+
+    hidden_size: int = Field(gt=0)
+    """``hidden_size``. Required."""
+
+    intermediate_size: int = Field(gt=0)
+    """MLP ``intermediate_size``. Required."""
+
+    vocab_size: int = Field(gt=0)
+    """``vocab_size``. Required."""
+
+    context_length: int = Field(gt=0)
+    """``max_position_embeddings``. Required."""
+
+    weight_bytes: float = Field(default=2.0, gt=0)
+    """Bytes per parameter of the checkpoint. Default: 2 (bfloat16)."""
+
+    active_parameters: float | None = Field(default=None, gt=0)
+    """Parameters used per token (mixture of experts). Default: none (dense)."""
+
+    kv_latent_dim: int | None = Field(default=None, gt=0)
+    """Cached elements per token and layer for multi-head latent attention. Default: none."""
+
+    def facts(self) -> ModelArchitecture:
+        """As a catalog entry."""
+        return ModelArchitecture(**self.model_dump())
+
+
 class ModelSpec(SpecModel):
     """The Hugging Face model and the engine settings vLLM loads it with."""
 
@@ -99,6 +145,10 @@ class ModelSpec(SpecModel):
     trust_remote_code: bool = False
     """Run Python shipped in the model repository (``--trust-remote-code``); the code is pinned
     to ``revision``. Default: false."""
+
+    architecture: str | ArchitectureSpec | None = None
+    """Architecture facts for memory sizing: a catalog model id (for fine-tunes of a known base) or
+    an inline block. Default: the catalog entry for ``id`` (sizing is skipped for unknown models)."""
 
     extra_args: dict[FlagName, str | int | float | bool] = Field(default_factory=dict)
     """Further engine flags without the leading ``--`` (``enable-prefix-caching: true``); ``true``
