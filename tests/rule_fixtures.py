@@ -28,7 +28,9 @@ GOOD_FLEET: dict[str, Any] = {
         {"name": "llama", "model": {"id": "meta-llama/Llama-3.1-70B-Instruct", "max_model_len": 16384},
          "accelerator": {"type": "H100-80GB"}, "parallelism": {"tensor": 2},
          "autoscaling": {"min_replicas": 2, "max_replicas": 4},
-         "storage": {"model_cache": {"type": "pvc", "size": "300Gi", "access_mode": "ReadWriteMany"}}},
+         "storage": {"model_cache": {"type": "pvc", "size": "300Gi", "access_mode": "ReadWriteMany"}},
+         "routing": {"inference_pool": True, "endpoint_picker": "llm-epp",
+                     "gateway": {"name": "gw", "namespace": "gateway"}}},
         {"name": "small", "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "max_model_len": 8192},
          "accelerator": {"type": "L4"}, "availability": {"replicas": 2}},
     ],
@@ -47,7 +49,7 @@ def lws_objects() -> list[dict[str, Any]]:
     (TP=2 x PP=2 over 2 pods of 2 GPUs), with a leader-only Service."""
     objects = [o for o in good_objects() if (o["metadata"].get("name") in ("llama", "llama-model-cache")
                                              or o["kind"] == "Namespace") and o["kind"] not in
-               ("HorizontalPodAutoscaler", "PersistentVolumeClaim")]
+               ("HorizontalPodAutoscaler", "PersistentVolumeClaim", "InferencePool", "HTTPRoute")]
     deployment = find(objects, "Deployment", "llama")
     template = deployment["spec"]["template"]
     template["spec"]["volumes"] = [v if v["name"] != "model-cache" else

@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "rules": {"catalog", "units", "kube", "validation", "capacity"},
     "checks": {"manifests", "rules", "validation", "kube"},
     "reports": {"checks", "rules"},
+    "plan": {"capacity", "catalog", "spec"},
     "cli": {"*"},
     "pulumi": {"*"},
     "__init__": {"*"},

@@ -39,7 +39,7 @@ def edit(path: Path, old: str, new: str) -> int:
 
 def test_reference_prod_passes_with_no_findings() -> None:
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "prod"))
-    assert (code, out) == (0, "PASS: 22 objects, 54 rules, profile restricted, Kubernetes 1.33: 0 critical, 0 high, "
+    assert (code, out) == (0, "PASS: 31 objects, 55 rules, profile restricted, Kubernetes 1.33: 0 critical, 0 high, "
                               "0 medium, 0 low, 0 waived; 0 at or above high\n")
 
 
@@ -48,15 +48,15 @@ def test_reference_dev_passes_under_the_dev_profile() -> None:
     dev = MANIFESTS_DIR / "dev"
     assert code == 0
     assert out.splitlines() == [
-        f"{dev}/deployment-llama-8b.yaml:26: Deployment/llama-8b: VI-GPU-005 low: with 1 replica and no surge, "
+        f"{dev}/deployment-llama-8b.yaml:25: Deployment/llama-8b: VI-GPU-005 low: with 1 replica and no surge, "
         "every rollout is a full outage at spec.strategy",
-        f"{dev}/deployment-llama-8b.yaml:45: Deployment/llama-8b: VI-AVL-008 medium: no priorityClassName at "
+        f"{dev}/deployment-llama-8b.yaml:44: Deployment/llama-8b: VI-AVL-008 medium: no priorityClassName at "
         "spec.template.spec.priorityClassName",
         f"{dev}/deployment-qwen-7b.yaml:26: Deployment/qwen-7b: VI-GPU-005 low: with 1 replica and no surge, "
         "every rollout is a full outage at spec.strategy",
         f"{dev}/deployment-qwen-7b.yaml:45: Deployment/qwen-7b: VI-AVL-008 medium: no priorityClassName at "
         "spec.template.spec.priorityClassName",
-        "PASS: 9 objects, 54 rules, profile dev, Kubernetes 1.33: 0 critical, 0 high, 2 medium, 2 low, 0 waived; "
+        "PASS: 11 objects, 55 rules, profile dev, Kubernetes 1.33: 0 critical, 0 high, 2 medium, 2 low, 0 waived; "
         "0 at or above high",
     ]
 
@@ -117,7 +117,7 @@ def test_sarif_for_code_scanning(prod: Path) -> None:
     run = log["runs"][0]
     assert run["tool"]["driver"]["name"] == "vllm-infra"
     rules = run["tool"]["driver"]["rules"]
-    assert len(rules) == 54
+    assert len(rules) == 55
     assert all({"id", "shortDescription", "help", "defaultConfiguration", "properties"} <= set(r) for r in rules)
     [result] = run["results"]
     assert result["ruleId"] == "VI-NET-002"
@@ -134,7 +134,7 @@ def test_junit_has_one_case_per_object_and_failures_at_the_gate(prod: Path) -> N
     code, out, _ = invoke("check", str(prod), "-o", "junit")
     suite = ET.fromstring(out.split("?>", 1)[1])
     assert code == 1
-    assert suite.attrib["tests"] == "22"
+    assert suite.attrib["tests"] == "31"
     assert suite.attrib["failures"] == "1"
     [failure] = suite.iter("failure")
     assert failure.attrib["type"] == "VI-NET-002"
@@ -179,7 +179,7 @@ def test_single_rule_selection() -> None:
 
 def test_validate_reference_manifests() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR))
-    assert (code, out) == (0, "PASS: 50 objects against Kubernetes 1.33: 50 valid, 0 invalid, 0 error, 0 skipped\n")
+    assert (code, out) == (0, "PASS: 61 objects against Kubernetes 1.33: 61 valid, 0 invalid, 0 error, 0 skipped\n")
 
 
 def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
@@ -190,7 +190,7 @@ def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
         f"{prod}/deployment-qwen-7b.yaml:{line_of(prod / 'deployment-qwen-7b.yaml', '- args:')}: Deployment/qwen-7b: "
         "invalid: spec.template.spec.containers[0]: Additional properties are not allowed ('startupprobe' was "
         "unexpected)",
-        "FAIL: 22 objects against Kubernetes 1.33: 21 valid, 1 invalid, 0 error, 0 skipped",
+        "FAIL: 31 objects against Kubernetes 1.33: 30 valid, 1 invalid, 0 error, 0 skipped",
     ]
 
 
@@ -214,7 +214,7 @@ def test_validate_json_shape() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR / "dev"), "-o", "json")
     report = json.loads(out)
     assert code == 0
-    assert report["summary"] == {"valid": 9, "invalid": 0, "error": 0, "skipped": 0, "kubernetes_version": "1.33",
+    assert report["summary"] == {"valid": 11, "invalid": 0, "error": 0, "skipped": 0, "kubernetes_version": "1.33",
                                  "exit_code": 0}
     assert {r["status"] for r in report["resources"]} == {"valid"}
 
@@ -223,7 +223,7 @@ def test_rules_lists_the_catalog() -> None:
     code, out, _ = invoke("rules", "-o", "json")
     catalog = json.loads(out)
     assert code == 0
-    assert len(catalog) == 54
+    assert len(catalog) == 55
     assert catalog[0] == {"id": "VI-AVL-001", "severity": "high", "scope": "bundle", "gpu_specific": False,
                           "title": "Each serving workload is covered by exactly one PodDisruptionBudget",
                           "remediation": "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile "

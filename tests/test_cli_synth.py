@@ -38,12 +38,12 @@ def test_synth_writes_every_stack_then_reports_unchanged(workspace: Path) -> Non
     out = workspace / "manifests"
     code, stdout, _ = run(workspace)
     assert code == 0
-    assert stdout.splitlines() == [f"dev: 9 objects -> {out / 'dev'} (written)",
-                                   f"prod: 22 objects -> {out / 'prod'} (written)",
+    assert stdout.splitlines() == [f"dev: 11 objects -> {out / 'dev'} (written)",
+                                   f"prod: 31 objects -> {out / 'prod'} (written)",
                                    f"staging: 19 objects -> {out / 'staging'} (written)"]
     assert tree(out) == tree(ROOT / "manifests")
     code, stdout, _ = run(workspace, "dev")
-    assert (code, stdout) == (0, f"dev: 9 objects -> {out / 'dev'} (unchanged)\n")
+    assert (code, stdout) == (0, f"dev: 11 objects -> {out / 'dev'} (unchanged)\n")
 
 
 def test_check_passes_then_lists_drift(workspace: Path) -> None:
@@ -66,14 +66,14 @@ def test_bad_stack_exits_2_and_writes_nothing(workspace: Path) -> None:
     run(workspace)
     before = tree(workspace / "manifests")
     prod = workspace / "stacks" / "Pulumi.prod.yaml"
-    text = prod.read_text().replace("max_replicas: 4", "max_replicas: 1")
+    text = prod.read_text().replace("max_replicas: 6", "max_replicas: 1")
     prod.write_text(text)
-    line = text.splitlines().index("          min_replicas: 2", text.splitlines().index("      - name: llama-70b")) + 1
+    line = text.splitlines().index("          min_replicas: 2", text.splitlines().index("      - name: llama-8b")) + 1
     code, stdout, stderr = run(workspace)
     assert (code, stdout) == (2, "")
     assert stderr.splitlines() == [
         "error: 1 problem in stack configuration; nothing was written",
-        f"  {prod}:{line}: services[2].autoscaling.min_replicas: min_replicas (2) must not exceed max_replicas (1) "
+        f"  {prod}:{line}: services[0].autoscaling.min_replicas: min_replicas (2) must not exceed max_replicas (1) "
         "(got 2)",
     ]
     assert tree(workspace / "manifests") == before

@@ -63,13 +63,19 @@ def test_each_stack_builds_with_kubectl_kustomize(stacks: dict[str, SynthesizedS
 
 
 def test_per_environment_shape(stacks: dict[str, SynthesizedStack]) -> None:
-    """dev: small GPUs, one replica, no PDB; prod: H100s, tensor parallel, >= 2 replicas, PDBs, autoscaler."""
+    """dev: small GPUs, one replica, no PDB, scale-to-zero; prod: H100s, tensor parallel with KEDA on queue
+    depth, a multi-node model, >= 2 replicas, PDBs."""
     dev, prod = stacks["dev"].fleet, stacks["prod"].fleet
     assert all(s.gpu.memory_gib < 40 and s.max_scale == 1 for s in dev.services)
     assert not any(obj["kind"] == "PodDisruptionBudget" for obj in stacks["dev"].objects)
+    assert any(s.min_scale == 0 for s in dev.services)
     assert all(s.min_scale >= 2 and s.disruption_budget_enabled for s in prod.services)
-    assert any(s.accelerator.type.startswith("H100") and s.parallelism.tensor > 1 for s in prod.services)
-    assert any(obj["kind"] == "HorizontalPodAutoscaler" for obj in stacks["prod"].objects)
+    keda = [s for s in prod.services if s.autoscaling and s.autoscaling.backend == "keda"]
+    assert any(s.accelerator.type.startswith("H100") and s.parallelism.tensor > 1
+               and s.autoscaling.metric == "queue-depth" for s in keda if s.autoscaling)
+    assert any(s.parallelism.nodes > 1 for s in prod.services)
+    kinds = {obj["kind"] for obj in stacks["prod"].objects}
+    assert {"ScaledObject", "LeaderWorkerSet", "HorizontalPodAutoscaler", "InferencePool", "HTTPRoute"} <= kinds
 
 
 def test_yaml_files_parse_as_yaml_1_1_to_the_same_objects(stacks: dict[str, SynthesizedStack]) -> None:

@@ -71,7 +71,7 @@ def validate_stack(policy_name: str, objects: list[dict[str, Any]],
 
 
 def test_one_policy_per_rule_with_severity_driven_enforcement() -> None:
-    assert len(POLICIES) == 55
+    assert len(POLICIES) == 56
     assert POLICIES["vi-sec-001"].enforcement_level == EnforcementLevel.MANDATORY
     assert POLICIES["vi-avl-008"].enforcement_level == EnforcementLevel.ADVISORY
     assert POLICIES[WAIVERS_POLICY].enforcement_level == EnforcementLevel.ADVISORY
@@ -159,7 +159,7 @@ def test_pack_entry_point_builds_the_pack_with_the_profile(monkeypatch: pytest.M
     monkeypatch.setitem(os.environ, "VLLM_INFRA_POLICY_PROFILE", "dev")
     runpy.run_path(str(ROOT / "policies" / "__main__.py"), run_name="__main__")
     assert built["name"] == "vllm-infra"
-    assert len(built["policies"]) == 55
+    assert len(built["policies"]) == 56
     small = good_objects()
     find(small, "Deployment", "small")["spec"]["replicas"] = 1
     policy = {p.name: p for p in built["policies"]}["vi-avl-004"]

@@ -115,9 +115,9 @@ def test_names_and_parent_chain_are_stable(monkeypatch: pytest.MonkeyPatch) -> N
     assert chain("llama-8b-deployment")[:2] == [(SERVICE_TYPE, "llama-8b"), (FLEET_TYPE, "llm-fleet")]
     assert chain("llm-fleet-namespace")[:1] == [(FLEET_TYPE, "llm-fleet")]
     assert sorted(r.name for r in recorder.registrations if r.type.startswith("kubernetes:")) == [
-        "llama-8b-deployment", "llama-8b-networkpolicy", "llama-8b-service", "llama-8b-serviceaccount",
-        "llm-fleet-namespace", "qwen-7b-deployment", "qwen-7b-networkpolicy", "qwen-7b-service",
-        "qwen-7b-serviceaccount"]
+        "llama-8b-deployment", "llama-8b-httproute", "llama-8b-networkpolicy", "llama-8b-scaledobject",
+        "llama-8b-service", "llama-8b-serviceaccount", "llm-fleet-namespace", "qwen-7b-deployment",
+        "qwen-7b-networkpolicy", "qwen-7b-service", "qwen-7b-serviceaccount"]
 
 
 @pytest.mark.parametrize("stack", REFERENCE_STACKS)
@@ -143,8 +143,8 @@ def test_fleet_outputs_and_namespace_dependency(monkeypatch: pytest.MonkeyPatch)
     namespace, endpoints, max_gpus = captured["outputs"]
     assert namespace == "llm-prod"
     assert endpoints == {name: f"http://{name}.llm-prod.svc.cluster.local:8000"
-                         for name in ("llama-8b", "qwen-7b", "llama-70b")}
-    assert max_gpus == 6 * 1 + 2 * 1 + 4 * 4
+                         for name in ("llama-8b", "qwen-7b", "llama-70b", "llama-405b")}
+    assert max_gpus == 6 * 1 + 2 * 1 + 4 * 4 + 2 * 16
 
 
 def provider_inputs(recorder: Recorder) -> dict[str, Any]:

@@ -149,6 +149,24 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
        "endpoint port 'metrics' is not a port of the selected Service")]),
     ("VI-NET-004", "service links on", lambda o: pod(o).pop("enableServiceLinks"),
      [("Deployment/llama", f"{POD}.enableServiceLinks", "Service links are injected into vLLM's environment")]),
+    ("VI-NET-006", "pool selects nothing, wrong target port", lambda o: (
+        find(o, "InferencePool", "llama")["spec"]["selector"]["matchLabels"].update(
+            {"app.kubernetes.io/instance": "lama"})),
+     [("InferencePool/llama", "spec.selector", "InferencePool selects no pods in the manifests")]),
+    ("VI-NET-006", "pool targets a port the pods do not open",
+     lambda o: find(o, "InferencePool", "llama")["spec"]["targetPorts"][0].update(number=9000),
+     [("InferencePool/llama", "spec.targetPorts[0].number", "target port 9000 is not a port of the selected pods")]),
+    ("VI-NET-006", "endpoint picker port mismatch", lambda o: add(o, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "llm-epp", "namespace": "llm"},
+        "spec": {"selector": {"app": "epp"}, "ports": [{"name": "grpc", "port": 9003}]}}),
+     [("InferencePool/llama", "spec.endpointPickerRef.port", "endpoint picker Service llm-epp has no port 9002")]),
+    ("VI-NET-006", "route to a missing pool", lambda o: find(o, "HTTPRoute", "llama")["spec"]["rules"][0][
+        "backendRefs"][0].update(name="llama-pool"),
+     [("HTTPRoute/llama", "spec.rules[0].backendRefs[0]", "backendRef InferencePool/llama-pool is not in the "
+                                                           "manifests")]),
+    ("VI-NET-006", "route to a Service port that does not exist", lambda o: find(o, "HTTPRoute", "llama")["spec"][
+        "rules"][0].update(backendRefs=[{"name": "small", "port": 80}]),
+     [("HTTPRoute/llama", "spec.rules[0].backendRefs[0]", "Service small has no port 80")]),
     ("VI-RES-001", "GPU request only", lambda o: container(o)["resources"]["limits"].pop("nvidia.com/gpu"),
      [("Deployment/llama", f"{C0}.resources.limits",
        "nvidia.com/gpu is requested but not limited (extended resources need a limit)")]),
@@ -184,6 +202,12 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-GPU-003", "no toleration, no GPU affinity", lambda o: (pod(o).pop("tolerations"), pod(o).pop("affinity")),
      [("Deployment/llama", f"{POD}.tolerations", "pod does not tolerate the GPU node taint"),
       ("Deployment/llama", f"{POD}.affinity", "pod does not pin the GPU model it was sized for")]),
+    ("VI-GPU-002", "TP does not divide the attention heads", lambda o: (
+        set_args(o, "--tensor-parallel-size=2", "--tensor-parallel-size=3"),
+        container(o)["resources"]["limits"].update({"nvidia.com/gpu": 3}),
+        container(o)["resources"]["requests"].update({"nvidia.com/gpu": 3})),
+     [("Deployment/llama", f"{C0}.args", "--tensor-parallel-size 3 does not divide the 64 attention heads of "
+                                         "meta-llama/Llama-3.1-70B-Instruct")]),
     ("VI-GPU-004", "0.95 utilisation",
      lambda o: set_args(o, "--gpu-memory-utilization=0.9", "--gpu-memory-utilization=0.95"),
      [("Deployment/llama", f"{C0}.args", "--gpu-memory-utilization 0.95 exceeds the 0.92 ceiling")]),
@@ -201,7 +225,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-PRB-001", "no startup probe", lambda o: container(o).pop("startupProbe"),
      [("Deployment/llama", C0, "container 'vllm' has no startupProbe; liveness will kill it while the model loads")]),
     ("VI-PRB-001", "budget too short", lambda o: container(o)["startupProbe"].update(failureThreshold=30),
-     [("Deployment/llama", f"{C0}.startupProbe", "startupProbe allows 300s, less than the 600s load budget")]),
+     [("Deployment/llama", f"{C0}.startupProbe", "startupProbe allows 300s, less than the 840s load budget")]),
     ("VI-PRB-002", "identical liveness with delay", lambda o: (
         container(o).update(livenessProbe=dict(container(o)["readinessProbe"])),
         container(o)["readinessProbe"].update(initialDelaySeconds=120)),
@@ -277,6 +301,16 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("HorizontalPodAutoscaler/llama", "spec.metrics[0]",
        "vllm:gpu_cache_usage_perc is not emitted by vLLM 0.18.2; the autoscaler would see no data"),
       ("HorizontalPodAutoscaler/llama", "spec", "maxReplicas 2 <= minReplicas 2: nothing to scale")]),
+    ("VI-AVL-007", "scale-to-zero without an activator", lambda o: add(o, {
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "small", "namespace": "llm"},
+        "spec": {"scaleTargetRef": {"name": "small"}, "minReplicaCount": 0, "maxReplicaCount": 2,
+                 "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleUp": {"policies": [
+                     {"type": "Pods", "value": 1, "periodSeconds": 600}]}}}},
+                 "triggers": [{"type": "prometheus", "metadata": {
+                     "serverAddress": "http://prometheus:9090", "query": "sum(vllm:num_requests_waiting)",
+                     "threshold": "5"}}]}}),
+     [("ScaledObject/small", "spec.triggers", "scale-to-zero without an activator: at 0 replicas vLLM emits no "
+                                              "metrics, so no trigger can wake the service")]),
     ("VI-AVL-008", "no priority class", lambda o: pod(o).pop("priorityClassName"),
      [("Deployment/llama", f"{POD}.priorityClassName", "no priorityClassName")]),
     ("VI-AVL-009", "RWO cache on autoscaled workload",
@@ -391,7 +425,7 @@ def test_rule_metadata_is_complete() -> None:
 
 
 def test_gpu_specific_rules_cover_the_catalogs_twenty() -> None:
-    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted([
+    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted(["VI-NET-006",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
         "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009"])

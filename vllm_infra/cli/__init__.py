@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vllm_infra.cli.check import check, rules, validate
+from vllm_infra.cli.plan import models, plan
 from vllm_infra.cli.synth import synth
 
 app = typer.Typer(
@@ -41,6 +42,8 @@ app.command()(synth)
 app.command()(validate)
 app.command()(check)
 app.command()(rules)
+app.command()(plan)
+app.command()(models)
 
 
 def main() -> None:

@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from vllm_infra.kube import object_sort_key
-from vllm_infra.render.autoscaling import horizontal_autoscaler
+from vllm_infra.render.autoscaling import horizontal_autoscaler, scaled_object
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.disruption import disruption_budget
 from vllm_infra.render.labels import ENVIRONMENT_LABEL, MANAGED_BY
 from vllm_infra.render.network import network_policy
 from vllm_infra.render.observability import service_monitor
 from vllm_infra.render.patches import PatchError, apply_patches
+from vllm_infra.render.routing import http_route, inference_pool
 from vllm_infra.render.service import cluster_service, model_cache_claim, service_account
-from vllm_infra.render.workload import deployment
+from vllm_infra.render.workload import LWS_NAME_LABEL, LWS_WORKER_INDEX_LABEL, workload
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
 
@@ -28,16 +29,20 @@ __all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_na
 
 def render_service(service: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
     """Every object of one model server, patches applied, in apply order."""
-    workload = deployment(service, context)
+    runner = workload(service, context)
+    multi_node = service.parallelism.nodes > 1
     candidates = [
         service_account(service, context),
         model_cache_claim(service, context),
-        cluster_service(service, context),
-        workload,
+        cluster_service(service, context, {LWS_WORKER_INDEX_LABEL: "0"} if multi_node else None),
+        runner,
         disruption_budget(service, context),
-        horizontal_autoscaler(service, context, workload),
+        horizontal_autoscaler(service, context, runner),
+        scaled_object(service, context, runner),
         service_monitor(service, context),
-        network_policy(service, context),
+        network_policy(service, context, {LWS_NAME_LABEL: service.name} if multi_node else None),
+        inference_pool(service, context),
+        http_route(service, context),
     ]
     objects = [obj for obj in candidates if obj is not None]
     return sorted(apply_patches(service, objects), key=object_sort_key)

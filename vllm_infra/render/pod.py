@@ -84,10 +84,10 @@ def _command(service: VllmServiceSpec, role: PodRole) -> dict[str, list[str]]:
         return {"command": ["vllm", "serve"], "args": engine_args(service)}
     if role == PodRole.LEADER:
         serve = shlex.join(["vllm", "serve", *engine_args(service)])
-        script = f"ray start --head --port={RAY_PORT} && exec {serve}"
+        script = f"ray start --head --port={RAY_PORT} --disable-usage-stats && exec {serve}"
         return {"command": ["/bin/sh", "-c"], "args": [script]}
     return {"command": ["/bin/sh", "-c"],
-            "args": [f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --block"]}
+            "args": [f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --disable-usage-stats --block"]}
 
 
 def _env(service: VllmServiceSpec) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
-"""The Deployment that runs single-node replicas."""
+"""The workload: a Deployment for single-node replicas, a LeaderWorkerSet for multi-node ones."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from vllm_infra.kube import PULUMI_TIMEOUT_ANNOTATION
+from vllm_infra.kube import PULUMI_TIMEOUT_ANNOTATION, SPARE_GPUS_ANNOTATION
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import MODEL_ANNOTATION, metadata, selector_labels
 from vllm_infra.render.pod import PodRole, pod_template
@@ -14,12 +14,22 @@ from vllm_infra.spec.service import VllmServiceSpec
 ROLLOUT_DEADLINE_MARGIN = 120
 
 
+LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+"""Labels the LeaderWorkerSet controller puts on every pod; worker-index "0" is the leader."""
+
+
 def workload_annotations(service: VllmServiceSpec) -> dict[str, str]:
-    """Model provenance plus the await budget tools should honour (large models load for long)."""
-    return {
+    """Model provenance, the await budget tools should honour (large models load for long) and
+    the spare GPUs the rollout may surge into."""
+    annotations = {
         MODEL_ANNOTATION: f"{service.model.id}@{service.model.revision}",
         PULUMI_TIMEOUT_ANNOTATION: str(service.await_budget),
     }
+    if service.spare_gpus:
+        annotations[SPARE_GPUS_ANNOTATION] = str(service.spare_gpus)
+    return annotations
 
 
 def _strategy(service: VllmServiceSpec) -> dict[str, Any]:
@@ -47,3 +57,35 @@ def deployment(service: VllmServiceSpec, context: RenderContext) -> dict[str, An
         "metadata": metadata(service, context, annotations=workload_annotations(service)),
         "spec": spec,
     }
+
+
+def leader_worker_set(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+    """LeaderWorkerSet: each replica is a group of ``parallelism.nodes`` pods that restart
+    together; the leader runs the Ray head and ``vllm serve``, workers join its Ray cluster.
+    Workers start as soon as the leader exists (LeaderCreated): the leader only turns ready once
+    they have joined."""
+    selector = selector_labels(service)
+    spec: dict[str, Any] = {
+        "startupPolicy": "LeaderCreated",
+        "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {
+            "maxSurge": service.max_surge, "maxUnavailable": service.max_unavailable}},
+        "leaderWorkerTemplate": {
+            "size": service.parallelism.nodes,
+            "restartPolicy": "RecreateGroupOnPodRestart",
+            "leaderTemplate": pod_template(service, context, selector, PodRole.LEADER),
+            "workerTemplate": pod_template(service, context, selector, PodRole.WORKER),
+        },
+    }
+    if service.autoscaling is None:
+        spec["replicas"] = service.availability.replicas
+    return {
+        "apiVersion": LWS_API_VERSION,
+        "kind": "LeaderWorkerSet",
+        "metadata": metadata(service, context, annotations=workload_annotations(service)),
+        "spec": spec,
+    }
+
+
+def workload(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+    """The workload kind the parallelism needs."""
+    return leader_worker_set(service, context) if service.parallelism.nodes > 1 else deployment(service, context)

@@ -164,6 +164,11 @@ def _metric_sources(scaler: Manifest) -> list[tuple[tuple[str | int, ...], str, 
     return sources
 
 
+def _activates_from_zero(kind: str, text: str) -> bool:
+    """A trigger that has data while no vLLM pod runs (a gateway/router query, a schedule, ...)."""
+    return kind == "cron" or (bool(text) and not _VLLM_METRIC.search(text))
+
+
 def _behavior(scaler: Manifest) -> Mapping[str, Any]:
     if scaler.get("kind") == "ScaledObject":
         return dig(scaler, "spec", "advanced", "horizontalPodAutoscalerConfig", "behavior", default={}) or {}
@@ -209,6 +214,9 @@ def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violati
         if low == 0 and scaler.get("kind") != "ScaledObject":
             yield Violation(("spec",), "minReplicas 0 needs a KEDA ScaledObject with an activation trigger",
                             obj=scaler)
+        elif low == 0 and not any(_activates_from_zero(kind, text) for _p, kind, text in sources):
+            yield Violation(("spec", "triggers"), "scale-to-zero without an activator: at 0 replicas vLLM emits no "
+                                                  "metrics, so no trigger can wake the service", obj=scaler)
 
 
 def _metric_versions(scaler: Manifest, workload: Manifest, sources: list[tuple[tuple[str | int, ...], str, str]]

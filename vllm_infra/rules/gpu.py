@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from vllm_infra.catalog.gpus import GPU_CATALOG, GPU_RESOURCE_NAMES
+from vllm_infra.catalog.models import MODEL_CATALOG
 from vllm_infra.kube import SPARE_GPUS_ANNOTATION
 from vllm_infra.rules.base import Manifest, RuleContext, Scope, Severity, Violation, rule
 from vllm_infra.rules.bundle import Bundle
@@ -68,12 +69,19 @@ def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violat
     for template, serving in vllm_pod_templates(obj):
         if template.role == "worker":
             continue
-        world = world_size(engine_args(serving.spec).flags)
+        args = engine_args(serving.spec)
+        world = world_size(args.flags)
         gpus = gpu_count(serving.spec)
         if gpus and world != gpus * size:
             group = f" x {size} pods" if size > 1 else ""
             yield Violation(args_path(serving), f"TP x PP = {world} but the group has {gpus} GPUs per pod{group} = "
                                                 f"{gpus * size}")
+        arch = MODEL_CATALOG.get(args.model or "")
+        tensor = int(str(args.flags.get("tensor-parallel-size", 1))) if str(
+            args.flags.get("tensor-parallel-size", 1)).isdigit() else 1
+        if arch and arch.attention_heads % tensor:
+            yield Violation(args_path(serving), f"--tensor-parallel-size {tensor} does not divide the "
+                                                f"{arch.attention_heads} attention heads of {args.model}")
 
 
 def _tolerates_gpu_taint(spec: Mapping[str, Any]) -> bool:

@@ -12,10 +12,13 @@ from vllm_infra.rules.k8s import (
     WORKLOAD_KINDS,
     containers,
     dig,
+    gpu_count,
+    group_size,
     pod_templates,
     probe_budget,
     vllm_pod_templates,
 )
+from vllm_infra.rules.probes import load_budget
 
 STABLE_API_VERSIONS = frozenset({
     "v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1",
@@ -79,11 +82,11 @@ def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     annotations = dig(obj, "metadata", "annotations", default={}) or {}
     if str(annotations.get(PULUMI_SKIP_AWAIT_ANNOTATION, "")).lower() == "true":
         yield Violation(("metadata", "annotations", PULUMI_SKIP_AWAIT_ANNOTATION), "skipAwait hides failed rollouts")
-    startup = max((probe_budget(s.spec.get("startupProbe")) for t, s in vllm_pod_templates(obj)
-                   if t.role != "worker"), default=0)
-    needed = max(startup, ctx.default_load_budget) + ctx.image_pull_allowance
+    startup = max((max(probe_budget(s.spec.get("startupProbe")),
+                       load_budget(s.spec, ctx, gpu_count(s.spec) * group_size(obj)))
+                   for t, s in vllm_pod_templates(obj) if t.role != "worker"), default=ctx.default_load_budget)
+    needed = startup + ctx.image_pull_allowance
     budget = int(annotations.get(PULUMI_TIMEOUT_ANNOTATION, 600))
     if budget < needed:
-        yield Violation(("metadata", "annotations"), f"await budget {budget}s < {needed}s (startup "
-                                                     f"{max(startup, ctx.default_load_budget)}s + image pull "
-                                                     f"{ctx.image_pull_allowance}s)")
+        yield Violation(("metadata", "annotations"), f"await budget {budget}s < {needed}s (startup {startup}s + "
+                                                     f"image pull {ctx.image_pull_allowance}s)")

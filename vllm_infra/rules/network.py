@@ -162,3 +162,42 @@ def lws_group_traffic(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
                     yield Violation((*template.path[:-1], "metadata", "labels"),
                                     f"{_pods(template.role)} may not reach group peers on all ports ({key})", obj=lws)
 
+
+
+@rule("VI-NET-006", Severity.HIGH, "Routing references line up: InferencePool, HTTPRoute, endpoint picker",
+      "Make the InferencePool select the serving pods and target their API port, point HTTPRoute backendRefs at "
+      "objects that exist, and keep the endpoint picker's port consistent.", scope=Scope.BUNDLE, gpu=True)
+def routing_references(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for pool in bundle.of_kind("InferencePool"):
+        namespace = namespace_of(pool)
+        matched = bundle.templates_selected(namespace, dig(pool, "spec", "selector", "matchLabels"))
+        if not matched:
+            yield Violation(("spec", "selector"), "InferencePool selects no pods in the manifests", obj=pool)
+        elif any(t.role == "worker" for _o, t in matched):
+            yield Violation(("spec", "selector"), "InferencePool also selects multi-node worker pods, which do not "
+                                                  "serve requests", obj=pool)
+        numbers = {n for _o, t in matched for n in _container_ports(t.spec)[1]}
+        for index, port in enumerate(dig(pool, "spec", "targetPorts", default=[]) or []):
+            if matched and port.get("number") not in numbers:
+                yield Violation(("spec", "targetPorts", index, "number"),
+                                f"target port {port.get('number')} is not a port of the selected pods", obj=pool)
+        picker = dig(pool, "spec", "endpointPickerRef", default={}) or {}
+        service = bundle.find("Service", str(picker.get("name")), namespace)
+        if service is not None:
+            ports = {p.get("port") for p in dig(service, "spec", "ports", default=[]) or []}
+            if dig(picker, "port", "number") not in ports:
+                yield Violation(("spec", "endpointPickerRef", "port"), f"endpoint picker Service "
+                                f"{picker.get('name')} has no port {dig(picker, 'port', 'number')}", obj=pool)
+    for route in bundle.of_kind("HTTPRoute"):
+        for r_index, route_rule in enumerate(dig(route, "spec", "rules", default=[]) or []):
+            for b_index, backend in enumerate(route_rule.get("backendRefs") or []):
+                kind = backend.get("kind", "Service")
+                namespace = backend.get("namespace", namespace_of(route))
+                target = bundle.find(kind, str(backend.get("name")), namespace)
+                path = ("spec", "rules", r_index, "backendRefs", b_index)
+                if target is None:
+                    yield Violation(path, f"backendRef {kind}/{backend.get('name')} is not in the manifests", obj=route)
+                elif kind == "Service" and backend.get("port") not in {
+                        p.get("port") for p in dig(target, "spec", "ports", default=[]) or []}:
+                    yield Violation(path, f"Service {backend.get('name')} has no port {backend.get('port')}",
+                                    obj=route)

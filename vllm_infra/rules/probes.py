@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from vllm_infra.capacity import DTYPE_BYTES, QUANTIZED_BYTES, startup_seconds
+from vllm_infra.catalog.models import MODEL_CATALOG
 from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE, VllmVersion
 from vllm_infra.rules.base import Manifest, Path, RuleContext, Severity, Violation, rule
 from vllm_infra.rules.k8s import (
@@ -15,6 +17,9 @@ from vllm_infra.rules.k8s import (
     containers,
     dig,
     engine_args,
+    env_values,
+    gpu_count,
+    group_size,
     image_parts,
     pod_templates,
     probe_budget,
@@ -32,18 +37,34 @@ def _serving_templates(obj: Manifest) -> Iterator[tuple[Path, Mapping[str, Any],
             yield template.path, template.spec, serving
 
 
+def load_budget(container: Mapping[str, Any], ctx: RuleContext, gpus_in_group: int) -> int:
+    """Seconds a cold start of this container's model takes (catalog models), else the default."""
+    args = engine_args(container)
+    arch = MODEL_CATALOG.get(args.model or "")
+    if arch is None:
+        return ctx.default_load_budget
+    quantization = args.flag("quantization")
+    dtype = args.flag("dtype")
+    return startup_seconds(arch, dtype=dtype if isinstance(dtype, str) and dtype in DTYPE_BYTES else "auto",
+                           quantization=quantization if isinstance(quantization, str) and quantization
+                           in QUANTIZED_BYTES else None, gpus=max(1, gpus_in_group),
+                           downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
+
+
 @rule("VI-PRB-001", Severity.CRITICAL, "A startup probe covers the model's load budget",
       "Add a startupProbe on /health whose periodSeconds x failureThreshold covers download + load + CUDA graph "
-      "capture (600s or more); liveness only starts after it passes.", kinds=SERVING_KINDS, gpu=True)
+      "capture (600s, or more for large models); liveness only starts after it passes.", kinds=SERVING_KINDS,
+      gpu=True)
 def startup_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _path, _spec, serving in _serving_templates(obj):
         probe = serving.spec.get("startupProbe")
+        budget = load_budget(serving.spec, ctx, gpu_count(serving.spec) * group_size(obj))
         if not probe:
             yield Violation(serving.path, f"container '{serving.spec.get('name')}' has no startupProbe; liveness "
                                           "will kill it while the model loads")
-        elif probe_budget(probe) < ctx.default_load_budget:
+        elif probe_budget(probe) < budget:
             yield Violation((*serving.path, "startupProbe"), f"startupProbe allows {probe_budget(probe)}s, less than "
-                                                             f"the {ctx.default_load_budget}s load budget")
+                                                             f"the {budget}s load budget")
 
 
 def _api_ports(container: Mapping[str, Any]) -> set[str | int]:

@@ -49,6 +49,7 @@ HOST_MEMORY_HEADROOM_GIB = 8
 CPU_PER_GPU = 4
 CACHE_DEFAULT_GIB = 100
 MIN_CACHE_GIB = 20
+CACHE_WEIGHTS_FACTOR = 1.25
 
 
 class VllmServiceSpec(SpecModel):
@@ -258,8 +259,9 @@ class VllmServiceSpec(SpecModel):
 
     @property
     def model_cache_bytes(self) -> int | None:
-        """Size of the cache volume (None for an existing claim): as set, else twice the weights
-        (at least 20Gi), or 100Gi for unknown models."""
+        """Size of the cache volume (None for an existing claim): as set, else the weights plus a
+        quarter for partial downloads and compile caches (at least 20Gi), or 100Gi for unknown
+        models."""
         cache = self.storage.model_cache
         if cache.type == CacheType.EXISTING_CLAIM:
             return None
@@ -268,7 +270,7 @@ class VllmServiceSpec(SpecModel):
         weights = self.weights_bytes
         if weights is None:
             return gib_to_bytes(CACHE_DEFAULT_GIB)
-        return gib_to_bytes(max(MIN_CACHE_GIB, math.ceil(2 * weights / GIB_BYTES)))
+        return gib_to_bytes(max(MIN_CACHE_GIB, math.ceil(CACHE_WEIGHTS_FACTOR * weights / GIB_BYTES)))
 
     @property
     def scaling_target(self) -> float | None:
@@ -359,6 +361,10 @@ class VllmServiceSpec(SpecModel):
 
     def _rollout_problems(self) -> list[Problem]:
         rollout = self.availability.rollout
+        if rollout.strategy == RolloutStrategy.RECREATE and self.parallelism.nodes > 1:
+            return [Problem(("availability", "rollout", "strategy"), "multi-node replicas (LeaderWorkerSet) only "
+                            "roll: use RollingUpdate (the default replaces one group at a time)",
+                            rollout.strategy.value)]
         if rollout.strategy != RolloutStrategy.ROLLING_UPDATE:
             return []
         replicas = max(1, self.min_scale)

@@ -37,7 +37,7 @@ class ModelCacheSpec(SpecModel):
     """Volume kind. Default: ``emptyDir``."""
 
     size: Quantity | None = None
-    """emptyDir size limit or PVC request. Default: twice the model's weights (at least 20Gi), or
+    """emptyDir size limit or PVC request. Default: 1.25 x the model's weights (at least 20Gi), or
     100Gi when the model's size is unknown."""
 
     storage_class: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] | None = None

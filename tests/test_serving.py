@@ -1,0 +1,205 @@
+"""Autoscaling on vLLM metrics (HPA, KEDA, scale-to-zero, schedules), rollouts chosen from spare
+GPUs, multi-node LeaderWorkerSets and Inference Extension routing: spec checks and rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tests.conftest import deep_update
+from vllm_infra.render import RenderContext, render_service
+from vllm_infra.rules import RULES, evaluate
+from vllm_infra.spec import FleetSpec, VllmServiceSpec
+from vllm_infra.stacks import format_loc
+from vllm_infra.validation.schemas import SchemaValidator
+
+Build = Callable[..., dict[str, Any]]
+CONTEXT = RenderContext(namespace="llm", part_of="fleet", environment="prod")
+PROMETHEUS = "http://prometheus.monitoring:9090"
+VALIDATOR = SchemaValidator()
+KEDA = {"backend": "keda", "prometheus_url": PROMETHEUS, "max_replicas": 3}
+MULTI_NODE = {"model": {"id": "meta-llama/Llama-3.1-405B-Instruct", "max_model_len": 32768},
+              "accelerator": {"type": "H100-80GB"}, "parallelism": {"tensor": 8, "pipeline": 2, "nodes": 2},
+              "storage": {"model_cache": {"type": "pvc", "size": "1Ti"}}}
+
+
+def errors(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationError) as info:
+        VllmServiceSpec.model_validate(data)
+    return [(format_loc(tuple(e["loc"])), e["msg"]) for e in info.value.errors()]
+
+
+def render(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    objects = render_service(VllmServiceSpec.model_validate(data), CONTEXT)
+    for obj in objects:
+        assert VALIDATOR.validate(obj) == [], obj["kind"]
+    return {obj["kind"]: obj for obj in objects}
+
+
+def test_keda_scales_on_queue_depth_with_the_model_label(service_data: Build) -> None:
+    objects = render(service_data(autoscaling={**KEDA, "min_replicas": 1}))
+    scaled = objects["ScaledObject"]["spec"]
+    assert "HorizontalPodAutoscaler" not in objects
+    assert scaled["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llama-8b"}
+    assert scaled["triggers"] == [{"type": "prometheus", "name": "queue-depth", "metadata": {
+        "serverAddress": PROMETHEUS, "threshold": "5",
+        "query": 'sum(vllm:num_requests_waiting{model_name="meta-llama/Llama-3.1-8B-Instruct",namespace="llm"})'}}]
+    assert scaled["cooldownPeriod"] == 300
+    behavior = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert behavior["scaleUp"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 600}]
+
+
+def test_kv_cache_metric_name_follows_the_image(service_data: Build) -> None:
+    def query(tag: str) -> str:
+        objects = render(service_data(image={"tag": tag}, autoscaling={**KEDA, "metric": "kv-cache-usage"}))
+        return str(objects["ScaledObject"]["spec"]["triggers"][0]["metadata"]["query"])
+
+    assert query("v0.9.1").startswith("sum(vllm:gpu_cache_usage_perc{")
+    assert query("v0.10.0").startswith("sum(vllm:kv_cache_usage_perc{")  # both emitted; prefer the new name
+    assert query("v0.11.0").startswith("sum(vllm:kv_cache_usage_perc{")
+
+
+def test_scale_to_zero_needs_keda_and_an_activator(service_data: Build) -> None:
+    assert errors(service_data(autoscaling={"min_replicas": 0, "max_replicas": 2})) == [
+        ("autoscaling.min_replicas", "scale-to-zero needs backend: keda (an HPA never goes below 1)")]
+    assert errors(service_data(autoscaling={**KEDA, "min_replicas": 0})) == [
+        ("autoscaling.activation", "scale-to-zero needs an activation query: at zero replicas vLLM emits no metrics, "
+                                   "so nothing could wake the service")]
+
+
+def test_scale_to_zero_renders_an_activation_trigger_and_no_pdb(service_data: Build) -> None:
+    activation = {"query": "sum(rate(gateway_requests_total[2m]))", "threshold": 2}
+    objects = render(service_data(autoscaling={**KEDA, "min_replicas": 0, "activation": activation}))
+    spec = objects["ScaledObject"]["spec"]
+    assert spec["minReplicaCount"] == 0
+    assert spec["triggers"][1] == {"type": "prometheus", "name": "activation", "metadata": {
+        "serverAddress": PROMETHEUS, "query": "sum(rate(gateway_requests_total[2m]))", "threshold": "2",
+        "activationThreshold": "0"}}
+    assert "PodDisruptionBudget" not in objects
+    assert "replicas" not in objects["Deployment"]["spec"]
+
+
+def test_scale_to_zero_rejects_a_min_available_pdb(service_data: Build) -> None:
+    activation = {"query": "sum(rate(gateway_requests_total[2m]))"}
+    data = service_data(autoscaling={**KEDA, "min_replicas": 0, "activation": activation},
+                        availability={"disruption_budget": {"enabled": True, "min_available": 0}})
+    assert errors(data) == [("availability.disruption_budget.min_available",
+                             "min_available (0) must be below the minimum replica count (0), or no node running this "
+                             "model can be drained")]
+
+
+def test_business_hours_window_is_a_cron_trigger(service_data: Build) -> None:
+    window = {"name": "business-hours", "start": "0 8 * * 1-5", "end": "0 19 * * 1-5", "timezone": "Europe/Berlin",
+              "min_replicas": 2}
+    objects = render(service_data(autoscaling={**KEDA, "schedules": [window]}))
+    assert objects["ScaledObject"]["spec"]["triggers"][1] == {"type": "cron", "name": "business-hours", "metadata": {
+        "timezone": "Europe/Berlin", "start": "0 8 * * 1-5", "end": "0 19 * * 1-5", "desiredReplicas": "2"}}
+    assert errors(service_data(autoscaling={**KEDA, "schedules": [{**window, "min_replicas": 5}]})) == [
+        ("autoscaling.schedules[0].min_replicas", "min_replicas (5) exceeds max_replicas (3)")]
+
+
+def test_keda_and_hpa_options_do_not_mix(service_data: Build) -> None:
+    assert errors(service_data(autoscaling={"backend": "keda", "max_replicas": 2})) == [
+        ("autoscaling.prometheus_url", "backend keda needs the Prometheus server address")]
+    assert errors(service_data(autoscaling={"max_replicas": 2, "prometheus_url": PROMETHEUS})) == [
+        ("autoscaling.prometheus_url", "only used with backend keda")]
+
+
+def test_rollout_surges_only_into_declared_spare_gpus(service_data: Build) -> None:
+    default = VllmServiceSpec.model_validate(service_data())
+    assert (default.max_surge, default.max_unavailable) == (0, 1)
+    spare = VllmServiceSpec.model_validate(service_data(availability={"rollout": {"spare_gpus": 1}}))
+    assert (spare.max_surge, spare.max_unavailable) == (1, 0)
+    objects = render(service_data(availability={"rollout": {"spare_gpus": 1}}))
+    assert objects["Deployment"]["metadata"]["annotations"]["vllm-infra.io/spare-gpus"] == "1"
+    assert objects["Deployment"]["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+
+
+def test_explicit_surge_without_spare_gpus_is_rejected(service_data: Build) -> None:
+    data = service_data(accelerator={"type": "H100-80GB"}, parallelism={"tensor": 4},
+                        availability={"replicas": 2, "rollout": {"max_surge": 1, "spare_gpus": 2}})
+    assert errors(data) == [("availability.rollout.max_surge",
+                             "max_surge 1 needs 4 spare H100-80GB GPUs during a rollout, but the environment declares "
+                             "2 (fleet spare_gpus); the surge would stay Pending: use max_surge 0")]
+
+
+def test_fleet_spare_gpus_apply_per_gpu_type(service_data: Build) -> None:
+    fleet = FleetSpec.model_validate({"environment": "prod", "namespace": {"name": "llm"}, "spare_gpus": {"L4": 2},
+                                      "services": [service_data(), service_data(
+                                          name="big", accelerator={"type": "H100-80GB"})]})
+    assert [(s.spare_gpus, s.max_surge) for s in fleet.services] == [(2, 1), (0, 0)]
+
+
+def test_multi_node_renders_a_leader_worker_set(service_data: Build) -> None:
+    objects = render(service_data(**MULTI_NODE))
+    lws = objects["LeaderWorkerSet"]["spec"]
+    assert "Deployment" not in objects
+    group = lws["leaderWorkerTemplate"]
+    assert (group["size"], group["restartPolicy"], lws["startupPolicy"]) == (2, "RecreateGroupOnPodRestart",
+                                                                             "LeaderCreated")
+    leader, worker = (group[key]["spec"]["containers"][0] for key in ("leaderTemplate", "workerTemplate"))
+    assert leader["image"] == worker["image"]
+    assert leader["resources"]["limits"]["nvidia.com/gpu"] == worker["resources"]["limits"]["nvidia.com/gpu"] == 8
+    for template in (group["leaderTemplate"], group["workerTemplate"]):
+        shm = [v for v in template["spec"]["volumes"] if v["name"] == "dshm"]
+        assert shm == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}]
+    assert leader["args"][0].startswith("ray start --head --port=6379 --disable-usage-stats && exec vllm serve "
+                                        "meta-llama/Llama-3.1-405B-Instruct")
+    assert "--tensor-parallel-size=8 --pipeline-parallel-size=2" in leader["args"][0]
+    assert "--distributed-executor-backend=ray" in leader["args"][0]
+    assert worker["args"] == ["exec ray start --address=$(LWS_LEADER_ADDRESS):6379 --disable-usage-stats --block"]
+    assert "startupProbe" in leader and "startupProbe" not in worker
+    assert objects["Service"]["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
+    assert lws["rolloutStrategy"] == {"type": "RollingUpdate", "rollingUpdateConfiguration": {
+        "maxSurge": 0, "maxUnavailable": 1}}
+
+
+def test_multi_node_passes_the_multi_node_rules(service_data: Build) -> None:
+    data = service_data(**MULTI_NODE, network_policy={"enabled": True}, availability={"replicas": 2})
+    objects = render_service(VllmServiceSpec.model_validate(data), CONTEXT)
+    ids = ("VI-MN-001", "VI-GPU-001", "VI-GPU-002", "VI-NET-005", "VI-AVL-010", "VI-NET-003", "VI-AVL-009")
+    assert [(f.rule.id, f.message) for f in evaluate(objects, rules=[RULES[i] for i in ids])] == []
+
+
+def test_multi_node_parallelism_must_match_the_group(service_data: Build) -> None:
+    data = deep_update(service_data(**MULTI_NODE), {"parallelism": {"nodes": 3}})
+    assert errors(data) == [("parallelism.nodes", "parallelism.tensor (8) x parallelism.pipeline (2) = 16 GPUs cannot "
+                                                  "be split evenly over parallelism.nodes (3)")]
+    recreate = deep_update(service_data(**MULTI_NODE), {"availability": {"rollout": {"strategy": "Recreate"}}})
+    assert errors(recreate) == [("availability.rollout.strategy", "multi-node replicas (LeaderWorkerSet) only roll: "
+                                                                  "use RollingUpdate (the default replaces one group "
+                                                                  "at a time)")]
+    rwo = deep_update(service_data(**MULTI_NODE), {"storage": {"model_cache": {"access_mode": "ReadWriteOnce"}}})
+    assert errors(rwo) == [("storage.model_cache.access_mode", "a ReadWriteOnce volume attaches to one node, but up "
+                                                               "to 2 pods mount it; use ReadWriteMany, ReadOnlyMany "
+                                                               "or an emptyDir")]
+
+
+def test_inference_pool_and_route(service_data: Build) -> None:
+    routing = {"inference_pool": True, "endpoint_picker": "llm-epp", "gateway": {"name": "gw", "namespace": "gateway"},
+               "hostnames": ["llm.example.com"]}
+    objects = render(service_data(**MULTI_NODE, routing=routing))
+    pool = objects["InferencePool"]["spec"]
+    assert pool == {"selector": {"matchLabels": {"app.kubernetes.io/name": "vllm",
+                                                 "app.kubernetes.io/instance": "llama-8b",
+                                                 "leaderworkerset.sigs.k8s.io/worker-index": "0"}},
+                    "targetPorts": [{"number": 8000}],
+                    "endpointPickerRef": {"name": "llm-epp", "port": {"number": 9002}, "failureMode": "FailClose"}}
+    route = objects["HTTPRoute"]["spec"]
+    assert route["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw",
+                                    "namespace": "gateway"}]
+    assert route["rules"][0]["backendRefs"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool",
+                                                 "name": "llama-8b"}]
+    assert route["hostnames"] == ["llm.example.com"]
+    assert [(f.rule.id, f.message) for f in evaluate(list(objects.values()), rules=[RULES["VI-NET-006"]])] == []
+
+
+def test_routing_needs_its_references(service_data: Build) -> None:
+    assert errors(service_data(routing={"inference_pool": True})) == [
+        ("routing.endpoint_picker", "an InferencePool needs the endpoint picker's Service name")]
+    assert errors(service_data(routing={"hostnames": ["a.example.com"]})) == [
+        ("routing.gateway", "hostnames and path_prefix need a gateway to attach the route to")]
