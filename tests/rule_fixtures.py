@@ -44,43 +44,19 @@ def good_objects() -> list[dict[str, Any]]:
     return copy.deepcopy(_GOOD_OBJECTS)
 
 
+LWS_FLEET: dict[str, Any] = {
+    **{key: value for key, value in GOOD_FLEET.items() if key != "services"},
+    "services": [{"name": "llama", "model": {"id": "meta-llama/Llama-3.1-405B-Instruct", "max_model_len": 32768},
+                  "accelerator": {"type": "H100-80GB"}, "parallelism": {"tensor": 8, "pipeline": 2, "nodes": 2},
+                  "availability": {"replicas": 2},
+                  "storage": {"model_cache": {"type": "pvc", "size": "1Ti", "access_mode": "ReadWriteMany"}}}],
+}
+_LWS_OBJECTS = render_fleet(FleetSpec.model_validate(LWS_FLEET))
+
+
 def lws_objects() -> list[dict[str, Any]]:
-    """A known-good multi-node group: the 'llama' Deployment turned into a 2-pod LeaderWorkerSet
-    (TP=2 x PP=2 over 2 pods of 2 GPUs), with a leader-only Service."""
-    objects = [o for o in good_objects() if (o["metadata"].get("name") in ("llama", "llama-model-cache")
-                                             or o["kind"] == "Namespace") and o["kind"] not in
-               ("HorizontalPodAutoscaler", "PersistentVolumeClaim", "InferencePool", "HTTPRoute")]
-    deployment = find(objects, "Deployment", "llama")
-    template = deployment["spec"]["template"]
-    template["spec"]["volumes"] = [v if v["name"] != "model-cache" else
-                                   {"name": "model-cache", "emptyDir": {"sizeLimit": "300Gi"}}
-                                   for v in template["spec"]["volumes"]]
-    container = template["spec"]["containers"][0]
-    container["resources"]["requests"]["ephemeral-storage"] = container["resources"]["limits"][
-        "ephemeral-storage"] = "310Gi"
-    container["args"] = [a.replace("--pipeline-parallel-size=1", "--pipeline-parallel-size=2")
-                         for a in container["args"]]
-    leader = copy.deepcopy(template)
-    leader["metadata"]["labels"]["vllm-infra.io/role"] = "leader"
-    worker = copy.deepcopy(template)
-    worker["metadata"]["labels"]["vllm-infra.io/role"] = "worker"
-    lws = {
-        "apiVersion": "leaderworkerset.x-k8s.io/v1",
-        "kind": "LeaderWorkerSet",
-        "metadata": deployment["metadata"],
-        "spec": {"replicas": 2, "startupPolicy": "LeaderCreated",
-                 "rolloutStrategy": {"type": "RollingUpdate",
-                                     "rollingUpdateConfiguration": {"maxSurge": 0, "maxUnavailable": 1}},
-                 "leaderWorkerTemplate": {"size": 2, "restartPolicy": "RecreateGroupOnPodRestart",
-                                          "leaderTemplate": leader, "workerTemplate": worker}},
-    }
-    objects[objects.index(deployment)] = lws
-    find(objects, "Service", "llama")["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] = "0"
-    policy = find(objects, "NetworkPolicy", "llama")["spec"]
-    peers = [{"podSelector": {"matchLabels": {"leaderworkerset.sigs.k8s.io/name": "llama"}}}]
-    policy["ingress"].append({"from": peers})
-    policy["egress"].append({"to": peers})
-    return objects
+    """A known-good multi-node group: Llama 405B over 2 pods of 8 H100s (TP=8 x PP=2)."""
+    return copy.deepcopy(_LWS_OBJECTS)
 
 
 def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

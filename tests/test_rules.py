@@ -362,13 +362,17 @@ LWS_CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         find(o, "LeaderWorkerSet", "llama")["spec"]["leaderWorkerTemplate"].update(restartPolicy="None"),
         find(o, "LeaderWorkerSet", "llama")["spec"].update(startupPolicy="LeaderReady"),
         find(o, "LeaderWorkerSet", "llama")["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"][
-            "containers"][0].update(image="vllm/vllm-openai:v0.19.0")),
+            "containers"][0].update(image="vllm/vllm-openai:v0.19.0"),
+        find(o, "LeaderWorkerSet", "llama")["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"][
+            "containers"][0]["volumeMounts"].pop(0)),
      [("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.restartPolicy",
        "restartPolicy is not RecreateGroupOnPodRestart: a restarted pod cannot rejoin its NCCL/Ray group"),
       ("LeaderWorkerSet/llama", "spec.startupPolicy",
        "startupPolicy LeaderReady deadlocks: the vLLM leader only becomes ready after its workers joined"),
       ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].image",
-       "worker image differs from the leader image")]),
+       "worker image differs from the leader image"),
+      ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].volumeMounts",
+       "worker does not mount /dev/shm")]),
     ("VI-NET-005", "group traffic blocked", lambda o: (
         find(o, "NetworkPolicy", "llama")["spec"]["ingress"].pop(), find(o, "NetworkPolicy", "llama")["spec"][
             "egress"].pop()),
@@ -380,10 +384,10 @@ LWS_CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
        "worker pods may not reach group peers on all ports (ingress)"),
       ("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.workerTemplate.metadata.labels",
        "worker pods may not reach group peers on all ports (egress)")]),
-    ("VI-GPU-002", "group too small for TP x PP", lambda o: find(o, "LeaderWorkerSet", "llama")["spec"][
+    ("VI-GPU-002", "group size does not match TP x PP", lambda o: find(o, "LeaderWorkerSet", "llama")["spec"][
         "leaderWorkerTemplate"].update(size=3),
      [("LeaderWorkerSet/llama", "spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].args",
-       "TP x PP = 4 but the group has 2 GPUs per pod x 3 pods = 6")]),
+       "TP x PP = 16 but the group has 8 GPUs per pod x 3 pods = 24")]),
     ("VI-AVL-010", "Service selects workers too", lambda o: find(o, "Service", "llama")["spec"]["selector"].pop(
         "leaderworkerset.sigs.k8s.io/worker-index"),
      [("Service/llama", "spec.selector", "Service also selects worker pods of llama; select the leader only")]),
