@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "checks": {"manifests", "rules", "validation", "kube"},
     "reports": {"checks", "rules"},
     "plan": {"capacity", "catalog", "spec"},
+    "smoke": set(),
     "cli": {"*"},
     "pulumi": {"*"},
     "__init__": {"*"},

@@ -10,6 +10,7 @@ import typer
 
 from vllm_infra.cli.check import check, rules, validate
 from vllm_infra.cli.plan import models, plan
+from vllm_infra.cli.smoke import smoke
 from vllm_infra.cli.synth import synth
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.command()(check)
 app.command()(rules)
 app.command()(plan)
 app.command()(models)
+app.command()(smoke)
 
 
 def main() -> None:

@@ -1,0 +1,151 @@
+"""GitHub Actions workflows: valid against the GitHub workflow schema (offline, from check-jsonschema),
+hardened (SHA-pinned actions, least-privilege permissions, no persisted credentials), and every
+`vllm-infra` command they run exists, parses and passes on the committed tree."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import typer
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from tests.conftest import ROOT
+from vllm_infra.cli import app
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+SCHEMA = json.loads((resources.files("check_jsonschema.builtin_schemas.vendor") / "github-workflows.json").read_text())
+VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+COMMAND = typer.main.get_command(app)
+runner = CliRunner()
+
+
+def load(path: Path) -> Any:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def steps(workflow: Any) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_the_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "preview.yml", "deploy.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_valid_against_the_github_workflow_schema(path: Path) -> None:
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in VALIDATOR.iter_errors(load(path))]
+    assert errors == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_hardened(path: Path) -> None:
+    workflow = load(path)
+    text = path.read_text()
+    assert workflow["permissions"] == {}
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{path.name}:{name} must declare its permissions"
+    for step in steps(workflow):
+        uses = step.get("uses", "")
+        if uses and not uses.startswith("./"):
+            assert PINNED.match(uses), f"{uses} is not pinned to a commit"
+            assert re.search(re.escape(uses) + r"\s+# v\d", text), f"{uses} lacks a version comment"
+        if uses.startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+        run = step.get("run", "")
+        assert "${{" not in run, f"expression interpolated into a shell script: {run}"
+
+
+def test_reusable_workflow_calls_resolve() -> None:
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            if "uses" in job:
+                assert (ROOT / job["uses"]).is_file(), job["uses"]
+
+
+def _matrix_rows(job: dict[str, Any]) -> list[dict[str, str]]:
+    return job.get("strategy", {}).get("matrix", {}).get("include", [{}])
+
+
+REPOSITORY_SAMPLES = {"SMOKE_ARGS": "http://127.0.0.1:9 --model m"}
+"""Sample values for repository variables and secrets a step reads."""
+
+
+def _step_env(step: dict[str, Any], row: dict[str, str]) -> dict[str, str]:
+    """A step's env with matrix/inputs expressions filled from ``row``, others from samples."""
+    env = {}
+    for key, value in step.get("env", {}).items():
+        text = re.sub(r"\$\{\{ *(?:matrix|inputs)\.(\w+) *\}\}", lambda m: row.get(m.group(1), ""), str(value))
+        env[key] = REPOSITORY_SAMPLES.get(key, "") if "${{" in text else text
+    return env
+
+
+def _fill(script: str, env: dict[str, str]) -> str:
+    """Expand ``${VAR}`` (and drop ``${VAR:+...}``) as the shell would for the sample env."""
+    script = re.sub(r"\$\{(\w+):\+[^}]*\}", "", script)
+    return re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), script)
+
+
+def _invocations() -> list[tuple[str, list[str]]]:
+    """(workflow, argv) for each vllm-infra command, with env/matrix/input placeholders filled."""
+    found = []
+    for path in WORKFLOWS:
+        workflow = load(path)
+        for job in workflow["jobs"].values():
+            samples = _matrix_rows(job)
+            if "workflow_call" in workflow["on"]:
+                samples = [{"stack": s, "profile": "dev" if s == "dev" else "restricted"}
+                           for s in ("dev", "staging", "prod")]
+            for step in job.get("steps", []):
+                run = step.get("run", "")
+                if "vllm-infra" not in run:
+                    continue
+                for row in samples:
+                    script = _fill(run, _step_env(step, row))
+                    for command in re.split(r"&&|\|\||;", script.split(">")[0]):
+                        argv = shlex.split(command)
+                        if argv and argv[0].endswith("vllm-infra"):
+                            found.append((path.name, argv[1:]))
+    return found
+
+
+INVOCATIONS = _invocations()
+
+
+def test_workflows_run_vllm_infra() -> None:
+    commands = {argv[0] for _, argv in INVOCATIONS}
+    assert commands == {"synth", "validate", "check", "smoke"}
+
+
+@pytest.mark.parametrize(("workflow", "argv"), INVOCATIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_each_command_exists_and_parses(workflow: str, argv: list[str]) -> None:
+    assert isinstance(COMMAND, typer.core.TyperGroup)
+    command = COMMAND.get_command(None, argv[0])  # type: ignore[arg-type]
+    assert command is not None, f"{workflow}: vllm-infra {argv[0]} does not exist"
+    command.make_context(argv[0], list(argv[1:]), resilient_parsing=False)
+
+
+@pytest.mark.parametrize(("workflow", "argv"), [i for i in INVOCATIONS if i[1][0] != "smoke"],
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_each_command_passes_on_the_committed_tree(workflow: str, argv: list[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_pulumi_steps_point_at_the_project_and_pack() -> None:
+    for path in WORKFLOWS:
+        for step in steps(load(path)):
+            if step.get("uses", "").startswith("pulumi/actions@"):
+                work_dir = ROOT / step["with"]["work-dir"]
+                assert (work_dir / "Pulumi.yaml").is_file()
+                assert (work_dir / step["with"]["policyPacks"] / "PulumiPolicy.yaml").is_file()
