@@ -26,6 +26,7 @@ def fleet(services: int, namespace: str = "bench") -> dict[str, Any]:
         "namespace": {"name": namespace},
         "defaults": {
             "image": {"tag": "v0.18.2", "digest": DIGEST},
+            "model": {"max_model_len": 8192},
             "scheduling": {"priority_class": "serving"},
             "storage": {"hf_token_secret": {"name": "hf"}},
             "metrics": {"service_monitor": True},

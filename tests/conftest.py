@@ -47,6 +47,13 @@ def service_data() -> Callable[..., dict[str, Any]]:
     return build
 
 
+@pytest.fixture(autouse=True)
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and the CLI processes it starts) gets an empty parse cache of its own."""
+    monkeypatch.setenv("VLLM_INFRA_CACHE_DIR", str(tmp_path_factory.mktemp("parse-cache")))
+    monkeypatch.delenv("VLLM_INFRA_NO_CACHE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def schema_validator() -> SchemaValidator:
     """Validator for the default Kubernetes version, compiled once per test session."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, STACKS_DIR
-from vllm_infra import gitops
 from vllm_infra.cli import app
 
 runner = CliRunner()
@@ -97,15 +95,15 @@ def test_failed_write_keeps_the_old_tree(workspace: Path, monkeypatch: pytest.Mo
     prod = workspace / "stacks" / "Pulumi.prod.yaml"
     prod.write_text(prod.read_text().replace("max_replicas: 6", "max_replicas: 7"))
     calls = {"n": 0}
-    real_fsync = os.fsync
+    real_write = Path.write_bytes
 
-    def failing_fsync(fd: int) -> None:
+    def failing_write(path: Path, data: bytes) -> int:
         calls["n"] += 1
         if calls["n"] == 5:
             raise OSError(28, "No space left on device")
-        real_fsync(fd)
+        return real_write(path, data)
 
-    monkeypatch.setattr(gitops.os, "fsync", failing_fsync)
+    monkeypatch.setattr(Path, "write_bytes", failing_write)
     with pytest.raises(OSError, match="No space left"):
         runner.invoke(app, ["synth", "prod", "--stacks-dir", str(workspace / "stacks"), "--out", str(out)],
                       catch_exceptions=False)

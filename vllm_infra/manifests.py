@@ -1,7 +1,8 @@
 """Read rendered YAML (files, directories or stdin) into objects that remember where they came from.
 
-Loading uses ruamel.yaml's C parser. Line numbers of fields inside an object are resolved lazily,
-by re-composing only the documents that have findings, so checking a large tree stays fast.
+Loading uses ruamel.yaml's C parser, or the parse cache for files synth wrote and nobody changed
+since. Line numbers of fields inside an object are resolved lazily, by re-composing only the
+documents that have findings, so checking a large tree stays fast.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from vllm_infra.parsecache import PackReader
 
 YAML_SUFFIXES = (".yaml", ".yml")
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
@@ -112,6 +115,10 @@ def parse_text(text: str, source: str) -> tuple[list[SourceObject], list[LoadPro
         return [], [LoadProblem(source, line, f"YAML error: {problem}")]
     except YAMLError as exc:
         return [], [LoadProblem(source, None, f"YAML error: {exc}")]
+    return _objects(documents, text, source)
+
+
+def _objects(documents: list[Any], text: str, source: str) -> tuple[list[SourceObject], list[LoadProblem]]:
     documents = [doc for doc in documents if doc is not None]
     objects, problems = [], []
     for index, document in enumerate(documents):
@@ -137,6 +144,7 @@ def load(inputs: Iterable[str]) -> tuple[list[SourceObject], list[LoadProblem]]:
     """Objects from files, directories (recursively) and ``-`` (stdin)."""
     objects: list[SourceObject] = []
     problems: list[LoadProblem] = []
+    caches: dict[Path, PackReader] = {}
     for entry in inputs:
         if entry == STDIN:
             found, trouble = parse_text(sys.stdin.read(), "<stdin>")
@@ -154,12 +162,20 @@ def load(inputs: Iterable[str]) -> tuple[list[SourceObject], list[LoadProblem]]:
             problems.append(LoadProblem(entry, None, "no such file or directory"))
             continue
         for file in files:
-            try:
-                text = file.read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(LoadProblem(str(file), None, f"cannot read: {exc}"))
-                continue
-            found, trouble = parse_text(text, str(file))
+            found, trouble = _load_file(file, caches)
             objects += found
             problems += trouble
     return objects, problems
+
+
+def _load_file(file: Path, caches: dict[Path, PackReader]) -> tuple[list[SourceObject], list[LoadProblem]]:
+    try:
+        content = file.read_bytes()
+        text = content.decode()
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [LoadProblem(str(file), None, f"cannot read: {exc}")]
+    cache = caches.setdefault(file.parent, PackReader(file.parent))
+    cached = cache.documents(file.name, content)
+    if cached is not None:
+        return _objects(cached, text, str(file))
+    return parse_text(text, str(file))

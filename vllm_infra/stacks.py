@@ -77,25 +77,40 @@ def _plain(node: Any) -> Any:
 
 
 def load_stack(path: Path) -> FleetSpec:
-    """Parse and validate one stack file; raises StackConfigError listing every problem."""
+    """Parse and validate one stack file; raises StackConfigError listing every problem.
+
+    The fast safe loader reads the file; only when validation fails is it re-read with the
+    round-trip loader (several times slower), whose node positions give each problem its line.
+    """
     source = str(path)
     try:
-        document = YAML(typ="rt").load(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise StackConfigError([ConfigProblem(source, None, "", "stack file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StackConfigError([ConfigProblem(source, None, "", f"cannot read the file: {exc}")]) from None
+    try:
+        return fleet_from_config(_fleet_config(text, source, "safe")[FLEET_KEY], source)
+    except StackConfigError:
+        config = _fleet_config(text, source, "rt")
+        node = config[FLEET_KEY]
+        return fleet_from_config(_plain(node), source, _LineFinder(node, config.lc.key(FLEET_KEY)[0] + 1))
+
+
+def _fleet_config(text: str, source: str, loader: str) -> Any:
+    """The ``config`` mapping of a stack file, which must hold the fleet key."""
+    try:
+        document = YAML(typ=loader).load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
         raise StackConfigError([ConfigProblem(source, line, "", f"YAML syntax error: {problem}")]) from None
     except YAMLError as exc:
         raise StackConfigError([ConfigProblem(source, None, "", f"YAML syntax error: {exc}")]) from None
-    config = document.get("config") if isinstance(document, CommentedMap) else None
-    if not isinstance(config, CommentedMap) or FLEET_KEY not in config:
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict) or FLEET_KEY not in config:
         raise StackConfigError([ConfigProblem(source, None, "", f"no '{FLEET_KEY}' key under 'config'")])
-    node = config[FLEET_KEY]
-    return fleet_from_config(_plain(node), source, _LineFinder(node, config.lc.key(FLEET_KEY)[0] + 1))
+    return config
 
 
 class _LineFinder:

@@ -20,15 +20,17 @@ def synth(
     = STACKS_DIR,
     out: Annotated[Path, typer.Option("--out", "-o", help="GitOps output root; each stack gets a subdirectory.")]
     = OUT_DIR,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 and list files that differ "
-                                        "from the committed tree (CI drift gate).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing to the tree; exit 1 and list files "
+                                        "that differ from it (CI drift gate).")] = False,
 ) -> None:
     """Render stacks into one YAML file per object plus a kustomization.yaml per stack.
 
     Output is byte-identical on every run. Writing is atomic per stack directory, and nothing is
-    written if any requested stack is invalid (exit 2).
+    written if any requested stack is invalid (exit 2). The objects behind the files are also
+    recorded in the parse cache, so a following `vllm-infra check` skips re-parsing them.
     """
-    from vllm_infra.gitops import find_drift, write_stack_dir
+    from vllm_infra.gitops import find_drift, parsed_documents, write_stack_dir
+    from vllm_infra.parsecache import record
     from vllm_infra.stacks import StackConfigError
     from vllm_infra.synth import synthesize
 
@@ -42,6 +44,7 @@ def synth(
     for result in results:
         directory = out / result.name
         drift = find_drift(directory, result.files)
+        record(directory, result.files, parsed_documents(result.objects))
         if check:
             drifted += len(drift)
             for item in drift:

@@ -25,7 +25,7 @@ class Bundle:
         self._templates: dict[str, list[tuple[Manifest, PodTemplate]]] | None = None
         self._label_index: dict[tuple[str, str, str], list[tuple[Manifest, PodTemplate]]] | None = None
         self._scalers: dict[tuple[str, str, str], list[Manifest]] | None = None
-        self._of_object: dict[int, list[PodTemplate]] = {}
+        self._of_object: dict[int, tuple[PodTemplate, ...]] = {}
 
     def of_kind(self, *kinds: str) -> list[Manifest]:
         """Objects whose kind is one of ``kinds``, in input order."""
@@ -52,11 +52,11 @@ class Bundle:
                 for key, value in (template.labels or {}).items():
                     self._label_index.setdefault((namespace, str(key), str(value)), []).append(entry)
 
-    def templates_of(self, obj: Manifest) -> list[PodTemplate]:
+    def templates_of(self, obj: Manifest) -> tuple[PodTemplate, ...]:
         """Pod templates of one object (the same instances the selector index returns)."""
         if self._templates is None:
             self._index_templates()
-        return self._of_object.get(id(obj), [])
+        return self._of_object.get(id(obj), ())
 
     def templates_in(self, namespace: str) -> list[tuple[Manifest, PodTemplate]]:
         """(workload, PodTemplate) pairs in a namespace."""

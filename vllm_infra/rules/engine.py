@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vllm_infra.kube import WAIVER_ANNOTATION_PREFIX
-from vllm_infra.rules.base import RULES, Manifest, Path, Rule, RuleContext, Scope, Severity
+from vllm_infra.rules.base import RULES, Manifest, Path, Rule, RuleContext, Scope, Severity, Violation
 from vllm_infra.rules.bundle import Bundle
+from vllm_infra.rules.k8s import shared_views
 
 WAIVER_PREFIX = WAIVER_ANNOTATION_PREFIX
 
@@ -41,25 +42,36 @@ def evaluate(objects: Sequence[Manifest], context: RuleContext | None = None,
     """Findings of every rule (resource rules per object, bundle rules once), deduplicated."""
     context = context or RuleContext()
     bundle = Bundle(list(objects))
+    with shared_views():
+        return _findings(bundle, context, rules if rules is not None else RULES.values())
+
+
+def _findings(bundle: Bundle, context: RuleContext, rules: Iterable[Rule]) -> list[RuleFinding]:
+    """Resource rules run object by object (each object is read by every rule while it is still in
+    the CPU cache, which keeps large trees linear); bundle rules then run once each."""
+    selected = list(rules)
+    resource_rules = [rule for rule in selected if rule.scope == Scope.RESOURCE]
+    by_kind: dict[str, list[Rule]] = {}
+    produced: list[tuple[Rule, Manifest, Violation]] = []
+    for obj in bundle.objects:
+        kind = str(obj.get("kind"))
+        if kind not in by_kind:
+            by_kind[kind] = [rule for rule in resource_rules if rule.applies_to(obj)]
+        produced += [(rule, obj, violation) for rule in by_kind[kind] for violation in rule.check(obj, context)]
+    produced += [(rule, violation.obj, violation) for rule in selected if rule.scope != Scope.RESOURCE
+                 for violation in rule.check(bundle, context) if violation.obj is not None]
     findings: list[RuleFinding] = []
     seen: set[tuple[str, int, Path, str]] = set()
-    for current in rules if rules is not None else RULES.values():
-        if current.scope == Scope.RESOURCE:
-            produced = ((obj, violation) for obj in bundle.objects if current.applies_to(obj)
-                        for violation in current.check(obj, context))
-        else:
-            produced = ((violation.obj, violation) for violation in current.check(bundle, context)
-                        if violation.obj is not None)
-        for obj, violation in produced:
-            key = (current.id, id(obj), violation.path, violation.message)
-            if key in seen:
-                continue
-            seen.add(key)
-            message, waiver = violation.message, _waiver(obj, current.id)
-            if waiver is not None and not violation.waivable:
-                message, waiver = f"{message} (waiver not applicable to this failure)", None
-            elif waiver == "":
-                message, waiver = f"{message} (waiver ignored: it gives no reason)", None
-            findings.append(RuleFinding(current, obj, violation.path, message,
-                                        violation.severity or current.severity, waiver))
+    for current, obj, violation in produced:
+        key = (current.id, id(obj), violation.path, violation.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        message, waiver = violation.message, _waiver(obj, current.id)
+        if waiver is not None and not violation.waivable:
+            message, waiver = f"{message} (waiver not applicable to this failure)", None
+        elif waiver == "":
+            message, waiver = f"{message} (waiver ignored: it gives no reason)", None
+        findings.append(RuleFinding(current, obj, violation.path, message,
+                                    violation.severity or current.severity, waiver))
     return findings

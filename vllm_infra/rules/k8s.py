@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES
 from vllm_infra.rules.base import Manifest, Path
@@ -21,15 +23,44 @@ LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 
 
 def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
-    """``obj[p0][p1]...`` or ``default`` when any step is missing."""
+    """``obj[p0][p1]...`` or ``default`` when any step is missing (manifests are plain dicts and
+    lists, so no ABC checks on this hot path)."""
     for part in path:
-        if isinstance(part, int):
-            if not isinstance(obj, list) or part >= len(obj):
+        if type(part) is int:
+            if type(obj) is not list or part >= len(obj):
                 return default
-        elif not isinstance(obj, Mapping) or part not in obj:
+        elif type(obj) is not dict or part not in obj:
             return default
         obj = obj[part]
     return obj
+
+
+_T = TypeVar("_T")
+_VIEWS: ContextVar[dict[tuple[str, int], tuple[Any, Any]] | None] = ContextVar("vllm_infra_object_views",
+                                                                              default=None)
+
+
+@contextmanager
+def shared_views() -> Iterator[None]:
+    """Within the block, per-object views (pod templates, vLLM containers, engine flags) are
+    computed once per object instead of once per rule. Entries are keyed by object id and hold the
+    object, so an id cannot be reused while the block runs; objects must not change inside it."""
+    token = _VIEWS.set({})
+    try:
+        yield
+    finally:
+        _VIEWS.reset(token)
+
+
+def _view(name: str, obj: Mapping[str, Any], compute: Callable[[Any], _T]) -> _T:
+    views = _VIEWS.get()
+    if views is None:
+        return compute(obj)
+    key = (name, id(obj))
+    if key not in views:
+        views[key] = (obj, compute(obj))
+    value: _T = views[key][1]
+    return value
 
 
 def name_of(obj: Manifest) -> str:
@@ -53,7 +84,7 @@ class PodTemplate:
     """``pod``, or ``leader``/``worker`` for a LeaderWorkerSet."""
 
 
-def _lws_templates(obj: Manifest) -> list[PodTemplate]:
+def _lws_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
     """Leader and worker templates with the labels the LWS controller adds to their pods (the
     group name, and worker-index "0" for leaders); without a leaderTemplate, leaders use the
     worker template."""
@@ -68,14 +99,18 @@ def _lws_templates(obj: Manifest) -> list[PodTemplate]:
                   LWS_WORKER_INDEX_LABEL: "0" if role == "leader" else "1"}
         templates.append(PodTemplate(("spec", "leaderWorkerTemplate", source, "spec"), template.get("spec") or {},
                                      labels, role))
-    return templates
+    return tuple(templates)
 
 
-def pod_templates(obj: Manifest) -> list[PodTemplate]:
+def pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
     """Every pod template of a workload (none for other kinds)."""
+    return _view("pod_templates", obj, _pod_templates)
+
+
+def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
     kind = obj.get("kind")
     if kind == "Pod":
-        return [PodTemplate(("spec",), obj.get("spec") or {}, dig(obj, "metadata", "labels", default={}))]
+        return (PodTemplate(("spec",), obj.get("spec") or {}, dig(obj, "metadata", "labels", default={})),)
     if kind == "CronJob":
         base: Path = ("spec", "jobTemplate", "spec", "template")
     elif kind == "LeaderWorkerSet":
@@ -83,11 +118,11 @@ def pod_templates(obj: Manifest) -> list[PodTemplate]:
     elif kind in WORKLOAD_KINDS:
         base = ("spec", "template")
     else:
-        return []
+        return ()
     template = dig(obj, *base)
     if not isinstance(template, Mapping):
-        return []
-    return [PodTemplate((*base, "spec"), template.get("spec") or {}, dig(template, "metadata", "labels", default={}))]
+        return ()
+    return (PodTemplate((*base, "spec"), template.get("spec") or {}, dig(template, "metadata", "labels", default={})),)
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,10 @@ _OPERATORS = frozenset({"&&", "||", ";", "|", "&"})
 
 def engine_args(container: Mapping[str, Any]) -> EngineArgs:
     """Parse the vLLM server's arguments from command/args (plain or ``sh -c`` scripts)."""
+    return _view("engine_args", container, _engine_args)
+
+
+def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
     tokens, shell = _command_tokens(container)
     start, exec_form = None, not shell
     for index, token in enumerate(tokens):
@@ -269,17 +308,19 @@ def image_parts(image: str) -> tuple[str, str | None, str | None]:
     return match.group("repo"), match.group("tag"), match.group("digest")
 
 
-def vllm_pod_templates(obj: Manifest) -> Iterator[tuple[PodTemplate, ContainerRef]]:
+def vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef], ...]:
     """(template, serving container) for every template of a workload that runs vLLM."""
-    for template in pod_templates(obj):
-        ref = serving_container(template)
-        if ref is not None:
-            yield template, ref
+    return _view("vllm_pod_templates", obj, _vllm_pod_templates)
+
+
+def _vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef], ...]:
+    return tuple((template, ref) for template in pod_templates(obj)
+                 if (ref := serving_container(template)) is not None)
 
 
 def is_vllm_workload(obj: Manifest) -> bool:
     """A serving workload with at least one vLLM container."""
-    return obj.get("kind") in SERVING_KINDS and any(True for _ in vllm_pod_templates(obj))
+    return obj.get("kind") in SERVING_KINDS and bool(vllm_pod_templates(obj))
 
 
 def group_size(obj: Manifest) -> int:

@@ -87,6 +87,16 @@ def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[in
     return names, numbers
 
 
+def _services_with_rarest_label(services_by_label: dict[tuple[str, str, str], list[Manifest]],
+                                namespaces: list[str], labels: dict[str, Any]) -> list[Manifest]:
+    """Services carrying the selector's least common label: every match is among them, and
+    picking by size first keeps a fleet-wide label such as ``app.kubernetes.io/name`` from making
+    the lookup quadratic."""
+    key, value = min(labels.items(), key=lambda pair: sum(
+        len(services_by_label.get((ns, pair[0], str(pair[1])), [])) for ns in namespaces))
+    return [s for ns in namespaces for s in services_by_label.get((ns, key, str(value)), [])]
+
+
 @rule("VI-NET-003", Severity.HIGH, "Services select pods and target their ports; ServiceMonitors select Services",
       "Make the Service selector match the pod template labels and targetPort name a container port; make the "
       "ServiceMonitor selector match the Service and its endpoint port name a Service port.", scope=Scope.BUNDLE)
@@ -116,9 +126,8 @@ def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for monitor in bundle.of_kind("ServiceMonitor"):
         selector = dig(monitor, "spec", "selector") or {}
         namespaces = dig(monitor, "spec", "namespaceSelector", "matchNames") or [namespace_of(monitor)]
-        first = next(iter((selector.get("matchLabels") or {}).items()), None)
-        candidates = [s for ns in namespaces for s in services_by_label.get((ns, *first), [])] if first else \
-            [s for s in bundle.of_kind("Service") if namespace_of(s) in namespaces]
+        candidates = _services_with_rarest_label(services_by_label, namespaces, selector.get("matchLabels") or {}) \
+            if selector.get("matchLabels") else [s for s in bundle.of_kind("Service") if namespace_of(s) in namespaces]
         services = [s for s in candidates if labels_match(selector, dig(s, "metadata", "labels", default={}) or {})]
         if not services:
             yield Violation(("spec", "selector"), "ServiceMonitor selects no Service in the manifests", obj=monitor)

@@ -8,11 +8,11 @@ once per process with jsonschema-rs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,12 @@ def normalize_version(version: str) -> str:
 
 
 def _core_schema_dir(version: str) -> Path:
-    root = resources.files("kubernetes_validate") / "kubernetes-json-schema" / f"v{version}.0-local-strict"
-    return Path(str(root))
+    """Schema directory inside the installed kubernetes-validate package, found without importing
+    it (its import pulls in jsonschema and PyYAML, which validation does not need)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise UnsupportedVersionError("the kubernetes-validate package (schema data) is not installed")
+    return Path(spec.submodule_search_locations[0]) / "kubernetes-json-schema" / f"v{version}.0-local-strict"
 
 
 def _structural_to_json_schema(node: Any) -> Any:
