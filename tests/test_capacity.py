@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from vllm_infra.capacity import GIB, estimate, startup_seconds
+from vllm_infra.capacity import estimate, startup_seconds
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
 from vllm_infra.catalog.models import MODEL_CATALOG, ModelArchitecture
+from vllm_infra.kube import format_path
 from vllm_infra.spec import VllmServiceSpec
-from vllm_infra.stacks import format_loc
+from vllm_infra.units import GIB_BYTES
 
 Build = Callable[..., dict[str, Any]]
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -29,19 +30,19 @@ def memory(model: str, gpu: GpuType, tensor: int = 1, length: int | None = None,
 def errors(data: dict[str, Any]) -> list[tuple[str, str]]:
     with pytest.raises(ValidationError) as info:
         VllmServiceSpec.model_validate(data)
-    return [(format_loc(tuple(e["loc"])), e["msg"]) for e in info.value.errors()]
+    return [(format_path(tuple(e["loc"])), e["msg"]) for e in info.value.errors()]
 
 
 def test_70b_bf16_does_not_fit_one_h100() -> None:
     single = memory(LLAMA_70B, GpuType.H100_80GB)
-    assert round(single.weights / GIB, 1) == 131.4  # 70.55e9 parameters x 2 bytes
-    assert round(single.budget / GIB, 1) == 71.7  # 81559 MiB x 0.9
+    assert round(single.weights / GIB_BYTES, 1) == 131.4  # 70.55e9 parameters x 2 bytes
+    assert round(single.budget / GIB_BYTES, 1) == 71.7  # 81559 MiB x 0.9
     assert not single.weights_fit and not single.fits
 
 
 def test_70b_fits_with_tensor_parallel_4() -> None:
     tp4 = memory(LLAMA_70B, GpuType.H100_80GB, tensor=4)
-    assert round(tp4.weights / GIB, 1) == 32.9
+    assert round(tp4.weights / GIB_BYTES, 1) == 32.9
     assert tp4.kv_per_token == 2 * 80 * (8 // 4) * 128 * 2  # K and V, 80 layers, 2 KV heads per GPU, bf16
     assert tp4.kv_capacity == 489_740
     assert tp4.fits and round(tp4.full_length_sequences, 2) == 3.74
@@ -49,7 +50,7 @@ def test_70b_fits_with_tensor_parallel_4() -> None:
 
 def test_8b_fits_one_l4_only_with_a_reduced_context() -> None:
     full = memory(LLAMA_8B, GpuType.L4)
-    assert round(full.kv_space / GIB, 1) == 3.7
+    assert round(full.kv_space / GIB_BYTES, 1) == 3.7
     assert full.kv_capacity == 30_026
     assert full.max_model_len == 131_072
     assert not full.fits
@@ -64,7 +65,7 @@ def test_fp8_kv_cache_doubles_capacity() -> None:
 def test_mla_cache_is_not_split_by_tensor_parallelism() -> None:
     deepseek = memory("deepseek-ai/DeepSeek-V3", GpuType.H200, tensor=8, length=32768)
     assert deepseek.kv_per_token == 61 * 576 * 2
-    assert round(deepseek.weights / GIB, 1) == 78.1  # fp8 checkpoint: 671e9 bytes / 8
+    assert round(deepseek.weights / GIB_BYTES, 1) == 78.1  # fp8 checkpoint: 671e9 bytes / 8
     assert deepseek.fits
 
 
@@ -147,8 +148,8 @@ def test_derived_host_memory_and_cache(service_data: Build) -> None:
     service = VllmServiceSpec.model_validate(service_data(
         model={"id": LLAMA_70B, "max_model_len": 32768}, accelerator={"type": "H100-80GB"},
         parallelism={"tensor": 4}))
-    assert service.process_memory_bytes == (132 + 8) * GIB  # the pod's share of the weights + 8Gi
-    assert service.model_cache_bytes == 165 * GIB  # 1.25 x 131.4 GiB
+    assert service.process_memory_bytes == (132 + 8) * GIB_BYTES  # the pod's share of the weights + 8Gi
+    assert service.model_cache_bytes == 165 * GIB_BYTES  # 1.25 x 131.4 GiB
     assert service.startup_budget == 780
 
 

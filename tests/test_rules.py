@@ -147,6 +147,9 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         port="metrics"),
      [("ServiceMonitor/llama", "spec.endpoints[0].port",
        "endpoint port 'metrics' is not a port of the selected Service")]),
+    ("VI-NET-003", "monitor selector typo", lambda o: find(o, "ServiceMonitor", "llama")["spec"]["selector"][
+        "matchLabels"].update({"app.kubernetes.io/instance": "lama"}),
+     [("ServiceMonitor/llama", "spec.selector", "ServiceMonitor selects no Service in the manifests")]),
     ("VI-NET-004", "service links on", lambda o: pod(o).pop("enableServiceLinks"),
      [("Deployment/llama", f"{POD}.enableServiceLinks", "Service links are injected into vLLM's environment")]),
     ("VI-NET-006", "pool selects nothing, wrong target port", lambda o: (

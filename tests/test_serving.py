@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import deep_update
+from vllm_infra.kube import format_path
 from vllm_infra.render import RenderContext, render_service
 from vllm_infra.rules import RULES, evaluate
 from vllm_infra.spec import FleetSpec, VllmServiceSpec
-from vllm_infra.stacks import format_loc
 from vllm_infra.validation.schemas import SchemaValidator
 
 Build = Callable[..., dict[str, Any]]
@@ -29,7 +29,7 @@ MULTI_NODE = {"model": {"id": "meta-llama/Llama-3.1-405B-Instruct", "max_model_l
 def errors(data: dict[str, Any]) -> list[tuple[str, str]]:
     with pytest.raises(ValidationError) as info:
         VllmServiceSpec.model_validate(data)
-    return [(format_loc(tuple(e["loc"])), e["msg"]) for e in info.value.errors()]
+    return [(format_path(tuple(e["loc"])), e["msg"]) for e in info.value.errors()]
 
 
 def render(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from vllm_infra import spec as spec_module
+from vllm_infra.kube import format_path
 from vllm_infra.spec import FleetSpec, VllmServiceSpec
-from vllm_infra.stacks import format_loc
 
 Build = Callable[..., dict[str, Any]]
 
@@ -18,7 +18,7 @@ Build = Callable[..., dict[str, Any]]
 def errors(model: type[BaseModel], data: Any) -> list[tuple[str, str]]:
     with pytest.raises(ValidationError) as info:
         model.model_validate(data)
-    return [(format_loc(tuple(err["loc"])), err["msg"]) for err in info.value.errors()]
+    return [(format_path(tuple(err["loc"])), err["msg"]) for err in info.value.errors()]
 
 
 def service_errors(data: dict[str, Any]) -> list[tuple[str, str]]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from vllm_infra.catalog.gpus import GpuModel
 from vllm_infra.catalog.models import ModelArchitecture
+from vllm_infra.units import GIB_BYTES
 
-GIB = 2**30
 MIB = 2**20
 RUNTIME_OVERHEAD_GIB = 1.0
 """Per GPU: CUDA context, NCCL and cuBLAS workspaces, CUDA graphs."""
@@ -121,7 +121,7 @@ def estimate(arch: ModelArchitecture, gpu: GpuModel, *, tensor: int, pipeline: i
     activation_bytes = 4.0 if dtype == "float32" else 2.0
     activations = BATCHED_TOKENS * (arch.hidden_size + 2 * arch.intermediate_size / tensor) * activation_bytes
     logits = max_num_seqs * arch.vocab_size * 4.0
-    overhead = RUNTIME_OVERHEAD_GIB * GIB + activations + logits
+    overhead = RUNTIME_OVERHEAD_GIB * GIB_BYTES + activations + logits
     kv = kv_bytes_per_token(arch, tensor, pipeline, kv_bytes_per_element(dtype, kv_cache_dtype))
     return MemoryEstimate(gpu, tensor, pipeline, utilization, weights, overhead, kv, max_model_len, max_num_seqs,
                           shards)
@@ -140,4 +140,4 @@ def startup_seconds(arch: ModelArchitecture, *, dtype: str, quantization: str | 
 
 def gib(value: float) -> str:
     """``1.5 GiB`` formatting used in messages."""
-    return f"{value / GIB:.1f} GiB"
+    return f"{value / GIB_BYTES:.1f} GiB"

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-from vllm_infra.kube import KUBERNETES_VERSION
+from vllm_infra.kube import KUBERNETES_VERSION, format_path
 from vllm_infra.manifests import LoadProblem, SourceObject, load
-from vllm_infra.rules import RULES, Profile, Rule, RuleContext, RuleFinding, Severity, evaluate
+from vllm_infra.policy import Profile, Severity
+from vllm_infra.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
 from vllm_infra.rules.k8s import is_vllm_workload
-from vllm_infra.validation.schemas import SchemaValidator, SchemaViolation, UnknownKindError, format_path
+from vllm_infra.validation.schemas import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
 
 
 class ExitCode(IntEnum):
@@ -166,7 +167,7 @@ def run_validate(inputs: Sequence[str], *, kubernetes_version: str | None = None
     skip = frozenset(skip_kinds)
     results = []
     for obj in objects if not problems else []:
-        if obj.kind in skip or f"{obj.manifest.get('apiVersion')}/{obj.kind}" in skip:
+        if is_skipped(obj.manifest, skip):
             results.append(SchemaResult(obj, SchemaStatus.SKIPPED, []))
             continue
         try:

@@ -1,4 +1,5 @@
-"""Kubernetes facts in one place: the pinned API version and the order objects are applied in."""
+"""Kubernetes facts in one place: the pinned API version, the order objects are applied in, the
+annotations vllm-infra reads, and how a field path is written."""
 
 from __future__ import annotations
 
@@ -52,3 +53,11 @@ def object_sort_key(obj: dict[str, object]) -> tuple[int, str, str, str]:
     if isinstance(meta, dict):
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace", ""))
     return KIND_ORDER.get(kind, len(KIND_ORDER)), kind, namespace, name
+
+
+def format_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """``('spec', 'containers', 0, 'name')`` -> ``spec.containers[0].name``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

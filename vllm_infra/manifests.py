@@ -174,8 +174,9 @@ def _load_file(file: Path, caches: dict[Path, PackReader]) -> tuple[list[SourceO
         text = content.decode()
     except (OSError, UnicodeDecodeError) as exc:
         return [], [LoadProblem(str(file), None, f"cannot read: {exc}")]
-    cache = caches.setdefault(file.parent, PackReader(file.parent))
-    cached = cache.documents(file.name, content)
+    if file.parent not in caches:
+        caches[file.parent] = PackReader(file.parent)
+    cached = caches[file.parent].documents(file.name, content)
     if cached is not None:
         return _objects(cached, text, str(file))
     return parse_text(text, str(file))

@@ -7,11 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vllm_infra.capacity import GIB
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
 from vllm_infra.spec.autoscaling import ScheduleSpec
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.units import GIB_BYTES
 
 HOURS_PER_MONTH = 730
 WEEKS_PER_MONTH = HOURS_PER_MONTH / (7 * 24)
@@ -101,8 +101,8 @@ def plan_service(service: VllmServiceSpec, prices: Mapping[GpuType, float]) -> S
         gpus_per_replica=gpus,
         replicas_min=service.min_scale,
         replicas_max=service.max_scale,
-        weights_per_gpu_gib=memory.weights / GIB if memory else None,
-        kv_cache_per_gpu_gib=memory.kv_space / GIB if memory else None,
+        weights_per_gpu_gib=memory.weights / GIB_BYTES if memory else None,
+        kv_cache_per_gpu_gib=memory.kv_space / GIB_BYTES if memory else None,
         kv_cache_tokens=memory.kv_capacity if memory else None,
         max_model_len=service.context_length,
         full_length_sequences=memory.full_length_sequences if memory else None,

@@ -5,26 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
-from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from vllm_infra.checks import CheckReport, Finding, SchemaStatus, Status, ValidateReport
-from vllm_infra.rules import Severity
+from vllm_infra.policy import OutputFormat, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 _SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "7.5", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
-
-
-class OutputFormat(StrEnum):
-    """Report formats."""
-
-    TEXT = "text"
-    JSON = "json"
-    SARIF = "sarif"
-    JUNIT = "junit"
 
 
 def _where(finding: Finding) -> str:

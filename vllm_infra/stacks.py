@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from vllm_infra.kube import format_path
 from vllm_infra.spec.fleet import FleetSpec
 
 PROJECT = "vllm-infra"
@@ -173,14 +174,6 @@ def _known_fields(loc: Loc) -> list[str]:
     return names + (["defaults"] if model is FleetSpec else [])
 
 
-def format_loc(loc: Loc) -> str:
-    """``('services', 1, 'model', 'id')`` -> ``services[1].model.id``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _describe(error: Any, loc: Loc) -> tuple[str, str | None]:
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
@@ -208,7 +201,7 @@ def fleet_from_config(raw: Any, source: str = f"config {FLEET_KEY}", lines: _Lin
             if lines is not None:
                 loc, line = lines.locate(loc)
             message, value = _describe(error, loc)
-            path = format_loc(loc)
+            path = format_path(loc)
             problems.setdefault((path, message), ConfigProblem(source, line, path, message, value))
         ordered = sorted(problems.values(), key=lambda problem: (problem.line or 0, problem.path))
         raise StackConfigError(ordered) from None

@@ -10,34 +10,9 @@ import typer
 
 from vllm_infra.cli.output import fail, stdout
 from vllm_infra.kube import KUBERNETES_VERSION
+from vllm_infra.policy import OutputFormat, Profile, Severity
 
 PATHS_HELP = "Files or directories of rendered YAML (recursively), or - for stdin."
-
-
-class ProfileChoice(StrEnum):
-    """--profile values."""
-
-    RESTRICTED = "restricted"
-    DEV = "dev"
-    RDMA = "rdma"
-
-
-class GateChoice(StrEnum):
-    """--fail-on values."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-class CheckFormat(StrEnum):
-    """--output values of check."""
-
-    TEXT = "text"
-    JSON = "json"
-    SARIF = "sarif"
-    JUNIT = "junit"
 
 
 class ValidateFormat(StrEnum):
@@ -60,11 +35,11 @@ def _bad_input(problems: list[object]) -> None:
 def check(
     paths: Annotated[list[str] | None, typer.Argument(help=PATHS_HELP + " Default: manifests.",
                                                       show_default=False)] = None,
-    profile: Annotated[ProfileChoice, typer.Option(help="Rule profile: dev relaxes PDB, replica and digest rules; "
-                                                        "rdma allows IPC_LOCK.")] = ProfileChoice.RESTRICTED,
-    output: Annotated[CheckFormat, typer.Option("--output", "-o", help="Report format.")] = CheckFormat.TEXT,
-    fail_on: Annotated[GateChoice, typer.Option(help="Lowest severity that fails the run (exit 1).")]
-    = GateChoice.HIGH,
+    profile: Annotated[Profile, typer.Option(help="Rule profile: dev relaxes PDB, replica and digest rules; "
+                                                  "rdma allows IPC_LOCK.")] = Profile.RESTRICTED,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Report format.")] = OutputFormat.TEXT,
+    fail_on: Annotated[Severity, typer.Option(help="Lowest severity that fails the run (exit 1).")]
+    = Severity.HIGH,
     kubernetes_version: Annotated[str, typer.Option(help="Kubernetes version whose schemas are used (1.25-1.37).")]
     = KUBERNETES_VERSION,
     skip: Annotated[list[str] | None, typer.Option(help="Kinds to skip in schema validation: Kind or "
@@ -80,8 +55,8 @@ def check(
     errors, unreadable files, no objects or no vLLM workload found).
     """
     from vllm_infra.checks import run_check
-    from vllm_infra.reports import OutputFormat, render_check
-    from vllm_infra.rules import RULES, Profile, Severity
+    from vllm_infra.reports import render_check
+    from vllm_infra.rules import RULES
     from vllm_infra.validation.schemas import UnsupportedVersionError, normalize_version
 
     unknown = sorted(set(rule or []) - set(RULES))
@@ -91,11 +66,11 @@ def check(
         version = normalize_version(kubernetes_version)
     except UnsupportedVersionError as exc:
         fail(str(exc))
-    report = run_check(paths or ["manifests"], profile=Profile(profile.value), kubernetes_version=version,
-                       skip_kinds=_skips(skip), gate=Severity(fail_on.value), rule_ids=rule)
+    report = run_check(paths or ["manifests"], profile=profile, kubernetes_version=version,
+                       skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule)
     if report.problems:
         _bad_input(list(report.problems))
-    stdout.out(render_check(report, OutputFormat(output.value)), end="", highlight=False)
+    stdout.out(render_check(report, output), end="", highlight=False)
     raise typer.Exit(int(report.exit_code))
 
 

@@ -25,9 +25,9 @@ from pulumi_policy import (
 )
 from pulumi_policy import Severity as PolicySeverity
 
-from vllm_infra.kube import PULUMI_TIMEOUT_ANNOTATION
-from vllm_infra.rules import RULES, Profile, Rule, RuleContext, RuleFinding, Scope, Severity, evaluate
-from vllm_infra.validation.schemas import format_path
+from vllm_infra.kube import PULUMI_TIMEOUT_ANNOTATION, format_path
+from vllm_infra.policy import Profile, Severity
+from vllm_infra.rules import RULES, Rule, RuleContext, RuleFinding, Scope, evaluate
 
 PACK_NAME = "vllm-infra"
 WAIVERS_POLICY = "vllm-infra-waived-findings"

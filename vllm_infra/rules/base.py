@@ -9,26 +9,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from vllm_infra.kube import KUBERNETES_VERSION
+from vllm_infra.policy import Profile, Severity
 
 if TYPE_CHECKING:
     from vllm_infra.rules.bundle import Bundle
 
 Manifest = Mapping[str, Any]
 Path = tuple[str | int, ...]
-
-
-class Severity(StrEnum):
-    """Rule severity; critical and high fail the default gate."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        """Higher is more severe."""
-        return {"critical": 4, "high": 3, "medium": 2, "low": 1}[self.value]
 
 
 class Scope(StrEnum):
@@ -38,17 +25,6 @@ class Scope(StrEnum):
     """One object at a time (CrossGuard ResourceValidationPolicy)."""
     BUNDLE = "bundle"
     """All objects together (CrossGuard StackValidationPolicy)."""
-
-
-class Profile(StrEnum):
-    """Policy profiles: which relaxations apply."""
-
-    RESTRICTED = "restricted"
-    """Every rule at full strength (default)."""
-    DEV = "dev"
-    """Single-replica, digest-free development: relaxes AVL-001, AVL-004 and IMG-001's digest requirement."""
-    RDMA = "rdma"
-    """Like restricted, but allows adding IPC_LOCK for RDMA (SEC-004)."""
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from vllm_infra.rules.base import Manifest
 from vllm_infra.rules.k8s import PodTemplate, dig, labels_match, min_replicas, namespace_of, pod_templates
+
+_T = TypeVar("_T")
 
 
 class Bundle:
@@ -25,6 +27,7 @@ class Bundle:
         self._templates: dict[str, list[tuple[Manifest, PodTemplate]]] | None = None
         self._label_index: dict[tuple[str, str, str], list[tuple[Manifest, PodTemplate]]] | None = None
         self._scalers: dict[tuple[str, str, str], list[Manifest]] | None = None
+        self._service_labels: dict[tuple[str, str, str], list[Manifest]] | None = None
         self._of_object: dict[int, tuple[PodTemplate, ...]] = {}
 
     def of_kind(self, *kinds: str) -> list[Manifest]:
@@ -75,14 +78,22 @@ class Bundle:
         assert self._label_index is not None
         exact = selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector \
             else selector
-        candidates: list[tuple[Manifest, PodTemplate]] | None = None
-        for key, value in (exact or {}).items():
-            found = self._label_index.get((namespace, str(key), str(value)), [])
-            if candidates is None or len(found) < len(candidates):
-                candidates = found
+        candidates = _rarest(self._label_index, namespace, exact or {})
         if candidates is None:
             candidates = self.templates_in(namespace)
         return [entry for entry in candidates if labels_match(selector, entry[1].labels)]
+
+    def services_selected(self, namespace: str, selector: Mapping[str, Any]) -> list[Manifest]:
+        """Services in a namespace whose labels a label selector (a ServiceMonitor's) matches."""
+        if self._service_labels is None:
+            self._service_labels = {}
+            for service in self.of_kind("Service"):
+                for key, value in (dig(service, "metadata", "labels", default={}) or {}).items():
+                    self._service_labels.setdefault((namespace_of(service), str(key), str(value)), []).append(service)
+        candidates = _rarest(self._service_labels, namespace, selector.get("matchLabels") or {})
+        if candidates is None:
+            candidates = [s for s in self.of_kind("Service") if namespace_of(s) == namespace]
+        return [s for s in candidates if labels_match(selector, dig(s, "metadata", "labels", default={}) or {})]
 
     def autoscalers_of(self, workload: Manifest) -> list[Manifest]:
         """HPAs and ScaledObjects whose scaleTargetRef names this workload."""
@@ -103,3 +114,14 @@ class Bundle:
         if scalers:
             return min(min_replicas(scaler) for scaler in scalers)
         return int(dig(workload, "spec", "replicas", default=1))
+
+
+def _rarest(index: dict[tuple[str, str, str], list[_T]], namespace: str, labels: Mapping[str, Any]) -> list[_T] | None:
+    """Entries carrying the least common of ``labels`` (every selector match is among them), so a
+    label that the whole fleet shares never makes a lookup scan everything; None without labels."""
+    candidates: list[_T] | None = None
+    for key, value in labels.items():
+        found = index.get((namespace, str(key), str(value)), [])
+        if candidates is None or len(found) < len(candidates):
+            candidates = found
+    return candidates

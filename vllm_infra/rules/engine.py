@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vllm_infra.kube import WAIVER_ANNOTATION_PREFIX
-from vllm_infra.rules.base import RULES, Manifest, Path, Rule, RuleContext, Scope, Severity, Violation
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import RULES, Manifest, Path, Rule, RuleContext, Scope, Violation
 from vllm_infra.rules.bundle import Bundle
 from vllm_infra.rules.k8s import shared_views
 

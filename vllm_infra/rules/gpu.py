@@ -10,7 +10,8 @@ from typing import Any
 from vllm_infra.catalog.gpus import GPU_CATALOG, GPU_RESOURCE_NAMES
 from vllm_infra.catalog.models import MODEL_CATALOG
 from vllm_infra.kube import SPARE_GPUS_ANNOTATION
-from vllm_infra.rules.base import Manifest, RuleContext, Scope, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Scope, Violation, rule
 from vllm_infra.rules.bundle import Bundle
 from vllm_infra.rules.k8s import (
     SERVING_KINDS,

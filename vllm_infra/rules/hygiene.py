@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from vllm_infra.kube import PULUMI_SKIP_AWAIT_ANNOTATION, PULUMI_TIMEOUT_ANNOTATION
-from vllm_infra.rules.base import Manifest, RuleContext, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Violation, rule
 from vllm_infra.rules.k8s import (
     SERVING_KINDS,
     WORKLOAD_KINDS,

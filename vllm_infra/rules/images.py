@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vllm_infra.rules.base import Manifest, Profile, RuleContext, Severity, Violation, rule
+from vllm_infra.policy import Profile, Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Violation, rule
 from vllm_infra.rules.k8s import (
     WORKLOAD_KINDS,
     args_path,

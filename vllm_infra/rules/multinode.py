@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vllm_infra.rules.base import Manifest, RuleContext, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Violation, rule
 from vllm_infra.rules.k8s import dig, gpu_count, pod_templates, serving_container
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.rules.base import Manifest, RuleContext, Scope, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Scope, Violation, rule
 from vllm_infra.rules.bundle import Bundle
 from vllm_infra.rules.k8s import (
     LWS_NAME_LABEL,
@@ -87,16 +88,6 @@ def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[in
     return names, numbers
 
 
-def _services_with_rarest_label(services_by_label: dict[tuple[str, str, str], list[Manifest]],
-                                namespaces: list[str], labels: dict[str, Any]) -> list[Manifest]:
-    """Services carrying the selector's least common label: every match is among them, and
-    picking by size first keeps a fleet-wide label such as ``app.kubernetes.io/name`` from making
-    the lookup quadratic."""
-    key, value = min(labels.items(), key=lambda pair: sum(
-        len(services_by_label.get((ns, pair[0], str(pair[1])), [])) for ns in namespaces))
-    return [s for ns in namespaces for s in services_by_label.get((ns, key, str(value)), [])]
-
-
 @rule("VI-NET-003", Severity.HIGH, "Services select pods and target their ports; ServiceMonitors select Services",
       "Make the Service selector match the pod template labels and targetPort name a container port; make the "
       "ServiceMonitor selector match the Service and its endpoint port name a Service port.", scope=Scope.BUNDLE)
@@ -119,16 +110,10 @@ def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
             if (isinstance(target, str) and target not in names) or (isinstance(target, int) and target not in numbers):
                 yield Violation(("spec", "ports", index, "targetPort"),
                                 f"targetPort {target!r} is not a port of the selected containers", obj=service)
-    services_by_label: dict[tuple[str, str, str], list[Manifest]] = {}
-    for service in bundle.of_kind("Service"):
-        for key, value in (dig(service, "metadata", "labels", default={}) or {}).items():
-            services_by_label.setdefault((namespace_of(service), key, str(value)), []).append(service)
     for monitor in bundle.of_kind("ServiceMonitor"):
         selector = dig(monitor, "spec", "selector") or {}
         namespaces = dig(monitor, "spec", "namespaceSelector", "matchNames") or [namespace_of(monitor)]
-        candidates = _services_with_rarest_label(services_by_label, namespaces, selector.get("matchLabels") or {}) \
-            if selector.get("matchLabels") else [s for s in bundle.of_kind("Service") if namespace_of(s) in namespaces]
-        services = [s for s in candidates if labels_match(selector, dig(s, "metadata", "labels", default={}) or {})]
+        services = [s for ns in namespaces for s in bundle.services_selected(ns, selector)]
         if not services:
             yield Violation(("spec", "selector"), "ServiceMonitor selects no Service in the manifests", obj=monitor)
             continue

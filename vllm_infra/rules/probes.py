@@ -9,7 +9,8 @@ from typing import Any
 from vllm_infra.capacity import DTYPE_BYTES, QUANTIZED_BYTES, startup_seconds
 from vllm_infra.catalog.models import MODEL_CATALOG
 from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE, VllmVersion
-from vllm_infra.rules.base import Manifest, Path, RuleContext, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, Path, RuleContext, Violation, rule
 from vllm_infra.rules.k8s import (
     SERVING_KINDS,
     ContainerRef,

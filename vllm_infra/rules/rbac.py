@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.rules.base import RuleContext, Scope, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import RuleContext, Scope, Violation, rule
 from vllm_infra.rules.bundle import Bundle
 from vllm_infra.rules.k8s import dig, is_vllm_workload, name_of, namespace_of, pod_templates
 

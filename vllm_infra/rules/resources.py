@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vllm_infra.rules.base import Manifest, RuleContext, Severity, Violation, rule
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Violation, rule
 from vllm_infra.rules.k8s import WORKLOAD_KINDS, PodTemplate, containers, dig, gpu_resources, vllm_pod_templates
 from vllm_infra.units import format_bytes, parse_quantity
 

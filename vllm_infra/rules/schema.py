@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 
-from vllm_infra.rules.base import Manifest, RuleContext, Severity, Violation, rule
-from vllm_infra.validation.schemas import SchemaValidator, UnknownKindError
+from vllm_infra.policy import Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Violation, rule
+from vllm_infra.validation.schemas import SchemaValidator, UnknownKindError, is_skipped
 
 
 @cache
@@ -19,8 +20,7 @@ def validator_for(version: str) -> SchemaValidator:
       "Fix the field named in the message (unknown fields are errors); add a schema or --skip the kind if it is "
       "not a Kubernetes built-in or a vendored CRD.")
 def strict_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    kind = str(obj.get("kind"))
-    if kind in ctx.skip_kinds or f"{obj.get('apiVersion')}/{kind}" in ctx.skip_kinds:
+    if is_skipped(obj, ctx.skip_kinds):
         return
     validator = validator_for(ctx.kubernetes_version)
     manifest = dict(obj)

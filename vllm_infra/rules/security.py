@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.rules.base import Manifest, Profile, RuleContext, Scope, Severity, Violation, rule
+from vllm_infra.policy import Profile, Severity
+from vllm_infra.rules.base import Manifest, RuleContext, Scope, Violation, rule
 from vllm_infra.rules.bundle import Bundle
 from vllm_infra.rules.k8s import (
     WORKLOAD_KINDS,

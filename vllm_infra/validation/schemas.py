@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from vllm_infra.kube import KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
+from vllm_infra.kube import KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS, format_path
 from vllm_infra.validation.vendor import CRD_DIR
 
 _DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
@@ -50,12 +51,10 @@ class UnsupportedVersionError(ValueError):
     """The requested Kubernetes version has no bundled schemas."""
 
 
-def format_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
-    """``['spec', 'containers', 0, 'name']`` -> ``spec.containers[0].name``."""
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+def is_skipped(obj: Mapping[str, Any], skip_kinds: frozenset[str]) -> bool:
+    """Whether ``--skip`` names the object's kind, as ``Kind`` or ``group/version/Kind``."""
+    kind = str(obj.get("kind"))
+    return kind in skip_kinds or f"{obj.get('apiVersion')}/{kind}" in skip_kinds
 
 
 def normalize_version(version: str) -> str:
