@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.fleet import fleet
-from vllm_infra.kube import KUBERNETES_VERSION
-from vllm_infra.yamlio import dump
+from vllm_infra.serialization.emitter import dump
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "vllm-infra"

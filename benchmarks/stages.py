@@ -21,13 +21,14 @@ import kubernetes_validate
 import yaml
 
 from benchmarks.fleet import fleet
+from vllm_infra.checker.rules import RULES, evaluate
+from vllm_infra.checker.schemas.validator import SchemaValidator
 from vllm_infra.cli import tune_collector
-from vllm_infra.gitops import stack_files
-from vllm_infra.kube import KUBERNETES_VERSION
+from vllm_infra.outputs.writers import RenderedStack
+from vllm_infra.outputs.writers.flat import FlatWriter
 from vllm_infra.render import render_fleet
-from vllm_infra.rules.engine import evaluate
 from vllm_infra.spec import FleetSpec
-from vllm_infra.validation.schemas import SchemaValidator
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 
 CORE_GROUPS = ("v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1")
 T = TypeVar("T")
@@ -44,7 +45,7 @@ def warm_up(validator: SchemaValidator) -> None:
     """Import lazily loaded code and compile every schema before anything is timed, for us and
     for the reference validator (which reads its schema files on first use)."""
     objects = render_fleet(FleetSpec.model_validate(fleet(4)))
-    evaluate(objects)
+    evaluate(objects, RULES.values())
     for obj in {(o["apiVersion"], o["kind"]): o for o in objects}.values():
         validator.validate(obj)
         if obj["apiVersion"] in CORE_GROUPS:
@@ -57,9 +58,9 @@ def measure(services: int, reference_sample: int, scratch: Path) -> dict[str, An
     data = fleet(services)
     spec, spec_seconds = timed(lambda: FleetSpec.model_validate(data))
     objects, render_seconds = timed(lambda: render_fleet(spec))
-    files, yaml_seconds = timed(lambda: stack_files("stacks/Pulumi.bench.yaml", objects))
+    files, yaml_seconds = timed(lambda: FlatWriter().files(RenderedStack("bench", "stacks/Pulumi.bench.yaml", objects)))
     _, schema_seconds = timed(lambda: [validator.validate(obj) for obj in objects])
-    findings, rules_seconds = timed(lambda: evaluate(objects))
+    findings, rules_seconds = timed(lambda: evaluate(objects, RULES.values()))
     if findings:
         raise SystemExit(f"the synthetic fleet should pass every rule; got {len(findings)} findings")
     _, pyyaml_seconds = timed(lambda: [yaml.dump(obj, Dumper=yaml.CSafeDumper, default_flow_style=False)

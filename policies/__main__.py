@@ -5,7 +5,7 @@ The profile comes from VLLM_INFRA_POLICY_PROFILE (restricted, dev or rdma; defau
 
 import os
 
-from vllm_infra.pulumi.policy_pack import policy_pack
-from vllm_infra.rules import Profile
+from vllm_infra.pulumi.crossguard import policy_pack
+from vllm_infra.vocabulary.reporting import Profile
 
 policy_pack(Profile(os.environ.get("VLLM_INFRA_POLICY_PROFILE", Profile.RESTRICTED.value)))

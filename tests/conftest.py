@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
-from vllm_infra.validation.schemas import SchemaValidator
+from vllm_infra.checker.schemas.validator import SchemaValidator
+
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", max_examples=2000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+"""The same examples on every run, so the test command's verdict never depends on luck;
+``HYPOTHESIS_PROFILE=explore`` searches further with fresh random examples."""
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = ROOT / "stacks"
@@ -45,13 +53,6 @@ def service_data() -> Callable[..., dict[str, Any]]:
         return deep_update(MINIMAL_SERVICE, changes)
 
     return build
-
-
-@pytest.fixture(autouse=True)
-def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test (and the CLI processes it starts) gets an empty parse cache of its own."""
-    monkeypatch.setenv("VLLM_INFRA_CACHE_DIR", str(tmp_path_factory.mktemp("parse-cache")))
-    monkeypatch.delenv("VLLM_INFRA_NO_CACHE", raising=False)
 
 
 @pytest.fixture(scope="session")

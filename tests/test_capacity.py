@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from vllm_infra.capacity import estimate, startup_seconds
+from vllm_infra.capacity.memory import ServingSettings, estimate
+from vllm_infra.capacity.startup import startup_seconds
+from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
-from vllm_infra.catalog.models import MODEL_CATALOG, ModelArchitecture
-from vllm_infra.kube import format_path
 from vllm_infra.spec import VllmServiceSpec
-from vllm_infra.units import GIB_BYTES
+from vllm_infra.vocabulary.paths import format_path
+from vllm_infra.vocabulary.units import GIB_BYTES
 
 Build = Callable[..., dict[str, Any]]
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -24,7 +25,8 @@ def memory(model: str, gpu: GpuType, tensor: int = 1, length: int | None = None,
     arch = MODEL_CATALOG[model]
     settings = {"pipeline": 1, "dtype": "auto", "quantization": None, "kv_cache_dtype": "auto", "max_num_seqs": 256,
                 "utilization": 0.9, **kwargs}
-    return estimate(arch, GPU_CATALOG[gpu], tensor=tensor, max_model_len=length or arch.context_length, **settings)
+    return estimate(ServingSettings(arch, GPU_CATALOG[gpu], tensor=tensor, max_model_len=length or arch.context_length,
+                                    **settings))
 
 
 def errors(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -122,14 +124,14 @@ def test_context_beyond_the_model_maximum(service_data: Build) -> None:
 
 def test_unknown_models_are_not_sized_unless_described(service_data: Build) -> None:
     private = service_data(model={"id": "acme/private-13b", "max_model_len": None})
-    service = VllmServiceSpec.model_validate(private)
+    service = VllmServiceSpec.model_validate(private).resolved
     assert service.memory_estimate is None
     assert service.startup_budget == 900
     described = service_data(model={"id": "acme/private-13b", "architecture": LLAMA_8B})
-    sized = VllmServiceSpec.model_validate(described).memory_estimate
+    sized = VllmServiceSpec.model_validate(described).resolved.memory_estimate
     assert sized is not None and sized.kv_capacity == 30_026
     assert errors(service_data(model={"architecture": "acme/unknown"})) == [
-        ("model.architecture", "unknown architecture 'acme/unknown' (see `vllm-infra models list`, or give the facts "
+        ("model.architecture", "unknown architecture 'acme/unknown' (see `vllm-infra models`, or give the facts "
                                "inline)")]
 
 
@@ -138,7 +140,7 @@ def test_inline_architecture(service_data: Build) -> None:
             "hidden_size": 5120, "intermediate_size": 13824, "vocab_size": 32000, "context_length": 4096}
     service = VllmServiceSpec.model_validate(service_data(
         model={"id": "acme/llama-2-13b-chat", "architecture": arch, "max_model_len": 4096},
-        accelerator={"type": "A100-80GB"}))
+        accelerator={"type": "A100-80GB"})).resolved
     estimate_ = service.memory_estimate
     assert estimate_ is not None and estimate_.fits
     assert estimate_.kv_per_token == 2 * 40 * 40 * 128 * 2
@@ -147,7 +149,7 @@ def test_inline_architecture(service_data: Build) -> None:
 def test_derived_host_memory_and_cache(service_data: Build) -> None:
     service = VllmServiceSpec.model_validate(service_data(
         model={"id": LLAMA_70B, "max_model_len": 32768}, accelerator={"type": "H100-80GB"},
-        parallelism={"tensor": 4}))
+        parallelism={"tensor": 4})).resolved
     assert service.process_memory_bytes == (132 + 8) * GIB_BYTES  # the pod's share of the weights + 8Gi
     assert service.model_cache_bytes == 165 * GIB_BYTES  # 1.25 x 131.4 GiB
     assert service.startup_budget == 780
@@ -171,3 +173,24 @@ def test_catalog_has_the_popular_models() -> None:
                   "google/gemma-2-9b-it", "deepseek-ai/DeepSeek-V3", "Qwen/Qwen3-30B-A3B"):
         assert model in MODEL_CATALOG
     assert sum(1 for arch in MODEL_CATALOG.values() if arch.active_parameters) >= 3
+
+
+def test_fp8_is_only_suggested_and_accepted_where_the_gpu_runs_it(service_data: Build) -> None:
+    """A T4 (compute capability 7.5) has neither FP8 hardware nor vLLM's weight-only FP8 kernel."""
+    too_long = service_data(model={"max_model_len": None, "dtype": "float16"}, accelerator={"type": "T4"})
+    [(_, message)] = errors(too_long)
+    assert "fp8" not in message.split("Fits with:")[1]
+    assert errors(service_data(model={"quantization": "fp8", "dtype": "float16"}, accelerator={"type": "T4"})) == [
+        ("model.quantization", "T4 cannot run fp8 weights (it has no FP8 support: FP8 needs compute capability 8.9 or "
+                               "newer, weight-only FP8 on dense models 8.0)")]
+    assert errors(service_data(model={"kv_cache_dtype": "fp8", "dtype": "float16"}, accelerator={"type": "T4"})) == [
+        ("model.kv_cache_dtype", "T4 has no FP8 hardware for an fp8 KV cache (compute capability 8.9 or newer, or "
+                                 "MI300)")]
+
+
+def test_weight_only_fp8_runs_dense_models_on_ampere(service_data: Build) -> None:
+    assert VllmServiceSpec.model_validate(service_data(model={"quantization": "fp8"}, accelerator={"type": "A10G"}))
+    moe = service_data(model={"id": "Qwen/Qwen3-30B-A3B", "quantization": "fp8"}, accelerator={"type": "A100-80GB"})
+    assert errors(moe) == [("model.quantization", "A100-80GB cannot run fp8 weights (fused MoE layers need FP8 "
+                                                  "hardware: FP8 needs compute capability 8.9 or newer, weight-only "
+                                                  "FP8 on dense models 8.0)")]

@@ -66,13 +66,13 @@ def test_bad_stack_exits_2_and_writes_nothing(workspace: Path) -> None:
     prod = workspace / "stacks" / "Pulumi.prod.yaml"
     text = prod.read_text().replace("max_replicas: 6", "max_replicas: 1")
     prod.write_text(text)
-    line = text.splitlines().index("          min_replicas: 2", text.splitlines().index("      - name: llama-8b")) + 1
+    line = text.splitlines().index("          max_replicas: 1", text.splitlines().index("      - name: llama-8b")) + 1
     code, stdout, stderr = run(workspace)
     assert (code, stdout) == (2, "")
     assert stderr.splitlines() == [
         "error: 1 problem in stack configuration; nothing was written",
-        f"  {prod}:{line}: services[0].autoscaling.min_replicas: min_replicas (2) must not exceed max_replicas (1) "
-        "(got 2)",
+        f"  {prod}:{line}: services[0].autoscaling.max_replicas: max_replicas (1) must exceed min_replicas (2); for a "
+        "fixed count set availability.replicas instead (got 1)",
     ]
     assert tree(workspace / "manifests") == before
 
@@ -125,3 +125,25 @@ def test_console_script_runs_from_a_repo_checkout() -> None:
     assert "synth" in help_run.stdout
     check = subprocess.run([str(script), "synth", "--check"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert (check.returncode, check.stdout) == (0, "manifests: up to date (3 stacks)\n")
+
+
+def test_a_patch_that_breaks_policy_is_refused_before_anything_is_written(workspace: Path) -> None:
+    """The policy gate runs on the rendered objects in memory, so synth never writes what check refuses."""
+    run(workspace)
+    before = tree(workspace / "manifests")
+    dev = workspace / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("""      - name: qwen-7b
+""", """      - name: qwen-7b
+        patches:
+          - kind: Deployment
+            operations:
+              - {op: add, path: /spec/template/spec/hostIPC, value: true}
+"""))
+    code, stdout, stderr = run(workspace)
+    assert (code, stdout) == (2, "")
+    assert stderr.splitlines() == [
+        "error: the rendered objects fail the policy gate; nothing was written",
+        "  stacks/Pulumi.dev.yaml (rendered):1: Deployment/qwen-7b: VI-SEC-002 critical: pod shares the host's "
+        "namespace (hostIPC: true) at spec.template.spec.hostIPC",
+    ]
+    assert tree(workspace / "manifests") == before

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import MANIFESTS_DIR, REFERENCE_STACKS, STACKS_DIR
-from vllm_infra.gitops import find_drift
-from vllm_infra.synth import SynthesizedStack, synthesize
-from vllm_infra.validation.schemas import SchemaValidator
+from vllm_infra.checker.schemas.validator import SchemaValidator
+from vllm_infra.outputs.drift import find_drift
+from vllm_infra.outputs.synth import SynthesizedStack, synthesize
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +65,16 @@ def test_each_stack_builds_with_kubectl_kustomize(stacks: dict[str, SynthesizedS
 def test_per_environment_shape(stacks: dict[str, SynthesizedStack]) -> None:
     """dev: small GPUs, one replica, no PDB, scale-to-zero; prod: H100s, tensor parallel with KEDA on queue
     depth, a multi-node model, >= 2 replicas, PDBs."""
-    dev, prod = stacks["dev"].fleet, stacks["prod"].fleet
-    assert all(s.gpu.memory_gib < 40 and s.max_scale == 1 for s in dev.services)
+    dev = [s.resolved for s in stacks["dev"].fleet.services]
+    prod = [s.resolved for s in stacks["prod"].fleet.services]
+    assert all(s.gpu.memory_gib < 40 and s.max_scale == 1 for s in dev)
     assert not any(obj["kind"] == "PodDisruptionBudget" for obj in stacks["dev"].objects)
-    assert any(s.min_scale == 0 for s in dev.services)
-    assert all(s.min_scale >= 2 and s.disruption_budget_enabled for s in prod.services)
-    keda = [s for s in prod.services if s.autoscaling and s.autoscaling.backend == "keda"]
+    assert any(s.min_scale == 0 for s in dev)
+    assert all(s.min_scale >= 2 and s.disruption_budget_enabled for s in prod)
+    keda = [s.spec for s in prod if s.spec.autoscaling and s.spec.autoscaling.backend == "keda"]
     assert any(s.accelerator.type.startswith("H100") and s.parallelism.tensor > 1
                and s.autoscaling.metric == "queue-depth" for s in keda if s.autoscaling)
-    assert any(s.parallelism.nodes > 1 for s in prod.services)
+    assert any(s.spec.parallelism.nodes > 1 for s in prod)
     kinds = {obj["kind"] for obj in stacks["prod"].objects}
     assert {"ScaledObject", "LeaderWorkerSet", "HorizontalPodAutoscaler", "InferencePool", "HTTPRoute"} <= kinds
 
@@ -81,7 +82,8 @@ def test_per_environment_shape(stacks: dict[str, SynthesizedStack]) -> None:
 def test_yaml_files_parse_as_yaml_1_1_to_the_same_objects(stacks: dict[str, SynthesizedStack]) -> None:
     """kubectl and PyYAML read YAML 1.1; quoted look-alikes must stay strings."""
     for result in stacks.values():
-        by_file = {f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml": obj for obj in result.objects}
+        by_file = {PurePosixPath(f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"): obj
+                   for obj in result.objects}
         for name, obj in by_file.items():
             assert yaml.safe_load(result.files[name]) == obj
 
@@ -97,7 +99,9 @@ def test_drift_detection_names_each_file(tmp_path: Path, stacks: dict[str, Synth
     first, second = sorted(files)[:2]
     (target / first).write_bytes(files[first] + b"# edited\n")
     (target / "stray.yaml").write_text("x: 1\n")
-    statuses = {(d.path.name, d.status.value) for d in find_drift(target, files)}
-    assert (first, "changed") in statuses
-    assert ("stray.yaml", "extra") in statuses
-    assert (second, "missing") in statuses
+    (target / "nested").mkdir()
+    (target / "nested" / "stray.yaml").write_text("x: 1\n")
+    statuses = {(d.path.relative_to(target).as_posix(), d.status.value) for d in find_drift(target, files)}
+    assert statuses == {(str(first), "changed"), ("stray.yaml", "extra"), ("nested/stray.yaml", "extra")} | {
+        (str(path), "missing") for path in files if path != first}
+    assert (str(second), "missing") in statuses

@@ -19,8 +19,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from tests.conftest import ROOT
 from tests.rule_fixtures import container, find, good_objects, pod
-from vllm_infra.pulumi import policy_pack as pack_module
-from vllm_infra.pulumi.policy_pack import WAIVERS_POLICY, api_version_kind, policies
+from vllm_infra.pulumi import crossguard as pack_module
+from vllm_infra.pulumi.crossguard import WAIVERS_POLICY, api_version_kind, policies
 
 POLICIES = {p.name: p for p in policies()}
 

@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from tests.conftest import MINIMAL_SERVICE, deep_update
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
+from vllm_infra.checker.schemas.validator import SchemaValidator
 from vllm_infra.render import RenderContext, render_service
 from vllm_infra.spec import VllmServiceSpec
-from vllm_infra.units import parse_quantity
-from vllm_infra.validation.schemas import SchemaValidator
+from vllm_infra.vocabulary.units import parse_quantity
 
 VALIDATOR = SchemaValidator()
 CONTEXT = RenderContext(namespace="llm", part_of="fleet", environment="test")
@@ -35,7 +35,7 @@ def services(draw: st.DrawFn) -> VllmServiceSpec:
                   "max_model_len": draw(st.sampled_from([4096, 8192])), "dtype": "float16"},
         "accelerator": {"type": gpu_type.value, "platform": draw(st.sampled_from(gpu.platforms()))},
         "parallelism": {"tensor": tensor, "pipeline": pipeline},
-        "lifecycle": {"startup_timeout": draw(st.integers(60, 7200)),
+        "lifecycle": {"startup_timeout": draw(st.integers(600, 7200)),
                       "drain": {"endpoint_delay": draw(st.integers(0, 60)),
                                 "request_timeout": draw(st.integers(0, 600))}},
         "storage": {"model_cache": draw(st.sampled_from([
@@ -85,7 +85,8 @@ def test_rendered_service_invariants(service: VllmServiceSpec) -> None:
         assert "replicas" not in workload["spec"]
 
     # GPUs: requests == limits == TP x PP
-    resource = service.gpu.resource_name
+    resolved = service.resolved
+    resource = resolved.gpu.resource_name
     requests, limits = container["resources"]["requests"], container["resources"]["limits"]
     assert requests[resource] == limits[resource] == service.parallelism.tensor * service.parallelism.pipeline
     assert f"--tensor-parallel-size={service.parallelism.tensor}" in container["args"]
@@ -100,11 +101,11 @@ def test_rendered_service_invariants(service: VllmServiceSpec) -> None:
     # the PDB always permits at least one voluntary disruption at minimum scale
     if "PodDisruptionBudget" in objects:
         budget = objects["PodDisruptionBudget"]["spec"]
-        assert budget.get("maxUnavailable", 0) >= 1 or budget["minAvailable"] < service.min_scale
+        assert budget.get("maxUnavailable", 0) >= 1 or budget["minAvailable"] < resolved.min_scale
 
     # probes cover the startup budget; drain fits in the grace period
     startup = container["startupProbe"]
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= service.startup_budget
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= resolved.startup_budget
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     assert pod["terminationGracePeriodSeconds"] > pre_stop + service.lifecycle.drain.request_timeout
 

@@ -14,11 +14,11 @@ from ruamel.yaml import YAML
 
 from tests.conftest import MINIMAL_SERVICE, REFERENCE_STACKS, STACKS_DIR, deep_update
 from tests.pulumi_harness import Recorder, run
+from vllm_infra.outputs.synth import synthesize
 from vllm_infra.pulumi import VllmFleet, VllmFleetArgs, VllmService, VllmServiceArgs
 from vllm_infra.pulumi.component import FLEET_TYPE, SERVICE_TYPE
 from vllm_infra.render import RenderContext, render_service
 from vllm_infra.spec import FleetSpec, VllmServiceSpec
-from vllm_infra.synth import synthesize
 
 PROGRAM = STACKS_DIR / "__main__.py"
 
@@ -61,6 +61,8 @@ def test_service_component_token_parenting_and_one_child_per_object(monkeypatch:
     assert sorted((c.name, c.type) for c in children) == [
         ("llama-deployment", "kubernetes:apps/v1:Deployment"),
         ("llama-horizontalpodautoscaler", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"),
+        ("llama-networkpolicy", "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+        ("llama-poddisruptionbudget", "kubernetes:policy/v1:PodDisruptionBudget"),
         ("llama-service", "kubernetes:core/v1:Service"),
         ("llama-serviceaccount", "kubernetes:core/v1:ServiceAccount"),
     ]

@@ -29,7 +29,8 @@ def test_python_examples_run() -> None:
 def test_library_example_prints_the_rendered_objects() -> None:
     result = subprocess.run([sys.executable, "-c", _blocks("python")[0]], capture_output=True, text=True,
                             check=True)
-    assert result.stdout.splitlines() == ["ServiceAccount llama-8b", "Service llama-8b", "Deployment llama-8b"]
+    assert result.stdout.splitlines() == ["ServiceAccount llama-8b", "Service llama-8b", "Deployment llama-8b",
+                                          "PodDisruptionBudget llama-8b", "NetworkPolicy llama-8b"]
 
 
 def test_first_screen_gives_the_two_commands_ci_runs() -> None:
@@ -47,3 +48,12 @@ def test_pulumi_example_runs_under_mocks(monkeypatch: pytest.MonkeyPatch) -> Non
         "vllm-infra:kubernetes:VllmService", "kubernetes:apps/v1:Deployment", "pulumi:providers:kubernetes",
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"}
     assert len(block.strip().splitlines()) <= 16
+
+
+def test_rule_counts_in_the_readme_match_the_catalog() -> None:
+    from vllm_infra.checker.rules import RULES
+
+    counts = {int(n) for n in re.findall(r"catalog's (\d+) rules|\| (\d+) rules \|", README) for n in n if n}
+    gpu = {int(n) for n in re.findall(r"(\d+)\s+GPU/LLM-specific rules", README)}
+    assert counts == {len(RULES)}
+    assert gpu == {sum(1 for rule in RULES.values() if rule.gpu_specific)}

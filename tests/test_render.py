@@ -31,7 +31,8 @@ def env_of(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def test_minimal_service_objects_in_apply_order(service_data: Build) -> None:
     objects = render_service(VllmServiceSpec.model_validate(service_data()), CONTEXT)
-    assert [obj["kind"] for obj in objects] == ["ServiceAccount", "Service", "Deployment"]
+    assert [obj["kind"] for obj in objects] == ["ServiceAccount", "Service", "Deployment", "PodDisruptionBudget",
+                                                "NetworkPolicy"]
     assert {obj["metadata"]["namespace"] for obj in objects} == {"llm"}
 
 
@@ -50,11 +51,11 @@ def test_engine_args_map_each_typed_field_once(service_data: Build) -> None:
     service = VllmServiceSpec.model_validate(service_data(
         accelerator={"type": "H100-80GB"}, parallelism={"tensor": 4},
         model={"served_name": "llama", "max_model_len": 8192, "dtype": "float16", "quantization": "fp8",
-               "kv_cache_dtype": "fp8", "trust_remote_code": True,
+               "kv_cache_dtype": "fp8", "trust_remote_code": True, "trust_remote_code_reason": "reviewed",
                "extra_args": {"enable-prefix-caching": True, "enable-chunked-prefill": False,
                               "max-num-batched-tokens": 8192}}))
     revision = service.model.revision
-    assert engine_args(service) == [
+    assert engine_args(service.resolved) == [
         "meta-llama/Llama-3.1-8B-Instruct", f"--revision={revision}", "--served-model-name=llama", "--port=8000",
         "--tensor-parallel-size=4", "--pipeline-parallel-size=1", "--gpu-memory-utilization=0.9",
         "--max-num-seqs=256", "--max-model-len=8192", "--dtype=float16", "--quantization=fp8",
@@ -64,8 +65,8 @@ def test_engine_args_map_each_typed_field_once(service_data: Build) -> None:
 
 
 def test_shutdown_timeout_only_on_releases_that_have_it(service_data: Build) -> None:
-    old = engine_args(VllmServiceSpec.model_validate(service_data(image={"tag": "v0.17.1"})))
-    new = engine_args(VllmServiceSpec.model_validate(service_data(image={"tag": "v0.18.0"})))
+    old = engine_args(VllmServiceSpec.model_validate(service_data(image={"tag": "v0.17.1"})).resolved)
+    new = engine_args(VllmServiceSpec.model_validate(service_data(image={"tag": "v0.18.0"})).resolved)
     assert not any(arg.startswith("--shutdown-timeout") for arg in old)
     assert "--shutdown-timeout=60" in new
 
@@ -235,21 +236,23 @@ def test_patches_apply_after_render(service_data: Build) -> None:
 
 def test_patch_on_missing_object_is_an_error(service_data: Build) -> None:
     with pytest.raises(PatchError, match=r"services\[llama-8b\]\.patches\[0\]: no rendered HorizontalPodAutoscaler/"
-                                         r"llama-8b \(rendered: Deployment/llama-8b, Service/llama-8b, "
-                                         r"ServiceAccount/llama-8b\)"):
+                                         r"llama-8b \(rendered: Deployment/llama-8b, NetworkPolicy/llama-8b, "
+                                         r"PodDisruptionBudget/llama-8b, Service/llama-8b, ServiceAccount/llama-8b\)"):
         render(service_data(patches=[{"kind": "HorizontalPodAutoscaler",
                                       "operations": [{"op": "remove", "path": "/spec"}]}]))
 
 
 def test_fleet_renders_namespace_with_pod_security(service_data: Build) -> None:
     fleet = FleetSpec.model_validate({"environment": "prod", "namespace": {"name": "llm"},
+                                      "defaults": {"image": {"digest": "sha256:" + "a" * 64}},
                                       "services": [service_data(), service_data(name="qwen")]})
     objects = render_fleet(fleet)
     assert objects[0]["kind"] == "Namespace"
     assert objects[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     kinds_and_names = [(obj["kind"], obj["metadata"]["name"]) for obj in objects[1:]]
-    assert kinds_and_names == [("ServiceAccount", "llama-8b"), ("ServiceAccount", "qwen"), ("Service", "llama-8b"),
-                               ("Service", "qwen"), ("Deployment", "llama-8b"), ("Deployment", "qwen")]
+    assert kinds_and_names == [(kind, name) for kind in ("ServiceAccount", "Service", "Deployment",
+                                                         "PodDisruptionBudget", "NetworkPolicy")
+                               for name in ("llama-8b", "qwen")]
 
 
 def test_rendering_is_deterministic_and_pure(service_data: Build) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.rule_fixtures import REVISION, container, env_index, find, good_objects, lws_objects, pod
-from vllm_infra.rules import RULES, Profile, RuleContext, evaluate
+from vllm_infra.checker.rules import RULES, RuleContext, evaluate
+from vllm_infra.vocabulary.reporting import Profile
 
 Objects = list[dict[str, Any]]
 C0 = "spec.template.spec.containers[0]"
@@ -17,7 +18,7 @@ POD = "spec.template.spec"
 
 def findings(objects: Objects, rule_id: str, profile: Profile = Profile.RESTRICTED) -> list[tuple[str, str, str]]:
     return [(f"{f.obj['kind']}/{f.obj['metadata']['name']}", _path(f.path), f.message)
-            for f in evaluate(objects, RuleContext(profile=profile), [RULES[rule_id]])]
+            for f in evaluate(objects, [RULES[rule_id]], RuleContext(profile=profile))]
 
 
 def _path(parts: tuple[str | int, ...]) -> str:
@@ -319,7 +320,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-AVL-009", "RWO cache on autoscaled workload",
      lambda o: find(o, "PersistentVolumeClaim", "llama-model-cache")["spec"].update(accessModes=["ReadWriteOnce"]),
      [("PersistentVolumeClaim/llama-model-cache", "spec.accessModes",
-       "ReadWriteOnce claim is mounted by Deployment/llama but it is autoscaled")]),
+       "ReadWriteOnce claim is mounted by Deployment/llama but it is autoscaled to up to 4 replicas")]),
     ("VI-AVL-010", "selector does not match template", lambda o: find(o, "Deployment", "small")["spec"][
         "selector"]["matchLabels"].update({"app.kubernetes.io/instance": "smol"}),
      [("Deployment/small", "spec.selector", "the selector does not match the pod template labels")]),
@@ -398,8 +399,8 @@ LWS_CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
 
 
 def test_known_good_fixtures_pass_every_rule() -> None:
-    assert [(f.rule.id, f.message) for f in evaluate(good_objects())] == []
-    assert [(f.rule.id, f.message) for f in evaluate(lws_objects())] == []
+    assert [(f.rule.id, f.message) for f in evaluate(good_objects(), RULES.values())] == []
+    assert [(f.rule.id, f.message) for f in evaluate(lws_objects(), RULES.values())] == []
 
 
 @pytest.mark.parametrize(("rule_id", "case", "mutate", "expected"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
@@ -462,10 +463,10 @@ def test_waivers_need_a_reason_and_are_reported() -> None:
     pod(objects).pop("priorityClassName")
     annotations = find(objects, "Deployment", "llama")["metadata"]["annotations"]
     annotations["vllm-infra.io/waive.VI-AVL-008"] = "capacity reserved by a dedicated node pool"
-    [waived] = evaluate(objects, rules=[RULES["VI-AVL-008"]])
+    [waived] = evaluate(objects, [RULES["VI-AVL-008"]])
     assert waived.waiver == "capacity reserved by a dedicated node pool"
     annotations["vllm-infra.io/waive.VI-AVL-008"] = "  "
-    [unwaived] = evaluate(objects, rules=[RULES["VI-AVL-008"]])
+    [unwaived] = evaluate(objects, [RULES["VI-AVL-008"]])
     assert unwaived.waiver is None
     assert unwaived.message == "no priorityClassName (waiver ignored: it gives no reason)"
 
@@ -474,9 +475,42 @@ def test_unpinned_remote_code_cannot_be_waived() -> None:
     objects = good_objects()
     container(objects)["args"].append("--trust-remote-code")
     find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-SEC-013"] = "reviewed"
-    results = [(f.message, f.waiver) for f in evaluate(objects, rules=[RULES["VI-SEC-013"]])]
+    results = [(f.message, f.waiver) for f in evaluate(objects, [RULES["VI-SEC-013"]])]
     assert results == [
         ("--trust-remote-code runs repository code that is not pinned: set --code-revision to a commit hash "
          "(waiver not applicable to this failure)", None),
         ("--trust-remote-code executes Python from the model repository", "reviewed"),
+    ]
+
+
+AMD_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mi300x, namespace: llm}
+spec:
+  selector: {matchLabels: {app: mi300x}}
+  template:
+    metadata: {labels: {app: mi300x}}
+    spec:
+      containers:
+        - name: server
+          image: rocm/vllm:rocm6.4.1_vllm_0.10.1_20250909
+          command: [vllm, serve, meta-llama/Llama-3.1-8B-Instruct]
+          env:
+            - {name: HIP_VISIBLE_DEVICES, value: "0"}
+            - name: ROCR_VISIBLE_DEVICES
+              value: "0"
+          resources:
+            limits: {amd.com/gpu: 1}
+"""
+
+
+def test_hand_picked_amd_gpus_are_caught() -> None:
+    """The spec always refused HIP/ROCR_VISIBLE_DEVICES; the rule now reads the same list of variables."""
+    import yaml
+
+    objects = [yaml.safe_load(AMD_DEPLOYMENT)]
+    assert findings(objects, "VI-SEC-014") == [
+        ("Deployment/mi300x", f"{C0}.env[0]", "container 'server' sets HIP_VISIBLE_DEVICES by hand"),
+        ("Deployment/mi300x", f"{C0}.env[1]", "container 'server' sets ROCR_VISIBLE_DEVICES by hand"),
     ]

@@ -12,8 +12,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import STACKS_DIR
-from vllm_infra.synth import synthesize
-from vllm_infra.validation.schemas import SchemaValidator, UnknownKindError
+from vllm_infra.checker.schemas.validator import SchemaValidator, UnknownKindError
+from vllm_infra.outputs.synth import synthesize
 
 VALIDATOR = SchemaValidator("1.33")
 CORPUS = [obj for stack in synthesize(STACKS_DIR) for obj in stack.objects

@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import deep_update
-from vllm_infra.kube import format_path
+from vllm_infra.checker.rules import RULES, evaluate
+from vllm_infra.checker.schemas.validator import SchemaValidator
 from vllm_infra.render import RenderContext, render_service
-from vllm_infra.rules import RULES, evaluate
 from vllm_infra.spec import FleetSpec, VllmServiceSpec
-from vllm_infra.validation.schemas import SchemaValidator
+from vllm_infra.vocabulary.paths import format_path
 
 Build = Callable[..., dict[str, Any]]
 CONTEXT = RenderContext(namespace="llm", part_of="fleet", environment="prod")
@@ -71,7 +71,7 @@ def test_scale_to_zero_needs_keda_and_an_activator(service_data: Build) -> None:
                                    "so nothing could wake the service")]
 
 
-def test_scale_to_zero_renders_an_activation_trigger_and_no_pdb(service_data: Build) -> None:
+def test_scale_to_zero_renders_an_activation_trigger(service_data: Build) -> None:
     activation = {"query": "sum(rate(gateway_requests_total[2m]))", "threshold": 2}
     objects = render(service_data(autoscaling={**KEDA, "min_replicas": 0, "activation": activation}))
     spec = objects["ScaledObject"]["spec"]
@@ -79,17 +79,20 @@ def test_scale_to_zero_renders_an_activation_trigger_and_no_pdb(service_data: Bu
     assert spec["triggers"][1] == {"type": "prometheus", "name": "activation", "metadata": {
         "serverAddress": PROMETHEUS, "query": "sum(rate(gateway_requests_total[2m]))", "threshold": "2",
         "activationThreshold": "0"}}
-    assert "PodDisruptionBudget" not in objects
+    assert objects["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 1  # evicts the one replica when it runs
     assert "replicas" not in objects["Deployment"]["spec"]
 
 
 def test_scale_to_zero_rejects_a_min_available_pdb(service_data: Build) -> None:
     activation = {"query": "sum(rate(gateway_requests_total[2m]))"}
     data = service_data(autoscaling={**KEDA, "min_replicas": 0, "activation": activation},
-                        availability={"disruption_budget": {"enabled": True, "min_available": 0}})
+                        availability={"disruption_budget": {"enabled": True, "min_available": 1}})
     assert errors(data) == [("availability.disruption_budget.min_available",
-                             "min_available (0) must be below the minimum replica count (0), or no node running this "
-                             "model can be drained")]
+                             "min_available (1) blocks every drain while a single replica runs (the service scales "
+                             "down to 0)")]
+    harmless = service_data(autoscaling={**KEDA, "min_replicas": 0, "activation": activation},
+                            availability={"disruption_budget": {"min_available": 0}})
+    assert VllmServiceSpec.model_validate(harmless).availability.disruption_budget.min_available == 0
 
 
 def test_business_hours_window_is_a_cron_trigger(service_data: Build) -> None:
@@ -103,16 +106,20 @@ def test_business_hours_window_is_a_cron_trigger(service_data: Build) -> None:
 
 
 def test_keda_and_hpa_options_do_not_mix(service_data: Build) -> None:
+    """One model per backend: each accepts only its own fields (stack files say which backend has
+    a field: tests/test_stacks_loader.py)."""
     assert errors(service_data(autoscaling={"backend": "keda", "max_replicas": 2})) == [
-        ("autoscaling.prometheus_url", "backend keda needs the Prometheus server address")]
+        ("autoscaling.prometheus_url", "Field required")]
     assert errors(service_data(autoscaling={"max_replicas": 2, "prometheus_url": PROMETHEUS})) == [
-        ("autoscaling.prometheus_url", "only used with backend keda")]
+        ("autoscaling.prometheus_url", "Extra inputs are not permitted")]
+    assert errors(service_data(autoscaling={"backend": "knative", "max_replicas": 2})) == [
+        ("autoscaling", "backend must be one of: hpa, keda")]
 
 
 def test_rollout_surges_only_into_declared_spare_gpus(service_data: Build) -> None:
-    default = VllmServiceSpec.model_validate(service_data())
+    default = VllmServiceSpec.model_validate(service_data()).resolved
     assert (default.max_surge, default.max_unavailable) == (0, 1)
-    spare = VllmServiceSpec.model_validate(service_data(availability={"rollout": {"spare_gpus": 1}}))
+    spare = VllmServiceSpec.model_validate(service_data(availability={"rollout": {"spare_gpus": 1}})).resolved
     assert (spare.max_surge, spare.max_unavailable) == (1, 0)
     objects = render(service_data(availability={"rollout": {"spare_gpus": 1}}))
     assert objects["Deployment"]["metadata"]["annotations"]["vllm-infra.io/spare-gpus"] == "1"
@@ -129,9 +136,10 @@ def test_explicit_surge_without_spare_gpus_is_rejected(service_data: Build) -> N
 
 def test_fleet_spare_gpus_apply_per_gpu_type(service_data: Build) -> None:
     fleet = FleetSpec.model_validate({"environment": "prod", "namespace": {"name": "llm"}, "spare_gpus": {"L4": 2},
+                                      "policy_profile": "dev",
                                       "services": [service_data(), service_data(
                                           name="big", accelerator={"type": "H100-80GB"})]})
-    assert [(s.spare_gpus, s.max_surge) for s in fleet.services] == [(2, 1), (0, 0)]
+    assert [(s.resolved.spare_gpus, s.resolved.max_surge) for s in fleet.services] == [(2, 1), (0, 0)]
 
 
 def test_multi_node_renders_a_leader_worker_set(service_data: Build) -> None:
@@ -162,7 +170,7 @@ def test_multi_node_passes_the_multi_node_rules(service_data: Build) -> None:
     data = service_data(**MULTI_NODE, network_policy={"enabled": True}, availability={"replicas": 2})
     objects = render_service(VllmServiceSpec.model_validate(data), CONTEXT)
     ids = ("VI-MN-001", "VI-GPU-001", "VI-GPU-002", "VI-NET-005", "VI-AVL-010", "VI-NET-003", "VI-AVL-009")
-    assert [(f.rule.id, f.message) for f in evaluate(objects, rules=[RULES[i] for i in ids])] == []
+    assert [(f.rule.id, f.message) for f in evaluate(objects, [RULES[i] for i in ids])] == []
 
 
 def test_multi_node_parallelism_must_match_the_group(service_data: Build) -> None:
@@ -195,7 +203,7 @@ def test_inference_pool_and_route(service_data: Build) -> None:
     assert route["rules"][0]["backendRefs"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool",
                                                  "name": "llama-8b"}]
     assert route["hostnames"] == ["llm.example.com"]
-    assert [(f.rule.id, f.message) for f in evaluate(list(objects.values()), rules=[RULES["VI-NET-006"]])] == []
+    assert [(f.rule.id, f.message) for f in evaluate(list(objects.values()), [RULES["VI-NET-006"]])] == []
 
 
 def test_routing_needs_its_references(service_data: Build) -> None:

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vllm_infra.cli import app
-from vllm_infra.smoke import SmokeSettings, smoke
+from vllm_infra.operations.smoke import SmokeSettings, smoke
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 METRICS = "# HELP vllm:num_requests_running x\nvllm:num_requests_running{model_name=\"m\"} 0.0\n" \

@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from vllm_infra import spec as spec_module
-from vllm_infra.kube import format_path
 from vllm_infra.spec import FleetSpec, VllmServiceSpec
+from vllm_infra.vocabulary.paths import format_path
 
 Build = Callable[..., dict[str, Any]]
 
@@ -26,10 +26,10 @@ def service_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_minimal_service_is_valid(service_data: Build) -> None:
-    service = VllmServiceSpec.model_validate(service_data())
+    service = VllmServiceSpec.model_validate(service_data()).resolved
     assert service.gpus_per_pod == 1
     assert service.min_scale == service.max_scale == 1
-    assert not service.disruption_budget_enabled
+    assert service.disruption_budget_enabled
 
 
 def test_gpu_count_must_equal_tensor_times_pipeline(service_data: Build) -> None:
@@ -43,7 +43,7 @@ def test_gpu_count_must_equal_tensor_times_pipeline(service_data: Build) -> None
 
 def test_gpus_derived_from_parallelism(service_data: Build) -> None:
     service = VllmServiceSpec.model_validate(service_data(
-        accelerator={"type": "H100-80GB"}, parallelism={"tensor": 2, "pipeline": 2}))
+        accelerator={"type": "H100-80GB"}, parallelism={"tensor": 2, "pipeline": 2})).resolved
     assert service.gpus_per_pod == 4
 
 
@@ -91,10 +91,13 @@ def test_pdb_max_unavailable_zero_rejected(service_data: Build) -> None:
                                      "Input should be greater than or equal to 1")]
 
 
-def test_pdb_on_by_default_only_above_one_replica(service_data: Build) -> None:
-    assert VllmServiceSpec.model_validate(service_data(availability={"replicas": 2})).disruption_budget_enabled
+def test_pdb_on_by_default_even_at_one_replica(service_data: Build) -> None:
+    """maxUnavailable 1 never blocks a drain, and the restricted profile requires a PDB (VI-AVL-001)."""
+    assert VllmServiceSpec.model_validate(service_data()).resolved.disruption_budget_enabled
     scaled = service_data(autoscaling={"min_replicas": 1, "max_replicas": 3})
-    assert not VllmServiceSpec.model_validate(scaled).disruption_budget_enabled
+    assert VllmServiceSpec.model_validate(scaled).resolved.disruption_budget_enabled
+    off = service_data(availability={"disruption_budget": {"enabled": False}})
+    assert not VllmServiceSpec.model_validate(off).resolved.disruption_budget_enabled
 
 
 def test_rollout_that_cannot_progress(service_data: Build) -> None:
@@ -139,9 +142,11 @@ def test_kv_cache_target_is_a_fraction(service_data: Build) -> None:
 
 
 def test_autoscaling_min_above_max(service_data: Build) -> None:
-    data = service_data(autoscaling={"min_replicas": 3, "max_replicas": 2})
-    assert service_errors(data) == [("autoscaling.min_replicas",
-                                     "min_replicas (3) must not exceed max_replicas (2)")]
+    for low, high in ((3, 2), (2, 2)):
+        data = service_data(autoscaling={"min_replicas": low, "max_replicas": high})
+        assert service_errors(data) == [("autoscaling.max_replicas",
+                                         f"max_replicas ({high}) must exceed min_replicas ({low}); for a fixed count "
+                                         "set availability.replicas instead")]
 
 
 def test_literal_secrets_devices_and_owned_env_rejected(service_data: Build) -> None:
@@ -245,7 +250,26 @@ def test_model_cache_combinations(service_data: Build, cache: dict[str, Any],
 
 
 def fleet(services: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"environment": "dev", "namespace": {"name": "llm"}, "services": services, **extra}
+    return {"environment": "dev", "policy_profile": "dev", "namespace": {"name": "llm"}, "services": services,
+            **extra}
+
+
+def test_restricted_profile_requires_what_its_rules_require(service_data: Build) -> None:
+    """synth never writes what `check --profile restricted` refuses: digests, PDBs, NetworkPolicies."""
+    relaxed = service_data(availability={"disruption_budget": {"enabled": False}}, network_policy={"enabled": False})
+    assert errors(FleetSpec, fleet([relaxed], policy_profile="restricted")) == [
+        ("services[0].image.digest", "the restricted profile pins images by digest (VI-IMG-001); set image.digest, "
+                                     "or policy_profile: dev"),
+        ("services[0].availability.disruption_budget.enabled", "the restricted profile requires a "
+                                                               "PodDisruptionBudget (VI-AVL-001)"),
+        ("services[0].network_policy.enabled", "every profile requires a NetworkPolicy around vLLM pods "
+                                               "(VI-NET-001)"),
+    ]
+    assert errors(FleetSpec, fleet([relaxed])) == [
+        ("services[0].network_policy.enabled", "every profile requires a NetworkPolicy around vLLM pods "
+                                               "(VI-NET-001)")]
+    dev = service_data(availability={"disruption_budget": {"enabled": False}})
+    assert FleetSpec.model_validate(fleet([dev])).policy_profile == "dev"
 
 
 def test_fleet_rejects_duplicate_names_and_shared_namespaces(service_data: Build) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vllm_infra.stacks import FLEET_KEY, StackConfigError, fleet_from_config, load_stack, stack_files
+from vllm_infra.outputs.stack_config import FLEET_KEY, StackConfigError, find_stacks, fleet_from_config, load_stack
 
 GOOD_SERVICE = """\
       - name: llama-8b
@@ -35,6 +35,7 @@ config:
   kubernetes:context: gpu-cluster
   {FLEET_KEY}:
     environment: dev
+    policy_profile: dev
     namespace: {{name: llm}}
     defaults:
       image: {{tag: v0.11.0}}
@@ -43,7 +44,7 @@ config:
 {GOOD_SERVICE}""")
     fleet = load_stack(path)
     assert fleet.services[0].image.tag == "v0.11.0"
-    assert stack_files(tmp_path) == {"dev": path}
+    assert find_stacks(tmp_path) == {"dev": path}
 
 
 def test_each_problem_has_file_line_path_and_value(tmp_path: Path) -> None:
@@ -139,3 +140,25 @@ def test_config_object_without_lines_reports_paths() -> None:
         fleet_from_config({"environment": "dev", "namespace": {"name": "llm"}, "services": []})
     assert [str(p) for p in info.value.problems] == [
         f"config {FLEET_KEY}: services: List should have at least 1 item after validation, not 0"]
+
+
+def test_a_field_of_the_other_autoscaler_backend_says_which(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, f"""\
+config:
+  {FLEET_KEY}:
+    environment: dev
+    policy_profile: dev
+    namespace: {{name: llm}}
+    services:
+{GOOD_SERVICE}        image: {{tag: v0.11.0}}
+        accelerator: {{type: L4}}
+        autoscaling:
+          max_replicas: 3
+          prometheus_url: http://prometheus:9090
+          scale_down_stabilisation: 600
+""")
+    assert problems(path) == [
+        f"{path}:16: services[0].autoscaling.prometheus_url: only used with backend: keda",
+        f"{path}:17: services[0].autoscaling.scale_down_stabilisation: unknown field (did you mean "
+        "'scale_down_stabilization'?)",
+    ]

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from vllm_infra.units import (
+from vllm_infra.vocabulary.units import (
     format_bytes,
     format_decimal_quantity,
     format_duration,

@@ -8,7 +8,10 @@ Public API:
 - ``render_service``, ``render_fleet``, ``RenderContext`` — pure rendering to Kubernetes dicts.
 - ``load_stack``, ``fleet_from_config``, ``StackConfigError`` — read ``Pulumi.<stack>.yaml``.
 - ``VllmService``, ``VllmServiceArgs``, ``VllmFleet``, ``VllmFleetArgs`` — Pulumi components
-  (need the ``pulumi`` extra; imported on first use so that nothing else pulls in Pulumi).
+  (need the ``pulumi`` extra).
+
+Names are imported on first use, so that ``import vllm_infra.cli`` loads neither pydantic nor
+Pulumi before a command needs them.
 """
 
 from __future__ import annotations
@@ -17,17 +20,30 @@ from importlib import import_module
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
-from vllm_infra.catalog.gpus import GpuType
-from vllm_infra.render import RenderContext, render_fleet, render_service
-from vllm_infra.spec import FleetSpec, VllmServiceSpec
-from vllm_infra.stacks import StackConfigError, fleet_from_config, load_stack
-
 if TYPE_CHECKING:
+    from vllm_infra.catalog.gpus import GpuType
+    from vllm_infra.outputs.stack_config import StackConfigError, fleet_from_config, load_stack
     from vllm_infra.pulumi import VllmFleet, VllmFleetArgs, VllmService, VllmServiceArgs
+    from vllm_infra.render import RenderContext, render_fleet, render_service
+    from vllm_infra.spec import FleetSpec, VllmServiceSpec
 
 __version__ = version("vllm-infra")
 
-_PULUMI_EXPORTS = frozenset({"VllmFleet", "VllmFleetArgs", "VllmService", "VllmServiceArgs"})
+_HOMES = {
+    "GpuType": "vllm_infra.catalog.gpus",
+    "StackConfigError": "vllm_infra.outputs.stack_config",
+    "fleet_from_config": "vllm_infra.outputs.stack_config",
+    "load_stack": "vllm_infra.outputs.stack_config",
+    "VllmFleet": "vllm_infra.pulumi",
+    "VllmFleetArgs": "vllm_infra.pulumi",
+    "VllmService": "vllm_infra.pulumi",
+    "VllmServiceArgs": "vllm_infra.pulumi",
+    "RenderContext": "vllm_infra.render",
+    "render_fleet": "vllm_infra.render",
+    "render_service": "vllm_infra.render",
+    "FleetSpec": "vllm_infra.spec",
+    "VllmServiceSpec": "vllm_infra.spec",
+}
 
 __all__ = [
     "FleetSpec",
@@ -48,6 +64,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PULUMI_EXPORTS:
-        return getattr(import_module("vllm_infra.pulumi"), name)
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'vllm_infra' has no attribute {name!r}")

@@ -57,11 +57,20 @@ class GpuModel:
     memory_mib: int
     supports_bf16: bool
     supports_fp8: bool
+    """FP8 tensor cores (compute capability 8.9+, or MI300): fp8 weights with fp8 activations and
+    an fp8 KV cache."""
     gpus_per_node: int
     hourly_price_usd: float
     node_labels: MappingProxyType[NodeLabelPlatform, tuple[NodeLabelRequirement, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    fp8_weight_only: bool = False
+    """No FP8 hardware, but vLLM's FP8 Marlin kernel runs dense fp8 checkpoints weight-only
+    (W8A16) on it (Ampere, compute capability 8.0/8.6; not fused MoE layers)."""
+
+    def runs_fp8_weights(self, *, moe: bool) -> bool:
+        """Whether vLLM can serve fp8-quantized weights on this GPU."""
+        return self.supports_fp8 or (self.fp8_weight_only and not moe)
 
     @property
     def resource_name(self) -> str:
@@ -115,7 +124,7 @@ GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
                  hourly_price_usd=0.53,
                  node_labels=_labels(("Tesla-T4",), "nvidia-tesla-t4", _karpenter("t4"))),
         GpuModel(GpuType.A10G, "nvidia", 23028, supports_bf16=True, supports_fp8=False, gpus_per_node=8,
-                 hourly_price_usd=1.01,
+                 hourly_price_usd=1.01, fp8_weight_only=True,
                  node_labels=_labels(("NVIDIA-A10G",), None, _karpenter("a10g"))),
         GpuModel(GpuType.L4, "nvidia", 23034, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=0.80,
@@ -124,12 +133,12 @@ GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
                  hourly_price_usd=1.86,
                  node_labels=_labels(("NVIDIA-L40S",), None, _karpenter("l40s"))),
         GpuModel(GpuType.A100_40GB, "nvidia", 40960, supports_bf16=True, supports_fp8=False,
-                 gpus_per_node=8, hourly_price_usd=2.75,
+                 gpus_per_node=8, hourly_price_usd=2.75, fp8_weight_only=True,
                  node_labels=_labels(("NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-PCIE-40GB"), "nvidia-tesla-a100",
                                      (*_karpenter("a100"), NodeLabelRequirement(
                                          "karpenter.k8s.aws/instance-gpu-memory", "In", ("40960",))))),
         GpuModel(GpuType.A100_80GB, "nvidia", 81920, supports_bf16=True, supports_fp8=False,
-                 gpus_per_node=8, hourly_price_usd=3.43,
+                 gpus_per_node=8, hourly_price_usd=3.43, fp8_weight_only=True,
                  node_labels=_labels(("NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"), "nvidia-a100-80gb",
                                      (*_karpenter("a100"), NodeLabelRequirement(
                                          "karpenter.k8s.aws/instance-gpu-memory", "In", ("81920",))))),
@@ -150,3 +159,14 @@ GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
 })
 
 GPU_RESOURCE_NAMES: frozenset[str] = frozenset(gpu.resource_name for gpu in GPU_CATALOG.values())
+
+NVIDIA_DEVICES_ENV = "NVIDIA_VISIBLE_DEVICES"
+"""What the NVIDIA container runtime reads to expose GPUs to a container."""
+
+DEVICE_SELECTION_ENV = frozenset({NVIDIA_DEVICES_ENV, "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                                  "HIP_VISIBLE_DEVICES"})
+"""Environment variables that pick GPUs by hand, bypassing the device plugin's allocation
+(NVIDIA container runtime and CUDA; ROCm runtime and HIP)."""
+
+NVIDIA_NO_DEVICES = "void"
+"""``NVIDIA_VISIBLE_DEVICES=void`` hides every GPU from a container that was allocated none."""

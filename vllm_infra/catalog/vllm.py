@@ -27,6 +27,12 @@ class VllmVersion(NamedTuple):
         return f"{self.major}.{self.minor}.{self.patch}"
 
 
+CACHE_DIR_ENV = ("HOME", "HF_HOME", "XDG_CACHE_HOME", "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR",
+                 "TORCHINDUCTOR_CACHE_DIR", "NUMBA_CACHE_DIR")
+"""Environment variables that decide where vLLM and its libraries (Hugging Face Hub, Triton,
+torch.compile, Numba) write at run time; under a read-only root filesystem each must point at a
+writable mount."""
+
 SHUTDOWN_TIMEOUT_SINCE = VllmVersion(0, 18, 0)
 """``vllm serve --shutdown-timeout`` (drain in-flight requests on SIGTERM) first shipped in 0.18.0
 (vllm-project/vllm#34730)."""

@@ -3,23 +3,15 @@ rendered YAML."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from vllm_infra.cli.output import fail, stdout
-from vllm_infra.kube import KUBERNETES_VERSION
-from vllm_infra.policy import OutputFormat, Profile, Severity
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
+from vllm_infra.vocabulary.reporting import DataFormat, Profile, ReportFormat, Severity
 
 PATHS_HELP = "Files or directories of rendered YAML (recursively), or - for stdin."
-
-
-class ValidateFormat(StrEnum):
-    """--output values of validate."""
-
-    TEXT = "text"
-    JSON = "json"
 
 
 def _skips(values: list[str] | None) -> list[str]:
@@ -37,7 +29,7 @@ def check(
                                                       show_default=False)] = None,
     profile: Annotated[Profile, typer.Option(help="Rule profile: dev relaxes PDB, replica and digest rules; "
                                                   "rdma allows IPC_LOCK.")] = Profile.RESTRICTED,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Report format.")] = OutputFormat.TEXT,
+    output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.TEXT,
     fail_on: Annotated[Severity, typer.Option(help="Lowest severity that fails the run (exit 1).")]
     = Severity.HIGH,
     kubernetes_version: Annotated[str, typer.Option(help="Kubernetes version whose schemas are used (1.25-1.37).")]
@@ -54,10 +46,10 @@ def check(
     still reported. Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad input (YAML
     errors, unreadable files, no objects or no vLLM workload found).
     """
-    from vllm_infra.checks import run_check
-    from vllm_infra.reports import render_check
-    from vllm_infra.rules import RULES
-    from vllm_infra.validation.schemas import UnsupportedVersionError, normalize_version
+    from vllm_infra.checker.reports import render_check
+    from vllm_infra.checker.rules import RULES
+    from vllm_infra.checker.runner import run_check
+    from vllm_infra.checker.schemas.validator import UnsupportedVersionError, normalize_version
 
     unknown = sorted(set(rule or []) - set(RULES))
     if unknown:
@@ -81,7 +73,7 @@ def validate(
     = KUBERNETES_VERSION,
     skip: Annotated[list[str] | None, typer.Option(help="Kinds to skip: Kind or group/version/Kind, "
                                                         "comma-separated or repeated.")] = None,
-    output: Annotated[ValidateFormat, typer.Option("--output", "-o", help="Report format.")] = ValidateFormat.TEXT,
+    output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.TEXT,
 ) -> None:
     """Validate every object strictly (unknown fields are errors) against one Kubernetes version's
     schemas and the vendored add-on CRDs (KEDA, LeaderWorkerSet, Prometheus Operator, Gateway API,
@@ -89,9 +81,9 @@ def validate(
 
     Exit codes: 0 all valid, 1 invalid objects or missing schemas, 2 bad input.
     """
-    from vllm_infra.checks import run_validate
-    from vllm_infra.reports import validate_json, validate_text
-    from vllm_infra.validation.schemas import UnsupportedVersionError
+    from vllm_infra.checker.reports import render_validate
+    from vllm_infra.checker.runner import run_validate
+    from vllm_infra.checker.schemas.validator import UnsupportedVersionError
 
     try:
         report = run_validate(paths or ["manifests"], kubernetes_version=kubernetes_version, skip_kinds=_skips(skip))
@@ -99,23 +91,22 @@ def validate(
         fail(str(exc))
     if report.problems:
         _bad_input(list(report.problems))
-    text = validate_json(report) if output == ValidateFormat.JSON else validate_text(report)
-    stdout.out(text, end="", highlight=False)
+    stdout.out(render_validate(report, output), end="", highlight=False)
     raise typer.Exit(int(report.exit_code))
 
 
 def rules(
-    output: Annotated[ValidateFormat, typer.Option("--output", "-o", help="Table or JSON.")] = ValidateFormat.TEXT,
+    output: Annotated[DataFormat, typer.Option("--output", "-o", help="Table or JSON.")] = DataFormat.TEXT,
 ) -> None:
     """List the policy catalog: id, severity, scope, GPU-specific, title and remediation."""
     import json
 
     from rich.table import Table
 
-    from vllm_infra.rules import RULES
+    from vllm_infra.checker.rules import RULES
 
     catalog = sorted(RULES.values(), key=lambda r: r.id)
-    if output == ValidateFormat.JSON:
+    if output == DataFormat.JSON:
         stdout.out(json.dumps([{"id": r.id, "severity": r.severity.value, "scope": r.scope.value,
                                 "gpu_specific": r.gpu_specific, "title": r.title, "remediation": r.remediation}
                                for r in catalog], indent=2), highlight=False)

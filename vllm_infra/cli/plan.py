@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +11,7 @@ import typer
 
 from vllm_infra.cli.output import fail, stdout
 from vllm_infra.cli.synth import STACKS_DIR
-
-
-class PlanFormat(StrEnum):
-    """--output values."""
-
-    TABLE = "table"
-    JSON = "json"
+from vllm_infra.vocabulary.reporting import DataFormat
 
 
 def _prices(overrides: list[str] | None, prices_file: Path | None) -> dict[Any, float]:
@@ -64,7 +57,7 @@ def plan(
                                                                     "e.g. H100-80GB=2.49 (repeatable).")] = None,
     prices: Annotated[Path | None, typer.Option("--prices", help="YAML mapping GPU type -> USD per GPU-hour.")]
     = None,
-    output: Annotated[PlanFormat, typer.Option("--output", "-o", help="Rich table or JSON.")] = PlanFormat.TABLE,
+    output: Annotated[DataFormat, typer.Option("--output", "-o", help="Table or JSON.")] = DataFormat.TEXT,
 ) -> None:
     """Capacity and cost per stack: GPUs x replicas, per-GPU weights and KV cache (tokens, and how
     many full-length sequences fit), startup budget, GPU-hours per month and cost.
@@ -74,9 +67,9 @@ def plan(
     """
     from rich.table import Table
 
-    from vllm_infra.plan import plan_fleet
-    from vllm_infra.stacks import StackConfigError, load_stack
-    from vllm_infra.synth import select_stacks
+    from vllm_infra.operations.plan import plan_fleet
+    from vllm_infra.outputs.stack_config import StackConfigError, load_stack
+    from vllm_infra.outputs.synth import select_stacks
 
     table_prices = _prices(price, prices)
     try:
@@ -85,7 +78,7 @@ def plan(
     except StackConfigError as exc:
         fail(f"{len(exc.problems)} problem(s) in stack configuration", [str(p) for p in exc.problems])
     rows = {name: plan_fleet(fleet, table_prices) for name, fleet in fleets.items()}
-    if output == PlanFormat.JSON:
+    if output == DataFormat.JSON:
         stdout.out(json.dumps({name: [{**asdict(row), "cost_min": round(row.cost_min, 2),
                                        "cost_max": round(row.cost_max, 2)} for row in stack_rows]
                                for name, stack_rows in rows.items()}, indent=2), highlight=False)
@@ -124,8 +117,8 @@ def models(
     """List the model catalog, or turn a local config.json into an inline architecture block."""
     from rich.table import Table
 
-    from vllm_infra.catalog.models import MODEL_CATALOG, ModelArchitecture
-    from vllm_infra.yamlio import dump
+    from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
+    from vllm_infra.serialization.emitter import dump
 
     if import_config is not None:
         try:

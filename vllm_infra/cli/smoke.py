@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from vllm_infra.cli.output import EXIT_FINDINGS, fail, stderr, stdout
+from vllm_infra.cli.output import fail, stderr, stdout
+from vllm_infra.vocabulary.exits import ExitCode
 
 
 def smoke(
@@ -26,7 +27,7 @@ def smoke(
     """Check /health, /v1/models, /metrics and one tiny completion on each URL, with timings,
     retries with exponential backoff and a timeout. Exit codes: 0 healthy, 1 a check failed,
     2 bad input."""
-    from vllm_infra.smoke import SmokeSettings, alert_payload, send_alert, smoke, summary
+    from vllm_infra.operations.smoke import SmokeSettings, alert_payload, send_alert, smoke, summary
 
     problems = [url for url in urls if not url.startswith(("http://", "https://"))]
     if problems:
@@ -52,4 +53,4 @@ def smoke(
         error = send_alert(webhook, alert_payload(results, line), timeout)
         if error:
             stderr.print(f"warning: the alert webhook failed: {error}", markup=False)
-    raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(int(ExitCode.FINDINGS))

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from vllm_infra.cli.output import EXIT_FINDINGS, fail, stdout
+from vllm_infra.cli.output import fail, stdout
+from vllm_infra.vocabulary.exits import ExitCode
 
 STACKS_DIR = Path("stacks")
 OUT_DIR = Path("manifests")
@@ -25,14 +26,16 @@ def synth(
 ) -> None:
     """Render stacks into one YAML file per object plus a kustomization.yaml per stack.
 
-    Output is byte-identical on every run. Writing is atomic per stack directory, and nothing is
-    written if any requested stack is invalid (exit 2). The objects behind the files are also
-    recorded in the parse cache, so a following `vllm-infra check` skips re-parsing them.
+    Output is byte-identical on every run. Writing is atomic per stack directory. Nothing is
+    written if any requested stack is invalid, or if its rendered objects fail the policy gate
+    (findings at or above high under the stack's policy_profile, e.g. from patches): exit 2.
     """
-    from vllm_infra.gitops import find_drift, parsed_documents, write_stack_dir
-    from vllm_infra.parsecache import record
-    from vllm_infra.stacks import StackConfigError
-    from vllm_infra.synth import synthesize
+    from vllm_infra.checker.reports import finding_line
+    from vllm_infra.checker.runner import check_objects
+    from vllm_infra.outputs.drift import find_drift
+    from vllm_infra.outputs.stack_config import StackConfigError
+    from vllm_infra.outputs.synth import synthesize
+    from vllm_infra.outputs.tree import write_stack_dir
 
     try:
         results = synthesize(stacks_dir, stacks or [])
@@ -40,11 +43,15 @@ def synth(
         count = len(exc.problems)
         fail(f"{count} problem{'s' if count != 1 else ''} in stack configuration; nothing was written",
              [str(problem) for problem in exc.problems])
+    gated = [(result, check_objects(result.objects, f"{stacks_dir.name}/{result.source.name} (rendered)",
+                                    profile=result.fleet.policy_profile)) for result in results]
+    refused = [finding_line(finding) for _result, report in gated for finding in report.gating()]
+    if refused:
+        fail("the rendered objects fail the policy gate; nothing was written", refused)
     drifted = 0
     for result in results:
         directory = out / result.name
         drift = find_drift(directory, result.files)
-        record(directory, result.files, parsed_documents(result.objects))
         if check:
             drifted += len(drift)
             for item in drift:
@@ -57,5 +64,5 @@ def synth(
     if check:
         if drifted:
             fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `vllm-infra synth` "
-                 "and commit the result", code=EXIT_FINDINGS)
+                 "and commit the result", code=ExitCode.FINDINGS)
         stdout.print(f"{out}: up to date ({len(results)} stack{'s' if len(results) != 1 else ''})", markup=False)

@@ -12,10 +12,10 @@ from vllm_infra.render import Manifest, RenderContext, render_namespace, render_
 from vllm_infra.render.labels import selector_labels
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 
 SERVICE_TYPE = "vllm-infra:kubernetes:VllmService"
 FLEET_TYPE = "vllm-infra:kubernetes:VllmFleet"
-WORKLOAD_KINDS = frozenset({"Deployment", "LeaderWorkerSet", "StatefulSet"})
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class VllmFleetArgs:
 def child_options(spec: VllmServiceSpec, obj: Manifest, parent: pulumi.Resource) -> pulumi.ResourceOptions:
     """Per-object options: parented to the component; the workload keeps its replica count away
     from ``pulumi up`` when an autoscaler owns it, and waits as long as the model may load."""
-    if obj["kind"] not in WORKLOAD_KINDS:
+    if obj["kind"] not in SERVING_KINDS:
         return pulumi.ResourceOptions(parent=parent)
-    budget = f"{spec.await_budget}s"
+    budget = f"{spec.resolved.await_budget}s"
     return pulumi.ResourceOptions(
         parent=parent,
         ignore_changes=["spec.replicas"] if spec.autoscaling else None,
@@ -75,16 +75,17 @@ class VllmService(pulumi.ComponentResource):
             role: kubernetes_resource(f"{name}-{role}", obj, child_options(spec, obj, self))
             for role, obj in zip(_roles(objects), objects, strict=True)
         }
-        per_replica = spec.gpus_per_pod * spec.parallelism.nodes
+        resolved = spec.resolved
+        per_replica = resolved.gpus_per_replica
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.service_name = pulumi.Output.from_input(spec.name)
         self.url = pulumi.Output.from_input(
             f"http://{spec.name}.{args.namespace}.svc.cluster.local:{spec.service.port}")
         self.gpus_per_replica = pulumi.Output.from_input(per_replica)
-        self.max_gpus = pulumi.Output.from_input(per_replica * spec.max_scale)
+        self.max_gpus = pulumi.Output.from_input(per_replica * resolved.max_scale)
         self.register_outputs({"namespace": self.namespace, "service_name": self.service_name, "url": self.url,
                                "gpus_per_replica": self.gpus_per_replica, "max_gpus": self.max_gpus,
-                               "selector": selector_labels(spec)})
+                               "selector": selector_labels(resolved)})
 
 
 class VllmFleet(pulumi.ComponentResource):

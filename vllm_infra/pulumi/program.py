@@ -7,8 +7,8 @@ from enum import StrEnum
 import pulumi
 import pulumi_kubernetes as k8s
 
+from vllm_infra.outputs.stack_config import FLEET_KEY, PROJECT, StackConfigError, fleet_from_config
 from vllm_infra.spec.fleet import FleetSpec
-from vllm_infra.stacks import FLEET_KEY, PROJECT, StackConfigError, fleet_from_config
 
 
 class DeployMode(StrEnum):

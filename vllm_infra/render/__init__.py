@@ -1,15 +1,15 @@
 """Pure rendering: spec -> list of Kubernetes objects (plain dicts, camelCase). No I/O.
 
 ``render_fleet`` is what ``vllm-infra synth`` writes and what the Pulumi component registers;
-objects come out in a stable apply order (see ``vllm_infra.kube.KIND_ORDER``).
+objects come out in a stable apply order (see ``vllm_infra.vocabulary.kubernetes.KIND_ORDER``).
+Every renderer receives the service's resolved view, where each default is computed once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from vllm_infra.kube import object_sort_key
-from vllm_infra.render.autoscaling import horizontal_autoscaler, scaled_object
+from vllm_infra.render.autoscaling import autoscaler
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.disruption import disruption_budget
 from vllm_infra.render.labels import ENVIRONMENT_LABEL, MANAGED_BY
@@ -18,29 +18,30 @@ from vllm_infra.render.observability import service_monitor
 from vllm_infra.render.patches import PatchError, apply_patches
 from vllm_infra.render.routing import http_route, inference_pool
 from vllm_infra.render.service import cluster_service, model_cache_claim, service_account
-from vllm_infra.render.workload import LWS_NAME_LABEL, LWS_WORKER_INDEX_LABEL, workload
+from vllm_infra.render.workload import workload
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.vocabulary.kubernetes import LWS_LEADER_INDEX, LWS_NAME_LABEL, LWS_WORKER_INDEX_LABEL, object_sort_key
 
 Manifest = dict[str, Any]
 
 __all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_namespace", "render_service"]
 
 
-def render_service(service: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
+def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
     """Every object of one model server, patches applied, in apply order."""
+    service = spec.resolved
     runner = workload(service, context)
-    multi_node = service.parallelism.nodes > 1
+    multi_node = spec.parallelism.nodes > 1
     candidates = [
         service_account(service, context),
         model_cache_claim(service, context),
-        cluster_service(service, context, {LWS_WORKER_INDEX_LABEL: "0"} if multi_node else None),
+        cluster_service(service, context, {LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX} if multi_node else None),
         runner,
         disruption_budget(service, context),
-        horizontal_autoscaler(service, context, runner),
-        scaled_object(service, context, runner),
+        autoscaler(service, context, runner),
         service_monitor(service, context),
-        network_policy(service, context, {LWS_NAME_LABEL: service.name} if multi_node else None),
+        network_policy(service, context, {LWS_NAME_LABEL: spec.name} if multi_node else None),
         inference_pool(service, context),
         http_route(service, context),
     ]

@@ -8,21 +8,15 @@ from typing import Any
 from vllm_infra.catalog.vllm import metric_for
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata
-from vllm_infra.spec.autoscaling import AutoscalerBackend
-from vllm_infra.spec.service import VllmServiceSpec
-from vllm_infra.units import format_decimal_quantity
+from vllm_infra.spec.autoscaling import HpaAutoscalingSpec, KedaAutoscalingSpec
+from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.autoscalers import HPA, KEDA
+from vllm_infra.vocabulary.units import format_decimal_quantity
 
 
-def adapter_metric_name(service: VllmServiceSpec) -> str:
-    """Custom-metrics API name of the scaling metric (``vllm:x`` -> ``vllm_x``)."""
-    assert service.autoscaling is not None
-    configured = service.autoscaling.adapter_metric_name
-    return configured or metric_for(service.autoscaling.metric, service.image.version).replace(":", "_")
-
-
-def scaling_behavior(service: VllmServiceSpec) -> dict[str, Any]:
+def scaling_behavior(service: ResolvedService) -> dict[str, Any]:
     """Scale up no faster than a pod starts; scale down slowly, one pod at a time."""
-    scaling = service.autoscaling
+    scaling = service.spec.autoscaling
     assert scaling is not None
     return {
         "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
@@ -33,27 +27,26 @@ def scaling_behavior(service: VllmServiceSpec) -> dict[str, Any]:
     }
 
 
-def scale_target_ref(service: VllmServiceSpec, workload: dict[str, Any]) -> dict[str, Any]:
+def scale_target_ref(workload: dict[str, Any]) -> dict[str, Any]:
     """Reference to the rendered workload."""
     return {"apiVersion": workload["apiVersion"], "kind": workload["kind"], "name": workload["metadata"]["name"]}
 
 
-def horizontal_autoscaler(service: VllmServiceSpec, context: RenderContext,
-                          workload: dict[str, Any]) -> dict[str, Any] | None:
-    """``autoscaling/v2`` HPA with a Pods metric, or None without an hpa autoscaler."""
-    scaling, target = service.autoscaling, service.scaling_target
-    if scaling is None or target is None or scaling.backend != AutoscalerBackend.HPA:
-        return None
+def horizontal_autoscaler(service: ResolvedService, scaling: HpaAutoscalingSpec, context: RenderContext,
+                          workload: dict[str, Any]) -> dict[str, Any]:
+    """``autoscaling/v2`` HPA with a Pods metric from the Prometheus Adapter."""
+    metric = scaling.adapter_metric_name or metric_for(scaling.metric, service.vllm_version).replace(":", "_")
+    target = scaling.resolved_target(service.spec.model.max_num_seqs)
     return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
+        "apiVersion": HPA.api_version,
+        "kind": HPA.kind,
         "metadata": metadata(service, context),
         "spec": {
-            "scaleTargetRef": scale_target_ref(service, workload),
+            "scaleTargetRef": scale_target_ref(workload),
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
             "metrics": [{"type": "Pods", "pods": {
-                "metric": {"name": adapter_metric_name(service)},
+                "metric": {"name": metric},
                 "target": {"type": "AverageValue", "averageValue": format_decimal_quantity(target)}}}],
             "behavior": scaling_behavior(service),
         },
@@ -65,24 +58,21 @@ def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def prometheus_query(service: VllmServiceSpec, context: RenderContext) -> str:
+def prometheus_query(service: ResolvedService, scaling: KedaAutoscalingSpec, context: RenderContext) -> str:
     """Sum of the scaling metric over this service's pods (KEDA divides by replicas)."""
-    scaling = service.autoscaling
-    assert scaling is not None
-    labels = scaling.prometheus_labels or {"namespace": context.namespace, "model_name": service.model.name_served}
+    labels = scaling.prometheus_labels or {"namespace": context.namespace,
+                                           "model_name": service.spec.model.name_served}
     matchers = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    return f"sum({metric_for(scaling.metric, service.image.version)}{{{matchers}}})"
+    return f"sum({metric_for(scaling.metric, service.vllm_version)}{{{matchers}}})"
 
 
-def scaled_object(service: VllmServiceSpec, context: RenderContext,
-                  workload: dict[str, Any]) -> dict[str, Any] | None:
-    """KEDA ScaledObject, or None without a keda autoscaler."""
-    scaling, target = service.autoscaling, service.scaling_target
-    if scaling is None or target is None or scaling.backend != AutoscalerBackend.KEDA:
-        return None
-    server = str(scaling.prometheus_url)
+def scaled_object(service: ResolvedService, scaling: KedaAutoscalingSpec, context: RenderContext,
+                  workload: dict[str, Any]) -> dict[str, Any]:
+    """KEDA ScaledObject with a Prometheus trigger, the activator and cron windows."""
+    server = scaling.prometheus_url
+    target = scaling.resolved_target(service.spec.model.max_num_seqs)
     triggers: list[dict[str, Any]] = [{"type": "prometheus", "name": scaling.metric.value, "metadata": {
-        "serverAddress": server, "query": prometheus_query(service, context), "threshold": _number(target)}}]
+        "serverAddress": server, "query": prometheus_query(service, scaling, context), "threshold": _number(target)}}]
     if scaling.activation:
         triggers.append({"type": "prometheus", "name": "activation", "metadata": {
             "serverAddress": server, "query": scaling.activation.query,
@@ -93,11 +83,11 @@ def scaled_object(service: VllmServiceSpec, context: RenderContext,
             "timezone": window.timezone, "start": window.start, "end": window.end,
             "desiredReplicas": str(window.min_replicas)}})
     return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
+        "apiVersion": KEDA.api_version,
+        "kind": KEDA.kind,
         "metadata": metadata(service, context),
         "spec": {
-            "scaleTargetRef": scale_target_ref(service, workload),
+            "scaleTargetRef": scale_target_ref(workload),
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
             "pollingInterval": 15,
@@ -107,3 +97,13 @@ def scaled_object(service: VllmServiceSpec, context: RenderContext,
             "triggers": triggers,
         },
     }
+
+
+def autoscaler(service: ResolvedService, context: RenderContext, workload: dict[str, Any]) -> dict[str, Any] | None:
+    """The autoscaler of the configured backend, or None without autoscaling."""
+    scaling = service.spec.autoscaling
+    if isinstance(scaling, HpaAutoscalingSpec):
+        return horizontal_autoscaler(service, scaling, context, workload)
+    if isinstance(scaling, KedaAutoscalingSpec):
+        return scaled_object(service, scaling, context, workload)
+    return None

@@ -6,15 +6,15 @@ from typing import Any
 
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata, selector_labels
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
 
 
-def disruption_budget(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any] | None:
+def disruption_budget(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:
     """PDB over all of the service's pods, or None when disabled. Pods stuck loading or
     crash-looping are always evictable (``AlwaysAllow``), so they never pin a node."""
     if not service.disruption_budget_enabled:
         return None
-    budget = service.availability.disruption_budget
+    budget = service.spec.availability.disruption_budget
     spec: dict[str, Any] = {"selector": {"matchLabels": selector_labels(service)},
                             "unhealthyPodEvictionPolicy": "AlwaysAllow"}
     if budget.min_available is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from vllm_infra.render.context import RenderContext
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
 
 APP_NAME = "vllm"
 MANAGED_BY = "vllm-infra"
@@ -15,26 +15,26 @@ ROLE_LABEL = "vllm-infra.io/role"
 MODEL_ANNOTATION = "vllm-infra.io/model"
 
 
-def selector_labels(service: VllmServiceSpec) -> dict[str, str]:
+def selector_labels(service: ResolvedService) -> dict[str, str]:
     """Immutable labels that select this service's pods."""
     return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": service.name}
 
 
-def common_labels(service: VllmServiceSpec, context: RenderContext) -> dict[str, str]:
+def common_labels(service: ResolvedService, context: RenderContext) -> dict[str, str]:
     """Labels on every object of the service."""
     labels = {
         **selector_labels(service),
         "app.kubernetes.io/component": "model-server",
         "app.kubernetes.io/part-of": context.part_of,
         "app.kubernetes.io/managed-by": MANAGED_BY,
-        "app.kubernetes.io/version": str(service.image.version),
+        "app.kubernetes.io/version": str(service.vllm_version),
     }
     if context.environment:
         labels[ENVIRONMENT_LABEL] = context.environment
     return labels
 
 
-def metadata(service: VllmServiceSpec, context: RenderContext, name: str | None = None,
+def metadata(service: ResolvedService, context: RenderContext, name: str | None = None,
              annotations: dict[str, str] | None = None) -> dict[str, Any]:
     """``metadata`` of a namespaced object of the service."""
     meta: dict[str, Any] = {

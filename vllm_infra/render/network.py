@@ -8,7 +8,7 @@ from typing import Any
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata, selector_labels
 from vllm_infra.render.pod import PORT_NAME
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
 
 _NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -18,11 +18,11 @@ def _from_namespaces(names: list[str]) -> list[dict[str, Any]]:
         {"key": _NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}]
 
 
-def network_policy(service: VllmServiceSpec, context: RenderContext,
+def network_policy(service: ResolvedService, context: RenderContext,
                    group_peers: dict[str, str] | None = None) -> dict[str, Any] | None:
     """NetworkPolicy for the service's pods; ``group_peers`` selects pods of the same multi-node
     group, which talk to each other on any port (Ray, NCCL)."""
-    policy = service.network_policy
+    policy = service.spec.network_policy
     if not policy.enabled:
         return None
     api_port = [{"port": PORT_NAME, "protocol": "TCP"}]
@@ -36,7 +36,7 @@ def network_policy(service: VllmServiceSpec, context: RenderContext,
                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
         "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
     }]
-    if not service.storage.model_cache.offline:
+    if not service.spec.storage.model_cache.offline:
         egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
     if group_peers:
         peer = [{"podSelector": {"matchLabels": group_peers}}]

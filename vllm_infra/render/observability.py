@@ -7,13 +7,13 @@ from typing import Any
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata, selector_labels
 from vllm_infra.render.pod import METRICS_PATH, PORT_NAME
-from vllm_infra.spec.service import VllmServiceSpec
-from vllm_infra.units import format_duration
+from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.units import format_duration
 
 
-def service_monitor(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any] | None:
+def service_monitor(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:
     """ServiceMonitor selecting this service's Service, or None when not requested."""
-    metrics = service.metrics
+    metrics = service.spec.metrics
     if not metrics.service_monitor:
         return None
     meta = metadata(service, context)

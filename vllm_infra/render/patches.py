@@ -7,7 +7,7 @@ from typing import Any
 import jsonpatch
 
 from vllm_infra.spec.patches import JsonPatchOperation
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
 
 
 class PatchError(ValueError):
@@ -23,13 +23,13 @@ def _operation(op: JsonPatchOperation) -> dict[str, Any]:
     return wire
 
 
-def apply_patches(service: VllmServiceSpec, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def apply_patches(service: ResolvedService, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return ``objects`` with the service's patches applied in declaration order."""
-    if not service.patches:
+    if not service.spec.patches:
         return objects
     by_key = {(obj["kind"], obj["metadata"]["name"]): index for index, obj in enumerate(objects)}
     patched = list(objects)
-    for number, patch in enumerate(service.patches):
+    for number, patch in enumerate(service.spec.patches):
         key = (patch.kind, patch.name or service.name)
         if key not in by_key:
             available = ", ".join(f"{kind}/{name}" for kind, name in sorted(by_key))

@@ -3,7 +3,6 @@ security context and scheduling."""
 
 from __future__ import annotations
 
-import math
 import shlex
 from enum import StrEnum
 from typing import Any
@@ -12,10 +11,11 @@ from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import ROLE_LABEL, common_labels
 from vllm_infra.spec.model import Dtype, KvCacheDtype
+from vllm_infra.spec.resolved import STARTUP_PROBE_PERIOD, ResolvedService
 from vllm_infra.spec.scheduling import Spread
-from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.spec.storage import CacheType
-from vllm_infra.units import format_bytes, parse_quantity
+from vllm_infra.vocabulary.kubernetes import HOSTNAME_TOPOLOGY, ZONE_TOPOLOGY
+from vllm_infra.vocabulary.units import format_bytes, parse_quantity
 
 CONTAINER_NAME = "vllm"
 PORT_NAME = "http"
@@ -26,7 +26,6 @@ TMP_PATH = "/tmp"
 CACHE_PATH = "/model-cache"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 RAY_PORT = 6379
-STARTUP_PERIOD = 10
 EPHEMERAL_OVERHEAD = 2 * 2**30
 """Container logs and writable layer on top of disk-backed emptyDirs."""
 
@@ -42,14 +41,14 @@ class PodRole(StrEnum):
     """Multi-node replica: Ray worker contributing GPUs."""
 
 
-def engine_args(service: VllmServiceSpec) -> list[str]:
+def engine_args(service: ResolvedService) -> list[str]:
     """Arguments of ``vllm serve``; every typed field maps to exactly one flag."""
-    model, par = service.model, service.parallelism
+    model, par = service.spec.model, service.spec.parallelism
     args = [
         model.id,
         f"--revision={model.revision}",
         f"--served-model-name={model.name_served}",
-        f"--port={service.service.port}",
+        f"--port={service.spec.service.port}",
         f"--tensor-parallel-size={par.tensor}",
         f"--pipeline-parallel-size={par.pipeline}",
         f"--gpu-memory-utilization={model.gpu_memory_utilization}",
@@ -67,8 +66,8 @@ def engine_args(service: VllmServiceSpec) -> list[str]:
         args += ["--trust-remote-code", f"--code-revision={model.revision}"]
     if par.nodes > 1:
         args.append("--distributed-executor-backend=ray")
-    if service.image.version >= SHUTDOWN_TIMEOUT_SINCE:
-        args.append(f"--shutdown-timeout={service.lifecycle.drain.request_timeout}")
+    if service.vllm_version >= SHUTDOWN_TIMEOUT_SINCE:
+        args.append(f"--shutdown-timeout={service.spec.lifecycle.drain.request_timeout}")
     for flag, value in sorted(model.extra_args.items()):
         if value is True:
             args.append(f"--{flag}")
@@ -79,7 +78,7 @@ def engine_args(service: VllmServiceSpec) -> list[str]:
     return args
 
 
-def _command(service: VllmServiceSpec, role: PodRole) -> dict[str, list[str]]:
+def _command(service: ResolvedService, role: PodRole) -> dict[str, list[str]]:
     if role == PodRole.SERVER:
         return {"command": ["vllm", "serve"], "args": engine_args(service)}
     if role == PodRole.LEADER:
@@ -90,8 +89,8 @@ def _command(service: VllmServiceSpec, role: PodRole) -> dict[str, list[str]]:
             "args": [f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --disable-usage-stats --block"]}
 
 
-def _env(service: VllmServiceSpec) -> list[dict[str, Any]]:
-    cache = service.storage.model_cache
+def _env(service: ResolvedService) -> list[dict[str, Any]]:
+    cache = service.spec.storage.model_cache
     values = {
         "HOME": f"{TMP_PATH}/home",
         "XDG_CACHE_HOME": f"{TMP_PATH}/.cache",
@@ -102,31 +101,31 @@ def _env(service: VllmServiceSpec) -> list[dict[str, Any]]:
         "TORCHINDUCTOR_CACHE_DIR": f"{TMP_PATH}/torchinductor",
         "NUMBA_CACHE_DIR": f"{TMP_PATH}/numba",
         "VLLM_NO_USAGE_STATS": "1",
-        **service.env,
+        **service.spec.env,
     }
     if cache.offline:
         values["HF_HUB_OFFLINE"] = "1"
-    if service.storage.hf_token_secret:
+    if service.spec.storage.hf_token_secret:
         values["HF_TOKEN_PATH"] = f"{HF_TOKEN_DIR}/token"
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in values.items()]
-    secrets = dict(service.secret_env)
-    if service.security.api_key_secret:
-        secrets["VLLM_API_KEY"] = service.security.api_key_secret
+    secrets = dict(service.spec.secret_env)
+    if service.spec.security.api_key_secret:
+        secrets["VLLM_API_KEY"] = service.spec.security.api_key_secret
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
             for name, ref in secrets.items()]
     return sorted(env, key=lambda item: item["name"])
 
 
-def cache_claim_name(service: VllmServiceSpec) -> str:
+def cache_claim_name(service: ResolvedService) -> str:
     """Name of the model-cache PVC (rendered or existing)."""
-    return service.storage.model_cache.claim_name or f"{service.name}-model-cache"
+    return service.spec.storage.model_cache.claim_name or f"{service.name}-model-cache"
 
 
-def _volumes(service: VllmServiceSpec) -> list[dict[str, Any]]:
-    cache = service.storage.model_cache
+def _volumes(service: ResolvedService) -> list[dict[str, Any]]:
+    cache = service.spec.storage.model_cache
     volumes: list[dict[str, Any]] = [
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_bytes(service.shm_bytes)}},
-        {"name": "tmp", "emptyDir": {"sizeLimit": service.storage.tmp_size}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": service.spec.storage.tmp_size}},
     ]
     if cache.type == CacheType.EMPTY_DIR:
         size = service.model_cache_bytes
@@ -137,35 +136,35 @@ def _volumes(service: VllmServiceSpec) -> list[dict[str, Any]]:
         if cache.offline:
             claim["readOnly"] = True
         volumes.append({"name": "model-cache", "persistentVolumeClaim": claim})
-    token = service.storage.hf_token_secret
+    token = service.spec.storage.hf_token_secret
     if token:
         volumes.append({"name": "hf-token", "secret": {"secretName": token.name,
                                                       "items": [{"key": token.key, "path": "token"}]}})
     return volumes
 
 
-def _mounts(service: VllmServiceSpec) -> list[dict[str, Any]]:
+def _mounts(service: ResolvedService) -> list[dict[str, Any]]:
     cache_mount: dict[str, Any] = {"name": "model-cache", "mountPath": CACHE_PATH}
-    if service.storage.model_cache.offline:
+    if service.spec.storage.model_cache.offline:
         cache_mount["readOnly"] = True
     mounts = [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "tmp", "mountPath": TMP_PATH}, cache_mount]
-    if service.storage.hf_token_secret:
+    if service.spec.storage.hf_token_secret:
         mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
     return mounts
 
 
-def _resources(service: VllmServiceSpec) -> dict[str, Any]:
+def _resources(service: ResolvedService) -> dict[str, Any]:
     gpu = service.gpu.resource_name
     memory = format_bytes(service.memory_limit_bytes)
-    ephemeral = int(parse_quantity(service.storage.tmp_size)) + EPHEMERAL_OVERHEAD
-    if service.storage.model_cache.type == CacheType.EMPTY_DIR:
+    ephemeral = int(parse_quantity(service.spec.storage.tmp_size)) + EPHEMERAL_OVERHEAD
+    if service.spec.storage.model_cache.type == CacheType.EMPTY_DIR:
         ephemeral += service.model_cache_bytes or 0
     storage = format_bytes(ephemeral)
     requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage,
                 gpu: service.gpus_per_pod}
     limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, gpu: service.gpus_per_pod}
-    if service.resources.cpu_limit:
-        limits["cpu"] = service.resources.cpu_limit
+    if service.spec.resources.cpu_limit:
+        limits["cpu"] = service.spec.resources.cpu_limit
     return {"requests": requests, "limits": limits}
 
 
@@ -174,10 +173,10 @@ def _probe(period: int, timeout: int, failures: int) -> dict[str, Any]:
             "timeoutSeconds": timeout, "failureThreshold": failures}
 
 
-def _probes(service: VllmServiceSpec) -> dict[str, Any]:
-    life = service.lifecycle
+def _probes(service: ResolvedService) -> dict[str, Any]:
+    life = service.spec.lifecycle
     return {
-        "startupProbe": _probe(STARTUP_PERIOD, 5, math.ceil(service.startup_budget / STARTUP_PERIOD)),
+        "startupProbe": _probe(STARTUP_PROBE_PERIOD, 5, service.startup_probe_failures),
         "readinessProbe": _probe(life.readiness.period_seconds, life.readiness.timeout_seconds,
                                  life.readiness.failure_threshold),
         "livenessProbe": _probe(life.liveness.period_seconds, life.liveness.timeout_seconds,
@@ -185,12 +184,12 @@ def _probes(service: VllmServiceSpec) -> dict[str, Any]:
     }
 
 
-def container(service: VllmServiceSpec, role: PodRole) -> dict[str, Any]:
+def container(service: ResolvedService, role: PodRole) -> dict[str, Any]:
     """The vLLM container for one pod role."""
     spec: dict[str, Any] = {
         "name": CONTAINER_NAME,
-        "image": service.image.reference,
-        "imagePullPolicy": service.image.pull_policy.value,
+        "image": service.spec.image.reference,
+        "imagePullPolicy": service.spec.image.pull_policy.value,
         **_command(service, role),
         "env": _env(service),
         "resources": _resources(service),
@@ -203,23 +202,23 @@ def container(service: VllmServiceSpec, role: PodRole) -> dict[str, Any]:
         "volumeMounts": _mounts(service),
     }
     if role != PodRole.WORKER:
-        spec["ports"] = [{"name": PORT_NAME, "containerPort": service.service.port, "protocol": "TCP"}]
+        spec["ports"] = [{"name": PORT_NAME, "containerPort": service.spec.service.port, "protocol": "TCP"}]
         spec.update(_probes(service))
-    delay = service.lifecycle.drain.endpoint_delay
+    delay = service.spec.lifecycle.drain.endpoint_delay
     if delay:
         spec["lifecycle"] = {"preStop": {"sleep": {"seconds": delay}}}
     return spec
 
 
-def _node_affinity(service: VllmServiceSpec) -> dict[str, Any]:
+def _node_affinity(service: ResolvedService) -> dict[str, Any]:
     gpu_terms = [{"key": req.key, "operator": req.operator, "values": list(req.values)}
-                 for req in service.gpu.node_labels[service.accelerator.platform]]
+                 for req in service.gpu.node_labels[service.spec.accelerator.platform]]
     user_terms = [_requirement(req.key, req.operator, req.values)
-                  for req in service.scheduling.required_nodes]
+                  for req in service.spec.scheduling.required_nodes]
     affinity: dict[str, Any] = {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchExpressions": gpu_terms + user_terms}]}}
     preferred = [{"weight": pref.weight, "preference": {"matchExpressions": [
-        _requirement(pref.key, pref.operator, pref.values)]}} for pref in service.scheduling.preferred_nodes]
+        _requirement(pref.key, pref.operator, pref.values)]}} for pref in service.spec.scheduling.preferred_nodes]
     if preferred:
         affinity["preferredDuringSchedulingIgnoredDuringExecution"] = preferred
     return affinity
@@ -232,11 +231,11 @@ def _requirement(key: str, operator: str, values: list[str]) -> dict[str, Any]:
     return term
 
 
-def _tolerations(service: VllmServiceSpec) -> list[dict[str, Any]]:
+def _tolerations(service: ResolvedService) -> list[dict[str, Any]]:
     tolerations: list[dict[str, Any]] = []
-    if service.accelerator.tolerate_gpu_taint:
+    if service.spec.accelerator.tolerate_gpu_taint:
         tolerations.append({"key": service.gpu.taint_key, "operator": "Exists", "effect": "NoSchedule"})
-    for tol in service.scheduling.tolerations:
+    for tol in service.spec.scheduling.tolerations:
         item: dict[str, Any] = {"key": tol.key, "operator": "Equal" if tol.value is not None else "Exists"}
         if tol.value is not None:
             item["value"] = tol.value
@@ -248,10 +247,10 @@ def _tolerations(service: VllmServiceSpec) -> list[dict[str, Any]]:
     return tolerations
 
 
-def _spread(service: VllmServiceSpec, selector: dict[str, str]) -> list[dict[str, Any]]:
+def _spread(service: ResolvedService, selector: dict[str, str]) -> list[dict[str, Any]]:
     constraints = []
-    for key, mode in (("kubernetes.io/hostname", service.scheduling.spread_nodes),
-                      ("topology.kubernetes.io/zone", service.scheduling.spread_zones)):
+    for key, mode in ((HOSTNAME_TOPOLOGY, service.spec.scheduling.spread_nodes),
+                      (ZONE_TOPOLOGY, service.spec.scheduling.spread_zones)):
         if mode == Spread.OFF:
             continue
         constraints.append({
@@ -263,22 +262,22 @@ def _spread(service: VllmServiceSpec, selector: dict[str, str]) -> list[dict[str
     return constraints
 
 
-def pod_template(service: VllmServiceSpec, context: RenderContext, selector: dict[str, str],
+def pod_template(service: ResolvedService, context: RenderContext, selector: dict[str, str],
                  role: PodRole) -> dict[str, Any]:
     """``spec.template`` (or an LWS leader/worker template) for one pod role."""
     labels = common_labels(service, context)
     if role != PodRole.SERVER:
         labels[ROLE_LABEL] = role.value
     meta: dict[str, Any] = {"labels": labels}
-    if service.metrics.scrape_annotations and role != PodRole.WORKER:
-        meta["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(service.service.port),
+    if service.spec.metrics.scrape_annotations and role != PodRole.WORKER:
+        meta["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(service.spec.service.port),
                                "prometheus.io/path": METRICS_PATH}
-    sec = service.security
+    sec = service.spec.security
     pod: dict[str, Any] = {
         "serviceAccountName": service.name,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": service.lifecycle.drain.grace_period,
+        "terminationGracePeriodSeconds": service.grace_period,
         "securityContext": {"runAsNonRoot": True, "runAsUser": sec.run_as_user, "runAsGroup": sec.run_as_group,
                             "fsGroup": sec.fs_group, "seccompProfile": {"type": "RuntimeDefault"}},
         "affinity": {"nodeAffinity": _node_affinity(service)},
@@ -289,12 +288,12 @@ def pod_template(service: VllmServiceSpec, context: RenderContext, selector: dic
     spread = _spread(service, selector)
     if spread:
         pod["topologySpreadConstraints"] = spread
-    if service.scheduling.priority_class:
-        pod["priorityClassName"] = service.scheduling.priority_class
-    if service.scheduling.runtime_class:
-        pod["runtimeClassName"] = service.scheduling.runtime_class
-    if service.image.pull_secrets:
-        pod["imagePullSecrets"] = [{"name": name} for name in service.image.pull_secrets]
+    if service.spec.scheduling.priority_class:
+        pod["priorityClassName"] = service.spec.scheduling.priority_class
+    if service.spec.scheduling.runtime_class:
+        pod["runtimeClassName"] = service.spec.scheduling.runtime_class
+    if service.spec.image.pull_secrets:
+        pod["imagePullSecrets"] = [{"name": name} for name in service.spec.image.pull_secrets]
     if not pod["tolerations"]:
         del pod["tolerations"]
     return {"metadata": meta, "spec": pod}

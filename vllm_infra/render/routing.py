@@ -7,23 +7,23 @@ from typing import Any
 
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata, selector_labels
-from vllm_infra.render.workload import LWS_WORKER_INDEX_LABEL
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.kubernetes import LWS_LEADER_INDEX, LWS_WORKER_INDEX_LABEL
 
 INFERENCE_GROUP = "inference.networking.k8s.io"
 
 
-def serving_selector(service: VllmServiceSpec) -> dict[str, str]:
+def serving_selector(service: ResolvedService) -> dict[str, str]:
     """Labels of the pods that serve requests (leaders only for multi-node groups)."""
     selector = selector_labels(service)
-    if service.parallelism.nodes > 1:
-        selector[LWS_WORKER_INDEX_LABEL] = "0"
+    if service.spec.parallelism.nodes > 1:
+        selector[LWS_WORKER_INDEX_LABEL] = LWS_LEADER_INDEX
     return selector
 
 
-def inference_pool(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any] | None:
+def inference_pool(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:
     """InferencePool selecting the serving pods, with the endpoint picker that routes to them."""
-    routing = service.routing
+    routing = service.spec.routing
     if not routing.inference_pool:
         return None
     return {
@@ -32,16 +32,16 @@ def inference_pool(service: VllmServiceSpec, context: RenderContext) -> dict[str
         "metadata": metadata(service, context),
         "spec": {
             "selector": {"matchLabels": serving_selector(service)},
-            "targetPorts": [{"number": service.service.port}],
+            "targetPorts": [{"number": service.spec.service.port}],
             "endpointPickerRef": {"name": routing.endpoint_picker, "port": {"number": routing.endpoint_picker_port},
                                   "failureMode": routing.failure_mode.value},
         },
     }
 
 
-def http_route(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any] | None:
+def http_route(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:
     """HTTPRoute from the Gateway to the InferencePool (or the Service)."""
-    routing = service.routing
+    routing = service.spec.routing
     if routing.gateway is None:
         return None
     parent: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": routing.gateway.name}
@@ -50,7 +50,7 @@ def http_route(service: VllmServiceSpec, context: RenderContext) -> dict[str, An
     if routing.gateway.section_name:
         parent["sectionName"] = routing.gateway.section_name
     backend: dict[str, Any] = {"group": INFERENCE_GROUP, "kind": "InferencePool", "name": service.name} \
-        if routing.inference_pool else {"name": service.name, "port": service.service.port}
+        if routing.inference_pool else {"name": service.name, "port": service.spec.service.port}
     spec: dict[str, Any] = {
         "parentRefs": [parent],
         "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": routing.path_prefix}}],

@@ -7,12 +7,12 @@ from typing import Any
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata, selector_labels
 from vllm_infra.render.pod import PORT_NAME, cache_claim_name
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.storage import CacheType
-from vllm_infra.units import format_bytes
+from vllm_infra.vocabulary.units import format_bytes
 
 
-def service_account(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+def service_account(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     """Dedicated identity with no API token: vLLM never talks to the API server."""
     sa: dict[str, Any] = {
         "apiVersion": "v1",
@@ -20,15 +20,15 @@ def service_account(service: VllmServiceSpec, context: RenderContext) -> dict[st
         "metadata": metadata(service, context),
         "automountServiceAccountToken": False,
     }
-    if service.image.pull_secrets:
-        sa["imagePullSecrets"] = [{"name": name} for name in service.image.pull_secrets]
+    if service.spec.image.pull_secrets:
+        sa["imagePullSecrets"] = [{"name": name} for name in service.spec.image.pull_secrets]
     return sa
 
 
-def cluster_service(service: VllmServiceSpec, context: RenderContext,
+def cluster_service(service: ResolvedService, context: RenderContext,
                     extra_selector: dict[str, str] | None = None) -> dict[str, Any]:
     """ClusterIP Service on the API port (which also serves ``/metrics``)."""
-    meta = metadata(service, context, annotations=dict(service.service.annotations) or None)
+    meta = metadata(service, context, annotations=dict(service.spec.service.annotations) or None)
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -36,15 +36,15 @@ def cluster_service(service: VllmServiceSpec, context: RenderContext,
         "spec": {
             "type": "ClusterIP",
             "selector": {**selector_labels(service), **(extra_selector or {})},
-            "ports": [{"name": PORT_NAME, "port": service.service.port, "targetPort": PORT_NAME,
+            "ports": [{"name": PORT_NAME, "port": service.spec.service.port, "targetPort": PORT_NAME,
                        "protocol": "TCP", "appProtocol": "http"}],
         },
     }
 
 
-def model_cache_claim(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any] | None:
+def model_cache_claim(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:
     """PersistentVolumeClaim for the model cache when the spec asks for one."""
-    cache = service.storage.model_cache
+    cache = service.spec.storage.model_cache
     if cache.type != CacheType.PVC:
         return None
     size = service.model_cache_bytes

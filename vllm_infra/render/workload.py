@@ -4,43 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from vllm_infra.kube import PULUMI_TIMEOUT_ANNOTATION, SPARE_GPUS_ANNOTATION
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import MODEL_ANNOTATION, metadata, selector_labels
 from vllm_infra.render.pod import PodRole, pod_template
 from vllm_infra.spec.availability import RolloutStrategy
-from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.kubernetes import (
+    LWS_API_VERSION,
+    PULUMI_TIMEOUT_ANNOTATION,
+    SPARE_GPUS_ANNOTATION,
+    WAIVER_ANNOTATION_PREFIX,
+)
+from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE
 
 ROLLOUT_DEADLINE_MARGIN = 120
 
 
-LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
-LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
-LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
-"""Labels the LeaderWorkerSet controller puts on every pod; worker-index "0" is the leader."""
-
-
-def workload_annotations(service: VllmServiceSpec) -> dict[str, str]:
-    """Model provenance, the await budget tools should honour (large models load for long) and
-    the spare GPUs the rollout may surge into."""
+def workload_annotations(service: ResolvedService) -> dict[str, str]:
+    """Model provenance, the await budget tools should honour (large models load for long), the
+    spare GPUs the rollout may surge into and, for remote code, why it is trusted."""
     annotations = {
-        MODEL_ANNOTATION: f"{service.model.id}@{service.model.revision}",
+        MODEL_ANNOTATION: f"{service.spec.model.id}@{service.spec.model.revision}",
         PULUMI_TIMEOUT_ANNOTATION: str(service.await_budget),
     }
     if service.spare_gpus:
         annotations[SPARE_GPUS_ANNOTATION] = str(service.spare_gpus)
+    reason = service.spec.model.trust_remote_code_reason
+    if reason:
+        annotations[f"{WAIVER_ANNOTATION_PREFIX}{TRUST_REMOTE_CODE_RULE}"] = reason
     return annotations
 
 
-def _strategy(service: VllmServiceSpec) -> dict[str, Any]:
-    rollout = service.availability.rollout
+def _strategy(service: ResolvedService) -> dict[str, Any]:
+    rollout = service.spec.availability.rollout
     if rollout.strategy == RolloutStrategy.RECREATE:
         return {"type": "Recreate"}
     return {"type": "RollingUpdate",
             "rollingUpdate": {"maxSurge": service.max_surge, "maxUnavailable": service.max_unavailable}}
 
 
-def deployment(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+def deployment(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     """Deployment; ``spec.replicas`` is left to the autoscaler when one is configured."""
     selector = selector_labels(service)
     spec: dict[str, Any] = {
@@ -49,8 +52,8 @@ def deployment(service: VllmServiceSpec, context: RenderContext) -> dict[str, An
         "progressDeadlineSeconds": service.await_budget + ROLLOUT_DEADLINE_MARGIN,
         "template": pod_template(service, context, selector, PodRole.SERVER),
     }
-    if service.autoscaling is None:
-        spec["replicas"] = service.availability.replicas
+    if service.spec.autoscaling is None:
+        spec["replicas"] = service.spec.availability.replicas
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -59,7 +62,7 @@ def deployment(service: VllmServiceSpec, context: RenderContext) -> dict[str, An
     }
 
 
-def leader_worker_set(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+def leader_worker_set(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     """LeaderWorkerSet: each replica is a group of ``parallelism.nodes`` pods that restart
     together; the leader runs the Ray head and ``vllm serve``, workers join its Ray cluster.
     Workers start as soon as the leader exists (LeaderCreated): the leader only turns ready once
@@ -70,14 +73,14 @@ def leader_worker_set(service: VllmServiceSpec, context: RenderContext) -> dict[
         "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {
             "maxSurge": service.max_surge, "maxUnavailable": service.max_unavailable}},
         "leaderWorkerTemplate": {
-            "size": service.parallelism.nodes,
+            "size": service.spec.parallelism.nodes,
             "restartPolicy": "RecreateGroupOnPodRestart",
             "leaderTemplate": pod_template(service, context, selector, PodRole.LEADER),
             "workerTemplate": pod_template(service, context, selector, PodRole.WORKER),
         },
     }
-    if service.autoscaling is None:
-        spec["replicas"] = service.availability.replicas
+    if service.spec.autoscaling is None:
+        spec["replicas"] = service.spec.availability.replicas
     return {
         "apiVersion": LWS_API_VERSION,
         "kind": "LeaderWorkerSet",
@@ -86,6 +89,6 @@ def leader_worker_set(service: VllmServiceSpec, context: RenderContext) -> dict[
     }
 
 
-def workload(service: VllmServiceSpec, context: RenderContext) -> dict[str, Any]:
+def workload(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     """The workload kind the parallelism needs."""
-    return leader_worker_set(service, context) if service.parallelism.nodes > 1 else deployment(service, context)
+    return leader_worker_set(service, context) if service.spec.parallelism.nodes > 1 else deployment(service, context)

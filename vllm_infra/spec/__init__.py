@@ -1,8 +1,9 @@
-"""Typed declaration of vLLM services: pure data and validation, no I/O."""
+"""Typed declaration of vLLM services: fields and their validation (pydantic, no I/O), and the
+resolved view that render and plan read."""
 
 from vllm_infra.catalog.gpus import GpuType, NodeLabelPlatform
 from vllm_infra.spec.accelerator import AcceleratorSpec, ParallelismSpec
-from vllm_infra.spec.autoscaling import AutoscalingSpec, ScalingMetric
+from vllm_infra.spec.autoscaling import AutoscalingSpec, HpaAutoscalingSpec, KedaAutoscalingSpec, ScalingMetric
 from vllm_infra.spec.availability import AvailabilitySpec, DisruptionBudgetSpec, RolloutSpec, RolloutStrategy
 from vllm_infra.spec.base import SecretKeyRef
 from vllm_infra.spec.exposure import MetricsSpec, NetworkPolicySpec, SecuritySpec, ServiceSpec
@@ -11,6 +12,7 @@ from vllm_infra.spec.image import ImageSpec
 from vllm_infra.spec.lifecycle import DrainSpec, LifecycleSpec, ProbeTiming
 from vllm_infra.spec.model import Dtype, ModelSpec, Quantization
 from vllm_infra.spec.patches import JsonPatchOperation, ObjectPatch
+from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.resources import ResourcesSpec
 from vllm_infra.spec.scheduling import NodeRequirement, PreferredNode, SchedulingSpec, Spread, Toleration
 from vllm_infra.spec.service import VllmServiceSpec
@@ -27,8 +29,10 @@ __all__ = [
     "Dtype",
     "FleetSpec",
     "GpuType",
+    "HpaAutoscalingSpec",
     "ImageSpec",
     "JsonPatchOperation",
+    "KedaAutoscalingSpec",
     "LifecycleSpec",
     "MetricsSpec",
     "ModelCacheSpec",
@@ -42,6 +46,7 @@ __all__ = [
     "PreferredNode",
     "ProbeTiming",
     "Quantization",
+    "ResolvedService",
     "ResourcesSpec",
     "RolloutSpec",
     "RolloutStrategy",

@@ -35,11 +35,6 @@ class AcceleratorSpec(SpecModel):
         """Catalog facts for ``type``."""
         return GPU_CATALOG[self.type]
 
-    @property
-    def node_capacity(self) -> int:
-        """GPUs on one node."""
-        return self.gpus_per_node or self.gpu.gpus_per_node
-
 
 class ParallelismSpec(SpecModel):
     """How vLLM shards the model: tensor x pipeline parallel, across one or more nodes."""

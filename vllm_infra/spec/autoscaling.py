@@ -1,15 +1,20 @@
-"""Autoscaling on the load signals vLLM itself reports (never CPU: GPU pods idle their CPUs)."""
+"""Autoscaling on the load signals vLLM itself reports (never CPU: GPU pods idle their CPUs).
+
+One model per backend, chosen by ``backend`` (``hpa`` when omitted): each accepts only the
+fields its autoscaler has.
+"""
 
 from __future__ import annotations
 
 import re
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Discriminator, Field, StringConstraints, Tag, model_validator
 
 from vllm_infra.catalog.vllm import LoadSignal
 from vllm_infra.spec.base import Problem, Seconds, SpecModel, raise_problems
+from vllm_infra.vocabulary.autoscalers import HPA, KEDA
+from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, MIN_SCALE_DOWN_STABILIZATION_SECONDS
 
 ScalingMetric = LoadSignal
 """The vLLM load signal an autoscaler follows."""
@@ -23,15 +28,6 @@ DEFAULT_TARGETS: dict[ScalingMetric, float] = {
 
 _CRON = re.compile(r"^\S+ \S+ \S+ \S+ \S+$")
 Cron = Annotated[str, StringConstraints(pattern=_CRON.pattern)]
-
-
-class AutoscalerBackend(StrEnum):
-    """Which autoscaler reads vLLM's metrics."""
-
-    HPA = "hpa"
-    """A HorizontalPodAutoscaler on custom metrics served by the Prometheus Adapter."""
-    KEDA = "keda"
-    """A KEDA ScaledObject querying Prometheus (needed for scale-to-zero and schedules)."""
 
 
 class ActivationSpec(SpecModel):
@@ -68,79 +64,119 @@ class ScheduleSpec(SpecModel):
     """Replicas kept during the window. Required."""
 
 
-class AutoscalingSpec(SpecModel):
-    """Autoscaler on a vLLM metric. When present it owns the replica count."""
-
-    backend: AutoscalerBackend = AutoscalerBackend.HPA
-    """``hpa`` (Prometheus Adapter custom metrics) or ``keda`` (Prometheus queries, scale-to-zero,
-    schedules). Default: ``hpa``."""
+class _AutoscalingFields(SpecModel):
+    """What every backend shares: bounds, the vLLM signal and how fast scaling may go."""
 
     min_replicas: int = Field(default=1, ge=0)
-    """Fewest replicas; 0 (scale-to-zero) needs the keda backend and an ``activation``. Default: 1."""
+    """Fewest replicas. Default: 1."""
 
     max_replicas: int = Field(ge=1)
-    """Most replicas; times GPUs per replica this bounds the GPUs the service can claim. Required."""
+    """Most replicas, above ``min_replicas``; times GPUs per replica this bounds the GPUs the
+    service can claim. Required."""
 
     metric: ScalingMetric = ScalingMetric.QUEUE_DEPTH
     """Load signal to scale on. Default: ``queue-depth``."""
 
     target: float | None = Field(default=None, gt=0)
     """Per-pod average the autoscaler aims for. Default: 5 waiting requests (queue-depth), 0.75 x
-    ``max_num_seqs`` running requests (running-requests), 0.7 (kv-cache-usage)."""
+    ``max_num_seqs`` running requests (running-requests), 0.7 (kv-cache-usage, a fraction)."""
 
-    adapter_metric_name: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-    """hpa: custom-metrics name the Prometheus Adapter exposes. Default: the vLLM metric with
-    ``vllm:`` replaced by ``vllm_`` (e.g. ``vllm_num_requests_waiting``)."""
-
-    prometheus_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    """keda: Prometheus server address. Default: none (required with keda)."""
-
-    prometheus_labels: dict[str, str] | None = None
-    """keda: label matchers selecting this service's series. Default: ``namespace`` and
-    ``model_name`` (vLLM labels every metric with the served model name)."""
-
-    activation: ActivationSpec | None = None
-    """keda: signal that wakes the service from zero. Default: none (required when
-    ``min_replicas`` is 0)."""
-
-    schedules: list[ScheduleSpec] = Field(default_factory=list)
-    """keda: windows with a higher minimum (cron triggers). Default: none."""
-
-    scale_down_stabilization: Seconds = Field(default=300, ge=0)
+    scale_down_stabilization: Seconds = Field(default=300, ge=MIN_SCALE_DOWN_STABILIZATION_SECONDS)
     """How long load must stay low before replicas are removed (also KEDA's cooldown before
-    scaling to zero); warm GPU pods are expensive to rebuild. Default: 5m."""
+    scaling to zero); warm GPU pods are expensive to rebuild. At least 5m. Default: 5m."""
 
     scale_up_pods: int = Field(default=1, ge=1)
     """Pods added per scale-up period. Default: 1."""
 
-    scale_up_period: Seconds | None = Field(default=None, ge=1, le=1800)
-    """Window in which at most ``scale_up_pods`` are added; no faster than a pod can start, so
-    the queue a new pod will absorb is not counted twice. Default: the startup budget, at most
-    30m (the HPA maximum)."""
+    scale_up_period: Seconds | None = Field(default=None, ge=1, le=MAX_SCALE_UP_PERIOD_SECONDS)
+    """Window in which at most ``scale_up_pods`` are added; no shorter than the startup budget
+    (or 30m), so the queue a new pod will absorb is not counted twice. Default: the startup
+    budget, at most 30m (the HPA maximum)."""
+
+    def resolved_target(self, max_num_seqs: int) -> float:
+        """Per-pod target with the default for the metric applied."""
+        if self.target is not None:
+            return self.target
+        if self.metric == ScalingMetric.RUNNING_REQUESTS:
+            return float(int(DEFAULT_TARGETS[ScalingMetric.RUNNING_REQUESTS] * max_num_seqs))
+        return DEFAULT_TARGETS[self.metric]
+
+    def _bounds_problems(self) -> list[Problem]:
+        problems = []
+        if self.max_replicas <= self.min_replicas:
+            problems.append(Problem(("max_replicas",), f"max_replicas ({self.max_replicas}) must exceed "
+                                    f"min_replicas ({self.min_replicas}); for a fixed count set "
+                                    "availability.replicas instead", self.max_replicas))
+        if self.metric == ScalingMetric.KV_CACHE_USAGE and (self.target or 0) > 1:
+            problems.append(Problem(("target",), "kv-cache-usage is a fraction between 0 and 1", self.target))
+        return problems
+
+
+class HpaAutoscalingSpec(_AutoscalingFields):
+    """A HorizontalPodAutoscaler on custom metrics served by the Prometheus Adapter."""
+
+    backend: Literal["hpa"] = "hpa"
+    """Autoscaler backend. Default: ``hpa``."""
+
+    adapter_metric_name: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+    """Custom-metrics name the Prometheus Adapter exposes. Default: the vLLM metric with ``vllm:``
+    replaced by ``vllm_`` (e.g. ``vllm_num_requests_waiting``)."""
 
     @model_validator(mode="after")
-    def _check(self) -> AutoscalingSpec:
-        problems = []
-        keda = self.backend == AutoscalerBackend.KEDA
-        if self.min_replicas > self.max_replicas:
-            problems.append(Problem(("min_replicas",), f"min_replicas ({self.min_replicas}) must not exceed "
-                                    f"max_replicas ({self.max_replicas})", self.min_replicas))
-        if self.min_replicas == 0 and not keda:
-            problems.append(Problem(("min_replicas",), "scale-to-zero needs backend: keda (an HPA never goes below "
-                                    "1)", self.min_replicas))
-        if self.min_replicas == 0 and keda and self.activation is None:
+    def _check(self) -> HpaAutoscalingSpec:
+        problems = self._bounds_problems()
+        if self.min_replicas == 0:
+            problems.insert(0, Problem(("min_replicas",), "scale-to-zero needs backend: keda (an HPA never goes "
+                                       "below 1)", self.min_replicas))
+        raise_problems("HpaAutoscalingSpec", problems)
+        return self
+
+
+class KedaAutoscalingSpec(_AutoscalingFields):
+    """A KEDA ScaledObject querying Prometheus: scale-to-zero and scheduled floors."""
+
+    backend: Literal["keda"]
+    """Autoscaler backend. Required: ``keda``."""
+
+    prometheus_url: str = Field(pattern=r"^https?://\S+$")
+    """Prometheus server address. Required."""
+
+    prometheus_labels: dict[str, str] | None = None
+    """Label matchers selecting this service's series. Default: ``namespace`` and ``model_name``
+    (vLLM labels every metric with the served model name)."""
+
+    activation: ActivationSpec | None = None
+    """Signal that wakes the service from zero. Default: none (required when ``min_replicas``
+    is 0)."""
+
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
+    """Windows with a higher minimum (cron triggers). Default: none."""
+
+    @model_validator(mode="after")
+    def _check(self) -> KedaAutoscalingSpec:
+        problems = self._bounds_problems()
+        if self.min_replicas == 0 and self.activation is None:
             problems.append(Problem(("activation",), "scale-to-zero needs an activation query: at zero replicas "
                                     "vLLM emits no metrics, so nothing could wake the service", None))
-        if keda and self.prometheus_url is None:
-            problems.append(Problem(("prometheus_url",), "backend keda needs the Prometheus server address", None))
-        for field in ("prometheus_url", "activation", "schedules", "prometheus_labels"):
-            if not keda and getattr(self, field):
-                problems.append(Problem((field,), "only used with backend keda", str(getattr(self, field))))
-        if keda and self.adapter_metric_name is not None:
-            problems.append(Problem(("adapter_metric_name",), "only used with backend hpa", self.adapter_metric_name))
         for index, window in enumerate(self.schedules):
             if window.min_replicas > self.max_replicas:
                 problems.append(Problem(("schedules", index, "min_replicas"), f"min_replicas ({window.min_replicas}) "
                                         f"exceeds max_replicas ({self.max_replicas})", window.min_replicas))
-        raise_problems("AutoscalingSpec", problems)
+        raise_problems("KedaAutoscalingSpec", problems)
         return self
+
+
+AUTOSCALING_BACKENDS = (HPA.backend, KEDA.backend)
+
+
+def _backend(value: Any) -> str | None:
+    backend = value.get("backend", HPA.backend) if isinstance(value, dict) else getattr(value, "backend", None)
+    return backend if backend in AUTOSCALING_BACKENDS else None
+
+
+AutoscalingSpec = Annotated[
+    Annotated[HpaAutoscalingSpec, Tag(HPA.backend)] | Annotated[KedaAutoscalingSpec, Tag(KEDA.backend)],
+    Discriminator(_backend, custom_error_type="invalid_backend",
+                  custom_error_message="backend must be one of: " + ", ".join(AUTOSCALING_BACKENDS)),
+]
+"""Autoscaler on a vLLM metric, one model per backend. When present it owns the replica count."""

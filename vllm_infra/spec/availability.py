@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
 from vllm_infra.spec.base import Problem, SpecModel, raise_problems
+from vllm_infra.vocabulary.kubernetes import INT32_MAX
 
 Percent = Annotated[str, StringConstraints(pattern=r"^(100|[1-9]?[0-9])%$")]
 IntOrPercent = Annotated[int, Field(ge=0)] | Percent
-
-
-def resolve_surge(value: int | str, replicas: int) -> int:
-    """Pods a rollout may add above ``replicas`` (percentages round up, as Kubernetes does)."""
-    if isinstance(value, int):
-        return value
-    return math.ceil(replicas * int(value.rstrip("%")) / 100)
-
-
-def resolve_unavailable(value: int | str, replicas: int) -> int:
-    """Pods a rollout may take down (percentages round down, as Kubernetes does)."""
-    if isinstance(value, int):
-        return value
-    return math.floor(replicas * int(value.rstrip("%")) / 100)
 
 
 class RolloutStrategy(StrEnum):
@@ -68,9 +54,9 @@ class RolloutSpec(SpecModel):
 class DisruptionBudgetSpec(SpecModel):
     """PodDisruptionBudget that lets node drains proceed one pod at a time."""
 
-    enabled: bool | None = None
-    """Render a PodDisruptionBudget. Default: on when the service runs more than one replica at
-    its minimum scale."""
+    enabled: bool = True
+    """Render a PodDisruptionBudget; with ``max_unavailable: 1`` it never blocks a drain, even at
+    one replica. The restricted profile requires it (VI-AVL-001). Default: true."""
 
     max_unavailable: int = Field(default=1, ge=1)
     """Pods a voluntary disruption (drain, upgrade, consolidation) may take at once; never 0.
@@ -92,7 +78,7 @@ class DisruptionBudgetSpec(SpecModel):
 class AvailabilitySpec(SpecModel):
     """Replica count, rollout and disruption budget."""
 
-    replicas: int = Field(default=1, ge=1)
+    replicas: int = Field(default=1, ge=1, le=INT32_MAX)
     """Pods (or pod groups) that serve the model when no autoscaler is configured. Default: 1."""
 
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
@@ -100,4 +86,4 @@ class AvailabilitySpec(SpecModel):
     replica down at a time."""
 
     disruption_budget: DisruptionBudgetSpec = Field(default_factory=DisruptionBudgetSpec)
-    """PodDisruptionBudget. Default: on for more than one replica, max_unavailable 1."""
+    """PodDisruptionBudget. Default: on, max_unavailable 1."""

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from vllm_infra.units import parse_duration, parse_quantity
+from vllm_infra.vocabulary.units import parse_duration, parse_quantity
 
 
 class SpecModel(BaseModel):
@@ -46,6 +46,20 @@ def raise_problems(title: str, problems: Iterable[Problem]) -> None:
     ]
     if details:
         raise ValidationError.from_exception_data(title, details)
+
+
+def without_union_tags(exc: ValidationError, title: str, field: str, tags: Iterable[str]) -> ValidationError:
+    """``exc`` with the tag pydantic adds after a tagged-union ``field`` removed from every location
+    (``autoscaling.keda.prometheus_url`` -> ``autoscaling.prometheus_url``): users never write it."""
+    hidden = frozenset(tags)
+    details = []
+    for error in exc.errors():
+        loc = error["loc"]
+        kept = tuple(part for index, part in enumerate(loc)
+                     if not (index and loc[index - 1] == field and part in hidden))
+        details.append(InitErrorDetails(type=PydanticCustomError(error["type"], error["msg"]), loc=kept,
+                                        input=error.get("input")))
+    return ValidationError.from_exception_data(title, details)
 
 
 def _to_text(value: object) -> object:

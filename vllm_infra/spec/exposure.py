@@ -39,8 +39,8 @@ class MetricsSpec(SpecModel):
 class NetworkPolicySpec(SpecModel):
     """Default-deny NetworkPolicy around the model server."""
 
-    enabled: bool = False
-    """Render the NetworkPolicy. Default: false."""
+    enabled: bool = True
+    """Render the NetworkPolicy; fleets require one in every profile (VI-NET-001). Default: true."""
 
     api_client_namespaces: list[DnsLabel] = Field(default_factory=list)
     """Namespaces (gateway, router, apps) whose pods may call the API; the service's own namespace

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
 from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.vocabulary.reporting import Profile
 
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
@@ -81,6 +82,11 @@ class FleetSpec(SpecModel):
     stopping the old replica (each service's ``availability.rollout.spare_gpus`` default).
     Default: none."""
 
+    policy_profile: Profile = Profile.RESTRICTED
+    """Policy profile the environment is gated with (``vllm-infra check --profile``): ``restricted``
+    requires image digests, PodDisruptionBudgets and NetworkPolicies; ``dev`` relaxes them.
+    Default: ``restricted``."""
+
     services: list[VllmServiceSpec] = Field(min_length=1)
     """Model servers. Required (at least one)."""
 
@@ -99,6 +105,27 @@ class FleetSpec(SpecModel):
             rest["services"] = [_with_spare_gpus(merge_defaults(defaults, svc), spare) if isinstance(svc, Mapping)
                                 else svc for svc in services]
         return rest
+
+    @model_validator(mode="after")
+    def _profile_requirements(self) -> FleetSpec:
+        """What the profile's rules require of every service, so that synth never writes what
+        ``check --profile`` refuses (the dev profile relaxes digests and PDBs, nothing else)."""
+        strict = self.policy_profile != Profile.DEV
+        problems = []
+        for index, service in enumerate(self.services):
+            if strict and service.image.digest is None:
+                problems.append(Problem(("services", index, "image", "digest"), f"the {self.policy_profile} profile "
+                                        "pins images by digest (VI-IMG-001); set image.digest, or policy_profile: "
+                                        "dev", None))
+            if strict and not service.availability.disruption_budget.enabled:
+                problems.append(Problem(("services", index, "availability", "disruption_budget", "enabled"),
+                                        f"the {self.policy_profile} profile requires a PodDisruptionBudget "
+                                        "(VI-AVL-001)", False))
+            if not service.network_policy.enabled:
+                problems.append(Problem(("services", index, "network_policy", "enabled"), "every profile requires a "
+                                        "NetworkPolicy around vLLM pods (VI-NET-001)", False))
+        raise_problems("FleetSpec", problems)
+        return self
 
     @field_validator("services")
     @classmethod

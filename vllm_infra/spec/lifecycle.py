@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from vllm_infra.spec.base import Seconds, SpecModel
+from vllm_infra.spec.base import Problem, Seconds, SpecModel, raise_problems
+from vllm_infra.vocabulary.limits import (
+    IMAGE_PULL_ALLOWANCE_SECONDS,
+    LIVENESS_MIN_FAILURE_THRESHOLD,
+    MIN_PRE_STOP_SECONDS,
+    MIN_STARTUP_SECONDS,
+)
 
 
 class ProbeTiming(SpecModel):
@@ -20,43 +26,60 @@ class ProbeTiming(SpecModel):
     """Consecutive failures before acting. Default: 3."""
 
 
+class LivenessTiming(ProbeTiming):
+    """Timing of the liveness probe: slower than readiness, and never restarting on fewer than 3
+    failures (a restart reloads the whole model)."""
+
+    period_seconds: int = Field(default=20, ge=1)
+    """Seconds between checks. Default: 20."""
+
+    timeout_seconds: int = Field(default=10, ge=1)
+    """Seconds before one check counts as failed. Default: 10."""
+
+    failure_threshold: int = Field(default=3, ge=LIVENESS_MIN_FAILURE_THRESHOLD)
+    """Consecutive failures before the container is restarted, at least 3. Default: 3."""
+
+
 class DrainSpec(SpecModel):
     """Graceful termination: stop new traffic first, then let in-flight generations finish."""
 
-    endpoint_delay: Seconds = Field(default=15, ge=0)
-    """preStop sleep while Services and gateways stop routing new requests to the pod.
+    endpoint_delay: Seconds = Field(default=15, ge=MIN_PRE_STOP_SECONDS)
+    """preStop sleep while Services and gateways stop routing new requests to the pod, at least 1s.
     Default: 15s."""
 
     request_timeout: Seconds = Field(default=60, ge=0)
     """Time in-flight requests get after SIGTERM (``--shutdown-timeout`` on vLLM >= 0.18).
     Default: 60s."""
 
-    @property
-    def grace_period(self) -> int:
-        """``terminationGracePeriodSeconds``: preStop + drain + 15s margin, at least 60s."""
-        return max(60, self.endpoint_delay + self.request_timeout + 15)
-
 
 class LifecycleSpec(SpecModel):
     """Probes and termination. The startup probe alone guards model loading, so liveness never
     restarts a pod that is still loading weights."""
 
-    startup_timeout: Seconds | None = Field(default=None, ge=60)
+    startup_timeout: Seconds | None = Field(default=None, ge=MIN_STARTUP_SECONDS)
     """Longest a pod may take from container start to serving (weights download + load + CUDA
-    graph capture). Default: derived from the model's size (at least 10m)."""
+    graph capture); at least 10m and at least vllm-infra's estimate for the model. Default: the
+    estimate from the model's size (at least 10m)."""
 
-    image_pull_timeout: Seconds = Field(default=600, ge=0)
-    """Time allowed for pulling the (multi-GB) vLLM image; added to the Pulumi await and rollout
-    deadlines. Default: 10m."""
+    image_pull_timeout: Seconds = Field(default=600, ge=IMAGE_PULL_ALLOWANCE_SECONDS)
+    """Time allowed for pulling the (multi-GB) vLLM image, at least 5m; added to the Pulumi await
+    and rollout deadlines. Default: 10m."""
 
     readiness: ProbeTiming = Field(default_factory=ProbeTiming)
     """Readiness probe on ``/health``. Default: every 10s, 5s timeout, 3 failures."""
 
-    liveness: ProbeTiming = Field(
-        default_factory=lambda: ProbeTiming(period_seconds=20, timeout_seconds=10, failure_threshold=3)
-    )
-    """Liveness probe on ``/health``, active only after the startup probe passed.
-    Default: every 20s, 10s timeout, 3 failures."""
+    liveness: LivenessTiming = Field(default_factory=LivenessTiming)
+    """Liveness probe on ``/health``, active only after the startup probe passed; at least 3
+    failures before a restart (a restart reloads the model). Default: every 20s, 10s timeout,
+    3 failures."""
 
     drain: DrainSpec = Field(default_factory=DrainSpec)
     """Graceful termination. Default: 15s endpoint delay, 60s for in-flight requests."""
+
+    @model_validator(mode="after")
+    def _check(self) -> LifecycleSpec:
+        if self.liveness.model_dump() == self.readiness.model_dump():
+            raise_problems("LifecycleSpec", [Problem(
+                ("liveness",), "liveness must differ from readiness (VI-PRB-002): a pod that is merely busy would "
+                "be restarted, not just taken out of rotation", self.liveness.model_dump())])
+        return self

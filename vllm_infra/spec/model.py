@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from vllm_infra.catalog.models import ModelArchitecture
-from vllm_infra.spec.base import SpecModel
+from vllm_infra.catalog.architectures import ModelArchitecture
+from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.spec.base import Problem, SpecModel, raise_problems
+from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_CEILING
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 FlagName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
 
 RESERVED_ENGINE_FLAGS: dict[str, str] = {
@@ -138,13 +138,18 @@ class ModelSpec(SpecModel):
     max_num_seqs: int = Field(default=256, gt=0)
     """Most sequences the engine schedules at once (``--max-num-seqs``). Default: 256."""
 
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=0.95)
-    """Fraction of each GPU's memory vLLM may use for weights, activations and KV cache.
-    Default: 0.9."""
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=GPU_MEMORY_UTILIZATION_CEILING)
+    """Fraction of each GPU's memory vLLM may use for weights, activations and KV cache, at most
+    0.92 (the rest holds sampler warm-up and CUDA graphs). Default: 0.9."""
 
     trust_remote_code: bool = False
     """Run Python shipped in the model repository (``--trust-remote-code``); the code is pinned
-    to ``revision``. Default: false."""
+    to ``revision``. Needs ``trust_remote_code_reason``. Default: false."""
+
+    trust_remote_code_reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                               max_length=500)] | None = None
+    """Why this repository's code is trusted; rendered as the waiver of VI-SEC-013 on the workload,
+    where reviewers see it. Default: none (required with ``trust_remote_code``)."""
 
     architecture: str | ArchitectureSpec | None = None
     """Architecture facts for memory sizing: a catalog model id (for fine-tunes of a known base) or
@@ -163,7 +168,7 @@ class ModelSpec(SpecModel):
     @field_validator("revision")
     @classmethod
     def _pinned_revision(cls, value: str) -> str:
-        if not _COMMIT.match(value):
+        if not is_commit_hash(value):
             raise ValueError("must be a full 40-character commit hash of the model repository (branch names "
                              "and tags move); copy it from the model's 'Files and versions' history")
         return value
@@ -176,3 +181,16 @@ class ModelSpec(SpecModel):
         if clashes:
             raise ValueError("flags owned by typed fields: " + ", ".join(clashes))
         return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        problems = []
+        if self.trust_remote_code and self.trust_remote_code_reason is None:
+            problems.append(Problem(("trust_remote_code_reason",), "trust_remote_code runs the repository's Python in "
+                                    "the server: say why it is trusted (reviewers see it as the VI-SEC-013 waiver)",
+                                    None))
+        if self.trust_remote_code_reason is not None and not self.trust_remote_code:
+            problems.append(Problem(("trust_remote_code_reason",), "only used with trust_remote_code: true",
+                                    self.trust_remote_code_reason))
+        raise_problems("ModelSpec", problems)
+        return self

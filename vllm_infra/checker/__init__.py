@@ -1,0 +1,1 @@
+"""Checking any manifests, rendered or not: load YAML -> schemas and rules -> report."""

@@ -1,0 +1,202 @@
+"""Render check and validate results as text, JSON, SARIF 2.1.0 (GitHub code scanning) or JUnit XML."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from vllm_infra.checker.rules import RULES
+from vllm_infra.checker.rules.schema import SCHEMA_RULE
+from vllm_infra.checker.runner import CheckReport, Finding, SchemaStatus, Status, ValidateReport
+from vllm_infra.vocabulary.reporting import Profile, ReportFormat, Severity
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
+_SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "7.5", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
+
+
+def _where(finding: Finding) -> str:
+    return f"{finding.source}:{finding.line}"
+
+
+def _object(finding: Finding) -> str:
+    return f"{finding.kind}/{finding.name}"
+
+
+def finding_line(f: Finding) -> str:
+    """``file:line: Kind/name: RULE severity: message at path`` (waived ones marked)."""
+    status = f" [waived: {f.waiver}]" if f.status == Status.WAIVED else ""
+    where = f" at {f.path}" if f.path else ""
+    return f"{_where(f)}: {_object(f)}: {f.rule.id} {f.severity}: {f.message}{where}{status}"
+
+
+def check_text(report: CheckReport) -> str:
+    """One line per finding, then a summary line."""
+    lines = [finding_line(f) for f in report.findings]
+    counts = report.counts()
+    severities = ", ".join(f"{counts[s.value]} {s.value}" for s in Severity)
+    gating = len(report.gating())
+    verdict = "FAIL" if gating else "PASS"
+    lines.append(f"{verdict}: {len(report.objects)} objects, {len(report.rules)} rules, profile {report.profile}, "
+                 f"Kubernetes {report.kubernetes_version}: {severities}, {counts['waived']} waived; "
+                 f"{gating} at or above {report.gate}")
+    return "\n".join(lines) + "\n"
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {"rule": f.rule.id, "severity": f.severity.value, "status": f.status.value, "message": f.message,
+            "file": f.source, "line": f.line, "kind": f.kind, "name": f.name, "namespace": f.namespace,
+            "path": f.path, "waiver": f.waiver}
+
+
+def check_json(report: CheckReport) -> str:
+    """``{"findings": [...], "summary": {...}}``."""
+    return json.dumps({
+        "findings": [_finding_json(f) for f in report.findings],
+        "summary": {"objects": len(report.objects), "rules": len(report.rules), "profile": report.profile.value,
+                    "kubernetes_version": report.kubernetes_version, "gate": report.gate.value,
+                    "counts": report.counts(), "gating": len(report.gating()),
+                    "exit_code": int(report.exit_code)},
+    }, indent=2) + "\n"
+
+
+def _uri(source: str) -> str:
+    path = Path(source)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return path.as_uri()
+    return path.as_posix()
+
+
+def check_sarif(report: CheckReport) -> str:
+    """SARIF 2.1.0 log for GitHub code scanning; waived findings carry an in-source suppression."""
+    rules = sorted(report.rules, key=lambda r: r.id)
+    index = {rule.id: position for position, rule in enumerate(rules)}
+    driver = {
+        "name": "vllm-infra",
+        "version": version("vllm-infra"),
+        "informationUri": "https://github.com/vllm-infra/vllm-infra",
+        "rules": [{
+            "id": rule.id,
+            "name": rule.check.__name__,
+            "shortDescription": {"text": rule.title},
+            "fullDescription": {"text": rule.title},
+            "help": {"text": rule.remediation, "markdown": rule.remediation},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
+            "properties": {"security-severity": _SECURITY_SEVERITY[rule.severity],
+                           "tags": ["kubernetes", "vllm"] + (["gpu"] if rule.gpu_specific else []),
+                           "problem.severity": "error" if rule.severity.rank >= 3 else "warning"},
+        } for rule in rules],
+    }
+    results = []
+    for f in report.findings:
+        fingerprint = hashlib.sha256(f"{f.rule.id}|{f.namespace}|{_object(f)}|{f.path}".encode()).hexdigest()
+        result: dict[str, Any] = {
+            "ruleId": f.rule.id,
+            "ruleIndex": index[f.rule.id],
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": f"{_object(f)}: {f.message}"},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": _uri(f.source)},
+                                     "region": {"startLine": max(1, f.line)}},
+                "logicalLocations": [{"fullyQualifiedName": f"{f.namespace or '-'}/{_object(f)}"
+                                                            + (f".{f.path}" if f.path else ""), "kind": "object"}],
+            }],
+            "partialFingerprints": {"vllmInfraFinding/v1": fingerprint},
+        }
+        if f.status == Status.WAIVED:
+            result["suppressions"] = [{"kind": "inSource", "justification": f.waiver}]
+        results.append(result)
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0",
+           "runs": [{"tool": {"driver": driver}, "results": results,
+                     "properties": {"profile": report.profile.value,
+                                    "kubernetesVersion": report.kubernetes_version}}]}
+    return json.dumps(log, indent=2) + "\n"
+
+
+def check_junit(report: CheckReport) -> str:
+    """JUnit XML: one test case per object, one failure per failed finding at or above the gate."""
+    gating = {id(f) for f in report.gating()}
+    by_object: dict[tuple[str, str], list[Finding]] = {}
+    for f in report.findings:
+        by_object.setdefault((f.source, _object(f)), []).append(f)
+    suite = ET.Element("testsuite", name="vllm-infra check", tests=str(len(report.objects)),
+                       failures=str(sum(1 for f in report.findings if id(f) in gating)), errors="0")
+    for obj in report.objects:
+        case = ET.SubElement(suite, "testcase", classname=obj.source, name=f"{obj.kind}/{obj.name}")
+        for f in by_object.get((obj.source, f"{obj.kind}/{obj.name}"), []):
+            text = f"{_where(f)} {f.path}: {f.message}"
+            if id(f) in gating:
+                ET.SubElement(case, "failure", type=f.rule.id, message=f"{f.rule.id} {f.severity}: {f.message}"
+                              ).text = text
+            else:
+                ET.SubElement(case, "system-out").text = f"{f.rule.id} {f.severity} ({f.status}): {text}"
+    return str(ET.tostring(suite, encoding="unicode", xml_declaration=True)) + "\n"
+
+
+def render_check(report: CheckReport, output: ReportFormat) -> str:
+    """The check report in the requested format."""
+    renderers = {ReportFormat.TEXT: check_text, ReportFormat.JSON: check_json,
+                 ReportFormat.SARIF: check_sarif, ReportFormat.JUNIT: check_junit}
+    return renderers[output](report)
+
+
+def validate_text(report: ValidateReport) -> str:
+    """One line per invalid object and violation, then a summary line."""
+    lines = []
+    for result in report.results:
+        obj = result.obj
+        label = f"{obj.kind}/{obj.name}"
+        if result.status == SchemaStatus.ERROR:
+            lines.append(f"{obj.source}:{obj.line_of()}: {label}: error: {result.error}")
+        for violation in result.violations:
+            lines.append(f"{obj.source}:{obj.line_of(violation.location)}: {label}: invalid: "
+                         f"{violation.path or '(root)'}: {violation.message}")
+    counts = report.counts()
+    verdict = "FAIL" if report.exit_code else "PASS"
+    lines.append(f"{verdict}: {len(report.results)} objects against Kubernetes {report.kubernetes_version}: "
+                 + ", ".join(f"{counts[s.value]} {s.value}" for s in SchemaStatus))
+    return "\n".join(lines) + "\n"
+
+
+def validate_json(report: ValidateReport) -> str:
+    """``{"resources": [...], "summary": {...}}`` (kubeconform's shape)."""
+    resources = [{
+        "file": r.obj.source, "kind": r.obj.kind, "name": r.obj.name, "namespace": r.obj.namespace,
+        "status": r.status.value, "error": r.error,
+        "violations": [{"path": v.path, "line": r.obj.line_of(v.location), "message": v.message}
+                       for v in r.violations],
+    } for r in report.results]
+    return json.dumps({"resources": resources, "summary": {**report.counts(), "kubernetes_version":
+                                                           report.kubernetes_version,
+                                                           "exit_code": int(report.exit_code)}}, indent=2) + "\n"
+
+
+def _as_check_report(report: ValidateReport) -> CheckReport:
+    """Validation results as findings of the schema rule, for the SARIF and JUnit writers."""
+    rule = RULES[SCHEMA_RULE]
+    findings = []
+    for result in report.results:
+        obj = result.obj
+        failures = [(v.message, obj.line_of(v.location), v.path) for v in result.violations]
+        if result.status == SchemaStatus.ERROR:
+            failures.append((result.error or "no schema", obj.line_of(), ""))
+        findings += [Finding(rule, rule.severity, message, obj.source, line, obj.kind, obj.name, obj.namespace, path)
+                     for message, line, path in failures]
+    return CheckReport([r.obj for r in report.results], findings, report.problems, Severity.LOW,
+                       Profile.RESTRICTED, report.kubernetes_version, [rule])
+
+
+def render_validate(report: ValidateReport, output: ReportFormat) -> str:
+    """The validate report in the requested format (SARIF and JUnit report the schema rule)."""
+    if output == ReportFormat.TEXT:
+        return validate_text(report)
+    if output == ReportFormat.JSON:
+        return validate_json(report)
+    return render_check(_as_check_report(report), output)

@@ -1,0 +1,58 @@
+"""The rule catalog: pure functions over Kubernetes object dicts, shared by the CLI (`vllm-infra
+check`) and the Pulumi CrossGuard pack. Each rule module is listed here; the catalog is every
+rule those modules define."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import ModuleType
+
+from vllm_infra.checker.rules import (
+    availability,
+    gpu,
+    hygiene,
+    images,
+    multinode,
+    network,
+    probes,
+    rbac,
+    resources,
+    schema,
+    security,
+)
+from vllm_infra.checker.rules.base import BundleRule, ResourceRule, Rule, RuleContext, Scope, Violation
+from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.rules.engine import RuleFinding, evaluate
+
+RULE_MODULES: tuple[ModuleType, ...] = (availability, gpu, hygiene, images, multinode, network, probes, rbac,
+                                        resources, schema, security)
+"""Modules that define rules (the others in this package are the machinery they share)."""
+
+
+def catalog(modules: Iterable[ModuleType]) -> dict[str, Rule]:
+    """Every rule the modules define, by id (sorted); a duplicate id is a programming error."""
+    found: dict[str, Rule] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, ResourceRule | BundleRule):
+                if value.id in found and found[value.id] is not value:
+                    raise ValueError(f"duplicate rule id {value.id} in {module.__name__}")
+                found[value.id] = value
+    return dict(sorted(found.items()))
+
+
+RULES: dict[str, Rule] = catalog(RULE_MODULES)
+
+__all__ = [
+    "RULES",
+    "RULE_MODULES",
+    "Bundle",
+    "BundleRule",
+    "ResourceRule",
+    "Rule",
+    "RuleContext",
+    "RuleFinding",
+    "Scope",
+    "Violation",
+    "evaluate",
+]

@@ -1,0 +1,321 @@
+"""Surviving drains, rollouts and scaling: PDBs, replicas, autoscalers, shared volumes, selectors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vllm_infra.catalog.vllm import METRIC_LIFETIMES
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.rules.k8s import (
+    dig,
+    group_size,
+    is_vllm_workload,
+    labels_match,
+    max_replicas,
+    min_replicas,
+    name_of,
+    namespace_of,
+    pod_templates,
+    probe_budget,
+    vllm_pod_templates,
+)
+from vllm_infra.checker.rules.probes import image_version
+from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
+from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
+from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
+from vllm_infra.vocabulary.paths import FieldPath
+from vllm_infra.vocabulary.reporting import Profile, Severity
+
+SATURATION_METRIC = re.compile(r"num_requests_waiting|num_requests_running|kv_cache_usage_perc|gpu_cache_usage_perc|"
+                               r"flow_control|epp|queue|wva_desired_replicas", re.IGNORECASE)
+_VLLM_METRIC = re.compile(r"vllm[:_]([a-z_]+)")
+
+
+def _serving_workloads(bundle: Bundle) -> list[Manifest]:
+    return [obj for obj in bundle.objects if is_vllm_workload(obj)]
+
+
+def selected_workloads(bundle: Bundle, namespace: str, selector: Mapping[str, Any] | None) -> list[Manifest]:
+    """Workloads with at least one pod template the selector matches (each once, in input order)."""
+    seen: dict[int, Manifest] = {}
+    for obj, _template in bundle.templates_selected(namespace, selector):
+        seen.setdefault(id(obj), obj)
+    return list(seen.values())
+
+
+@bundle_rule(
+    "VI-AVL-001", Severity.HIGH, "Each serving workload is covered by exactly one PodDisruptionBudget",
+    "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile accepts none.")
+def one_pdb(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    if ctx.profile == Profile.DEV:
+        return
+    budgets_of: dict[int, list[Manifest]] = {}
+    for pdb in bundle.of_kind("PodDisruptionBudget"):
+        for workload in selected_workloads(bundle, namespace_of(pdb), dig(pdb, "spec", "selector")):
+            budgets_of.setdefault(id(workload), []).append(pdb)
+    for workload in _serving_workloads(bundle):
+        budgets = budgets_of.get(id(workload), [])
+        if len(budgets) != 1:
+            names = ", ".join(name_of(b) for b in budgets) or "none"
+            yield Violation(("metadata", "name"), f"{len(budgets)} PodDisruptionBudgets select this workload "
+                                                  f"({names})", obj=workload)
+
+
+@bundle_rule(
+    "VI-AVL-002", Severity.CRITICAL, "PodDisruptionBudgets always permit a disruption",
+    "Prefer maxUnavailable >= 1; keep minAvailable below the minimum replica count; never use minAvailable "
+    "with scale-to-zero.")
+def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for pdb in bundle.of_kind("PodDisruptionBudget"):
+        spec = pdb.get("spec") or {}
+        min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+        if max_unavailable is not None and str(max_unavailable) in ("0", "0%"):
+            yield Violation(("spec", "maxUnavailable"), "maxUnavailable 0 blocks every drain", obj=pdb)
+            continue
+        if min_available is not None and str(min_available) == "100%":
+            yield Violation(("spec", "minAvailable"), "minAvailable 100% blocks every drain", obj=pdb)
+            continue
+        if min_available is None:
+            continue
+        for workload in selected_workloads(bundle, namespace_of(pdb), spec.get("selector")):
+            if workload.get("kind") not in SERVING_KINDS:
+                continue
+            scale = bundle.minimum_scale(workload)
+            try:
+                allowed = disruptions_allowed(min_available=min_available, max_unavailable=None,
+                                              replicas=max(1, scale))
+            except ValueError:
+                continue  # not an int or percentage: the schema rule reports it
+            if allowed >= 1:
+                continue
+            if scale == 0:
+                yield Violation(("spec", "minAvailable"), f"minAvailable {min_available} with scale-to-zero on "
+                                                          f"{name_of(workload)} blocks drains whenever one replica "
+                                                          "runs", obj=pdb)
+            else:
+                yield Violation(("spec", "minAvailable"), f"minAvailable {min_available} is not below the minimum "
+                                                          f"scale {scale} of {name_of(workload)}", obj=pdb)
+
+
+@resource_rule(
+    "VI-AVL-003", Severity.MEDIUM, "PDBs evict unhealthy pods (AlwaysAllow)",
+    "Set unhealthyPodEvictionPolicy: AlwaysAllow so pods stuck loading never pin a node.",
+    kinds={"PodDisruptionBudget"})
+def unhealthy_eviction(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if dig(obj, "spec", "unhealthyPodEvictionPolicy") != "AlwaysAllow":
+        yield Violation(("spec",), "unhealthy pods are protected too (unhealthyPodEvictionPolicy is not AlwaysAllow)")
+
+
+def _spreads_over_hosts(spec: Mapping[str, Any]) -> bool:
+    spread = any(c.get("topologyKey") == "kubernetes.io/hostname" for c in spec.get("topologySpreadConstraints") or [])
+    anti = dig(spec, "affinity", "podAntiAffinity", default={}) or {}
+    terms = (anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []) + [
+        t.get("podAffinityTerm", {}) for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    return spread or any(t.get("topologyKey") == "kubernetes.io/hostname" for t in terms)
+
+
+@bundle_rule(
+    "VI-AVL-004", Severity.MEDIUM, "At least two replicas spread over nodes (dev may run one)",
+    "Run >= 2 replicas (or autoscaler minimum >= 2) with a topologySpreadConstraint or podAntiAffinity on "
+    "kubernetes.io/hostname.")
+def replicated(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    if ctx.profile == Profile.DEV:
+        return
+    for workload in _serving_workloads(bundle):
+        if bundle.minimum_scale(workload) < 2:
+            yield Violation(("spec",), "fewer than 2 replicas: one node or GPU failure is an outage", obj=workload)
+        for template in pod_templates(workload):
+            if template.role != "worker" and not _spreads_over_hosts(template.spec):
+                yield Violation(template.path, "replicas are not spread over nodes", obj=workload)
+
+
+@bundle_rule(
+    "VI-AVL-005", Severity.HIGH, "One autoscaler per workload, targeting a rendered workload",
+    "Keep a single HPA or ScaledObject per workload and point scaleTargetRef at its kind and name.")
+def one_autoscaler(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for scaler in bundle.objects:
+        if scaler.get("kind") not in AUTOSCALERS:
+            continue
+        ref = dig(scaler, "spec", "scaleTargetRef", default={}) or {}
+        if bundle.find(ref.get("kind", "Deployment"), str(ref.get("name")), namespace_of(scaler) or None) is None:
+            yield Violation(("spec", "scaleTargetRef"), f"scaleTargetRef {ref.get('kind', 'Deployment')}/"
+                                                        f"{ref.get('name')} is not in the manifests", obj=scaler)
+    for workload in bundle.of_kind(*SERVING_KINDS):
+        scalers = bundle.autoscalers_of(workload)
+        if len(scalers) > 1:
+            names = ", ".join(f"{s['kind']}/{name_of(s)}" for s in scalers)
+            yield Violation(("metadata", "name"), f"{len(scalers)} autoscalers target this workload ({names})",
+                            obj=workload)
+
+
+@bundle_rule(
+    "VI-AVL-006", Severity.HIGH, "Autoscaled workloads leave replicas to the autoscaler",
+    "Omit spec.replicas (YAML) or register the workload with ignoreChanges: [spec.replicas] (Pulumi).")
+def replicas_owned_by_autoscaler(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for workload in bundle.of_kind(*SERVING_KINDS):
+        if bundle.autoscalers_of(workload) and "replicas" in (workload.get("spec") or {}):
+            yield Violation(("spec", "replicas"), "spec.replicas is set although an autoscaler owns it; every apply "
+                                                  "resets the scale", obj=workload)
+
+
+def _metric_sources(scaler: Manifest) -> list[tuple[FieldPath, str, str]]:
+    """(path, type, metric name or query) of every metric an autoscaler uses; an HPA without
+    metrics scales on CPU."""
+    kind = AUTOSCALERS[str(scaler.get("kind"))]
+    sources: list[tuple[FieldPath, str, str]] = []
+    for index, entry in enumerate(dig(scaler, *kind.metrics_path, default=[]) or []):
+        if not isinstance(entry, Mapping):
+            continue
+        source_type = str(entry.get("type", ""))
+        body_key = source_type[:1].lower() + source_type[1:]
+        texts = (dig(entry, *(body_key if part == TYPE_PLACEHOLDER else part for part in path))
+                 for path in kind.metric_text_paths)
+        text = next((str(found) for found in texts if found), "")
+        sources.append(((*kind.metrics_path, index), source_type, text))
+    if not sources and kind is HPA:
+        sources.append((("spec",), "Resource", "cpu"))
+    return sources
+
+
+def _activates_from_zero(kind: str, text: str) -> bool:
+    """A trigger that has data while no vLLM pod runs (a gateway/router query, a schedule, ...)."""
+    return kind == "cron" or (bool(text) and not _VLLM_METRIC.search(text))
+
+
+def _behavior(scaler: Manifest) -> Mapping[str, Any]:
+    return dig(scaler, *AUTOSCALERS[str(scaler.get("kind"))].behavior_path, default={}) or {}
+
+
+@bundle_rule(
+    "VI-AVL-007", Severity.HIGH, "Autoscalers follow vLLM saturation metrics, slowly",
+    "Scale on vllm:num_requests_waiting or KV-cache usage (names your vLLM release emits), with scale-down "
+    "stabilization >= 300s, scale-up periods >= the startup budget and maxReplicas > minReplicas.", gpu=True)
+def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for scaler in bundle.objects:
+        if scaler.get("kind") not in AUTOSCALERS:
+            continue
+        ref = dig(scaler, "spec", "scaleTargetRef", default={}) or {}
+        workload = bundle.find(ref.get("kind", "Deployment"), str(ref.get("name")), namespace_of(scaler) or None)
+        if workload is None or not is_vllm_workload(workload):
+            continue
+        sources = _metric_sources(scaler)
+        load = [s for s in sources if s[1] not in ("cron",)]
+        if not any(SATURATION_METRIC.search(text) for _p, kind, text in load if kind not in ("Resource",
+                                                                                            "ContainerResource")):
+            yield Violation(("spec",), "no vLLM saturation metric: CPU/memory/GPU utilisation lag LLM load",
+                            obj=scaler)
+        for path, kind, text in load:
+            if kind in ("Resource", "ContainerResource", "cpu", "memory"):
+                yield Violation(path, f"scales on {kind} {text or ''}".rstrip() + "; GPU pods are not CPU-bound",
+                                obj=scaler)
+        yield from _metric_versions(scaler, workload, sources)
+        behavior = _behavior(scaler)
+        window = dig(behavior, "scaleDown", "stabilizationWindowSeconds", default=300)
+        if window < ctx.min_scale_down_stabilization:
+            yield Violation(("spec",), f"scale-down stabilization {window}s < {ctx.min_scale_down_stabilization}s "
+                                       "removes warm GPU pods on short dips", obj=scaler)
+        startup = max((probe_budget(s.spec.get("startupProbe")) for _t, s in vllm_pod_templates(workload)), default=0)
+        periods = [p.get("periodSeconds", 15) for p in dig(behavior, "scaleUp", "policies", default=[]) or []]
+        if not periods or min(periods) < min(startup, MAX_SCALE_UP_PERIOD_SECONDS):
+            yield Violation(("spec",), f"scale-up may add pods every {min(periods) if periods else 15}s, faster than "
+                                       f"a pod starts ({startup}s)", obj=scaler)
+        low, high = min_replicas(scaler), max_replicas(scaler)
+        if high <= low:
+            yield Violation(("spec",), f"maxReplicas {high} <= minReplicas {low}: nothing to scale", obj=scaler)
+        if low == 0 and scaler.get("kind") != "ScaledObject":
+            yield Violation(("spec",), "minReplicas 0 needs a KEDA ScaledObject with an activation trigger",
+                            obj=scaler)
+        elif low == 0 and not any(_activates_from_zero(kind, text) for _p, kind, text in sources):
+            yield Violation(("spec", "triggers"), "scale-to-zero without an activator: at 0 replicas vLLM emits no "
+                                                  "metrics, so no trigger can wake the service", obj=scaler)
+
+
+def _metric_versions(scaler: Manifest, workload: Manifest, sources: list[tuple[FieldPath, str, str]]
+                     ) -> Iterator[Violation]:
+    versions = {image_version(s.spec, t.labels) for t, s in vllm_pod_templates(workload)} - {None}
+    for path, _kind, text in sources:
+        for name in _VLLM_METRIC.findall(text):
+            lifetime = METRIC_LIFETIMES.get(f"vllm:{name}")
+            for version in versions:
+                if lifetime is not None and version is not None and not lifetime.emitted_by(version):
+                    yield Violation(path, f"vllm:{name} is not emitted by vLLM {version}; the autoscaler would see "
+                                          "no data", obj=scaler)
+
+
+@resource_rule(
+    "VI-AVL-008", Severity.MEDIUM, "Serving pods set a priority class",
+    "Set priorityClassName to the cluster's serving class so batch work cannot preempt model servers.",
+    kinds=SERVING_KINDS)
+def priority_class(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, _serving in vllm_pod_templates(obj):
+        if not template.spec.get("priorityClassName"):
+            yield Violation((*template.path, "priorityClassName"), "no priorityClassName")
+
+
+@bundle_rule(
+    "VI-AVL-009", Severity.CRITICAL, "ReadWriteOnce model caches are mounted by one pod at a time",
+    "Use ReadWriteMany/ReadOnlyMany (or per-replica claims) when more than one pod, a surge pod or a multi-node "
+    "group mounts the cache.", gpu=True)
+def single_attach_volumes(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    mounted_by: dict[tuple[str, str], list[Manifest]] = {}
+    for workload in bundle.of_kind(*SERVING_KINDS):
+        claims = {dig(v, "persistentVolumeClaim", "claimName") for t in bundle.templates_of(workload)
+                  for v in t.spec.get("volumes") or []} - {None}
+        for claim_name in claims:
+            mounted_by.setdefault((namespace_of(workload), str(claim_name)), []).append(workload)
+    for claim in bundle.of_kind("PersistentVolumeClaim"):
+        modes = set(dig(claim, "spec", "accessModes", default=[]) or [])
+        if not modes or modes & {"ReadWriteMany", "ReadOnlyMany"}:
+            continue
+        for workload in mounted_by.get((namespace_of(claim), name_of(claim)), []):
+            reason = _sharing_reason(bundle, workload)
+            if reason:
+                yield Violation(("spec", "accessModes"), f"{'/'.join(sorted(modes))} claim is mounted by "
+                                                         f"{workload['kind']}/{name_of(workload)} but {reason}",
+                                obj=claim)
+
+
+def _sharing_reason(bundle: Bundle, workload: Manifest) -> str:
+    """Why more than one pod may mount the workload's volumes at once ('' if never)."""
+    scalers = bundle.autoscalers_of(workload)
+    replicas = max([max_replicas(s) for s in scalers] or [int(dig(workload, "spec", "replicas", default=1))])
+    rolling = dig(workload, "spec", "strategy", "type", default="RollingUpdate") == "RollingUpdate"
+    surge = str(dig(workload, "spec", "strategy", "rollingUpdate", "maxSurge", default="25%"))
+    if group_size(workload) > 1:
+        return "it is a multi-node group"
+    if scalers and replicas > 1:
+        return f"it is autoscaled to up to {replicas} replicas"
+    if replicas > 1:
+        return f"it runs {replicas} replicas"
+    if workload.get("kind") == "Deployment" and rolling and surge not in ("0", "0%"):
+        return "a surge pod mounts it during rollouts"
+    return ""
+
+
+@bundle_rule(
+    "VI-AVL-010", Severity.HIGH, "Selectors select what they protect",
+    "Keep workload selectors a subset of template labels and make PDB, NetworkPolicy and Service selectors match "
+    "the intended pods; a LeaderWorkerSet's Service selects leaders only.")
+def selector_coherence(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for workload in bundle.of_kind("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        selector = dig(workload, "spec", "selector")
+        for template in bundle.templates_of(workload):
+            if not labels_match(selector, template.labels):
+                yield Violation(("spec", "selector"), "the selector does not match the pod template labels",
+                                obj=workload)
+    for kind, path in (("PodDisruptionBudget", ("spec", "selector")), ("NetworkPolicy", ("spec", "podSelector"))):
+        for obj in bundle.of_kind(kind):
+            selector = dig(obj, *path)
+            if selector == {} and kind == "NetworkPolicy":
+                continue
+            if not bundle.templates_selected(namespace_of(obj), selector):
+                yield Violation(path, f"{kind} selects no pods in the manifests", obj=obj)
+    for service in bundle.of_kind("Service"):
+        selector = dig(service, "spec", "selector") or {}
+        workers = [obj for obj, t in bundle.templates_selected(namespace_of(service), selector) if t.role == "worker"]
+        if workers:
+            yield Violation(("spec", "selector"), f"Service also selects worker pods of {name_of(workers[0])}; "
+                                                  "select the leader only", obj=service)

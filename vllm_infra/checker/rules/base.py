@@ -1,0 +1,120 @@
+"""What a rule is: a stable id, severity, one-line title, remediation, and a pure function over
+manifest dicts that yields violations. Resource rules see one object, bundle rules all of them;
+``@resource_rule`` and ``@bundle_rule`` turn a check function into a catalog entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
+from vllm_infra.vocabulary.limits import (
+    GPU_MEMORY_UTILIZATION_CEILING,
+    IMAGE_PULL_ALLOWANCE_SECONDS,
+    MIN_SCALE_DOWN_STABILIZATION_SECONDS,
+    MIN_STARTUP_SECONDS,
+)
+from vllm_infra.vocabulary.paths import FieldPath
+from vllm_infra.vocabulary.reporting import Profile, Severity
+
+if TYPE_CHECKING:
+    from vllm_infra.checker.rules.bundle import Bundle
+
+Manifest = Mapping[str, Any]
+
+
+class Scope(StrEnum):
+    """What a rule looks at."""
+
+    RESOURCE = "resource"
+    """One object at a time (CrossGuard ResourceValidationPolicy)."""
+    BUNDLE = "bundle"
+    """All objects together (CrossGuard StackValidationPolicy)."""
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Knobs rules read; defaults are the shared limits."""
+
+    profile: Profile = Profile.RESTRICTED
+    kubernetes_version: str = KUBERNETES_VERSION
+    skip_kinds: frozenset[str] = frozenset()
+    """Kinds (``Kind`` or ``group/version/Kind``) schema validation skips on purpose."""
+    gpu_memory_utilization_ceiling: float = GPU_MEMORY_UTILIZATION_CEILING
+    default_load_budget: int = MIN_STARTUP_SECONDS
+    image_pull_allowance: int = IMAGE_PULL_ALLOWANCE_SECONDS
+    min_scale_down_stabilization: int = MIN_SCALE_DOWN_STABILIZATION_SECONDS
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failure found by a rule. Bundle rules name the object it belongs to (``obj``)."""
+
+    path: FieldPath
+    message: str
+    obj: Manifest | None = None
+    severity: Severity | None = None
+    """Overrides the rule's severity for a lesser finding (e.g. a warning inside a critical rule)."""
+    waivable: bool = True
+    """False when even a waiver must not hide this failure."""
+
+
+ResourceCheck = Callable[[Manifest, RuleContext], Iterator[Violation]]
+BundleCheck = Callable[["Bundle", RuleContext], Iterator[Violation]]
+
+
+@dataclass(frozen=True)
+class _RuleInfo:
+    id: str
+    severity: Severity
+    title: str
+    remediation: str
+    gpu_specific: bool
+
+
+@dataclass(frozen=True)
+class ResourceRule(_RuleInfo):
+    """A rule over one object at a time."""
+
+    check: ResourceCheck
+    kinds: frozenset[str] = field(default_factory=frozenset)
+    """Kinds the rule inspects (empty: every kind)."""
+    scope = Scope.RESOURCE
+
+    def applies_to(self, obj: Manifest) -> bool:
+        """Whether the rule looks at this object."""
+        return not self.kinds or str(obj.get("kind")) in self.kinds
+
+
+@dataclass(frozen=True)
+class BundleRule(_RuleInfo):
+    """A rule over all objects checked together."""
+
+    check: BundleCheck
+    scope = Scope.BUNDLE
+
+
+Rule = ResourceRule | BundleRule
+
+
+def resource_rule(rule_id: str, severity: Severity, title: str, remediation: str, *,
+                  kinds: frozenset[str] | set[str] = frozenset(), gpu: bool = False,
+                  ) -> Callable[[ResourceCheck], ResourceRule]:
+    """Make a per-object check function a catalog entry."""
+
+    def make(check: ResourceCheck) -> ResourceRule:
+        return ResourceRule(rule_id, severity, title, remediation, gpu, check, frozenset(kinds))
+
+    return make
+
+
+def bundle_rule(rule_id: str, severity: Severity, title: str, remediation: str, *, gpu: bool = False,
+                ) -> Callable[[BundleCheck], BundleRule]:
+    """Make a whole-bundle check function a catalog entry."""
+
+    def make(check: BundleCheck) -> BundleRule:
+        return BundleRule(rule_id, severity, title, remediation, gpu, check)
+
+    return make

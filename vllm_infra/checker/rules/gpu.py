@@ -1,0 +1,174 @@
+"""GPU-specific correctness: shared memory, parallelism vs GPUs, placement, memory fraction, rollouts
+that can finish without spare GPUs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vllm_infra.catalog.architectures import MODEL_CATALOG
+from vllm_infra.catalog.gpus import GPU_CATALOG, GPU_RESOURCE_NAMES
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.rules.k8s import (
+    args_path,
+    containers,
+    dig,
+    engine_args,
+    gpu_count,
+    group_size,
+    vllm_pod_templates,
+)
+from vllm_infra.vocabulary.kubernetes import (
+    SERVING_KINDS,
+    SPARE_GPUS_ANNOTATION,
+    WORKLOAD_KINDS,
+    scaled_int_or_percent,
+)
+from vllm_infra.vocabulary.reporting import Severity
+
+GPU_NODE_LABEL_KEYS = frozenset(
+    {req.key for gpu in GPU_CATALOG.values() for reqs in gpu.node_labels.values() for req in reqs}
+    | {"node.kubernetes.io/instance-type", "nvidia.com/gpu.present"}
+)
+
+
+def world_size(flags: Mapping[str, Any]) -> int:
+    """TP x PP x data-parallel size from engine flags (defaults 1)."""
+    size = 1
+    for name in ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size"):
+        try:
+            size *= int(str(flags.get(name, 1)))
+        except ValueError:
+            continue
+    return size
+
+
+@resource_rule(
+    "VI-GPU-001", Severity.CRITICAL, "Multi-GPU pods mount /dev/shm from a sized memory emptyDir",
+    "Mount an emptyDir {medium: Memory, sizeLimit} at /dev/shm in every GPU container; the default 64MiB "
+    "makes NCCL fail.", kinds=WORKLOAD_KINDS, gpu=True)
+def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    multi = group_size(obj) > 1
+    for template, serving in vllm_pod_templates(obj):
+        if world_size(engine_args(serving.spec).flags) == 1 and not multi:
+            continue
+        volumes = {v.get("name"): v for v in template.spec.get("volumes") or []}
+        for ref in containers(template, include_init=False):
+            if not gpu_count(ref.spec) and ref.path != serving.path:
+                continue
+            mounts = [m for m in ref.spec.get("volumeMounts") or [] if m.get("mountPath") == "/dev/shm"]
+            volume = volumes.get(mounts[0].get("name")) if mounts else None
+            if volume is None or dig(volume, "emptyDir", "medium") != "Memory" \
+                    or dig(volume, "emptyDir", "sizeLimit") is None:
+                yield Violation((*ref.path, "volumeMounts"), f"container '{ref.spec.get('name')}' has no sized "
+                                "memory-backed /dev/shm")
+
+
+@resource_rule(
+    "VI-GPU-002", Severity.CRITICAL, "TP x PP == GPUs per pod x pods per group",
+    "Make --tensor-parallel-size x --pipeline-parallel-size equal the GPU limit times the LeaderWorkerSet size "
+    "(1 for Deployments).", kinds=SERVING_KINDS, gpu=True)
+def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    size = group_size(obj)
+    for template, serving in vllm_pod_templates(obj):
+        if template.role == "worker":
+            continue
+        args = engine_args(serving.spec)
+        world = world_size(args.flags)
+        gpus = gpu_count(serving.spec)
+        if gpus and world != gpus * size:
+            group = f" x {size} pods" if size > 1 else ""
+            yield Violation(args_path(serving), f"TP x PP = {world} but the group has {gpus} GPUs per pod{group} = "
+                                                f"{gpus * size}")
+        arch = MODEL_CATALOG.get(args.model or "")
+        tensor = int(str(args.flags.get("tensor-parallel-size", 1))) if str(
+            args.flags.get("tensor-parallel-size", 1)).isdigit() else 1
+        if arch and arch.attention_heads % tensor:
+            yield Violation(args_path(serving), f"--tensor-parallel-size {tensor} does not divide the "
+                                                f"{arch.attention_heads} attention heads of {args.model}")
+
+
+def _tolerates_gpu_taint(spec: Mapping[str, Any]) -> bool:
+    for toleration in spec.get("tolerations") or []:
+        if toleration.get("operator") == "Exists" and not toleration.get("key"):
+            return True
+        if toleration.get("key") in GPU_RESOURCE_NAMES and toleration.get("effect") in (None, "", "NoSchedule"):
+            return True
+    return False
+
+
+def _targets_gpu_class(spec: Mapping[str, Any]) -> bool:
+    if set(spec.get("nodeSelector") or {}) & GPU_NODE_LABEL_KEYS:
+        return True
+    terms = dig(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                "nodeSelectorTerms", default=[]) or []
+    return bool(terms) and all(any(expr.get("key") in GPU_NODE_LABEL_KEYS for expr in term.get("matchExpressions")
+                                   or []) for term in terms)
+
+
+@resource_rule(
+    "VI-GPU-003", Severity.HIGH, "GPU pods tolerate the GPU taint and target a GPU class",
+    "Tolerate nvidia.com/gpu (or amd.com/gpu) NoSchedule and require the GPU model with a nodeSelector or "
+    "required node affinity on a GPU label.", kinds=WORKLOAD_KINDS, gpu=True)
+def gpu_placement(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        if not gpu_count(serving.spec):
+            continue
+        if not _tolerates_gpu_taint(template.spec):
+            yield Violation((*template.path, "tolerations"), "pod does not tolerate the GPU node taint")
+        if not _targets_gpu_class(template.spec):
+            yield Violation((*template.path, "affinity"), "pod does not pin the GPU model it was sized for")
+
+
+@resource_rule(
+    "VI-GPU-004", Severity.MEDIUM, "--gpu-memory-utilization stays at or below 0.92",
+    "Lower --gpu-memory-utilization to 0.92 or less; sampler warm-up needs the rest.", kinds=WORKLOAD_KINDS,
+    gpu=True)
+def memory_fraction(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for _template, serving in vllm_pod_templates(obj):
+        value = engine_args(serving.spec).number("gpu-memory-utilization")
+        if value is not None and value > ctx.gpu_memory_utilization_ceiling:
+            yield Violation(args_path(serving), f"--gpu-memory-utilization {value} exceeds the "
+                                                f"{ctx.gpu_memory_utilization_ceiling} ceiling")
+
+
+def _rollout(obj: Manifest) -> tuple[str, Any, Any, tuple[str, ...]]:
+    if obj.get("kind") == "LeaderWorkerSet":
+        config = dig(obj, "spec", "rolloutStrategy", "rollingUpdateConfiguration", default={}) or {}
+        return "RollingUpdate", config.get("maxSurge", 0), config.get("maxUnavailable", 1), (
+            "spec", "rolloutStrategy")
+    strategy = dig(obj, "spec", "strategy", default={}) or {}
+    if strategy.get("type") == "Recreate":
+        return "Recreate", 0, 0, ("spec", "strategy")
+    rolling = strategy.get("rollingUpdate") or {}
+    return "RollingUpdate", rolling.get("maxSurge", "25%"), rolling.get("maxUnavailable", "25%"), ("spec", "strategy")
+
+
+@bundle_rule(
+    "VI-GPU-005", Severity.CRITICAL, "Rollouts can finish with the GPUs that exist",
+    "Without spare GPUs use maxSurge: 0 and maxUnavailable >= 1 (or Recreate); declare spare GPUs with the "
+    "vllm-infra.io/spare-gpus annotation before allowing surge.", gpu=True)
+def rollout_feasible(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for obj in bundle.objects:
+        if obj.get("kind") not in ("Deployment", "LeaderWorkerSet"):
+            continue
+        gpus = max((gpu_count(s.spec) for _t, s in vllm_pod_templates(obj)), default=0) * group_size(obj)
+        if not gpus:
+            continue
+        replicas = max(1, bundle.minimum_scale(obj))
+        strategy, surge_value, unavailable_value, path = _rollout(obj)
+        if strategy == "Recreate":
+            continue
+        surge = scaled_int_or_percent(surge_value, replicas, round_up=True)
+        unavailable = scaled_int_or_percent(unavailable_value, replicas, round_up=False)
+        spare = int(dig(obj, "metadata", "annotations", SPARE_GPUS_ANNOTATION, default=0) or 0)
+        if surge == 0 and unavailable == 0:
+            yield Violation(path, f"maxSurge and maxUnavailable both resolve to 0 at {replicas} replica(s); the "
+                                  "rollout can never start", obj=obj)
+        elif surge * gpus > spare:
+            yield Violation(path, f"maxSurge {surge_value} needs {surge * gpus} spare GPUs during a rollout but "
+                                  f"{spare} are declared; the surge pod would stay Pending", obj=obj)
+        elif replicas == 1 and unavailable >= 1:
+            yield Violation(path, "with 1 replica and no surge, every rollout is a full outage", obj=obj,
+                            severity=Severity.LOW)

@@ -1,0 +1,103 @@
+"""Manifest hygiene: API versions, namespaces and labels, bare pods, duplicates, deploy-tool budgets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
+from vllm_infra.checker.rules.k8s import (
+    containers,
+    dig,
+    gpu_count,
+    group_size,
+    pod_templates,
+    probe_budget,
+    vllm_pod_templates,
+)
+from vllm_infra.checker.rules.probes import load_budget
+from vllm_infra.vocabulary.autoscalers import HPA, KEDA
+from vllm_infra.vocabulary.kubernetes import (
+    LWS_API_VERSION,
+    PULUMI_SKIP_AWAIT_ANNOTATION,
+    PULUMI_TIMEOUT_ANNOTATION,
+    SERVING_KINDS,
+    WORKLOAD_KINDS,
+)
+from vllm_infra.vocabulary.reporting import Severity
+
+STABLE_API_VERSIONS = frozenset({
+    "v1", "apps/v1", "batch/v1", "policy/v1", HPA.api_version, "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1",
+    "scheduling.k8s.io/v1", "storage.k8s.io/v1", LWS_API_VERSION, KEDA.api_version,
+    "monitoring.coreos.com/v1", "inference.networking.k8s.io/v1", "gateway.networking.k8s.io/v1",
+})
+CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "StorageClass",
+                            "CustomResourceDefinition", "PersistentVolume", "RuntimeClass"})
+RECOMMENDED_LABELS = ("name", "instance", "version", "component", "part-of", "managed-by")
+
+
+@resource_rule(
+    "VI-SCH-002", Severity.HIGH, "Only GA (allow-listed) API versions",
+    "Use GA API versions (apps/v1, policy/v1, autoscaling/v2, ...) or the allow-listed add-on versions.")
+def stable_api_versions(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if obj.get("apiVersion") not in STABLE_API_VERSIONS:
+        yield Violation(("apiVersion",), f"apiVersion {obj.get('apiVersion')} is not on the allow-list")
+
+
+@resource_rule(
+    "VI-SCH-003", Severity.MEDIUM, "Explicit namespace and recommended labels (instance == workload name)",
+    "Set metadata.namespace (not default) and the app.kubernetes.io/{name,instance,version,component,part-of,"
+    "managed-by} labels.")
+def namespace_and_labels(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    kind = obj.get("kind")
+    namespace = dig(obj, "metadata", "namespace")
+    if kind not in CLUSTER_SCOPED and namespace in (None, "", "default"):
+        yield Violation(("metadata", "namespace"), "no explicit, non-default namespace")
+    if kind in CLUSTER_SCOPED:
+        return
+    labels = dig(obj, "metadata", "labels", default={}) or {}
+    missing = [label for label in RECOMMENDED_LABELS if f"app.kubernetes.io/{label}" not in labels]
+    if missing:
+        yield Violation(("metadata", "labels"), "missing labels " + ", ".join(f"app.kubernetes.io/{m}"
+                                                                              for m in missing))
+    if kind in SERVING_KINDS and labels.get("app.kubernetes.io/instance") not in (None, dig(obj, "metadata", "name")):
+        yield Violation(("metadata", "labels", "app.kubernetes.io/instance"),
+                        "app.kubernetes.io/instance differs from the workload name")
+
+
+@resource_rule(
+    "VI-SCH-004", Severity.HIGH, "No bare Pods", "Run model servers through a Deployment, StatefulSet or "
+    "LeaderWorkerSet.", kinds={"Pod"})
+def no_bare_pods(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    yield Violation(("kind",), "a bare Pod is never rescheduled, drained gracefully or rolled out")
+
+
+@resource_rule(
+    "VI-SCH-005", Severity.LOW, "No duplicate env var or container port names",
+    "Remove duplicates; the last value silently wins.", kinds=WORKLOAD_KINDS)
+def no_duplicates(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            for key, field in (("env", "name"), ("ports", "name")):
+                counts = Counter(item.get(field) for item in ref.spec.get(key) or [] if item.get(field))
+                for name, count in sorted(counts.items()):
+                    if count > 1:
+                        yield Violation((*ref.path, key), f"{key} name {name!r} appears {count} times")
+
+
+@resource_rule(
+    "VI-PUL-001", Severity.HIGH, "The Pulumi await budget covers image pull and model start-up",
+    "Set pulumi.com/timeoutSeconds (or customTimeouts) >= startup probe budget + image pull time; never "
+    "pulumi.com/skipAwait on a serving workload.", kinds=SERVING_KINDS, gpu=True)
+def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    annotations = dig(obj, "metadata", "annotations", default={}) or {}
+    if str(annotations.get(PULUMI_SKIP_AWAIT_ANNOTATION, "")).lower() == "true":
+        yield Violation(("metadata", "annotations", PULUMI_SKIP_AWAIT_ANNOTATION), "skipAwait hides failed rollouts")
+    startup = max((max(probe_budget(s.spec.get("startupProbe")),
+                       load_budget(s.spec, ctx, gpu_count(s.spec) * group_size(obj)))
+                   for t, s in vllm_pod_templates(obj) if t.role != "worker"), default=ctx.default_load_budget)
+    needed = startup + ctx.image_pull_allowance
+    budget = int(annotations.get(PULUMI_TIMEOUT_ANNOTATION, 600))
+    if budget < needed:
+        yield Violation(("metadata", "annotations"), f"await budget {budget}s < {needed}s (startup {startup}s + "
+                                                     f"image pull {ctx.image_pull_allowance}s)")

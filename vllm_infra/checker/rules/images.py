@@ -1,0 +1,52 @@
+"""Supply chain: pinned images and pinned model weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
+from vllm_infra.checker.rules.k8s import (
+    args_path,
+    containers,
+    engine_args,
+    env_values,
+    image_parts,
+    pod_templates,
+    vllm_pod_templates,
+)
+from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.reporting import Profile, Severity
+
+
+@resource_rule(
+    "VI-IMG-001", Severity.HIGH, "Images have an explicit non-latest tag; restricted profile needs a digest",
+    "Pin images by tag and @sha256 digest (the dev profile accepts a release tag).", kinds=WORKLOAD_KINDS)
+def pinned_images(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            image = str(ref.spec.get("image", ""))
+            _repo, tag, digest = image_parts(image)
+            path = (*ref.path, "image")
+            if not digest and (tag is None or tag == "latest"):
+                yield Violation(path, f"image {image} floats (no tag, or 'latest')")
+            elif not digest and ctx.profile != Profile.DEV:
+                yield Violation(path, f"image {image} is not pinned by digest")
+
+
+@resource_rule(
+    "VI-IMG-002", Severity.MEDIUM, "The model source is pinned",
+    "Pass --revision=<commit>, or serve a pre-populated volume with HF_HUB_OFFLINE=1.", kinds=WORKLOAD_KINDS,
+    gpu=True)
+def pinned_model(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        if template.role == "worker":
+            continue
+        args = engine_args(serving.spec)
+        local = (args.model or "").startswith("/")
+        if local:
+            if env_values(serving.spec).get("HF_HUB_OFFLINE") != "1":
+                yield Violation((*serving.path, "env"), "a local model path is served without HF_HUB_OFFLINE=1")
+        elif not is_commit_hash(args.flag("revision")):
+            yield Violation(args_path(serving), f"model {args.model or '(unknown)'} is not pinned to a commit "
+                                                "(--revision)")

@@ -1,0 +1,356 @@
+"""Read-only helpers over Kubernetes object dicts: pod templates, containers, vLLM engine flags,
+label selectors. Rules stay short by sharing these."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES
+from vllm_infra.checker.rules.base import Manifest
+from vllm_infra.vocabulary.autoscalers import AUTOSCALERS
+from vllm_infra.vocabulary.kubernetes import (
+    LWS_LEADER_INDEX,
+    LWS_NAME_LABEL,
+    LWS_WORKER_INDEX_LABEL,
+    SERVING_KINDS,
+    WORKLOAD_KINDS,
+)
+from vllm_infra.vocabulary.paths import FieldPath
+
+SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "/usr/bin/env"})
+
+
+def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
+    """``obj[p0][p1]...`` or ``default`` when any step is missing (manifests are plain dicts and
+    lists, so no ABC checks on this hot path)."""
+    for part in path:
+        if type(part) is int:
+            if type(obj) is not list or part >= len(obj):
+                return default
+        elif type(obj) is not dict or part not in obj:
+            return default
+        obj = obj[part]
+    return obj
+
+
+_T = TypeVar("_T")
+_VIEWS: ContextVar[dict[tuple[str, int], tuple[Any, Any]] | None] = ContextVar("vllm_infra_object_views",
+                                                                              default=None)
+
+
+@contextmanager
+def shared_views() -> Iterator[None]:
+    """Within the block, per-object views (pod templates, vLLM containers, engine flags) are
+    computed once per object instead of once per rule. Entries are keyed by object id and hold the
+    object, so an id cannot be reused while the block runs; objects must not change inside it."""
+    token = _VIEWS.set({})
+    try:
+        yield
+    finally:
+        _VIEWS.reset(token)
+
+
+def _view(name: str, obj: Mapping[str, Any], compute: Callable[[Any], _T]) -> _T:
+    views = _VIEWS.get()
+    if views is None:
+        return compute(obj)
+    key = (name, id(obj))
+    if key not in views:
+        views[key] = (obj, compute(obj))
+    value: _T = views[key][1]
+    return value
+
+
+def name_of(obj: Manifest) -> str:
+    """``metadata.name``."""
+    return str(dig(obj, "metadata", "name", default=""))
+
+
+def namespace_of(obj: Manifest) -> str:
+    """``metadata.namespace`` ('' when unset)."""
+    return str(dig(obj, "metadata", "namespace", default=""))
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """A pod spec inside a workload, with its path and labels."""
+
+    path: FieldPath
+    spec: Mapping[str, Any]
+    labels: Mapping[str, str]
+    role: str = "pod"
+    """``pod``, or ``leader``/``worker`` for a LeaderWorkerSet."""
+
+
+def _lws_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    """Leader and worker templates with the labels the LWS controller adds to their pods (the
+    group name, and worker-index "0" for leaders); without a leaderTemplate, leaders use the
+    worker template."""
+    templates = []
+    group = dig(obj, "spec", "leaderWorkerTemplate", default={}) or {}
+    for role, key in (("leader", "leaderTemplate"), ("worker", "workerTemplate")):
+        source = key if isinstance(group.get(key), Mapping) else "workerTemplate"
+        template = group.get(source)
+        if not isinstance(template, Mapping):
+            continue
+        labels = {**(dig(template, "metadata", "labels", default={}) or {}), LWS_NAME_LABEL: name_of(obj),
+                  LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX if role == "leader" else "1"}
+        templates.append(PodTemplate(("spec", "leaderWorkerTemplate", source, "spec"), template.get("spec") or {},
+                                     labels, role))
+    return tuple(templates)
+
+
+def pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    """Every pod template of a workload (none for other kinds)."""
+    return _view("pod_templates", obj, _pod_templates)
+
+
+def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    kind = obj.get("kind")
+    if kind == "Pod":
+        return (PodTemplate(("spec",), obj.get("spec") or {}, dig(obj, "metadata", "labels", default={})),)
+    if kind == "CronJob":
+        base: FieldPath = ("spec", "jobTemplate", "spec", "template")
+    elif kind == "LeaderWorkerSet":
+        return _lws_templates(obj)
+    elif kind in WORKLOAD_KINDS:
+        base = ("spec", "template")
+    else:
+        return ()
+    template = dig(obj, *base)
+    if not isinstance(template, Mapping):
+        return ()
+    return (PodTemplate((*base, "spec"), template.get("spec") or {}, dig(template, "metadata", "labels", default={})),)
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """One container with its path."""
+
+    path: FieldPath
+    spec: Mapping[str, Any]
+    init: bool = False
+
+
+def containers(template: PodTemplate, *, include_init: bool = True) -> list[ContainerRef]:
+    """Containers of a pod template (init and ephemeral containers too, unless excluded)."""
+    found = [ContainerRef((*template.path, "containers", i), c)
+             for i, c in enumerate(template.spec.get("containers") or [])]
+    if include_init:
+        for key in ("initContainers", "ephemeralContainers"):
+            found += [ContainerRef((*template.path, key, i), c, init=True)
+                      for i, c in enumerate(template.spec.get(key) or [])]
+    return found
+
+
+def _command_tokens(container: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """Tokens of command + args; scripts passed to ``sh -c`` are split too (second value True)."""
+    command = [str(t) for t in container.get("command") or []]
+    args = [str(t) for t in container.get("args") or []]
+    tokens = command + args
+    if tokens and tokens[0] in SHELLS and "-c" in tokens:
+        script = " ".join(tokens[tokens.index("-c") + 1:])
+        try:
+            return shlex.split(script), True
+        except ValueError:
+            return script.split(), True
+    return tokens, False
+
+
+def is_vllm_container(container: Mapping[str, Any]) -> bool:
+    """Runs vLLM: the image is a vLLM image or the command starts the vLLM server."""
+    repository = image_parts(str(container.get("image", "")))[0]
+    tokens, _ = _command_tokens(container)
+    return "vllm" in repository.lower() or any(t == "vllm" or "vllm.entrypoints" in t for t in tokens)
+
+
+def serving_container(template: PodTemplate) -> ContainerRef | None:
+    """The vLLM container of a pod template, if any (first match)."""
+    for ref in containers(template, include_init=False):
+        if is_vllm_container(ref.spec):
+            return ref
+    return None
+
+
+@dataclass(frozen=True)
+class EngineArgs:
+    """Parsed ``vllm serve`` arguments of a container."""
+
+    model: str | None
+    flags: dict[str, str | bool] = field(default_factory=dict)
+    shell: bool = False
+    exec_form: bool = True
+    """Whether vLLM becomes PID 1 (exec form, or ``exec`` inside ``sh -c``)."""
+
+    def flag(self, name: str) -> str | bool | None:
+        """Value of ``--name`` (True for a bare flag; None when absent)."""
+        return self.flags.get(name)
+
+    def number(self, name: str) -> float | None:
+        """Numeric value of ``--name`` (None when absent or not a number)."""
+        value = self.flags.get(name)
+        try:
+            return float(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+
+_OPERATORS = frozenset({"&&", "||", ";", "|", "&"})
+
+
+def engine_args(container: Mapping[str, Any]) -> EngineArgs:
+    """Parse the vLLM server's arguments from command/args (plain or ``sh -c`` scripts)."""
+    return _view("engine_args", container, _engine_args)
+
+
+def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
+    tokens, shell = _command_tokens(container)
+    start, exec_form = None, not shell
+    for index, token in enumerate(tokens):
+        if token == "serve" and index > 0 and tokens[index - 1].endswith("vllm"):
+            start = index + 1
+            exec_form = exec_form or (index >= 2 and tokens[index - 2] == "exec")
+            break
+        if "vllm.entrypoints" in token:
+            start = index + 1
+            exec_form = exec_form or any(t == "exec" for t in tokens[max(0, index - 3):index])
+            break
+    if start is None:
+        start = 0
+    model: str | None = None
+    flags: dict[str, str | bool] = {}
+    position = start
+    while position < len(tokens) and tokens[position] not in _OPERATORS:
+        token = tokens[position]
+        if token.startswith("--"):
+            name, _, value = token[2:].partition("=")
+            if value:
+                flags[name] = value
+            elif position + 1 < len(tokens) and not tokens[position + 1].startswith("--") \
+                    and tokens[position + 1] not in _OPERATORS:
+                flags[name] = tokens[position + 1]
+                position += 1
+            else:
+                flags[name] = True
+        elif model is None and not token.startswith("-"):
+            model = token
+        position += 1
+    if "model" in flags and isinstance(flags["model"], str):
+        model = model or flags["model"]
+    return EngineArgs(model, flags, shell, exec_form)
+
+
+def args_path(ref: ContainerRef) -> FieldPath:
+    """Where the engine flags live (for findings)."""
+    return (*ref.path, "args") if ref.spec.get("args") else (*ref.path, "command")
+
+
+def env_entries(container: Mapping[str, Any]) -> dict[str, tuple[int, Mapping[str, Any]]]:
+    """Environment variables by name -> (index, entry); later duplicates win, as in Kubernetes."""
+    return {str(item.get("name")): (index, item) for index, item in enumerate(container.get("env") or [])
+            if isinstance(item, Mapping)}
+
+
+def env_values(container: Mapping[str, Any]) -> dict[str, str]:
+    """Literal environment values by name."""
+    return {name: str(entry["value"]) for name, (_, entry) in env_entries(container).items() if "value" in entry}
+
+
+def gpu_resources(container: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """GPU resource name -> (request, limit) for resources the container mentions."""
+    requests = dig(container, "resources", "requests", default={}) or {}
+    limits = dig(container, "resources", "limits", default={}) or {}
+    return {name: (requests.get(name), limits.get(name)) for name in GPU_RESOURCE_NAMES
+            if name in requests or name in limits}
+
+
+def gpu_count(container: Mapping[str, Any]) -> int:
+    """GPUs a container is limited to (0 if none or not an integer)."""
+    for _, limit in gpu_resources(container).values():
+        try:
+            return int(str(limit))
+        except ValueError:
+            return 0
+    return 0
+
+
+def labels_match(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """LabelSelector (matchLabels + matchExpressions) or plain map selector against labels.
+    An empty or missing selector matches nothing here: rules treat it as a defect."""
+    if not selector:
+        return False
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        return all(labels.get(k) == v for k, v in selector.items())
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (op == "In" and (not present or labels[key] not in values)) or \
+                (op == "NotIn" and present and labels[key] in values) or \
+                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True
+
+
+_TAG = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[\w][\w.-]*))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+
+
+def image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference."""
+    match = _TAG.match(image)
+    if not match:
+        return image, None, None
+    return match.group("repo"), match.group("tag"), match.group("digest")
+
+
+def vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef], ...]:
+    """(template, serving container) for every template of a workload that runs vLLM."""
+    return _view("vllm_pod_templates", obj, _vllm_pod_templates)
+
+
+def _vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef], ...]:
+    return tuple((template, ref) for template in pod_templates(obj)
+                 if (ref := serving_container(template)) is not None)
+
+
+def is_vllm_workload(obj: Manifest) -> bool:
+    """A serving workload with at least one vLLM container."""
+    return obj.get("kind") in SERVING_KINDS and bool(vllm_pod_templates(obj))
+
+
+def group_size(obj: Manifest) -> int:
+    """Pods that serve one replica together (LWS ``size``; 1 otherwise)."""
+    if obj.get("kind") == "LeaderWorkerSet":
+        return int(dig(obj, "spec", "leaderWorkerTemplate", "size", default=1) or 1)
+    return 1
+
+
+def probe_budget(probe: Mapping[str, Any] | None) -> int:
+    """Seconds a probe tolerates failing before acting (Kubernetes defaults applied)."""
+    if not probe:
+        return 0
+    period = int(probe.get("periodSeconds", 10))
+    failures = int(probe.get("failureThreshold", 3))
+    return int(probe.get("initialDelaySeconds", 0)) + period * failures
+
+
+def min_replicas(scaler: Manifest) -> int:
+    """Minimum replicas of an autoscaler (its backend's default when unset)."""
+    kind = AUTOSCALERS[str(scaler.get("kind"))]
+    return int(dig(scaler, *kind.min_replicas_path, default=kind.min_replicas_default))
+
+
+def max_replicas(scaler: Manifest) -> int:
+    """Maximum replicas of an autoscaler (its backend's default, or the minimum, when unset)."""
+    kind = AUTOSCALERS[str(scaler.get("kind"))]
+    default = kind.max_replicas_default if kind.max_replicas_default is not None else min_replicas(scaler)
+    return int(dig(scaler, *kind.max_replicas_path, default=default))

@@ -1,0 +1,202 @@
+"""Exposure and traffic: Service types, wiring between Services, pods and monitors, NetworkPolicies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.rules.k8s import (
+    dig,
+    is_vllm_workload,
+    labels_match,
+    namespace_of,
+    vllm_pod_templates,
+)
+from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
+from vllm_infra.vocabulary.reporting import Severity
+
+
+def _pods(role: str) -> str:
+    return "pods" if role == "pod" else f"{role} pods"
+
+
+def policies_by_template(bundle: Bundle) -> dict[int, list[Manifest]]:
+    """id(PodTemplate) -> NetworkPolicies selecting its pods (an empty podSelector selects all)."""
+    found: dict[int, list[Manifest]] = {}
+    for policy in bundle.of_kind("NetworkPolicy"):
+        selector = dig(policy, "spec", "podSelector")
+        entries = bundle.templates_in(namespace_of(policy)) if selector == {} else \
+            bundle.templates_selected(namespace_of(policy), selector)
+        for _obj, template in entries:
+            found.setdefault(id(template), []).append(policy)
+    return found
+
+
+def _open_rule(entry: Mapping[str, Any], peers_key: str) -> bool:
+    """An ingress/egress rule with no peers and no ports admits everything."""
+    return not entry.get(peers_key) and not entry.get("ports")
+
+
+@bundle_rule(
+    "VI-NET-001", Severity.HIGH, "A NetworkPolicy isolates every vLLM pod (ingress and egress)",
+    "Render a NetworkPolicy selecting the vLLM pods with policyTypes [Ingress, Egress]: API only from the "
+    "gateway/app namespaces, metrics only from monitoring, egress only DNS and model downloads.")
+def network_isolation(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    selecting = policies_by_template(bundle)
+    for obj in bundle.objects:
+        if not is_vllm_workload(obj):
+            continue
+        for template in bundle.templates_of(obj):
+            policies = selecting.get(id(template), [])
+            types = {t for policy in policies for t in dig(policy, "spec", "policyTypes", default=[]) or []}
+            missing = sorted({"Ingress", "Egress"} - types)
+            if missing:
+                yield Violation((*template.path[:-1], "metadata", "labels"),
+                                f"{_pods(template.role)} are not isolated for {' and '.join(missing)} by any "
+                                "NetworkPolicy", obj=obj)
+            for policy in policies:
+                for key, peers in (("ingress", "from"), ("egress", "to")):
+                    for index, entry in enumerate(dig(policy, "spec", key, default=[]) or []):
+                        if _open_rule(entry, peers):
+                            yield Violation(("spec", key, index), f"NetworkPolicy rule {key}[{index}] allows "
+                                            f"all {'sources' if key == 'ingress' else 'destinations'}", obj=policy)
+
+
+@resource_rule(
+    "VI-NET-002", Severity.HIGH, "Services are ClusterIP only",
+    "Use type ClusterIP and reach the model through a gateway; waive LoadBalancer/NodePort with a reason.",
+    kinds={"Service"})
+def cluster_ip_only(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    service_type = dig(obj, "spec", "type", default="ClusterIP")
+    if service_type != "ClusterIP":
+        yield Violation(("spec", "type"), f"Service type {service_type} exposes the inference API outside the "
+                                          "cluster")
+    if dig(obj, "spec", "externalIPs"):
+        yield Violation(("spec", "externalIPs"), "Service sets externalIPs")
+
+
+def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[int]]:
+    names: set[str] = set()
+    numbers: set[int] = set()
+    for container in template_spec.get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name"):
+                names.add(str(port["name"]))
+            if port.get("containerPort") is not None:
+                numbers.add(int(port["containerPort"]))
+    return names, numbers
+
+
+@bundle_rule(
+    "VI-NET-003", Severity.HIGH, "Services select pods and target their ports; ServiceMonitors select Services",
+    "Make the Service selector match the pod template labels and targetPort name a container port; make the "
+    "ServiceMonitor selector match the Service and its endpoint port name a Service port.")
+def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for service in bundle.of_kind("Service"):
+        selector = dig(service, "spec", "selector")
+        if not selector:
+            continue
+        matched = [t for _obj, t in bundle.templates_selected(namespace_of(service), selector)]
+        if not matched:
+            yield Violation(("spec", "selector"), "Service selects no pods in the manifests", obj=service)
+            continue
+        names, numbers = set(), set()
+        for template in matched:
+            template_names, template_numbers = _container_ports(template.spec)
+            names |= template_names
+            numbers |= template_numbers
+        for index, port in enumerate(dig(service, "spec", "ports", default=[]) or []):
+            target = port.get("targetPort", port.get("port"))
+            if (isinstance(target, str) and target not in names) or (isinstance(target, int) and target not in numbers):
+                yield Violation(("spec", "ports", index, "targetPort"),
+                                f"targetPort {target!r} is not a port of the selected containers", obj=service)
+    for monitor in bundle.of_kind("ServiceMonitor"):
+        selector = dig(monitor, "spec", "selector") or {}
+        namespaces = dig(monitor, "spec", "namespaceSelector", "matchNames") or [namespace_of(monitor)]
+        services = [s for ns in namespaces for s in bundle.services_selected(ns, selector)]
+        if not services:
+            yield Violation(("spec", "selector"), "ServiceMonitor selects no Service in the manifests", obj=monitor)
+            continue
+        port_names = {p.get("name") for s in services for p in dig(s, "spec", "ports", default=[]) or []}
+        for index, endpoint in enumerate(dig(monitor, "spec", "endpoints", default=[]) or []):
+            if endpoint.get("port") and endpoint["port"] not in port_names:
+                yield Violation(("spec", "endpoints", index, "port"),
+                                f"endpoint port {endpoint['port']!r} is not a port of the selected Service",
+                                obj=monitor)
+
+
+@resource_rule(
+    "VI-NET-004", Severity.MEDIUM, "vLLM pods disable Service links",
+    "Set enableServiceLinks: false; injected VLLM_PORT-style variables crash vLLM.", kinds={"Deployment",
+    "StatefulSet", "LeaderWorkerSet"}, gpu=True)
+def no_service_links(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, _ref in vllm_pod_templates(obj):
+        if template.spec.get("enableServiceLinks") is not False:
+            yield Violation((*template.path, "enableServiceLinks"), "Service links are injected into vLLM's "
+                                                                    "environment")
+
+
+@bundle_rule(
+    "VI-NET-005", Severity.MEDIUM, "Multi-node groups may talk to each other on any port",
+    "Add a NetworkPolicy rule allowing all ports between pods of the same LeaderWorkerSet (Ray and NCCL use "
+    "dynamic ports).", gpu=True)
+def lws_group_traffic(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    selecting = policies_by_template(bundle)
+    for lws in bundle.of_kind("LeaderWorkerSet"):
+        for template in bundle.templates_of(lws):
+            labels = {**template.labels, LWS_NAME_LABEL: str(dig(lws, "metadata", "name"))}
+            policies = selecting.get(id(template), [])
+            if not policies:
+                continue
+            for key, peers in (("ingress", "from"), ("egress", "to")):
+                allowed = any(not entry.get("ports") and any(
+                    labels_match(dig(peer, "podSelector"), labels) and "namespaceSelector" not in peer
+                    for peer in entry.get(peers) or [])
+                    for policy in policies for entry in dig(policy, "spec", key, default=[]) or [])
+                types = {t for p in policies for t in dig(p, "spec", "policyTypes", default=[]) or []}
+                if key.capitalize() in types and not allowed:
+                    yield Violation((*template.path[:-1], "metadata", "labels"),
+                                    f"{_pods(template.role)} may not reach group peers on all ports ({key})", obj=lws)
+
+
+
+@bundle_rule(
+    "VI-NET-006", Severity.HIGH, "Routing references line up: InferencePool, HTTPRoute, endpoint picker",
+    "Make the InferencePool select the serving pods and target their API port, point HTTPRoute backendRefs at "
+    "objects that exist, and keep the endpoint picker's port consistent.", gpu=True)
+def routing_references(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for pool in bundle.of_kind("InferencePool"):
+        namespace = namespace_of(pool)
+        matched = bundle.templates_selected(namespace, dig(pool, "spec", "selector", "matchLabels"))
+        if not matched:
+            yield Violation(("spec", "selector"), "InferencePool selects no pods in the manifests", obj=pool)
+        elif any(t.role == "worker" for _o, t in matched):
+            yield Violation(("spec", "selector"), "InferencePool also selects multi-node worker pods, which do not "
+                                                  "serve requests", obj=pool)
+        numbers = {n for _o, t in matched for n in _container_ports(t.spec)[1]}
+        for index, port in enumerate(dig(pool, "spec", "targetPorts", default=[]) or []):
+            if matched and port.get("number") not in numbers:
+                yield Violation(("spec", "targetPorts", index, "number"),
+                                f"target port {port.get('number')} is not a port of the selected pods", obj=pool)
+        picker = dig(pool, "spec", "endpointPickerRef", default={}) or {}
+        service = bundle.find("Service", str(picker.get("name")), namespace)
+        if service is not None:
+            ports = {p.get("port") for p in dig(service, "spec", "ports", default=[]) or []}
+            if dig(picker, "port", "number") not in ports:
+                yield Violation(("spec", "endpointPickerRef", "port"), f"endpoint picker Service "
+                                f"{picker.get('name')} has no port {dig(picker, 'port', 'number')}", obj=pool)
+    for route in bundle.of_kind("HTTPRoute"):
+        for r_index, route_rule in enumerate(dig(route, "spec", "rules", default=[]) or []):
+            for b_index, backend in enumerate(route_rule.get("backendRefs") or []):
+                kind = backend.get("kind", "Service")
+                namespace = backend.get("namespace", namespace_of(route))
+                target = bundle.find(kind, str(backend.get("name")), namespace)
+                path = ("spec", "rules", r_index, "backendRefs", b_index)
+                if target is None:
+                    yield Violation(path, f"backendRef {kind}/{backend.get('name')} is not in the manifests", obj=route)
+                elif kind == "Service" and backend.get("port") not in {
+                        p.get("port") for p in dig(target, "spec", "ports", default=[]) or []}:
+                    yield Violation(path, f"Service {backend.get('name')} has no port {backend.get('port')}",
+                                    obj=route)

@@ -1,0 +1,128 @@
+"""CPU, memory, GPU and ephemeral-storage requests and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
+from vllm_infra.checker.rules.k8s import (
+    PodTemplate,
+    containers,
+    dig,
+    gpu_resources,
+    vllm_pod_templates,
+)
+from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.reporting import Severity
+from vllm_infra.vocabulary.units import format_bytes, parse_quantity
+
+
+def _quantity(value: Any) -> float | None:
+    try:
+        return float(parse_quantity(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def memory_volumes(template: PodTemplate) -> dict[str, float | None]:
+    """Memory-backed emptyDirs by name -> size limit in bytes (None when unbounded)."""
+    return {v.get("name"): _quantity(dig(v, "emptyDir", "sizeLimit")) for v in template.spec.get("volumes") or []
+            if dig(v, "emptyDir", "medium") == "Memory"}
+
+
+@resource_rule(
+    "VI-RES-001", Severity.CRITICAL, "The vLLM container limits an integer number of GPUs (requests == limits)",
+    "Set resources.limits['nvidia.com/gpu'] (or amd.com/gpu) to TP x PP; if requests name it, make them equal; "
+    "keep GPUs off init and sidecar containers.", kinds=WORKLOAD_KINDS, gpu=True)
+def gpu_limits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        resources = gpu_resources(serving.spec)
+        path = (*serving.path, "resources")
+        if not resources:
+            yield Violation(path, f"container '{serving.spec.get('name')}' requests no GPU")
+        for name, (request, limit) in resources.items():
+            if limit is None:
+                yield Violation((*path, "limits"), f"{name} is requested but not limited (extended resources need "
+                                                   "a limit)")
+            elif (not isinstance(limit, int) and not str(limit).isdigit()) or int(str(limit)) < 1:
+                yield Violation((*path, "limits", name), f"{name} limit {limit!r} is not a whole number >= 1")
+            if request is not None and limit is not None and str(request) != str(limit):
+                yield Violation((*path, "requests", name), f"{name} request {request} differs from limit {limit}")
+        for ref in containers(template):
+            if ref.path != serving.path and gpu_resources(ref.spec):
+                yield Violation((*ref.path, "resources"), f"container '{ref.spec.get('name')}' also claims GPUs")
+
+
+@resource_rule(
+    "VI-RES-002", Severity.HIGH, "GPU containers: memory request == limit, covering tmpfs plus headroom",
+    "Set memory requests equal to limits, at least the memory-backed emptyDirs (e.g. /dev/shm) plus 8Gi.",
+    kinds=WORKLOAD_KINDS)
+def memory_sized(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        if not gpu_resources(serving.spec):
+            continue
+        path = (*serving.path, "resources")
+        request = _quantity(dig(serving.spec, "resources", "requests", "memory"))
+        limit = _quantity(dig(serving.spec, "resources", "limits", "memory"))
+        if limit is None:
+            yield Violation((*path, "limits"), "no memory limit; the node can be overcommitted during model load")
+            continue
+        if request != limit:
+            yield Violation((*path, "requests", "memory"), "memory request differs from the limit")
+        tmpfs = sum(size or 0 for size in memory_volumes(template).values())
+        if limit < tmpfs + HOST_MEMORY_HEADROOM_BYTES:
+            yield Violation((*path, "limits", "memory"),
+                            f"memory limit {format_bytes(int(limit))} leaves less than "
+                            f"{format_bytes(HOST_MEMORY_HEADROOM_BYTES)} beyond {format_bytes(int(tmpfs))} of "
+                            "memory-backed volumes")
+
+
+@resource_rule(
+    "VI-RES-003", Severity.MEDIUM, "CPU request set (CPU limit optional)",
+    "Set resources.requests.cpu so the scheduler reserves CPU for tokenization and the API server.",
+    kinds=WORKLOAD_KINDS)
+def cpu_request(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for _template, serving in vllm_pod_templates(obj):
+        if dig(serving.spec, "resources", "requests", "cpu") is None:
+            yield Violation((*serving.path, "resources"), f"container '{serving.spec.get('name')}' requests no CPU")
+
+
+@resource_rule(
+    "VI-RES-004", Severity.MEDIUM, "Disk emptyDirs are bounded and ephemeral storage is requested",
+    "Give disk-backed emptyDirs a sizeLimit and set ephemeral-storage requests and limits on the container.",
+    kinds=WORKLOAD_KINDS)
+def ephemeral_storage(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        disk = [(i, v) for i, v in enumerate(template.spec.get("volumes") or [])
+                if "emptyDir" in v and dig(v, "emptyDir", "medium") != "Memory"]
+        for index, volume in disk:
+            if dig(volume, "emptyDir", "sizeLimit") is None:
+                yield Violation((*template.path, "volumes", index, "emptyDir"),
+                                f"emptyDir '{volume.get('name')}' has no sizeLimit")
+        if disk:
+            for key in ("requests", "limits"):
+                if dig(serving.spec, "resources", key, "ephemeral-storage") is None:
+                    yield Violation((*serving.path, "resources", key),
+                                    f"no ephemeral-storage {key[:-1]} although disk emptyDirs are mounted")
+
+
+@resource_rule(
+    "VI-RES-005", Severity.MEDIUM, "Memory-backed emptyDirs are bounded and fit in the memory limit",
+    "Give every medium: Memory emptyDir a sizeLimit below the container's memory limit.", kinds=WORKLOAD_KINDS,
+    gpu=True)
+def tmpfs_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        volumes = memory_volumes(template)
+        for index, volume in enumerate(template.spec.get("volumes") or []):
+            if volume.get("name") in volumes and volumes[volume.get("name")] is None:
+                yield Violation((*template.path, "volumes", index, "emptyDir"),
+                                f"memory-backed emptyDir '{volume.get('name')}' has no sizeLimit")
+        limit = _quantity(dig(serving.spec, "resources", "limits", "memory"))
+        total = sum(size or 0 for size in volumes.values())
+        if limit is not None and volumes and total >= limit:
+            yield Violation((*serving.path, "resources", "limits", "memory"),
+                            f"memory-backed volumes ({format_bytes(int(total))}) do not fit in the memory limit "
+                            f"({format_bytes(int(limit))})")
+

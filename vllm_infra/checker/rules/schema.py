@@ -1,0 +1,39 @@
+"""VI-SCH-001: strict schema validation, run as a rule so the CLI and CrossGuard share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
+from vllm_infra.checker.schemas.validator import SchemaValidator, UnknownKindError, is_skipped
+from vllm_infra.vocabulary.reporting import Severity
+
+
+@cache
+def validator_for(version: str) -> SchemaValidator:
+    """One compiled validator per Kubernetes version per process."""
+    return SchemaValidator(version)
+
+
+SCHEMA_RULE = "VI-SCH-001"
+
+
+@resource_rule(
+    SCHEMA_RULE, Severity.CRITICAL, "Every object validates strictly against the pinned schemas",
+    "Fix the field named in the message (unknown fields are errors); add a schema or --skip the kind if it is "
+    "not a Kubernetes built-in or a vendored CRD.")
+def strict_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if is_skipped(obj, ctx.skip_kinds):
+        return
+    validator = validator_for(ctx.kubernetes_version)
+    manifest = dict(obj)
+    try:
+        if validator.is_valid(manifest):
+            return
+        violations = validator.validate(manifest)
+    except UnknownKindError as exc:
+        yield Violation(("kind",), str(exc), waivable=False)
+        return
+    for violation in violations:
+        yield Violation(violation.location, violation.message, waivable=False)

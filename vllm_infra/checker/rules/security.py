@@ -1,0 +1,284 @@
+"""Pod security (PSS baseline/restricted) plus the GPU/LLM-specific hardening rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV, NVIDIA_DEVICES_ENV, NVIDIA_NO_DEVICES
+from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.catalog.vllm import CACHE_DIR_ENV
+from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.rules.k8s import (
+    args_path,
+    containers,
+    dig,
+    engine_args,
+    env_entries,
+    env_values,
+    gpu_count,
+    name_of,
+    namespace_of,
+    pod_templates,
+    vllm_pod_templates,
+)
+from vllm_infra.vocabulary.credentials import is_secret_env_name
+from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE, Profile, Severity
+
+_ALLOWED_VOLUMES = frozenset({"configMap", "downwardAPI", "emptyDir", "projected", "secret", "csi",
+                              "persistentVolumeClaim", "ephemeral", "image"})
+
+
+@resource_rule(
+    "VI-SEC-001", Severity.CRITICAL, "No container runs privileged",
+    "Remove securityContext.privileged; GPUs come from the device plugin, not from privileges.",
+    kinds=WORKLOAD_KINDS)
+def no_privileged(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            if dig(ref.spec, "securityContext", "privileged") is True:
+                yield Violation((*ref.path, "securityContext", "privileged"),
+                                f"container '{ref.spec.get('name')}' runs privileged")
+
+
+@resource_rule(
+    "VI-SEC-002", Severity.CRITICAL, "No host network, PID or IPC namespace",
+    "Drop hostNetwork/hostPID/hostIPC; give NCCL shared memory with an emptyDir (medium: Memory) on /dev/shm.",
+    kinds=WORKLOAD_KINDS)
+def no_host_namespaces(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            if template.spec.get(field) is True:
+                yield Violation((*template.path, field), f"pod shares the host's namespace ({field}: true)")
+
+
+@resource_rule(
+    "VI-SEC-003", Severity.HIGH, "Every container sets allowPrivilegeEscalation: false",
+    "Set securityContext.allowPrivilegeEscalation: false on every container (restricted PSS).",
+    kinds=WORKLOAD_KINDS)
+def no_privilege_escalation(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            if dig(ref.spec, "securityContext", "allowPrivilegeEscalation") is not False:
+                yield Violation((*ref.path, "securityContext"),
+                                f"container '{ref.spec.get('name')}' does not set allowPrivilegeEscalation: false")
+
+
+@resource_rule(
+    "VI-SEC-004", Severity.HIGH, "Capabilities: drop ALL, add at most NET_BIND_SERVICE",
+    "Set capabilities.drop: [ALL]; add only NET_BIND_SERVICE (IPC_LOCK only under the rdma profile).",
+    kinds=WORKLOAD_KINDS)
+def least_capabilities(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    allowed = {"NET_BIND_SERVICE"} | ({"IPC_LOCK"} if ctx.profile == Profile.RDMA else set())
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            caps = dig(ref.spec, "securityContext", "capabilities", default={}) or {}
+            name = ref.spec.get("name")
+            if "ALL" not in (caps.get("drop") or []):
+                yield Violation((*ref.path, "securityContext", "capabilities"),
+                                f"container '{name}' does not drop ALL capabilities")
+            extra = sorted(set(caps.get("add") or []) - allowed)
+            if extra:
+                yield Violation((*ref.path, "securityContext", "capabilities", "add"),
+                                f"container '{name}' adds capabilities {', '.join(extra)}")
+
+
+def _effective(template_spec: Mapping[str, Any], container: Mapping[str, Any], key: str) -> object:
+    value = dig(container, "securityContext", key)
+    return value if value is not None else dig(template_spec, "securityContext", key)
+
+
+@resource_rule(
+    "VI-SEC-005", Severity.HIGH, "Pods run as non-root with a non-root group and an fsGroup",
+    "Set pod securityContext runAsNonRoot: true, runAsUser/runAsGroup != 0 and fsGroup (so cache volumes are "
+    "writable).", kinds=WORKLOAD_KINDS)
+def non_root(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        sec_path = (*template.path, "securityContext")
+        for ref in containers(template):
+            name = ref.spec.get("name")
+            if _effective(template.spec, ref.spec, "runAsNonRoot") is not True:
+                yield Violation(sec_path, f"container '{name}' may run as root (runAsNonRoot is not true)")
+            for key in ("runAsUser", "runAsGroup"):
+                if _effective(template.spec, ref.spec, key) == 0:
+                    yield Violation((*ref.path, "securityContext", key), f"container '{name}' sets {key}: 0")
+        if dig(template.spec, "securityContext", "fsGroup") is None:
+            yield Violation(sec_path, "pod sets no fsGroup; mounted cache volumes may not be writable")
+
+
+@resource_rule(
+    "VI-SEC-006", Severity.HIGH, "Seccomp profile RuntimeDefault or Localhost",
+    "Set securityContext.seccompProfile.type: RuntimeDefault on the pod; never Unconfined.", kinds=WORKLOAD_KINDS)
+def seccomp(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        pod_type = dig(template.spec, "securityContext", "seccompProfile", "type")
+        for ref in containers(template):
+            kind = dig(ref.spec, "securityContext", "seccompProfile", "type") or pod_type
+            if kind not in ("RuntimeDefault", "Localhost"):
+                yield Violation((*template.path, "securityContext", "seccompProfile"),
+                                f"container '{ref.spec.get('name')}' has seccomp profile {kind or 'unset'}")
+
+
+@resource_rule(
+    "VI-SEC-007", Severity.CRITICAL, "No hostPath; only restricted volume types",
+    "Use a PVC or emptyDir for model and compile caches instead of hostPath.", kinds=WORKLOAD_KINDS)
+def restricted_volumes(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for index, volume in enumerate(template.spec.get("volumes") or []):
+            sources = sorted(set(volume) - {"name"} - _ALLOWED_VOLUMES)
+            if sources:
+                yield Violation((*template.path, "volumes", index),
+                                f"volume '{volume.get('name')}' uses {', '.join(sources)}")
+
+
+@resource_rule(
+    "VI-SEC-008", Severity.MEDIUM, "No hostPort and no host override in probes or hooks",
+    "Remove hostPort and 'host' from probes and lifecycle handlers; expose through a Service.", kinds=WORKLOAD_KINDS)
+def no_host_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            for index, port in enumerate(ref.spec.get("ports") or []):
+                if port.get("hostPort"):
+                    yield Violation((*ref.path, "ports", index, "hostPort"),
+                                    f"container '{ref.spec.get('name')}' binds hostPort {port['hostPort']}")
+            handlers = [(key, ref.spec.get(key)) for key in ("startupProbe", "readinessProbe", "livenessProbe")]
+            handlers += [(f"lifecycle.{hook}", dig(ref.spec, "lifecycle", hook)) for hook in ("preStop", "postStart")]
+            for key, handler in handlers:
+                for action in ("httpGet", "tcpSocket"):
+                    if dig(handler, action, "host"):
+                        yield Violation((*ref.path, *key.split("."), action, "host"),
+                                        f"{key} of container '{ref.spec.get('name')}' targets another host")
+
+
+def _writable_mounts(container: Mapping[str, Any]) -> list[str]:
+    mounts = dig(container, "volumeMounts", default=[]) or []
+    return [str(m.get("mountPath")).rstrip("/") or "/" for m in mounts if not m.get("readOnly")]
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
+
+@resource_rule(
+    "VI-SEC-009", Severity.HIGH, "Read-only root filesystem with every vLLM cache path on a writable mount",
+    "Set readOnlyRootFilesystem: true, mount an emptyDir on /tmp and point HOME, HF_HOME, XDG_CACHE_HOME, "
+    "VLLM_CACHE_ROOT, TRITON_CACHE_DIR, TORCHINDUCTOR_CACHE_DIR and NUMBA_CACHE_DIR at writable mounts.",
+    kinds=WORKLOAD_KINDS, gpu=True)
+def writable_caches(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for _template, ref in vllm_pod_templates(obj):
+        name = ref.spec.get("name")
+        if dig(ref.spec, "securityContext", "readOnlyRootFilesystem") is not True:
+            yield Violation((*ref.path, "securityContext"),
+                            f"container '{name}' has a writable root filesystem (set readOnlyRootFilesystem: true "
+                            "or waive with a reason)")
+        writable = _writable_mounts(ref.spec)
+        values = env_values(ref.spec)
+        if not _under("/tmp", writable):
+            yield Violation((*ref.path, "volumeMounts"), f"container '{name}' has no writable /tmp")
+        offline = values.get("HF_HUB_OFFLINE") == "1"
+        for var in CACHE_DIR_ENV:
+            path = values.get(var)
+            if var == "HF_HOME" and offline:
+                continue  # a pre-populated cache is only read
+            if path is None:
+                yield Violation((*ref.path, "env"), f"{var} is not set; vLLM would write under the read-only "
+                                                    "root filesystem")
+            elif not _under(path.rstrip("/"), writable):
+                yield Violation((*ref.path, "env"), f"{var}={path} is not on a writable mount")
+        hf_home = values.get("HF_HOME", "")
+        for index, mount in enumerate(ref.spec.get("volumeMounts") or []):
+            root = str(mount.get("mountPath", "")).rstrip("/")
+            if mount.get("readOnly") and hf_home and _under(hf_home, [root]) and not offline:
+                yield Violation((*ref.path, "volumeMounts", index, "readOnly"),
+                                "the Hugging Face cache is mounted read-only without HF_HUB_OFFLINE=1")
+
+
+@resource_rule(
+    "VI-SEC-010", Severity.CRITICAL, "Tokens and keys come from Secrets, never literals",
+    "Reference tokens with env[].valueFrom.secretKeyRef; keep Secret data out of Git (create it out of band).",
+    kinds=WORKLOAD_KINDS | {"Secret"})
+def no_literal_secrets(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if obj.get(field):
+                yield Violation((field,), f"Secret '{name_of(obj)}' carries {field} in the manifests")
+        return
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            for name, (index, entry) in env_entries(ref.spec).items():
+                if is_secret_env_name(name) and "value" in entry:
+                    yield Violation((*ref.path, "env", index, "value"),
+                                    f"{name} is a literal value; use valueFrom.secretKeyRef")
+
+
+@resource_rule(
+    "VI-SEC-011", Severity.LOW, "Prefer Secrets mounted as files over environment variables",
+    "Mount the Secret as a file (e.g. HF_TOKEN_PATH) so it does not leak through the environment.",
+    kinds=WORKLOAD_KINDS)
+def secrets_as_files(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            for name, (index, entry) in env_entries(ref.spec).items():
+                if dig(entry, "valueFrom", "secretKeyRef"):
+                    yield Violation((*ref.path, "env", index), f"{name} reads a Secret into the environment")
+
+
+@bundle_rule(
+    "VI-SEC-012", Severity.HIGH, "Dedicated ServiceAccount that exists, no token automount",
+    "Render a ServiceAccount per service, reference it, and set automountServiceAccountToken: false.")
+def dedicated_service_account(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for obj in bundle.objects:
+        if obj.get("kind") not in WORKLOAD_KINDS:
+            continue
+        for template in pod_templates(obj):
+            account = template.spec.get("serviceAccountName")
+            if not account or account == "default":
+                yield Violation((*template.path, "serviceAccountName"), "pod uses the namespace's default "
+                                "ServiceAccount", obj=obj)
+            elif bundle.find("ServiceAccount", account, namespace_of(obj) or None) is None:
+                yield Violation((*template.path, "serviceAccountName"),
+                                f"ServiceAccount '{account}' is not part of the manifests", obj=obj)
+            if template.spec.get("automountServiceAccountToken") is not False:
+                yield Violation((*template.path, "automountServiceAccountToken"),
+                                "pod mounts a ServiceAccount token it does not need", obj=obj)
+
+
+@resource_rule(
+    TRUST_REMOTE_CODE_RULE, Severity.HIGH, "--trust-remote-code needs a waiver and pinned --revision/--code-revision",
+    "Pin --revision and --code-revision to commit hashes, and add the annotation "
+    "vllm-infra.io/waive.VI-SEC-013 with the reason the remote code is trusted.", kinds=WORKLOAD_KINDS, gpu=True)
+def trust_remote_code(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for _template, ref in vllm_pod_templates(obj):
+        args = engine_args(ref.spec)
+        if not args.flag("trust-remote-code"):
+            continue
+        unpinned = [flag for flag in ("revision", "code-revision")
+                    if not is_commit_hash(args.flag(flag))]
+        if unpinned:
+            yield Violation(args_path(ref), "--trust-remote-code runs repository code that is not pinned: set "
+                            + " and ".join(f"--{flag}" for flag in unpinned) + " to a commit hash", waivable=False)
+        yield Violation(args_path(ref), "--trust-remote-code executes Python from the model repository")
+
+
+@resource_rule(
+    "VI-SEC-014", Severity.HIGH, "GPUs are never selected through environment variables",
+    "Remove NVIDIA_VISIBLE_DEVICES/CUDA_VISIBLE_DEVICES; in GPU pods set NVIDIA_VISIBLE_DEVICES=void on "
+    "containers without a GPU limit.", kinds=WORKLOAD_KINDS, gpu=True)
+def no_device_env(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        refs = containers(template)
+        gpu_pod = any(gpu_count(ref.spec) for ref in refs)
+        for ref in refs:
+            entries = env_entries(ref.spec)
+            values = env_values(ref.spec)
+            has_gpu = gpu_count(ref.spec) > 0
+            for var in sorted(DEVICE_SELECTION_ENV):
+                if var in entries and not (var == NVIDIA_DEVICES_ENV and values.get(var) == NVIDIA_NO_DEVICES
+                                           and not has_gpu):
+                    yield Violation((*ref.path, "env", entries[var][0]),
+                                    f"container '{ref.spec.get('name')}' sets {var} by hand")
+            if gpu_pod and not has_gpu and values.get(NVIDIA_DEVICES_ENV) != NVIDIA_NO_DEVICES:
+                yield Violation((*ref.path, "env"), f"container '{ref.spec.get('name')}' has no GPU limit in a GPU "
+                                                    "pod and does not set NVIDIA_VISIBLE_DEVICES=void")

@@ -1,0 +1,189 @@
+"""`vllm-infra check` and `validate` as library calls: load YAML, run schema validation and the
+rule catalog, attribute findings to file and line, decide the exit code."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from vllm_infra.checker.loading import LoadProblem, SourceObject, load
+from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
+from vllm_infra.checker.rules.k8s import is_vllm_workload
+from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
+from vllm_infra.vocabulary.exits import ExitCode
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
+from vllm_infra.vocabulary.paths import format_path
+from vllm_infra.vocabulary.reporting import Profile, Severity
+
+
+class Status(StrEnum):
+    """Outcome of one finding."""
+
+    FAILED = "failed"
+    WAIVED = "waived"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule violation located in the input."""
+
+    rule: Rule
+    severity: Severity
+    message: str
+    source: str
+    line: int
+    kind: str
+    name: str
+    namespace: str
+    path: str
+    waiver: str | None = None
+
+    @property
+    def status(self) -> Status:
+        """Failed, or waived (with ``waiver`` as the reason)."""
+        return Status.WAIVED if self.waiver is not None else Status.FAILED
+
+
+@dataclass
+class CheckReport:
+    """Everything `vllm-infra check` prints and decides."""
+
+    objects: list[SourceObject]
+    findings: list[Finding]
+    problems: list[LoadProblem]
+    gate: Severity
+    profile: Profile
+    kubernetes_version: str
+    rules: list[Rule] = field(default_factory=list)
+
+    def gating(self) -> list[Finding]:
+        """Failed findings at or above the gate."""
+        return [f for f in self.findings if f.status == Status.FAILED and f.severity.rank >= self.gate.rank]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """2 on bad input, 1 on gating findings, else 0."""
+        if self.problems:
+            return ExitCode.BAD_INPUT
+        return ExitCode.FINDINGS if self.gating() else ExitCode.OK
+
+    def counts(self) -> dict[str, int]:
+        """Failed findings per severity plus waived."""
+        failed = Counter(f.severity.value for f in self.findings if f.status == Status.FAILED)
+        counts = {severity.value: failed.get(severity.value, 0) for severity in Severity}
+        counts["waived"] = sum(1 for f in self.findings if f.status == Status.WAIVED)
+        return counts
+
+
+def _located(located: dict[int, SourceObject], rule_findings: Iterable[RuleFinding]) -> list[Finding]:
+    findings = []
+    for finding in rule_findings:
+        source = located[id(finding.obj)]
+        findings.append(Finding(
+            rule=finding.rule, severity=finding.severity, message=finding.message, source=source.source,
+            line=source.line_of(finding.path), kind=source.kind, name=source.name, namespace=source.namespace,
+            path=format_path(finding.path), waiver=finding.waiver,
+        ))
+    return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
+
+
+def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
+              kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
+              gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None) -> CheckReport:
+    """Schema validation plus the rule catalog over YAML inputs."""
+    objects, problems = load(inputs)
+    context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
+                          kubernetes_version=kubernetes_version or KUBERNETES_VERSION)
+    selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
+    report = CheckReport(objects, [], problems, gate, profile, context.kubernetes_version, selected)
+    if not objects and not problems:
+        problems.append(LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass"))
+    elif objects and not any(is_vllm_workload(o.manifest) for o in objects):
+        problems.append(LoadProblem(", ".join(inputs), None, "no vLLM workload (Deployment, StatefulSet or "
+                                                             "LeaderWorkerSet running vLLM) found; refusing to pass"))
+    if problems:
+        return report
+    report.findings = _findings(objects, selected, context)
+    return report
+
+
+def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: RuleContext) -> list[Finding]:
+    located = {id(o.manifest): o for o in objects}
+    return _located(located, evaluate([o.manifest for o in objects], rules, context))
+
+
+def check_objects(manifests: Sequence[Mapping[str, Any]], source: str, *, profile: Profile,
+                  gate: Severity = Severity.HIGH) -> CheckReport:
+    """The policy gate over objects held in memory (what synth just rendered): the same rules and
+    schemas as ``run_check``, without reading them back from disk."""
+    objects = [SourceObject(dict(manifest), source, index) for index, manifest in enumerate(manifests)]
+    context = RuleContext(profile=profile)
+    rules = list(RULES.values())
+    return CheckReport(objects, _findings(objects, rules, context), [], gate, profile, context.kubernetes_version,
+                       rules)
+
+
+class SchemaStatus(StrEnum):
+    """Outcome of validating one object (kubeconform's vocabulary)."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SchemaResult:
+    """One object's validation result."""
+
+    obj: SourceObject
+    status: SchemaStatus
+    violations: list[SchemaViolation]
+    error: str | None = None
+
+
+@dataclass
+class ValidateReport:
+    """Everything `vllm-infra validate` prints and decides."""
+
+    results: list[SchemaResult]
+    problems: list[LoadProblem]
+    kubernetes_version: str
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """2 on bad input, 1 if any object is invalid or has no schema, else 0."""
+        if self.problems:
+            return ExitCode.BAD_INPUT
+        bad = any(r.status in (SchemaStatus.INVALID, SchemaStatus.ERROR) for r in self.results)
+        return ExitCode.FINDINGS if bad else ExitCode.OK
+
+    def counts(self) -> dict[str, int]:
+        """Objects per status."""
+        counts = Counter(r.status.value for r in self.results)
+        return {status.value: counts.get(status.value, 0) for status in SchemaStatus}
+
+
+def run_validate(inputs: Sequence[str], *, kubernetes_version: str | None = None,
+                 skip_kinds: Iterable[str] = ()) -> ValidateReport:
+    """Strict schema validation of every object in the inputs."""
+    validator = SchemaValidator(kubernetes_version) if kubernetes_version else SchemaValidator()
+    objects, problems = load(inputs)
+    if not objects and not problems:
+        problems.append(LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass"))
+    skip = frozenset(skip_kinds)
+    results = []
+    for obj in objects if not problems else []:
+        if is_skipped(obj.manifest, skip):
+            results.append(SchemaResult(obj, SchemaStatus.SKIPPED, []))
+            continue
+        try:
+            violations = [] if validator.is_valid(obj.manifest) else validator.validate(obj.manifest)
+        except UnknownKindError as exc:
+            results.append(SchemaResult(obj, SchemaStatus.ERROR, [], str(exc)))
+            continue
+        results.append(SchemaResult(obj, SchemaStatus.INVALID if violations else SchemaStatus.VALID, violations))
+    return ValidateReport(results, problems, validator.kubernetes_version)

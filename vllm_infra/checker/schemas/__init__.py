@@ -1,0 +1,1 @@
+"""Offline, strict schema validation (Kubernetes core + vendored add-on CRDs)."""

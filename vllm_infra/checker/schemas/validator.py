@@ -1,0 +1,166 @@
+"""Strict JSON-schema validation of Kubernetes objects, offline and in-process.
+
+Core kinds use the strict schemas shipped in the ``kubernetes-validate`` package (unknown fields
+are errors); add-on kinds use CRD schemas vendored in ``crds/`` (see ``crds/PROVENANCE.json``),
+converted from structural OpenAPI to JSON Schema with the same strictness. Each schema is compiled
+once per process with jsonschema-rs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
+from vllm_infra.vocabulary.paths import format_path
+
+CRD_DIR = Path(__file__).parent / "crds"
+"""Add-on CRD schemas as compact JSON, with ``PROVENANCE.json`` (written by ``tools/vendor_crds.py``)."""
+_DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
+_OBJECT_META = f"{_DEFINITIONS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_GROUP_PREFIX = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
+_DASH = r"\1-"
+"""``networking.k8s.io/v1`` -> ``networking-v1``, as the schema files are named."""
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    """One way an object breaks its schema."""
+
+    location: tuple[str | int, ...]
+    """Path inside the object, e.g. ``('spec', 'template', 'spec', 'containers', 0)``."""
+    message: str
+
+    @property
+    def path(self) -> str:
+        """The location as ``spec.template.spec.containers[0]``."""
+        return format_path(self.location)
+
+
+class UnknownKindError(LookupError):
+    """No schema exists for an apiVersion/kind in the selected Kubernetes version."""
+
+
+class UnsupportedVersionError(ValueError):
+    """The requested Kubernetes version has no bundled schemas."""
+
+
+def is_skipped(obj: Mapping[str, Any], skip_kinds: frozenset[str]) -> bool:
+    """Whether ``--skip`` names the object's kind, as ``Kind`` or ``group/version/Kind``."""
+    kind = str(obj.get("kind"))
+    return kind in skip_kinds or f"{obj.get('apiVersion')}/{kind}" in skip_kinds
+
+
+def normalize_version(version: str) -> str:
+    """Accept ``1.33``, ``v1.33`` or ``1.33.2``; return ``1.33``."""
+    match = re.match(r"^v?(\d+)\.(\d+)", version.strip())
+    minor = f"{match.group(1)}.{match.group(2)}" if match else version
+    if minor not in SUPPORTED_KUBERNETES_VERSIONS:
+        raise UnsupportedVersionError(f"Kubernetes {version} is not supported (supported: "
+                                      f"{SUPPORTED_KUBERNETES_VERSIONS[0]}-{SUPPORTED_KUBERNETES_VERSIONS[-1]})")
+    return minor
+
+
+def _core_schema_dir(version: str) -> Path:
+    """Schema directory inside the installed kubernetes-validate package, found without importing
+    it (its import pulls in jsonschema and PyYAML, which validation does not need)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise UnsupportedVersionError("the kubernetes-validate package (schema data) is not installed")
+    return Path(spec.submodule_search_locations[0]) / "kubernetes-json-schema" / f"v{version}.0-local-strict"
+
+
+def _structural_to_json_schema(node: Any) -> Any:
+    """Translate CRD structural-schema extensions into plain JSON Schema, strictly."""
+    if isinstance(node, list):
+        return [_structural_to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _structural_to_json_schema(value) for key, value in node.items()
+           if not key.startswith("x-kubernetes-") and key != "nullable"}
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    preserve = node.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in node and not preserve and "additionalProperties" not in node:
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def _crd_index() -> dict[tuple[str, str], Path]:
+    index = {}
+    for path in sorted(CRD_DIR.glob("*.json")):
+        if path.name == "PROVENANCE.json":
+            continue
+        head = json.loads(path.read_text())
+        for version in head["versions"]:
+            index[(f"{head['group']}/{version}", head["kind"])] = path
+    return index
+
+
+class SchemaValidator:
+    """Validates objects against one Kubernetes version's schemas plus the vendored CRDs."""
+
+    def __init__(self, kubernetes_version: str = KUBERNETES_VERSION) -> None:
+        self.kubernetes_version = normalize_version(kubernetes_version)
+        self._dir = _core_schema_dir(self.kubernetes_version)
+        self._registry: jsonschema_rs.Registry | None = None
+        self._compiled: dict[tuple[str, str], jsonschema_rs.Validator | None] = {}
+
+    def _shared_registry(self) -> jsonschema_rs.Registry:
+        if self._registry is None:
+            definitions = json.loads((self._dir / "_definitions.json").read_text())
+            self._registry = jsonschema_rs.Registry([(_DEFINITIONS_URI, definitions)])
+        return self._registry
+
+    def _load(self, api_version: str, kind: str) -> jsonschema_rs.Validator | None:
+        crd = _crd_index().get((api_version, kind))
+        if crd is not None:
+            version = api_version.split("/", 1)[1]
+            schema = _structural_to_json_schema(json.loads(crd.read_text())["versions"][version])
+            schema.setdefault("properties", {})["metadata"] = {"$ref": _OBJECT_META}
+            schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "metadata"})
+            return jsonschema_rs.Draft202012Validator(
+                schema, registry=self._shared_registry(),
+                base_uri=f"https://vllm-infra.local/crds/{kind.lower()}.json")
+        if "/" not in api_version and api_version != "v1":
+            return None
+        file = self._dir / f"{kind.lower()}-{_GROUP_PREFIX.sub(_DASH, api_version)}.json"
+        if not file.is_file():
+            return None
+        return jsonschema_rs.Draft202012Validator(
+            json.loads(file.read_text()), registry=self._shared_registry(),
+            base_uri=f"https://kubernetes.io/api/{file.name}")
+
+    def validator(self, api_version: str, kind: str) -> jsonschema_rs.Validator:
+        """Compiled schema for a kind (compiled on first use)."""
+        key = (api_version, kind)
+        if key not in self._compiled:
+            self._compiled[key] = self._load(api_version, kind)
+        compiled = self._compiled[key]
+        if compiled is None:
+            raise UnknownKindError(f"no schema for {kind} ({api_version}) in Kubernetes "
+                                   f"{self.kubernetes_version} or the vendored CRDs")
+        return compiled
+
+    def is_valid(self, obj: dict[str, Any]) -> bool:
+        """Fast path: True if the object is valid (raises UnknownKindError for unknown kinds)."""
+        return bool(self.validator(str(obj.get("apiVersion")), str(obj.get("kind"))).is_valid(obj))
+
+    def validate(self, obj: dict[str, Any]) -> list[SchemaViolation]:
+        """Every violation of the object's schema (empty when valid)."""
+        compiled = self.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
+        if compiled.is_valid(obj):
+            return []
+        return [SchemaViolation(tuple(error.instance_path), error.message) for error in compiled.iter_errors(obj)]

@@ -1,0 +1,1 @@
+"""YAML in and out: a deterministic writer for rendered objects."""

@@ -1,0 +1,212 @@
+"""Checks that span a service's sections, run once its fields are individually valid. Each limit
+comes from ``vocabulary.limits`` or the capacity model, the same numbers the rules judge
+rendered and hand-written manifests by."""
+
+from __future__ import annotations
+
+from vllm_infra.capacity.fit import fit_options, unsupported_formats
+from vllm_infra.capacity.memory import MemoryEstimate
+from vllm_infra.catalog.architectures import MODEL_CATALOG
+from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
+from vllm_infra.spec.availability import RolloutStrategy
+from vllm_infra.spec.base import Problem
+from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.spec.storage import AccessMode, CacheType
+from vllm_infra.vocabulary.credentials import is_secret_env_name
+from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
+from vllm_infra.vocabulary.units import format_duration, format_gib
+
+RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH", "VLLM_API_KEY",
+                          "VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+                          "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "NUMBA_CACHE_DIR"})
+"""Environment variables vllm-infra sets itself (cache paths for a read-only root filesystem,
+the token file, the API key); ``env`` and ``secret_env`` may not set them."""
+
+
+def service_problems(service: ResolvedService) -> list[Problem]:
+    """Every cross-section problem; capacity is only judged once the rest is consistent."""
+    problems = [*_parallelism(service), *_accelerator(service), *_availability(service), *_storage(service),
+                *_env(service), *_lifecycle(service)]
+    return problems or _capacity(service)
+
+
+def _parallelism(service: ResolvedService) -> list[Problem]:
+    par, acc = service.spec.parallelism, service.spec.accelerator
+    if par.world_size % par.nodes:
+        return [Problem(("parallelism", "nodes"),
+                        f"parallelism.tensor ({par.tensor}) x parallelism.pipeline ({par.pipeline}) = "
+                        f"{par.world_size} GPUs cannot be split evenly over parallelism.nodes ({par.nodes})",
+                        par.nodes)]
+    per_pod = par.world_size // par.nodes
+    if acc.count is not None and acc.count != per_pod:
+        return [Problem(("accelerator", "count"),
+                        f"accelerator.count ({acc.count}) must equal parallelism.tensor ({par.tensor}) x "
+                        f"parallelism.pipeline ({par.pipeline}) / parallelism.nodes ({par.nodes}) = "
+                        f"{per_pod} GPUs per pod", acc.count)]
+    if per_pod > service.gpus_per_node:
+        nodes = -(-par.world_size // service.gpus_per_node)
+        return [Problem(("parallelism", "nodes"),
+                        f"one pod would need {per_pod} GPUs but a {acc.type} node has {service.gpus_per_node}: "
+                        f"set parallelism.nodes to {nodes} or more", par.nodes)]
+    return []
+
+
+def _accelerator(service: ResolvedService) -> list[Problem]:
+    acc, gpu, model, problems = service.spec.accelerator, service.gpu, service.spec.model, []
+    if acc.platform not in gpu.node_labels:
+        offered = ", ".join(gpu.platforms()) or "none"
+        problems.append(Problem(("accelerator", "platform"), f"{acc.type} is not offered on platform {acc.platform} "
+                                f"(platforms with {acc.type}: {offered})", acc.platform.value))
+    arch = service.architecture
+    formats = unsupported_formats(gpu, dtype=model.dtype.value,
+                                  quantization=model.quantization.value if model.quantization else None,
+                                  kv_cache_dtype=model.kv_cache_dtype.value,
+                                  moe=arch is not None and arch.active_parameters is not None)
+    problems += [Problem(("model", field), reason, getattr(model, field).value) for field, reason in formats]
+    return problems
+
+
+def _availability(service: ResolvedService) -> list[Problem]:
+    spec, problems = service.spec, []
+    avail = spec.availability
+    if spec.autoscaling and "replicas" in avail.model_fields_set:
+        problems.append(Problem(("availability", "replicas"),
+                                f"the autoscaler owns the replica count (autoscaling.min_replicas is "
+                                f"{spec.autoscaling.min_replicas}); remove availability.replicas", avail.replicas))
+    budget = avail.disruption_budget
+    if service.disruption_budget_enabled and budget.min_available is not None and disruptions_allowed(
+            min_available=budget.min_available, max_unavailable=None, replicas=max(1, service.min_scale)) < 1:
+        problems.append(Problem(("availability", "disruption_budget", "min_available"),
+                                f"min_available ({budget.min_available}) blocks every drain while a single replica "
+                                "runs (the service scales down to 0)" if service.min_scale == 0 else
+                                f"min_available ({budget.min_available}) must be below the minimum replica count "
+                                f"({service.min_scale}), or no node running this model can be drained",
+                                budget.min_available))
+    return problems + _rollout(service) + _scaling_pace(service)
+
+
+def _rollout(service: ResolvedService) -> list[Problem]:
+    rollout = service.spec.availability.rollout
+    if rollout.strategy == RolloutStrategy.RECREATE and service.spec.parallelism.nodes > 1:
+        return [Problem(("availability", "rollout", "strategy"), "multi-node replicas (LeaderWorkerSet) only "
+                        "roll: use RollingUpdate (the default replaces one group at a time)", rollout.strategy.value)]
+    if rollout.strategy != RolloutStrategy.ROLLING_UPDATE:
+        return []
+    replicas = max(1, service.min_scale)
+    surge, unavailable = service.surge_pods(replicas), service.unavailable_pods(replicas)
+    if surge == 0 and unavailable == 0:
+        return [Problem(("availability", "rollout"),
+                        f"max_surge ({service.max_surge}) and max_unavailable ({service.max_unavailable}) resolve "
+                        f"to 0 replicas at {replicas} replica(s); the rollout could never make progress",
+                        service.max_unavailable)]
+    needed = surge * service.gpus_per_replica
+    if needed > service.spare_gpus:
+        return [Problem(("availability", "rollout", "max_surge"),
+                        f"max_surge {service.max_surge} needs {needed} spare {service.spec.accelerator.type} GPUs "
+                        f"during a rollout, but the environment declares {service.spare_gpus} (fleet spare_gpus); "
+                        "the surge would stay Pending: use max_surge 0", service.max_surge)]
+    return []
+
+
+def _scaling_pace(service: ResolvedService) -> list[Problem]:
+    scaling = service.spec.autoscaling
+    if scaling is None or scaling.scale_up_period is None:
+        return []
+    floor = min(MAX_SCALE_UP_PERIOD_SECONDS, service.startup_probe_budget)
+    if scaling.scale_up_period < floor:
+        return [Problem(("autoscaling", "scale_up_period"),
+                        f"scale_up_period {format_duration(scaling.scale_up_period)} is shorter than a pod takes to "
+                        f"start ({format_duration(floor)}): the queue a starting pod will absorb would add more pods",
+                        scaling.scale_up_period)]
+    return []
+
+
+def _storage(service: ResolvedService) -> list[Problem]:
+    cache = service.spec.storage.model_cache
+    mode = cache.shared_access_mode
+    if mode not in (AccessMode.READ_WRITE_ONCE, AccessMode.READ_WRITE_ONCE_POD):
+        return []
+    surges = service.spec.availability.rollout.strategy == RolloutStrategy.ROLLING_UPDATE and \
+        service.surge_pods(max(1, service.max_scale)) > 0
+    pods = service.max_scale * service.spec.parallelism.nodes
+    if pods > 1 or surges:
+        field = "access_mode" if cache.type == CacheType.PVC else "claim_access_mode"
+        why = f"up to {pods} pods mount it" if pods > 1 else "a surge pod mounts it while the old one runs"
+        return [Problem(("storage", "model_cache", field), f"a {mode} volume attaches to one node, but {why}; use "
+                        "ReadWriteMany, ReadOnlyMany or an emptyDir", mode.value)]
+    return []
+
+
+def _env(service: ResolvedService) -> list[Problem]:
+    spec, problems = service.spec, []
+    for name, value in sorted(spec.env.items()):
+        if is_secret_env_name(name):
+            problems.append(Problem(("env", name), f"{name} looks like a secret; literal secrets are never rendered: "
+                                    "use secret_env (or storage.hf_token_secret, security.api_key_secret)",
+                                    "<redacted>"))
+        elif name in DEVICE_SELECTION_ENV:
+            problems.append(Problem(("env", name), f"{name} bypasses the GPU device plugin; GPUs come from "
+                                    "accelerator.count", value))
+        elif name in RENDERED_ENV:
+            problems.append(Problem(("env", name), f"{name} is set by vllm-infra", value))
+    for name in sorted(spec.secret_env):
+        if name in RENDERED_ENV or name in DEVICE_SELECTION_ENV or name in spec.env:
+            problems.append(Problem(("secret_env", name), f"{name} is already set elsewhere", name))
+    return problems
+
+
+def _lifecycle(service: ResolvedService) -> list[Problem]:
+    configured = service.spec.lifecycle.startup_timeout
+    if configured is not None and service.architecture is not None and configured < service.estimated_startup:
+        return [Problem(("lifecycle", "startup_timeout"),
+                        f"startup_timeout {format_duration(configured)} is shorter than the "
+                        f"{format_duration(service.estimated_startup)} vllm-infra estimates for downloading and "
+                        f"loading {service.spec.model.id} on {service.gpus_per_replica} GPU(s); the startup probe "
+                        "would kill the pod mid-load", configured)]
+    return []
+
+
+def _capacity(service: ResolvedService) -> list[Problem]:
+    model = service.spec.model
+    if isinstance(model.architecture, str) and model.architecture not in MODEL_CATALOG:
+        return [Problem(("model", "architecture"), f"unknown architecture '{model.architecture}' (see `vllm-infra "
+                        "models`, or give the facts inline)", model.architecture)]
+    arch = service.architecture
+    if arch is None:
+        return []
+    problems = []
+    tensor = service.spec.parallelism.tensor
+    if arch.attention_heads % tensor:
+        problems.append(Problem(("parallelism", "tensor"), f"{arch.attention_heads} attention heads of {model.id} "
+                                f"cannot be split over tensor parallelism {tensor}", tensor))
+    kv_split_ok = arch.kv_heads % tensor == 0 if tensor <= arch.kv_heads else tensor % arch.kv_heads == 0
+    if not arch.kv_latent_dim and not kv_split_ok:
+        problems.append(Problem(("parallelism", "tensor"), f"{arch.kv_heads} KV heads of {model.id} cannot be split "
+                                f"or replicated over tensor parallelism {tensor}", tensor))
+    if model.max_model_len and model.max_model_len > arch.context_length:
+        problems.append(Problem(("model", "max_model_len"), f"{model.id} supports at most {arch.context_length} "
+                                "tokens of context", model.max_model_len))
+    memory = service.memory_estimate
+    if problems or memory is None or memory.fits:
+        return problems
+    return [Problem(("model",), misfit_message(service, memory), model.id)]
+
+
+def misfit_message(service: ResolvedService, memory: MemoryEstimate) -> str:
+    """The numbers behind a model that does not fit, and the single changes that would fix it."""
+    spec, gpu = service.spec, memory.gpu
+    par = spec.parallelism
+    budget = (f"{format_gib(memory.budget)} usable per {gpu.type} ({gpu.memory_gib:.1f} GiB x "
+              f"gpu_memory_utilization {spec.model.gpu_memory_utilization})")
+    where = (f"{spec.model.id} does not fit on {service.gpus_per_replica} x {gpu.type} (TP={par.tensor}, "
+             f"PP={par.pipeline})")
+    if not memory.weights_fit:
+        reason = (f"{format_gib(memory.weights)} of weights plus {format_gib(memory.overhead)} of runtime overhead "
+                  f"per GPU exceed the {budget}")
+    else:
+        reason = (f"after {format_gib(memory.weights)} of weights and {format_gib(memory.overhead)} of overhead, "
+                  f"{format_gib(memory.kv_space)} of KV cache holds {memory.kv_capacity} tokens, fewer than "
+                  f"max_model_len {memory.max_model_len} ({memory.kv_per_token / 1024:.0f} KiB per token and GPU)")
+    options = fit_options(memory, gpus_per_node=service.gpus_per_node, nodes=par.nodes)
+    fixes = "; ".join(map(str, options)) if options else "no single change fits: combine them or choose a smaller model"
+    return f"{where}: {reason}. Fits with: {fixes}"

@@ -1,0 +1,253 @@
+"""The resolved view of one service: every value the spec leaves to a default, computed in one
+place. Render, plan and the spec's own cross-section checks read it; the spec keeps only fields."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES
+from vllm_infra.capacity.memory import MemoryEstimate, ServingSettings, estimate
+from vllm_infra.capacity.startup import startup_seconds
+from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
+from vllm_infra.catalog.gpus import GpuModel
+from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.spec.storage import CacheType
+from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
+from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, MIN_GRACE_PERIOD_SECONDS
+from vllm_infra.vocabulary.units import GIB_BYTES, gib_to_bytes, parse_quantity
+
+if TYPE_CHECKING:
+    from vllm_infra.spec.service import VllmServiceSpec
+
+DEFAULT_STARTUP_SECONDS = 900
+"""Startup budget of a model whose size is unknown."""
+MIN_SHM_GIB, MAX_SHM_GIB, SHM_GIB_PER_GPU = 2, 16, 2
+MEMORY_GIB_PER_GPU = 16
+"""Host memory per GPU when the model's size is unknown."""
+CPU_PER_GPU = 4
+CACHE_DEFAULT_GIB = 100
+MIN_CACHE_GIB = 20
+CACHE_WEIGHTS_FACTOR = 1.25
+STARTUP_PROBE_PERIOD = 10
+"""Seconds between startup-probe checks; the failure threshold covers the startup budget."""
+GRACE_MARGIN_SECONDS = 15
+"""Rendered grace period beyond preStop + the drain timeout."""
+
+
+@dataclass(frozen=True)
+class ResolvedService:
+    """A validated service with its defaults resolved."""
+
+    spec: VllmServiceSpec
+
+    @property
+    def name(self) -> str:
+        """The service name (every object's name)."""
+        return self.spec.name
+
+    @property
+    def gpu(self) -> GpuModel:
+        """Catalog facts of the GPU type."""
+        return self.spec.accelerator.gpu
+
+    @property
+    def vllm_version(self) -> VllmVersion:
+        """The vLLM release in the image."""
+        return self.spec.image.version
+
+    @cached_property
+    def gpus_per_pod(self) -> int:
+        """GPUs each pod requests."""
+        par = self.spec.parallelism
+        return self.spec.accelerator.count or max(1, par.world_size // par.nodes)
+
+    @property
+    def gpus_per_replica(self) -> int:
+        """GPUs one replica (a pod, or a multi-node group) requests."""
+        return self.gpus_per_pod * self.spec.parallelism.nodes
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs on one node of the pool."""
+        return self.spec.accelerator.gpus_per_node or self.gpu.gpus_per_node
+
+    @cached_property
+    def architecture(self) -> ModelArchitecture | None:
+        """Architecture facts: inline, a named catalog entry, or the catalog entry for the id."""
+        arch = self.spec.model.architecture
+        if arch is not None and not isinstance(arch, str):
+            return arch.facts()
+        return MODEL_CATALOG.get(arch or self.spec.model.id)
+
+    @property
+    def context_length(self) -> int | None:
+        """``max_model_len`` in effect (the model's maximum unless set; None if unknown)."""
+        arch = self.architecture
+        return self.spec.model.max_model_len or (arch.context_length if arch else None)
+
+    @cached_property
+    def serving_settings(self) -> ServingSettings | None:
+        """What the memory estimate depends on (None when the architecture is unknown)."""
+        arch, length, model = self.architecture, self.context_length, self.spec.model
+        if arch is None or length is None:
+            return None
+        return ServingSettings(
+            arch=arch, gpu=self.gpu, tensor=self.spec.parallelism.tensor, pipeline=self.spec.parallelism.pipeline,
+            dtype=model.dtype.value, quantization=model.quantization.value if model.quantization else None,
+            kv_cache_dtype=model.kv_cache_dtype.value, max_model_len=length, max_num_seqs=model.max_num_seqs,
+            utilization=model.gpu_memory_utilization)
+
+    @cached_property
+    def memory_estimate(self) -> MemoryEstimate | None:
+        """Memory per GPU as configured (None if the architecture is unknown)."""
+        return estimate(self.serving_settings) if self.serving_settings else None
+
+    @property
+    def weights_bytes(self) -> float | None:
+        """Size of the model's weights as served (None if unknown)."""
+        return self.serving_settings.weights_bytes if self.serving_settings else None
+
+    @property
+    def min_scale(self) -> int:
+        """Replicas at minimum scale."""
+        scaling = self.spec.autoscaling
+        return scaling.min_replicas if scaling else self.spec.availability.replicas
+
+    @property
+    def max_scale(self) -> int:
+        """Replicas at maximum scale."""
+        scaling = self.spec.autoscaling
+        return scaling.max_replicas if scaling else self.spec.availability.replicas
+
+    @property
+    def disruption_budget_enabled(self) -> bool:
+        """Whether a PodDisruptionBudget is rendered."""
+        enabled = self.spec.availability.disruption_budget.enabled
+        return self.min_scale > 1 if enabled is None else enabled
+
+    @property
+    def spare_gpus(self) -> int:
+        """GPUs of this type free for rollouts."""
+        return self.spec.availability.rollout.spare_gpus or 0
+
+    @property
+    def max_surge(self) -> int | str:
+        """Rollout surge: as set, else one replica when spare GPUs cover it, else 0."""
+        surge = self.spec.availability.rollout.max_surge
+        if surge is not None:
+            return surge
+        return 1 if self.spare_gpus >= self.gpus_per_replica else 0
+
+    @property
+    def max_unavailable(self) -> int | str:
+        """Replicas a rollout may stop: as set, else 0 when surging, else 1."""
+        unavailable = self.spec.availability.rollout.max_unavailable
+        if unavailable is not None:
+            return unavailable
+        return 0 if self.surge_pods(max(1, self.min_scale)) else 1
+
+    def surge_pods(self, replicas: int) -> int:
+        """Replicas a rollout adds above ``replicas`` (percentages round up)."""
+        return scaled_int_or_percent(self.max_surge, replicas, round_up=True)
+
+    def unavailable_pods(self, replicas: int) -> int:
+        """Replicas a rollout may stop at ``replicas`` (percentages round down)."""
+        return scaled_int_or_percent(self.max_unavailable, replicas, round_up=False)
+
+    @cached_property
+    def estimated_startup(self) -> int:
+        """Seconds vllm-infra estimates a cold start takes (the floor a startup budget may not undercut)."""
+        arch, model = self.architecture, self.spec.model
+        if arch is None:
+            return DEFAULT_STARTUP_SECONDS
+        return startup_seconds(arch, dtype=model.dtype.value,
+                               quantization=model.quantization.value if model.quantization else None,
+                               gpus=self.gpus_per_replica, downloads=not self.spec.storage.model_cache.offline)
+
+    @property
+    def startup_budget(self) -> int:
+        """Seconds from container start to serving: as set, else the estimate."""
+        return self.spec.lifecycle.startup_timeout or self.estimated_startup
+
+    @property
+    def startup_probe_failures(self) -> int:
+        """Startup-probe failure threshold that covers the startup budget."""
+        return math.ceil(self.startup_budget / STARTUP_PROBE_PERIOD)
+
+    @property
+    def startup_probe_budget(self) -> int:
+        """Seconds the rendered startup probe tolerates (the budget rounded up to whole periods)."""
+        return self.startup_probe_failures * STARTUP_PROBE_PERIOD
+
+    @property
+    def await_budget(self) -> int:
+        """Seconds a deployment tool should wait for the workload: image pull plus startup probe."""
+        return self.spec.lifecycle.image_pull_timeout + self.startup_probe_budget
+
+    @property
+    def grace_period(self) -> int:
+        """``terminationGracePeriodSeconds``: preStop + drain + a margin, at least the rule's minimum."""
+        drain = self.spec.lifecycle.drain
+        return max(MIN_GRACE_PERIOD_SECONDS, drain.endpoint_delay + drain.request_timeout + GRACE_MARGIN_SECONDS)
+
+    @property
+    def shm_bytes(self) -> int:
+        """Size of ``/dev/shm``."""
+        if self.spec.storage.shm_size:
+            return int(parse_quantity(self.spec.storage.shm_size))
+        return gib_to_bytes(min(MAX_SHM_GIB, max(MIN_SHM_GIB, SHM_GIB_PER_GPU * self.gpus_per_pod)))
+
+    @property
+    def process_memory_bytes(self) -> int:
+        """Host memory for the vLLM processes (excluding ``/dev/shm``): as set, else the pod's share
+        of the weights plus the headroom (loading stages weights in host memory)."""
+        if self.spec.resources.memory:
+            return int(parse_quantity(self.spec.resources.memory))
+        weights = self.weights_bytes
+        if weights is None:
+            return gib_to_bytes(MEMORY_GIB_PER_GPU * self.gpus_per_pod)
+        share = math.ceil(weights / self.spec.parallelism.nodes / GIB_BYTES)
+        return gib_to_bytes(share) + HOST_MEMORY_HEADROOM_BYTES
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        """Container memory request and limit: process memory plus ``/dev/shm``."""
+        return self.process_memory_bytes + self.shm_bytes
+
+    @property
+    def cpu_request(self) -> str:
+        """CPU request as a quantity."""
+        return self.spec.resources.cpu or str(CPU_PER_GPU * self.gpus_per_pod)
+
+    @property
+    def model_cache_bytes(self) -> int | None:
+        """Size of the cache volume (None for an existing claim): as set, else the weights plus a
+        quarter for partial downloads and compile caches (at least 20Gi), or 100Gi for unknown
+        models."""
+        cache = self.spec.storage.model_cache
+        if cache.type == CacheType.EXISTING_CLAIM:
+            return None
+        if cache.size:
+            return int(parse_quantity(cache.size))
+        weights = self.weights_bytes
+        if weights is None:
+            return gib_to_bytes(CACHE_DEFAULT_GIB)
+        return gib_to_bytes(max(MIN_CACHE_GIB, math.ceil(CACHE_WEIGHTS_FACTOR * weights / GIB_BYTES)))
+
+    @property
+    def scaling_target(self) -> float | None:
+        """Per-pod autoscaling target with defaults resolved."""
+        scaling = self.spec.autoscaling
+        if scaling is None:
+            return None
+        return scaling.resolved_target(self.spec.model.max_num_seqs)
+
+    @property
+    def scale_up_period(self) -> int:
+        """Seconds in which at most ``scale_up_pods`` are added: no faster than a pod starts."""
+        scaling = self.spec.autoscaling
+        configured = scaling.scale_up_period if scaling else None
+        return configured or min(MAX_SCALE_UP_PERIOD_SECONDS, self.startup_probe_budget)

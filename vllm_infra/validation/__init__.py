@@ -1,1 +1,0 @@
-"""Offline, strict schema validation of rendered objects (Kubernetes core + vendored add-on CRDs)."""

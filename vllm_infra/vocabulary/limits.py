@@ -1,0 +1,53 @@
+"""Limits that both the spec's bounds and the rules' thresholds are built from, so that anything
+``synth`` accepts, ``check`` passes. Each names the rule that enforces it on any manifest."""
+
+from __future__ import annotations
+
+from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
+
+GPU_MEMORY_UTILIZATION_CEILING = 0.92
+"""Highest ``--gpu-memory-utilization`` (VI-GPU-004): above it sampler warm-up and CUDA graphs
+run out of room (llm-d#787: 0.95 crash-looped every decode pod)."""
+
+MIN_STARTUP_SECONDS = 600
+"""Shortest load budget a startup probe may allow (VI-PRB-001), and the budget assumed for
+models whose size is unknown."""
+
+IMAGE_PULL_ALLOWANCE_SECONDS = 300
+"""Time a deployment tool's await budget allows for pulling a multi-GB vLLM image (VI-PUL-001)."""
+
+MIN_SCALE_DOWN_STABILIZATION_SECONDS = 300
+"""Shortest scale-down stabilization window (VI-AVL-007): warm GPU pods are slow to rebuild."""
+
+MAX_SCALE_UP_PERIOD_SECONDS = 1800
+"""Longest ``periodSeconds`` of an HPA scaling policy (the API's maximum)."""
+
+LIVENESS_MIN_FAILURE_THRESHOLD = 3
+"""Fewest liveness failures before a restart (VI-PRB-002): a restart reloads the whole model."""
+
+MIN_PRE_STOP_SECONDS = 1
+"""Shortest preStop sleep (VI-PRB-004): without one, Services and gateways still route new requests
+to a pod that has received SIGTERM."""
+
+MIN_GRACE_PERIOD_SECONDS = 60
+"""Shortest ``terminationGracePeriodSeconds`` of a vLLM pod (VI-PRB-004)."""
+
+DRAIN_MARGIN_SECONDS = 5
+"""Grace beyond preStop + ``--shutdown-timeout`` before the kubelet sends SIGKILL (VI-PRB-004)."""
+
+
+def required_grace_period(pre_stop: int, shutdown_timeout: int) -> int:
+    """``terminationGracePeriodSeconds`` that lets preStop and the drain finish (VI-PRB-004)."""
+    return max(MIN_GRACE_PERIOD_SECONDS, pre_stop + shutdown_timeout + DRAIN_MARGIN_SECONDS)
+
+
+def disruptions_allowed(*, min_available: int | str | None, max_unavailable: int | str | None,
+                        replicas: int) -> int:
+    """Pods a PodDisruptionBudget lets a drain evict when ``replicas`` pods are healthy
+    (percentages round up, as the disruption controller does). VI-AVL-002 requires >= 1 at the
+    minimum scale (at least one replica)."""
+    if min_available is not None:
+        return replicas - scaled_int_or_percent(min_available, replicas, round_up=True)
+    if max_unavailable is not None:
+        return scaled_int_or_percent(max_unavailable, replicas, round_up=True)
+    return replicas

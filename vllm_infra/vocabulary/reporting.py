@@ -1,0 +1,54 @@
+"""Words the reports share: severities, policy profiles and output formats.
+
+A leaf module, so the CLI can declare its options with these enums without loading the rule
+catalog (which compiles schemas) before a command runs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+TRUST_REMOTE_CODE_RULE = "VI-SEC-013"
+"""The rule that asks why a model repository's code is trusted; the spec's reason is rendered as
+its waiver."""
+
+
+class Severity(StrEnum):
+    """Rule severity; critical and high fail the default gate."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe."""
+        return {"critical": 4, "high": 3, "medium": 2, "low": 1}[self.value]
+
+
+class Profile(StrEnum):
+    """Policy profiles: which relaxations apply."""
+
+    RESTRICTED = "restricted"
+    """Every rule at full strength (default)."""
+    DEV = "dev"
+    """Single-replica, digest-free development: relaxes AVL-001, AVL-004 and IMG-001's digest requirement."""
+    RDMA = "rdma"
+    """Like restricted, but allows adding IPC_LOCK for RDMA (SEC-004)."""
+
+
+class ReportFormat(StrEnum):
+    """Formats of a findings report (``check``, ``validate``)."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+
+class DataFormat(StrEnum):
+    """Formats of a listing (``plan``, ``rules``, ``models``): a table for people or JSON."""
+
+    TEXT = "text"
+    JSON = "json"
