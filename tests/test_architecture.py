@@ -54,7 +54,8 @@ def test_every_rule_module_is_registered() -> None:
     helpers = {"base", "bundle", "engine", "k8s"}
     modules = {info.name for info in pkgutil.iter_modules(rules_package.__path__)}
     assert {module.__name__.rsplit(".", 1)[1] for module in RULE_MODULES} == modules - helpers
-    defined_in = {rule.check.__module__ for rule in RULES.values()}
+    defined_in = {module.__name__ for module in RULE_MODULES for value in vars(module).values()
+                  if any(value is rule for rule in RULES.values())}
     assert defined_in == {module.__name__ for module in RULE_MODULES}
 
 

@@ -19,6 +19,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from tests.conftest import ROOT
 from tests.rule_fixtures import container, find, good_objects, pod
+from vllm_infra.checker.rules import RULES
 from vllm_infra.pulumi import crossguard as pack_module
 from vllm_infra.pulumi.crossguard import WAIVERS_POLICY, api_version_kind, policies
 
@@ -71,7 +72,7 @@ def validate_stack(policy_name: str, objects: list[dict[str, Any]],
 
 
 def test_one_policy_per_rule_with_severity_driven_enforcement() -> None:
-    assert len(POLICIES) == 56
+    assert len(POLICIES) == sum(1 for rule in RULES.values() if rule.scope != "input") + 1
     assert POLICIES["vi-sec-001"].enforcement_level == EnforcementLevel.MANDATORY
     assert POLICIES["vi-avl-008"].enforcement_level == EnforcementLevel.ADVISORY
     assert POLICIES[WAIVERS_POLICY].enforcement_level == EnforcementLevel.ADVISORY

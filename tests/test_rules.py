@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.rule_fixtures import REVISION, container, env_index, find, good_objects, lws_objects, pod
+from vllm_infra.checker.loading import load
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
+from vllm_infra.checker.runner import _findings
 from vllm_infra.vocabulary.reporting import Profile
 
 Objects = list[dict[str, Any]]
@@ -422,8 +425,30 @@ def test_multi_node_mutation_is_caught(rule_id: str, case: str, mutate: Mutation
 
 
 def test_every_rule_has_a_mutation_test() -> None:
-    tested = {case[0] for case in CASES + LWS_CASES}
+    tested = {case[0] for case in CASES + LWS_CASES} | {case[0] for case in INPUT_CASES}
     assert sorted(set(RULES) - tested) == []
+
+
+INPUT_CASES: list[tuple[str, str, list[tuple[str, str, str, int]]]] = [
+    ("VI-YAML-002", "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels:\n    model: a\n    model: a\n"
+                    "spec:\n  type: ClusterIP\n  type: NodePort\n",
+     [("medium", "metadata.labels.model", "key 'model' is given twice (the same value)", 7),
+      ("high", "spec.type", "key 'type' is given with a different value; Kubernetes uses the last one", 10)]),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "text", "expected"), INPUT_CASES, ids=[case[0] for case in INPUT_CASES])
+def test_what_the_loader_finds_is_reported_with_line_and_path(tmp_path: Path, rule_id: str, text: str,
+                                                               expected: list[tuple[str, str, str, int]]) -> None:
+    manifest = tmp_path / "input.yaml"
+    manifest.write_text(text)
+    objects, problems = load([str(manifest)])
+    assert problems == []
+    found = [(f.severity.value, f.path, f.message, f.line) for f in _findings(objects, [RULES[rule_id]], RuleContext())]
+    assert found == expected
+    clean = tmp_path / "clean.yaml"
+    clean.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n")
+    assert _findings(load([str(clean)])[0], [RULES[rule_id]], RuleContext()) == []
 
 
 def test_rule_metadata_is_complete() -> None:

@@ -1,25 +1,37 @@
-"""Read rendered YAML (files, directories or stdin) into objects that remember where they came from.
+"""Read manifests (files, directories or stdin) the way Kubernetes reads them, into objects that
+remember where they came from.
 
-Loading uses ruamel.yaml's C parser. Line numbers of fields inside an object are resolved lazily,
-by re-composing only the documents that have findings, so checking a large tree stays fast.
+Files are read one at a time (``iter_files``), so ``validate`` holds one file's objects at once.
+No text is kept for files: the line of a field is looked up lazily, by reading the file again,
+and only for documents that have findings.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from vllm_infra.serialization.kubernetes_yaml import (
+    Document,
+    DuplicateKey,
+    Stream,
+    line_index,
+    read_stream,
+    read_streams,
+)
+from vllm_infra.vocabulary.paths import FieldPath
 
-YAML_SUFFIXES = (".yaml", ".yml")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 STDIN = "-"
+STDIN_LABEL = "<stdin>"
 
 
 @dataclass(frozen=True)
@@ -34,139 +46,219 @@ class LoadProblem:
         return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
 
 
+@dataclass(frozen=True, eq=False)
+class Location:
+    """Where an object was read from, without the object itself (what reports keep)."""
+
+    source: str
+    document: int
+    """Index of the document inside ``source`` (among non-empty documents)."""
+    item: int | None
+    """Index inside ``items`` when the document is a ``List``."""
+    kind: str
+    name: str
+    namespace: str
+    text: Callable[[], str] = field(repr=False)
+    """The source text, read again when a line number is needed."""
+
+    def line_of(self, path: Iterable[str | int] = ()) -> int:
+        """Line of the deepest existing node along ``path`` (the object's first line for ``()``)."""
+        prefix: FieldPath = ("items", self.item) if self.item is not None else ()
+        return _lines(self.text, self.document)((*prefix, *path))
+
+
+def _identity(manifest: Mapping[str, Any]) -> tuple[str, str, str]:
+    metadata = manifest.get("metadata")
+    meta = metadata if isinstance(metadata, Mapping) else {}
+    return str(manifest.get("kind", "")), str(meta.get("name", "")), str(meta.get("namespace", ""))
+
+
 @dataclass(eq=False)
 class SourceObject:
     """One Kubernetes object and its origin."""
 
     manifest: dict[str, Any]
-    source: str
-    document: int
-    """Index of the YAML document inside ``source`` (among non-empty documents)."""
-    item: int | None = None
-    """Index inside ``items`` when the document is a ``List``."""
-    _text: str = field(default="", repr=False)
+    location: Location
+    duplicates: list[DuplicateKey] = field(default_factory=list)
+    """Keys given twice in this object's document (Kubernetes kept the last value)."""
+
+    @classmethod
+    def read(cls, manifest: Mapping[str, Any], source: str, document: int, item: int | None = None,
+             text: Callable[[], str] = lambda: "", duplicates: list[DuplicateKey] | None = None) -> SourceObject:
+        """An object with its location."""
+        location = Location(source, document, item, *_identity(manifest), text)
+        return cls(dict(manifest), location, duplicates or [])
+
+    @property
+    def source(self) -> str:
+        """The file (or ``<stdin>``) the object came from."""
+        return self.location.source
 
     @property
     def kind(self) -> str:
         """``kind``."""
-        return str(self.manifest.get("kind", ""))
+        return self.location.kind
 
     @property
     def name(self) -> str:
         """``metadata.name``."""
-        return str((self.manifest.get("metadata") or {}).get("name", ""))
+        return self.location.name
 
     @property
     def namespace(self) -> str:
         """``metadata.namespace`` ('' when unset)."""
-        return str((self.manifest.get("metadata") or {}).get("namespace", ""))
+        return self.location.namespace
 
     def line_of(self, path: Iterable[str | int] = ()) -> int:
-        """Line of the deepest existing node along ``path`` (the object's first line for ``()``)."""
-        nodes = _compose(self._text)
-        if self.document >= len(nodes):
-            return 1
-        node: Node | None = nodes[self.document]
-        if self.item is not None:
-            node = _child(_child(node, "items"), self.item)
-        if node is None:
-            return 1
-        line = int(node.start_mark.line) + 1
-        for part in path:
-            node = _child(node, part)
-            if node is None:
-                break
-            line = int(node.start_mark.line) + 1
-        return line
+        """Line of the deepest existing node along ``path``."""
+        return self.location.line_of(path)
 
 
 @lru_cache(maxsize=64)
-def _compose(text: str) -> list[Node]:
-    """Node trees (with line marks) of a stream's non-empty documents; only built for findings."""
-    return [node for node in YAML(typ="safe").compose_all(text) if node is not None and not _is_null(node)]
+def _lines(text: Callable[[], str], document: int) -> Callable[[FieldPath], int]:
+    """The line index of one document, built once per document that has findings."""
+    return line_index(text(), document)
 
 
-def _is_null(node: Node) -> bool:
-    return node.tag == "tag:yaml.org,2002:null"
+def _objects(stream: Stream, source: str, text: Callable[[], str]) -> tuple[list[SourceObject], list[LoadProblem]]:
+    objects, problems = [], []
+    for document in stream.documents:
+        found, trouble = _document_objects(document, source, text)
+        objects += found
+        problems += trouble
+    if stream.error is not None:
+        problems.append(LoadProblem(source, stream.error.line, f"YAML error: {stream.error.message}"))
+    return objects, problems
 
 
-def _child(node: Node | None, part: str | int) -> Node | None:
-    if isinstance(node, MappingNode) and isinstance(part, str):
-        for key, value in node.value:
-            if key.value == part:
-                child: Node = value
-                return child
-    if isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-        item: Node = node.value[part]
-        return item
-    return None
+def _document_objects(document: Document, source: str, text: Callable[[], str],
+                      ) -> tuple[list[SourceObject], list[LoadProblem]]:
+    value = document.value
+    if not isinstance(value, Mapping) or "kind" not in value or "apiVersion" not in value:
+        line = _lines(text, document.index)(())
+        return [], [LoadProblem(source, line, f"document {document.index + 1} is not a Kubernetes object (needs "
+                                              "apiVersion and kind)")]
+    if str(value["kind"]).endswith("List") and isinstance(value.get("items"), list):
+        return [SourceObject.read(item, source, document.index, position, text, document.duplicates)
+                for position, item in enumerate(value["items"]) if isinstance(item, Mapping)], []
+    return [SourceObject.read(value, source, document.index, None, text, document.duplicates)], []
 
 
 def parse_text(text: str, source: str) -> tuple[list[SourceObject], list[LoadProblem]]:
-    """Objects in one YAML stream; duplicate keys and syntax errors are problems."""
-    try:
-        documents = list(YAML(typ="safe").load_all(text))
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        problem = " ".join(part for part in (exc.context, exc.problem) if part)
-        return [], [LoadProblem(source, line, f"YAML error: {problem}")]
-    except YAMLError as exc:
-        return [], [LoadProblem(source, None, f"YAML error: {exc}")]
-    return _objects(documents, text, source)
+    """Objects in one YAML (or JSON) stream held in memory."""
+    return _objects(read_stream(text), source, lambda: text)
 
 
-def _objects(documents: list[Any], text: str, source: str) -> tuple[list[SourceObject], list[LoadProblem]]:
-    documents = [doc for doc in documents if doc is not None]
-    objects, problems = [], []
-    for index, document in enumerate(documents):
-        if not isinstance(document, Mapping) or "kind" not in document or "apiVersion" not in document:
-            line = SourceObject({}, source, index, None, text).line_of()
-            problems.append(LoadProblem(source, line, f"document {index + 1} is not a Kubernetes object (needs "
-                                                      "apiVersion and kind)"))
-        elif str(document["kind"]).endswith("List") and isinstance(document.get("items"), list):
-            objects += [SourceObject(dict(item), source, index, position, text)
-                        for position, item in enumerate(document["items"]) if isinstance(item, Mapping)]
-        else:
-            objects.append(SourceObject(dict(document), source, index, None, text))
-    return objects, problems
+def _file_text(path: Path) -> Callable[[], str]:
+    def read() -> str:
+        try:
+            return path.read_text()
+        except (OSError, UnicodeDecodeError):
+            return ""
+    return read
 
 
-def yaml_files(path: Path) -> list[Path]:
-    """YAML files under a directory (sorted; kustomization files are build inputs, not objects)."""
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES
-                  and p.name not in KUSTOMIZATION_FILES)
+def manifest_files(path: Path) -> list[Path]:
+    """Manifest files under a directory (sorted; kustomization files are build inputs, not objects)."""
+    found = [p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.name not in KUSTOMIZATION_FILES
+             and p.is_file()]
+    return sorted(found, key=str)
 
 
-def load(inputs: Iterable[str]) -> tuple[list[SourceObject], list[LoadProblem]]:
-    """Objects from files, directories (recursively) and ``-`` (stdin)."""
-    objects: list[SourceObject] = []
-    problems: list[LoadProblem] = []
+PARALLEL_MIN_FILES = 512
+"""From this many files, ``load`` has workers read and parse them (one per CPU, up to 4): parsing
+is most of a cold check's time. It costs CPU (objects come back pickled), so ``iter_inputs``, which
+streams for ``validate``, stays in this process."""
+CHUNK_FILES = 128
+
+
+def _held(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
+def _read_all(units: list[Path | str | LoadProblem]) -> Iterator[Stream | LoadProblem]:
+    """A stream (or the reason there is none) for each unit, in order and lazily; fast-path
+    documents are decoded in batches across files (see ``read_streams``)."""
+    unreadable: dict[int, LoadProblem] = {}
+
+    def texts() -> Iterator[tuple[int, str]]:
+        for index, unit in enumerate(units):
+            if isinstance(unit, str):
+                yield index, unit
+            elif isinstance(unit, Path):
+                try:
+                    yield index, unit.read_bytes().decode()
+                except (OSError, UnicodeDecodeError) as exc:
+                    unreadable[index] = LoadProblem(str(unit), None, f"cannot read: {exc}")
+            else:
+                unreadable[index] = unit
+
+    upcoming = 0
+    for index, stream in read_streams(texts()):
+        while upcoming < index:
+            yield unreadable.pop(upcoming)
+            upcoming += 1
+        yield stream
+        upcoming = index + 1
+    while upcoming < len(units):
+        yield unreadable.pop(upcoming)
+        upcoming += 1
+
+
+def _read_chunk(paths: list[Path | str | LoadProblem]) -> list[Stream | LoadProblem]:
+    """Worker: the streams of a chunk of files (objects come back pickled)."""
+    return list(_read_all(paths))
+
+
+def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
+    """Files to read, stdin's text, or why an input gives nothing."""
     for entry in inputs:
         if entry == STDIN:
-            found, trouble = parse_text(sys.stdin.read(), "<stdin>")
-            objects += found
-            problems += trouble
+            yield sys.stdin.read()
             continue
         path = Path(entry)
         if path.is_dir():
-            files = yaml_files(path)
+            files = manifest_files(path)
             if not files:
-                problems.append(LoadProblem(entry, None, "no YAML files in directory"))
+                yield LoadProblem(entry, None, "no manifest files in directory")
+            yield from files
         elif path.exists():
-            files = [path]
+            yield path
         else:
-            problems.append(LoadProblem(entry, None, "no such file or directory"))
-            continue
-        for file in files:
-            found, trouble = _load_file(file)
-            objects += found
-            problems += trouble
+            yield LoadProblem(entry, None, "no such file or directory")
+
+
+def _streams(units: list[Path | str | LoadProblem], parallel: bool) -> Iterator[Stream | LoadProblem]:
+    workers = min(4, os.cpu_count() or 1)
+    files = sum(1 for unit in units if isinstance(unit, Path))
+    if not parallel or files < PARALLEL_MIN_FILES or workers < 2:
+        yield from _read_all(units)
+        return
+    chunks = [units[start:start + CHUNK_FILES] for start in range(0, len(units), CHUNK_FILES)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for chunk in pool.map(_read_chunk, chunks):
+            yield from chunk
+
+
+def iter_inputs(inputs: Iterable[str], *, parallel: bool = False,
+                ) -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
+    """Objects and problems of the inputs (files, directories recursively, ``-`` for stdin), a
+    stream at a time."""
+    units = list(_inputs(inputs))
+    for unit, read in zip(units, _streams(units, parallel), strict=True):
+        if isinstance(read, LoadProblem):
+            yield [], [read]
+        elif isinstance(unit, Path):
+            yield _objects(read, str(unit), _file_text(unit))
+        elif isinstance(unit, str):
+            yield _objects(read, STDIN_LABEL, _held(unit))
+
+
+def load(inputs: Iterable[str]) -> tuple[list[SourceObject], list[LoadProblem]]:
+    """Every object of the inputs."""
+    objects: list[SourceObject] = []
+    problems: list[LoadProblem] = []
+    for found, trouble in iter_inputs(inputs, parallel=True):
+        objects += found
+        problems += trouble
     return objects, problems
-
-
-def _load_file(file: Path) -> tuple[list[SourceObject], list[LoadProblem]]:
-    try:
-        text = file.read_bytes().decode()
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [LoadProblem(str(file), None, f"cannot read: {exc}")]
-    return parse_text(text, str(file))

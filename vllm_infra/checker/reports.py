@@ -84,7 +84,7 @@ def check_sarif(report: CheckReport) -> str:
         "informationUri": "https://github.com/vllm-infra/vllm-infra",
         "rules": [{
             "id": rule.id,
-            "name": rule.check.__name__,
+            "name": rule.name,
             "shortDescription": {"text": rule.title},
             "fullDescription": {"text": rule.title},
             "help": {"text": rule.remediation, "markdown": rule.remediation},

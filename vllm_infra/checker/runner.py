@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from vllm_infra.checker.loading import LoadProblem, SourceObject, load
+from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, iter_inputs, load
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
 from vllm_infra.checker.rules.k8s import is_vllm_workload
+from vllm_infra.checker.rules.reading import DUPLICATE_KEY
 from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
 from vllm_infra.vocabulary.exits import ExitCode
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
@@ -51,7 +52,7 @@ class Finding:
 class CheckReport:
     """Everything `vllm-infra check` prints and decides."""
 
-    objects: list[SourceObject]
+    objects: list[Location]
     findings: list[Finding]
     problems: list[LoadProblem]
     gate: Severity
@@ -87,18 +88,45 @@ def _located(located: dict[int, SourceObject], rule_findings: Iterable[RuleFindi
             line=source.line_of(finding.path), kind=source.kind, name=source.name, namespace=source.namespace,
             path=format_path(finding.path), waiver=finding.waiver,
         ))
+    return findings
+
+
+def _duplicate_keys(objects: Iterable[SourceObject]) -> list[Finding]:
+    """One finding per key given twice (documents listing several objects report it once)."""
+    findings, seen = [], set()
+    for obj in objects:
+        for duplicate in obj.duplicates:
+            key = (obj.source, obj.location.document, duplicate.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            severity = Severity.HIGH if duplicate.differs else DUPLICATE_KEY.severity
+            what = "with a different value; Kubernetes uses the last one" if duplicate.differs else \
+                "twice (the same value)"
+            findings.append(Finding(DUPLICATE_KEY, severity, f"key '{duplicate.path[-1]}' is given {what}",
+                                    obj.source, duplicate.line, obj.kind, obj.name, obj.namespace,
+                                    format_path(duplicate.path)))
+    return findings
+
+
+def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: RuleContext) -> list[Finding]:
+    located = {id(o.manifest): o for o in objects}
+    findings = _located(located, evaluate([o.manifest for o in objects], rules, context))
+    if DUPLICATE_KEY in rules:
+        findings += _duplicate_keys(objects)
     return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
 
 
 def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
               gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None) -> CheckReport:
-    """Schema validation plus the rule catalog over YAML inputs."""
+    """Schema validation plus the rule catalog over manifests on disk (or stdin)."""
     objects, problems = load(inputs)
     context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION)
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
-    report = CheckReport(objects, [], problems, gate, profile, context.kubernetes_version, selected)
+    report = CheckReport([o.location for o in objects], [], problems, gate, profile, context.kubernetes_version,
+                         selected)
     if not objects and not problems:
         problems.append(LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass"))
     elif objects and not any(is_vllm_workload(o.manifest) for o in objects):
@@ -110,20 +138,15 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
     return report
 
 
-def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: RuleContext) -> list[Finding]:
-    located = {id(o.manifest): o for o in objects}
-    return _located(located, evaluate([o.manifest for o in objects], rules, context))
-
-
 def check_objects(manifests: Sequence[Mapping[str, Any]], source: str, *, profile: Profile,
                   gate: Severity = Severity.HIGH) -> CheckReport:
     """The policy gate over objects held in memory (what synth just rendered): the same rules and
     schemas as ``run_check``, without reading them back from disk."""
-    objects = [SourceObject(dict(manifest), source, index) for index, manifest in enumerate(manifests)]
+    objects = [SourceObject.read(manifest, source, index) for index, manifest in enumerate(manifests)]
     context = RuleContext(profile=profile)
     rules = list(RULES.values())
-    return CheckReport(objects, _findings(objects, rules, context), [], gate, profile, context.kubernetes_version,
-                       rules)
+    return CheckReport([o.location for o in objects], _findings(objects, rules, context), [], gate, profile,
+                       context.kubernetes_version, rules)
 
 
 class SchemaStatus(StrEnum):
@@ -137,9 +160,9 @@ class SchemaStatus(StrEnum):
 
 @dataclass(frozen=True)
 class SchemaResult:
-    """One object's validation result."""
+    """One object's validation result (the object itself is not kept)."""
 
-    obj: SourceObject
+    obj: Location
     status: SchemaStatus
     violations: list[SchemaViolation]
     error: str | None = None
@@ -169,21 +192,24 @@ class ValidateReport:
 
 def run_validate(inputs: Sequence[str], *, kubernetes_version: str | None = None,
                  skip_kinds: Iterable[str] = ()) -> ValidateReport:
-    """Strict schema validation of every object in the inputs."""
+    """Strict schema validation of every object in the inputs, one file at a time."""
     validator = SchemaValidator(kubernetes_version) if kubernetes_version else SchemaValidator()
-    objects, problems = load(inputs)
-    if not objects and not problems:
-        problems.append(LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass"))
     skip = frozenset(skip_kinds)
-    results = []
-    for obj in objects if not problems else []:
-        if is_skipped(obj.manifest, skip):
-            results.append(SchemaResult(obj, SchemaStatus.SKIPPED, []))
-            continue
-        try:
-            violations = [] if validator.is_valid(obj.manifest) else validator.validate(obj.manifest)
-        except UnknownKindError as exc:
-            results.append(SchemaResult(obj, SchemaStatus.ERROR, [], str(exc)))
-            continue
-        results.append(SchemaResult(obj, SchemaStatus.INVALID if violations else SchemaStatus.VALID, violations))
-    return ValidateReport(results, problems, validator.kubernetes_version)
+    results: list[SchemaResult] = []
+    problems: list[LoadProblem] = []
+    for objects, trouble in iter_inputs(inputs):
+        problems += trouble
+        results += [_validated(validator, obj, skip) for obj in objects]
+    if not results and not problems:
+        problems.append(LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass"))
+    return ValidateReport(results if not problems else [], problems, validator.kubernetes_version)
+
+
+def _validated(validator: SchemaValidator, obj: SourceObject, skip: frozenset[str]) -> SchemaResult:
+    if is_skipped(obj.manifest, skip):
+        return SchemaResult(obj.location, SchemaStatus.SKIPPED, [])
+    try:
+        violations = [] if validator.is_valid(obj.manifest) else validator.validate(obj.manifest)
+    except UnknownKindError as exc:
+        return SchemaResult(obj.location, SchemaStatus.ERROR, [], str(exc))
+    return SchemaResult(obj.location, SchemaStatus.INVALID if violations else SchemaStatus.VALID, violations)

@@ -25,7 +25,16 @@ from pulumi_policy import (
 )
 from pulumi_policy import Severity as PolicySeverity
 
-from vllm_infra.checker.rules import RULES, ResourceRule, Rule, RuleContext, RuleFinding, evaluate
+from vllm_infra.checker.rules import (
+    RULES,
+    BundleRule,
+    InputRule,
+    ResourceRule,
+    Rule,
+    RuleContext,
+    RuleFinding,
+    evaluate,
+)
 from vllm_infra.vocabulary.kubernetes import PULUMI_TIMEOUT_ANNOTATION
 from vllm_infra.vocabulary.paths import format_path
 from vllm_infra.vocabulary.reporting import Profile, Severity
@@ -127,7 +136,7 @@ def _stack_validator(rules: list[Rule], context: RuleContext, waived: bool
     return validate
 
 
-def _policy(rule: Rule, context: RuleContext) -> Policy:
+def _policy(rule: ResourceRule | BundleRule, context: RuleContext) -> Policy:
     tags = ["kubernetes", "vllm", *(["gpu"] if rule.gpu_specific else [])]
     severity = PolicySeverity(rule.severity.value)
     if isinstance(rule, ResourceRule):
@@ -140,9 +149,10 @@ def _policy(rule: Rule, context: RuleContext) -> Policy:
 
 
 def policies(profile: Profile = Profile.RESTRICTED) -> list[Policy]:
-    """One policy per catalog rule, plus the advisory report of waived findings."""
+    """One policy per catalog rule that judges objects (how a YAML file reads does not apply to
+    what a Pulumi program registers), plus the advisory report of waived findings."""
     context = RuleContext(profile=profile)
-    built = [_policy(rule, context) for rule in sorted(RULES.values(), key=lambda r: r.id)]
+    built = [_policy(rule, context) for rule in RULES.values() if not isinstance(rule, InputRule)]
     built.append(StackValidationPolicy(
         name=WAIVERS_POLICY, description="Findings waived with vllm-infra.io/waive.<rule-id> annotations",
         enforcement_level=EnforcementLevel.ADVISORY, severity=PolicySeverity.LOW,

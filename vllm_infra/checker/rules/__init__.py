@@ -16,16 +16,17 @@ from vllm_infra.checker.rules import (
     network,
     probes,
     rbac,
+    reading,
     resources,
     schema,
     security,
 )
-from vllm_infra.checker.rules.base import BundleRule, ResourceRule, Rule, RuleContext, Scope, Violation
+from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, Rule, RuleContext, Scope, Violation
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
 RULE_MODULES: tuple[ModuleType, ...] = (availability, gpu, hygiene, images, multinode, network, probes, rbac,
-                                        resources, schema, security)
+                                        reading, resources, schema, security)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 
@@ -34,7 +35,7 @@ def catalog(modules: Iterable[ModuleType]) -> dict[str, Rule]:
     found: dict[str, Rule] = {}
     for module in modules:
         for value in vars(module).values():
-            if isinstance(value, ResourceRule | BundleRule):
+            if isinstance(value, ResourceRule | BundleRule | InputRule):
                 if value.id in found and found[value.id] is not value:
                     raise ValueError(f"duplicate rule id {value.id} in {module.__name__}")
                 found[value.id] = value
@@ -48,6 +49,7 @@ __all__ = [
     "RULE_MODULES",
     "Bundle",
     "BundleRule",
+    "InputRule",
     "ResourceRule",
     "Rule",
     "RuleContext",

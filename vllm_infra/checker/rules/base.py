@@ -32,6 +32,8 @@ class Scope(StrEnum):
     """One object at a time (CrossGuard ResourceValidationPolicy)."""
     BUNDLE = "bundle"
     """All objects together (CrossGuard StackValidationPolicy)."""
+    INPUT = "input"
+    """How a file reads (syntax, duplicate keys), found while loading it."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class ResourceRule(_RuleInfo):
     """Kinds the rule inspects (empty: every kind)."""
     scope = Scope.RESOURCE
 
+    @property
+    def name(self) -> str:
+        """A short identifier (SARIF ``name``): the check function's."""
+        return self.check.__name__
+
     def applies_to(self, obj: Manifest) -> bool:
         """Whether the rule looks at this object."""
         return not self.kinds or str(obj.get("kind")) in self.kinds
@@ -95,8 +102,22 @@ class BundleRule(_RuleInfo):
     check: BundleCheck
     scope = Scope.BUNDLE
 
+    @property
+    def name(self) -> str:
+        """A short identifier (SARIF ``name``): the check function's."""
+        return self.check.__name__
 
-Rule = ResourceRule | BundleRule
+
+@dataclass(frozen=True)
+class InputRule(_RuleInfo):
+    """A finding about how a file reads, raised by the loader rather than computed from objects."""
+
+    name: str
+    """A short identifier (SARIF ``name``)."""
+    scope = Scope.INPUT
+
+
+Rule = ResourceRule | BundleRule | InputRule
 
 
 def resource_rule(rule_id: str, severity: Severity, title: str, remediation: str, *,
@@ -108,6 +129,11 @@ def resource_rule(rule_id: str, severity: Severity, title: str, remediation: str
         return ResourceRule(rule_id, severity, title, remediation, gpu, check, frozenset(kinds))
 
     return make
+
+
+def input_rule(rule_id: str, name: str, severity: Severity, title: str, remediation: str) -> InputRule:
+    """A catalog entry for what the loader finds."""
+    return InputRule(rule_id, severity, title, remediation, False, name)
 
 
 def bundle_rule(rule_id: str, severity: Severity, title: str, remediation: str, *, gpu: bool = False,

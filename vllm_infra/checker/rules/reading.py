@@ -1,0 +1,11 @@
+"""How files read: what the loader finds before any rule sees an object."""
+
+from __future__ import annotations
+
+from vllm_infra.checker.rules.base import input_rule
+from vllm_infra.vocabulary.reporting import Severity
+
+DUPLICATE_KEY = input_rule(
+    "VI-YAML-002", "no_duplicate_keys", Severity.MEDIUM, "No mapping key is given twice",
+    "Remove the duplicate key: Kubernetes keeps the last value, while people and some tools read the first.")
+"""High when the two values differ (what a reviewer sees is not what runs)."""
