@@ -24,7 +24,7 @@ from benchmarks.fleet import fleet
 from vllm_infra.checker.rules import RULES, evaluate
 from vllm_infra.checker.schemas.validator import SchemaValidator
 from vllm_infra.cli import tune_collector
-from vllm_infra.outputs.writers import RenderedStack
+from vllm_infra.outputs.writers import RenderedStack, stack_files
 from vllm_infra.outputs.writers.flat import FlatWriter
 from vllm_infra.render import render_fleet
 from vllm_infra.spec import FleetSpec
@@ -58,7 +58,8 @@ def measure(services: int, reference_sample: int, scratch: Path) -> dict[str, An
     data = fleet(services)
     spec, spec_seconds = timed(lambda: FleetSpec.model_validate(data))
     objects, render_seconds = timed(lambda: render_fleet(spec))
-    files, yaml_seconds = timed(lambda: FlatWriter().files(RenderedStack("bench", "stacks/Pulumi.bench.yaml", objects)))
+    stack = RenderedStack("bench", "stacks/Pulumi.bench.yaml", objects)
+    files, yaml_seconds = timed(lambda: dict(stack_files(FlatWriter(), stack)))
     _, schema_seconds = timed(lambda: [validator.validate(obj) for obj in objects])
     findings, rules_seconds = timed(lambda: evaluate(objects, RULES.values()))
     if findings:

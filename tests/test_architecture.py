@@ -32,14 +32,15 @@ def test_import_contracts_hold() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["--help", "check --help", "validate --help", "rules --help"])
+@pytest.mark.parametrize("command", ["--help", "check --help", "check manifests/prod", "validate manifests/dev",
+                                     "rules", "synth --help"])
 def test_cli_starts_without_pydantic_or_pulumi(command: str) -> None:
     code = ("import sys; from vllm_infra.cli import app; "
             f"sys.argv = ['vllm-infra', *{command.split()!r}]\n"
             "try:\n    app()\nexcept SystemExit:\n    pass\n"
             "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'pulumi', 'pulumi_kubernetes'})\n"
             "print('LOADED', loaded)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
     assert result.stdout.splitlines()[-1] == "LOADED []", result.stdout + result.stderr
 
 

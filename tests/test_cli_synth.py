@@ -99,7 +99,7 @@ def test_failed_write_keeps_the_old_tree(workspace: Path, monkeypatch: pytest.Mo
 
     def failing_write(path: Path, data: bytes) -> int:
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] == 1:  # only the changed file is written
             raise OSError(28, "No space left on device")
         return real_write(path, data)
 
@@ -147,3 +147,52 @@ def test_a_patch_that_breaks_policy_is_refused_before_anything_is_written(worksp
         "namespace (hostIPC: true) at spec.template.spec.hostIPC",
     ]
     assert tree(workspace / "manifests") == before
+
+
+def test_a_patch_may_not_rename_an_object(workspace: Path) -> None:
+    """The file an object goes to comes from its kind and name: a patch that renamed it could write
+    outside the tree or over another object, so it is refused with the patch's position."""
+    dev = workspace / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("""      - name: qwen-7b
+""", """      - name: qwen-7b
+        patches:
+          - kind: Service
+            operations:
+              - {op: replace, path: /metadata/name, value: ../../escaped}
+"""))
+    code, stdout, stderr = run(workspace, "dev")
+    assert (code, stdout) == (2, "")
+    assert stderr.splitlines() == [
+        "error: 1 problem in stack configuration; nothing was written",
+        f"  {dev}: services[qwen-7b].patches[0] on Service/qwen-7b: patches may not change apiVersion, kind, "
+        "metadata.name or metadata.namespace (they decide the file an object is written to and what refers to it)",
+    ]
+    assert not (workspace / "manifests").exists()
+    assert not (workspace.parent / "escaped.yaml").exists()
+
+
+def test_an_unchanged_stack_is_not_rewritten_and_a_stray_file_is_removed(workspace: Path) -> None:
+    out = workspace / "manifests"
+    run(workspace, "dev")
+    inodes = {p.name: p.stat().st_ino for p in (out / "dev").iterdir()}
+    assert run(workspace, "dev")[1] == f"dev: 11 objects -> {out / 'dev'} (unchanged)\n"
+    assert {p.name: p.stat().st_ino for p in (out / "dev").iterdir()} == inodes
+    (out / "dev" / "stray.yaml").write_text("x: 1\n")
+    assert run(workspace, "dev")[1] == f"dev: 11 objects -> {out / 'dev'} (written)\n"
+    assert tree(out / "dev") == tree(ROOT / "manifests" / "dev")
+    assert sorted(p.name for p in out.iterdir()) == ["dev"]  # no staging or backup left behind
+
+
+def test_check_reads_the_tree_again_after_synth(workspace: Path) -> None:
+    """No cache between synth and check: an edit on disk after synth changes check's verdict."""
+    out = workspace / "manifests"
+    assert run(workspace, "prod")[0] == 0
+    passed = runner.invoke(app, ["check", str(out / "prod")])
+    assert passed.exit_code == 0, passed.stdout
+    deployment = out / "prod" / "deployment-qwen-7b.yaml"
+    escalation = "allowPrivilegeEscalation: false"
+    deployment.write_text(deployment.read_text().replace(escalation, f"{escalation}\n          privileged: yes", 1))
+    failed = runner.invoke(app, ["check", str(out / "prod")])
+    assert failed.exit_code == 1
+    assert "VI-SEC-001 critical" in failed.stdout
+    assert not any(Path.home().joinpath(".cache").glob("vllm-infra*"))

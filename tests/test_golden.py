@@ -14,6 +14,7 @@ import yaml
 from tests.conftest import MANIFESTS_DIR, REFERENCE_STACKS, STACKS_DIR
 from vllm_infra.checker.schemas.validator import SchemaValidator
 from vllm_infra.outputs.drift import find_drift
+from vllm_infra.outputs.stack_config import load_stack
 from vllm_infra.outputs.synth import SynthesizedStack, synthesize
 
 
@@ -28,13 +29,13 @@ def test_reference_stacks_are_dev_staging_prod(stacks: dict[str, SynthesizedStac
 
 @pytest.mark.parametrize("stack", REFERENCE_STACKS)
 def test_committed_manifests_match_synth(stacks: dict[str, SynthesizedStack], stack: str) -> None:
-    drift = find_drift(MANIFESTS_DIR / stack, stacks[stack].files)
+    drift = find_drift(MANIFESTS_DIR / stack, stacks[stack].parts())
     assert drift == [], "manifests/ is stale: run `vllm-infra synth` and commit the result"
 
 
 def test_synth_is_byte_identical_across_runs(stacks: dict[str, SynthesizedStack]) -> None:
-    again = {result.name: result.files for result in synthesize(STACKS_DIR)}
-    assert again == {name: result.files for name, result in stacks.items()}
+    again = {result.name: list(result.files()) for result in synthesize(STACKS_DIR)}
+    assert again == {name: list(result.files()) for name, result in stacks.items()}
 
 
 @pytest.mark.parametrize("stack", REFERENCE_STACKS)
@@ -65,8 +66,8 @@ def test_each_stack_builds_with_kubectl_kustomize(stacks: dict[str, SynthesizedS
 def test_per_environment_shape(stacks: dict[str, SynthesizedStack]) -> None:
     """dev: small GPUs, one replica, no PDB, scale-to-zero; prod: H100s, tensor parallel with KEDA on queue
     depth, a multi-node model, >= 2 replicas, PDBs."""
-    dev = [s.resolved for s in stacks["dev"].fleet.services]
-    prod = [s.resolved for s in stacks["prod"].fleet.services]
+    dev = [s.resolved for s in load_stack(stacks["dev"].source).services]
+    prod = [s.resolved for s in load_stack(stacks["prod"].source).services]
     assert all(s.gpu.memory_gib < 40 and s.max_scale == 1 for s in dev)
     assert not any(obj["kind"] == "PodDisruptionBudget" for obj in stacks["dev"].objects)
     assert any(s.min_scale == 0 for s in dev)
@@ -84,8 +85,9 @@ def test_yaml_files_parse_as_yaml_1_1_to_the_same_objects(stacks: dict[str, Synt
     for result in stacks.values():
         by_file = {PurePosixPath(f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"): obj
                    for obj in result.objects}
+        files = dict(result.files())
         for name, obj in by_file.items():
-            assert yaml.safe_load(result.files[name]) == obj
+            assert yaml.safe_load(files[name]) == obj
 
 
 def test_manifests_dir_has_only_reference_stacks() -> None:
@@ -93,7 +95,7 @@ def test_manifests_dir_has_only_reference_stacks() -> None:
 
 
 def test_drift_detection_names_each_file(tmp_path: Path, stacks: dict[str, SynthesizedStack]) -> None:
-    files = stacks["dev"].files
+    files = dict(stacks["dev"].files())
     target = tmp_path / "dev"
     target.mkdir()
     first, second = sorted(files)[:2]
@@ -101,7 +103,8 @@ def test_drift_detection_names_each_file(tmp_path: Path, stacks: dict[str, Synth
     (target / "stray.yaml").write_text("x: 1\n")
     (target / "nested").mkdir()
     (target / "nested" / "stray.yaml").write_text("x: 1\n")
-    statuses = {(d.path.relative_to(target).as_posix(), d.status.value) for d in find_drift(target, files)}
+    drift = find_drift(target, [lambda: iter(files.items())])
+    statuses = {(d.path.relative_to(target).as_posix(), d.status.value) for d in drift}
     assert statuses == {(str(first), "changed"), ("stray.yaml", "extra"), ("nested/stray.yaml", "extra")} | {
         (str(path), "missing") for path in files if path != first}
     assert (str(second), "missing") in statuses

@@ -72,6 +72,8 @@ def test_quoted_scalars_stay_strings(text: str) -> None:
     ("? [a, b]\n: c\n", "a mapping or sequence cannot be a mapping key in Kubernetes manifests"),
     ("key: !!int 3.5\n", "cannot decode '3.5' as !!int"),
     ("a: *nowhere\n", "unknown anchor 'nowhere'"),
+    ("@x: 1\n", "found character that cannot start any token"),  # go-yaml: the same words
+    ("a: `x\n", "found character that cannot start any token"),
 ])
 def test_what_kubernetes_rejects_is_an_error(text: str, message: str) -> None:
     error = read_stream(text).error
@@ -93,10 +95,10 @@ def test_duplicate_keys_keep_the_last_value_and_are_reported() -> None:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    x: '1'\n    x: '2'\nkind: Secret\n"
     [document] = read_stream(text).documents
     assert document.value["kind"] == "Secret" and document.value["metadata"]["labels"] == {"x": "2"}
-    assert document.duplicates == [DuplicateKey(("metadata", "labels", "x"), 7, differs=True),
-                                   DuplicateKey(("kind",), 8, differs=True)]
+    assert document.duplicates == (DuplicateKey(("metadata", "labels", "x"), 7, differs=True),
+                                   DuplicateKey(("kind",), 8, differs=True))
     same = read_stream("a: 1\na: 1\n").documents[0]
-    assert same.duplicates == [DuplicateKey(("a",), 2, differs=False)]
+    assert same.duplicates == (DuplicateKey(("a",), 2, differs=False),)
 
 
 def test_anchors_aliases_and_merge_keys_as_go_yaml_v2() -> None:
@@ -155,7 +157,7 @@ def test_rendered_manifests_take_the_fast_path() -> None:
 # ---- the two paths agree, and agree with sigs.k8s.io/yaml ---------------------------------------
 
 TOKENS = [text for text, _ in SCALARS if text] + ["hello", "a b", "x-y", "8000", "0.9", "-3", "null", "v0.11.0",
-                                                  "café", "100%", "a:b", "http://x/y"]
+                                                  "café", "100%", "a:b", "http://x/y", "@x", "`x", "a@b"]
 key_text = st.sampled_from(["name", "image", "1", "on", "yes", "2", "x_y", "a.b/c", "1.5", "0644"])
 safe_key_text = st.sampled_from(["name", "image", "1", "2", "x_y", "a.b/c", "true", "app.kubernetes.io/name"])
 plain = st.sampled_from(TOKENS)

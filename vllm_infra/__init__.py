@@ -17,7 +17,6 @@ Pulumi before a command needs them.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from vllm_infra.pulumi import VllmFleet, VllmFleetArgs, VllmService, VllmServiceArgs
     from vllm_infra.render import RenderContext, render_fleet, render_service
     from vllm_infra.spec import FleetSpec, VllmServiceSpec
-
-__version__ = version("vllm-infra")
 
 _HOMES = {
     "GpuType": "vllm_infra.catalog.gpus",
@@ -64,6 +61,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # reading package metadata costs a tenth of the CLI's start-up
+        from importlib.metadata import version
+
+        return version("vllm-infra")
     if name in _HOMES:
         return getattr(import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'vllm_infra' has no attribute {name!r}")

@@ -8,11 +8,8 @@ and only for documents that have findings.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +24,8 @@ from vllm_infra.serialization.kubernetes_yaml import (
     read_streams,
 )
 from vllm_infra.vocabulary.paths import FieldPath
+from vllm_infra.vocabulary.progress import SILENT, Progress
+from vllm_infra.workers import Forked, balanced_pieces, worker_count
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
@@ -46,7 +45,7 @@ class LoadProblem:
         return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Location:
     """Where an object was read from, without the object itself (what reports keep)."""
 
@@ -73,21 +72,21 @@ def _identity(manifest: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(manifest.get("kind", "")), str(meta.get("name", "")), str(meta.get("namespace", ""))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SourceObject:
     """One Kubernetes object and its origin."""
 
     manifest: dict[str, Any]
     location: Location
-    duplicates: list[DuplicateKey] = field(default_factory=list)
+    duplicates: tuple[DuplicateKey, ...] = ()
     """Keys given twice in this object's document (Kubernetes kept the last value)."""
 
     @classmethod
     def read(cls, manifest: Mapping[str, Any], source: str, document: int, item: int | None = None,
-             text: Callable[[], str] = lambda: "", duplicates: list[DuplicateKey] | None = None) -> SourceObject:
+             text: Callable[[], str] = lambda: "", duplicates: tuple[DuplicateKey, ...] = ()) -> SourceObject:
         """An object with its location."""
         location = Location(source, document, item, *_identity(manifest), text)
-        return cls(dict(manifest), location, duplicates or [])
+        return cls(manifest if type(manifest) is dict else dict(manifest), location, duplicates)
 
     @property
     def source(self) -> str:
@@ -166,10 +165,9 @@ def manifest_files(path: Path) -> list[Path]:
 
 
 PARALLEL_MIN_FILES = 512
-"""From this many files, ``load`` has workers read and parse them (one per CPU, up to 4): parsing
-is most of a cold check's time. It costs CPU (objects come back pickled), so ``iter_inputs``, which
-streams for ``validate``, stays in this process."""
-CHUNK_FILES = 128
+"""From this many files, ``load`` has forked children read and parse them: parsing is most of a
+cold check's time. It costs CPU (objects come back pickled), so ``iter_inputs``, which streams
+for ``validate``, stays in this process."""
 
 
 def _held(text: str) -> Callable[[], str]:
@@ -205,11 +203,6 @@ def _read_all(units: list[Path | str | LoadProblem]) -> Iterator[Stream | LoadPr
         upcoming += 1
 
 
-def _read_chunk(paths: list[Path | str | LoadProblem]) -> list[Stream | LoadProblem]:
-    """Worker: the streams of a chunk of files (objects come back pickled)."""
-    return list(_read_all(paths))
-
-
 def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
     """Files to read, stdin's text, or why an input gives nothing."""
     for entry in inputs:
@@ -229,23 +222,25 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
 
 
 def _streams(units: list[Path | str | LoadProblem], parallel: bool) -> Iterator[Stream | LoadProblem]:
-    workers = min(4, os.cpu_count() or 1)
+    workers = worker_count()
     files = sum(1 for unit in units if isinstance(unit, Path))
     if not parallel or files < PARALLEL_MIN_FILES or workers < 2:
         yield from _read_all(units)
         return
-    chunks = [units[start:start + CHUNK_FILES] for start in range(0, len(units), CHUNK_FILES)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for chunk in pool.map(_read_chunk, chunks):
-            yield from chunk
+    chunks = balanced_pieces(len(units), workers)
+    for streams in Forked(lambda index: list(_read_all(units[chunks[index].start:chunks[index].stop])),
+                          len(chunks), workers):
+        yield from streams
 
 
-def iter_inputs(inputs: Iterable[str], *, parallel: bool = False,
-                ) -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
+def iter_inputs(inputs: Iterable[str], *, parallel: bool = False, progress: Progress = SILENT,
+                label: str = "reading manifests") -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
     """Objects and problems of the inputs (files, directories recursively, ``-`` for stdin), a
-    stream at a time."""
+    stream at a time; ``progress`` counts files under ``label``."""
     units = list(_inputs(inputs))
+    advance = progress.phase(label, len(units))
     for unit, read in zip(units, _streams(units, parallel), strict=True):
+        advance(1)
         if isinstance(read, LoadProblem):
             yield [], [read]
         elif isinstance(unit, Path):
@@ -254,11 +249,11 @@ def iter_inputs(inputs: Iterable[str], *, parallel: bool = False,
             yield _objects(read, STDIN_LABEL, _held(unit))
 
 
-def load(inputs: Iterable[str]) -> tuple[list[SourceObject], list[LoadProblem]]:
+def load(inputs: Iterable[str], progress: Progress = SILENT) -> tuple[list[SourceObject], list[LoadProblem]]:
     """Every object of the inputs."""
     objects: list[SourceObject] = []
     problems: list[LoadProblem] = []
-    for found, trouble in iter_inputs(inputs, parallel=True):
+    for found, trouble in iter_inputs(inputs, parallel=True, progress=progress):
         objects += found
         problems += trouble
     return objects, problems

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ def check_sarif(report: CheckReport) -> str:
     index = {rule.id: position for position, rule in enumerate(rules)}
     driver = {
         "name": "vllm-infra",
-        "version": version("vllm-infra"),
+        "version": _version(),
         "informationUri": "https://github.com/vllm-infra/vllm-infra",
         "rules": [{
             "id": rule.id,
@@ -200,3 +199,9 @@ def render_validate(report: ValidateReport, output: ReportFormat) -> str:
     if output == ReportFormat.JSON:
         return validate_json(report)
     return render_check(_as_check_report(report), output)
+
+
+def _version() -> str:
+    from importlib.metadata import version  # only SARIF needs it: reading package metadata is slow
+
+    return version("vllm-infra")

@@ -17,6 +17,7 @@ from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolatio
 from vllm_infra.vocabulary.exits import ExitCode
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.paths import format_path
+from vllm_infra.vocabulary.progress import SILENT, Progress
 from vllm_infra.vocabulary.reporting import Profile, Severity
 
 
@@ -109,9 +110,10 @@ def _duplicate_keys(objects: Iterable[SourceObject]) -> list[Finding]:
     return findings
 
 
-def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: RuleContext) -> list[Finding]:
+def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: RuleContext,
+              progress: Progress = SILENT) -> list[Finding]:
     located = {id(o.manifest): o for o in objects}
-    findings = _located(located, evaluate([o.manifest for o in objects], rules, context))
+    findings = _located(located, evaluate([o.manifest for o in objects], rules, context, progress, parallel=True))
     if DUPLICATE_KEY in rules:
         findings += _duplicate_keys(objects)
     return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
@@ -119,9 +121,10 @@ def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: R
 
 def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
-              gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None) -> CheckReport:
+              gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None,
+              progress: Progress = SILENT) -> CheckReport:
     """Schema validation plus the rule catalog over manifests on disk (or stdin)."""
-    objects, problems = load(inputs)
+    objects, problems = load(inputs, progress)
     context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION)
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
@@ -134,18 +137,18 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
                                                              "LeaderWorkerSet running vLLM) found; refusing to pass"))
     if problems:
         return report
-    report.findings = _findings(objects, selected, context)
+    report.findings = _findings(objects, selected, context, progress)
     return report
 
 
 def check_objects(manifests: Sequence[Mapping[str, Any]], source: str, *, profile: Profile,
-                  gate: Severity = Severity.HIGH) -> CheckReport:
+                  gate: Severity = Severity.HIGH, progress: Progress = SILENT) -> CheckReport:
     """The policy gate over objects held in memory (what synth just rendered): the same rules and
     schemas as ``run_check``, without reading them back from disk."""
     objects = [SourceObject.read(manifest, source, index) for index, manifest in enumerate(manifests)]
     context = RuleContext(profile=profile)
     rules = list(RULES.values())
-    return CheckReport([o.location for o in objects], _findings(objects, rules, context), [], gate, profile,
+    return CheckReport([o.location for o in objects], _findings(objects, rules, context, progress), [], gate, profile,
                        context.kubernetes_version, rules)
 
 
@@ -191,13 +194,13 @@ class ValidateReport:
 
 
 def run_validate(inputs: Sequence[str], *, kubernetes_version: str | None = None,
-                 skip_kinds: Iterable[str] = ()) -> ValidateReport:
+                 skip_kinds: Iterable[str] = (), progress: Progress = SILENT) -> ValidateReport:
     """Strict schema validation of every object in the inputs, one file at a time."""
     validator = SchemaValidator(kubernetes_version) if kubernetes_version else SchemaValidator()
     skip = frozenset(skip_kinds)
     results: list[SchemaResult] = []
     problems: list[LoadProblem] = []
-    for objects, trouble in iter_inputs(inputs):
+    for objects, trouble in iter_inputs(inputs, progress=progress, label="validating manifests"):
         problems += trouble
         results += [_validated(validator, obj, skip) for obj in objects]
     if not results and not problems:

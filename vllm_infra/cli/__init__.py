@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gc
-from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -19,12 +18,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs more than the rest of start-up
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
 def _print_version(value: bool) -> None:
     if value:
+        from importlib.metadata import version
+
         typer.echo(f"vllm-infra {version('vllm-infra')}")
         raise typer.Exit()
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vllm_infra.cli.output import fail, stdout
+from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.reporting import DataFormat, Profile, ReportFormat, Severity
 
@@ -38,6 +39,7 @@ def check(
                                                         "group/version/Kind, comma-separated or repeated.")] = None,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rule ids (repeatable).")]
     = None,
+    quiet: Quiet = False,
 ) -> None:
     """Validate rendered YAML against strict schemas and run the vLLM policy catalog.
 
@@ -58,8 +60,9 @@ def check(
         version = normalize_version(kubernetes_version)
     except UnsupportedVersionError as exc:
         fail(str(exc))
-    report = run_check(paths or ["manifests"], profile=profile, kubernetes_version=version,
-                       skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule)
+    with progress(quiet) as bar:
+        report = run_check(paths or ["manifests"], profile=profile, kubernetes_version=version,
+                           skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule, progress=bar)
     if report.problems:
         _bad_input(list(report.problems))
     stdout.out(render_check(report, output), end="", highlight=False)
@@ -74,6 +77,7 @@ def validate(
     skip: Annotated[list[str] | None, typer.Option(help="Kinds to skip: Kind or group/version/Kind, "
                                                         "comma-separated or repeated.")] = None,
     output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.TEXT,
+    quiet: Quiet = False,
 ) -> None:
     """Validate every object strictly (unknown fields are errors) against one Kubernetes version's
     schemas and the vendored add-on CRDs (KEDA, LeaderWorkerSet, Prometheus Operator, Gateway API,
@@ -86,7 +90,9 @@ def validate(
     from vllm_infra.checker.schemas.validator import UnsupportedVersionError
 
     try:
-        report = run_validate(paths or ["manifests"], kubernetes_version=kubernetes_version, skip_kinds=_skips(skip))
+        with progress(quiet) as bar:
+            report = run_validate(paths or ["manifests"], kubernetes_version=kubernetes_version,
+                                  skip_kinds=_skips(skip), progress=bar)
     except UnsupportedVersionError as exc:
         fail(str(exc))
     if report.problems:

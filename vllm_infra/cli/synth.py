@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vllm_infra.cli.output import fail, stdout
+from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.exits import ExitCode
 
 STACKS_DIR = Path("stacks")
@@ -23,6 +24,7 @@ def synth(
     = OUT_DIR,
     check: Annotated[bool, typer.Option("--check", help="Write nothing to the tree; exit 1 and list files "
                                         "that differ from it (CI drift gate).")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Render stacks into one YAML file per object plus a kustomization.yaml per stack.
 
@@ -37,30 +39,30 @@ def synth(
     from vllm_infra.outputs.synth import synthesize
     from vllm_infra.outputs.tree import write_stack_dir
 
-    try:
-        results = synthesize(stacks_dir, stacks or [])
-    except StackConfigError as exc:
-        count = len(exc.problems)
-        fail(f"{count} problem{'s' if count != 1 else ''} in stack configuration; nothing was written",
-             [str(problem) for problem in exc.problems])
-    gated = [(result, check_objects(result.objects, f"{stacks_dir.name}/{result.source.name} (rendered)",
-                                    profile=result.fleet.policy_profile)) for result in results]
-    refused = [finding_line(finding) for _result, report in gated for finding in report.gating()]
-    if refused:
-        fail("the rendered objects fail the policy gate; nothing was written", refused)
-    drifted = 0
-    for result in results:
-        directory = out / result.name
-        drift = find_drift(directory, result.files)
-        if check:
-            drifted += len(drift)
-            for item in drift:
-                stdout.print(f"{item.path}: {item.status}", markup=False)
-            continue
-        if drift:
-            write_stack_dir(directory, result.files)
-        state = "written" if drift else "unchanged"
-        stdout.print(f"{result.name}: {len(result.objects)} objects -> {directory} ({state})", markup=False)
+    with progress(quiet) as bar:
+        try:
+            results = synthesize(stacks_dir, stacks or [], progress=bar)
+        except StackConfigError as exc:
+            count = len(exc.problems)
+            fail(f"{count} problem{'s' if count != 1 else ''} in stack configuration; nothing was written",
+                 [str(problem) for problem in exc.problems])
+        refused = [finding_line(finding) for result in results
+                   for finding in check_objects(result.objects, f"{result.rendered.source} (rendered)",
+                                                profile=result.policy_profile, progress=bar).gating()]
+        if refused:
+            fail("the rendered objects fail the policy gate; nothing was written", refused)
+        drifted = 0
+        for result in results:
+            directory = out / result.name
+            advance = bar.phase(f"{'comparing' if check else 'writing'} {result.name}", result.file_count)
+            if check:
+                drift = find_drift(directory, result.parts(), advance)
+                drifted += len(drift)
+                for item in drift:
+                    stdout.print(f"{item.path}: {item.status}", markup=False)
+                continue
+            state = "written" if write_stack_dir(directory, result.parts(), advance) else "unchanged"
+            stdout.print(f"{result.name}: {len(result.objects)} objects -> {directory} ({state})", markup=False)
     if check:
         if drifted:
             fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `vllm-infra synth` "

@@ -1,31 +1,56 @@
-"""Engine-free synthesis: stack files -> validated fleets -> objects -> files of one layout.
+"""Engine-free synthesis: stack files -> validated fleets -> objects, laid out by one writer.
 
-Everything is computed in memory first; nothing is written unless every requested stack loads and
-renders, so bad input never leaves a half-updated tree.
+Every requested stack is loaded, rendered and laid out (paths only) before anything is written, so
+bad input never leaves a half-updated tree. A stack keeps its objects, not its spec or its file
+contents: files are produced one at a time when they are written or compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from vllm_infra.outputs.stack_config import ConfigProblem, StackConfigError, find_stacks, load_stack
-from vllm_infra.outputs.writers import RenderedStack, StackFiles, Writer
+from vllm_infra.outputs.writers import (
+    LayoutError,
+    RenderedStack,
+    StackFile,
+    StackPart,
+    Writer,
+    stack_files,
+    stack_parts,
+)
 from vllm_infra.outputs.writers.flat import FlatWriter
 from vllm_infra.render import Manifest, PatchError, render_fleet
-from vllm_infra.spec.fleet import FleetSpec
+from vllm_infra.vocabulary.progress import SILENT, Progress
+from vllm_infra.vocabulary.reporting import Profile
 
 
 @dataclass(frozen=True)
 class SynthesizedStack:
-    """One stack, rendered and laid out as files."""
+    """One stack, rendered, with the layout that turns it into files."""
 
     name: str
     source: Path
-    fleet: FleetSpec
+    policy_profile: Profile
     objects: list[Manifest]
-    files: StackFiles
+    writer: Writer
+    file_count: int
+    """How many files ``files`` produces."""
+
+    @property
+    def rendered(self) -> RenderedStack:
+        """What the writer lays out."""
+        return _rendered(self.name, self.source, self.objects)
+
+    def parts(self) -> list[StackPart]:
+        """The stack directory's files in independent parts (see ``writers.stack_parts``)."""
+        return stack_parts(self.writer, self.rendered)
+
+    def files(self) -> Iterator[StackFile]:
+        """The stack directory's files with their content, one at a time."""
+        return stack_files(self.writer, self.rendered)
 
 
 def select_stacks(stacks_dir: Path, names: Sequence[str]) -> dict[str, Path]:
@@ -43,26 +68,32 @@ def select_stacks(stacks_dir: Path, names: Sequence[str]) -> dict[str, Path]:
     return {name: available[name] for name in names} if names else available
 
 
-def synthesize(stacks_dir: Path, names: Sequence[str] = (), writer: Writer | None = None) -> list[SynthesizedStack]:
+def _rendered(name: str, source: Path, objects: list[Manifest]) -> RenderedStack:
+    """Headers name the stack file relative to its directory's parent (stable across checkouts)."""
+    return RenderedStack(name, f"{source.parent.name}/{source.name}", objects)
+
+
+def _synthesize_stack(name: str, path: Path, layout: Writer, progress: Progress) -> SynthesizedStack:
+    fleet = load_stack(path)
+    objects = render_fleet(fleet, progress.phase(f"rendering {name}", len(fleet.services)))
+    files = len(layout.paths(_rendered(name, path, objects)))  # a layout conflict is refused here
+    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files)
+
+
+def synthesize(stacks_dir: Path, names: Sequence[str] = (), writer: Writer | None = None,
+               progress: Progress = SILENT) -> list[SynthesizedStack]:
     """Load, validate, render and lay out stacks; raises StackConfigError listing the problems of
     every stack."""
     layout = writer or FlatWriter()
-    selected = select_stacks(stacks_dir, names)
     problems: list[ConfigProblem] = []
     results = []
-    for name, path in selected.items():
+    for name, path in select_stacks(stacks_dir, names).items():
         try:
-            fleet = load_stack(path)
-            objects = render_fleet(fleet)
+            results.append(_synthesize_stack(name, path, layout, progress))
         except StackConfigError as exc:
             problems += exc.problems
-            continue
-        except PatchError as exc:
+        except (PatchError, LayoutError) as exc:
             problems.append(ConfigProblem(str(path), None, "", str(exc)))
-            continue
-        source = f"{stacks_dir.name}/{path.name}"  # stable header text wherever the stacks live
-        files = layout.files(RenderedStack(name, source, objects))
-        results.append(SynthesizedStack(name, path, fleet, objects, files))
     if problems:
         raise StackConfigError(problems)
     return results

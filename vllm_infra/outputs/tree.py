@@ -1,30 +1,50 @@
-"""Writing a stack directory so readers never see a half-written tree."""
+"""Writing a stack directory so readers never see a half-written tree, and an unchanged stack is
+not rewritten."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
-from vllm_infra.outputs.writers import StackFiles
+from vllm_infra.outputs.drift import compare_parts
+from vllm_infra.outputs.writers import StackPart
+from vllm_infra.vocabulary.progress import Advance, ignore
 
 
-def write_stack_dir(directory: Path, files: StackFiles) -> None:
-    """Replace ``directory`` with exactly ``files``: written to a sibling temp dir, then swapped in
-    by rename, so a failure leaves the old tree.
+def _carry_over(source: Path, target: Path) -> None:
+    """An unchanged file into the new tree: a hard link (no copy; the old tree is removed next),
+    or a copy where links are not possible."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
-    Files are not fsynced: the tree is reproducible from the stacks and lives in a git checkout,
-    and a sync per file costs more than rendering (about 0.2 ms each, 2 s for 10,000 objects)."""
+
+def write_stack_dir(directory: Path, parts: Sequence[StackPart], advance: Advance = ignore) -> bool:
+    """Make ``directory`` hold exactly the parts' files; returns whether anything changed.
+
+    Each file is compared with the tree; those that differ go to a sibling staging directory,
+    which (completed with the unchanged files) replaces ``directory`` by rename, so a failure leaves
+    the old tree. Files are not fsynced: the tree is reproducible from the stacks and lives in a
+    git checkout, and a sync per file costs more than rendering (about 0.2 ms each)."""
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=parent))
     backup = parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
     try:
-        for relative, content in files.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        existing, outcomes = compare_parts(directory, parts, staging, advance)
+        produced = [path for outcome in outcomes for path in outcome.produced]
+        differing = {str(item.path.relative_to(directory)) for outcome in outcomes for item in outcome.differing}
+        if not differing and set(produced) == existing:
+            return False
+        for path in produced:
+            if path not in differing:
+                _carry_over(directory / path, staging / path)
         staging.chmod(0o755)
         if directory.exists():
             directory.rename(backup)
@@ -34,6 +54,7 @@ def write_stack_dir(directory: Path, files: StackFiles) -> None:
             if backup.exists():
                 backup.rename(directory)
             raise
+        return True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(backup, ignore_errors=True)

@@ -22,6 +22,7 @@ from vllm_infra.render.workload import workload
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.kubernetes import LWS_LEADER_INDEX, LWS_NAME_LABEL, LWS_WORKER_INDEX_LABEL, object_sort_key
+from vllm_infra.vocabulary.progress import Advance, ignore
 
 Manifest = dict[str, Any]
 
@@ -69,10 +70,11 @@ def render_namespace(fleet: FleetSpec) -> Manifest:
     }
 
 
-def render_fleet(fleet: FleetSpec) -> list[Manifest]:
-    """Every object of a fleet in apply order."""
+def render_fleet(fleet: FleetSpec, advance: Advance = ignore) -> list[Manifest]:
+    """Every object of a fleet in apply order; ``advance`` counts services rendered."""
     context = RenderContext(namespace=fleet.namespace.name, part_of=fleet.name, environment=fleet.environment)
     objects = [render_namespace(fleet)] if fleet.namespace.create else []
     for service in fleet.services:
         objects += render_service(service, context)
+        advance(1)
     return sorted(objects, key=object_sort_key)

@@ -41,4 +41,16 @@ def apply_patches(service: ResolvedService, objects: list[dict[str, Any]]) -> li
             patched[index] = jsonpatch.apply_patch(patched[index], ops)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
             raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: {exc}") from exc
+        if _identity(patched[index]) != _identity(objects[index]):
+            raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: patches may not "
+                             "change apiVersion, kind, metadata.name or metadata.namespace (they decide the file "
+                             "an object is written to and what refers to it)")
     return patched
+
+
+def _identity(obj: Any) -> tuple[Any, ...] | None:
+    if not isinstance(obj, dict):
+        return None
+    metadata = obj.get("metadata")
+    meta = metadata if isinstance(metadata, dict) else {}
+    return obj.get("apiVersion"), obj.get("kind"), meta.get("name"), meta.get("namespace")

@@ -81,9 +81,9 @@ class AvailabilitySpec(SpecModel):
     replicas: int = Field(default=1, ge=1, le=INT32_MAX)
     """Pods (or pod groups) that serve the model when no autoscaler is configured. Default: 1."""
 
-    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+    rollout: RolloutSpec = RolloutSpec()
     """Update strategy. Default: RollingUpdate, surging into spare GPUs if declared, else one
     replica down at a time."""
 
-    disruption_budget: DisruptionBudgetSpec = Field(default_factory=DisruptionBudgetSpec)
+    disruption_budget: DisruptionBudgetSpec = DisruptionBudgetSpec()
     """PodDisruptionBudget. Default: on, max_unavailable 1."""

@@ -65,15 +65,15 @@ class LifecycleSpec(SpecModel):
     """Time allowed for pulling the (multi-GB) vLLM image, at least 5m; added to the Pulumi await
     and rollout deadlines. Default: 10m."""
 
-    readiness: ProbeTiming = Field(default_factory=ProbeTiming)
+    readiness: ProbeTiming = ProbeTiming()
     """Readiness probe on ``/health``. Default: every 10s, 5s timeout, 3 failures."""
 
-    liveness: LivenessTiming = Field(default_factory=LivenessTiming)
+    liveness: LivenessTiming = LivenessTiming()
     """Liveness probe on ``/health``, active only after the startup probe passed; at least 3
     failures before a restart (a restart reloads the model). Default: every 20s, 10s timeout,
     3 failures."""
 
-    drain: DrainSpec = Field(default_factory=DrainSpec)
+    drain: DrainSpec = DrainSpec()
     """Graceful termination. Default: 15s endpoint delay, 60s for in-flight requests."""
 
     @model_validator(mode="after")

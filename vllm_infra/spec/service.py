@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import Field, ModelWrapValidatorHandler, StringConstraints, ValidationError, model_validator
@@ -43,23 +42,23 @@ class VllmServiceSpec(SpecModel):
     accelerator: AcceleratorSpec
     """GPU model and count. Required."""
 
-    parallelism: ParallelismSpec = Field(default_factory=ParallelismSpec)
+    parallelism: ParallelismSpec = ParallelismSpec()
     """Tensor/pipeline parallelism and nodes per replica. Default: 1 GPU, 1 node."""
 
     scheduling: SchedulingSpec = Field(default_factory=SchedulingSpec)
     """Placement. Default: GPU-type affinity, GPU taint toleration, preferred spread."""
 
-    availability: AvailabilitySpec = Field(default_factory=AvailabilitySpec)
+    availability: AvailabilitySpec = AvailabilitySpec()
     """Replicas, rollout and disruption budget. Default: 1 replica, no surge, a PDB allowing one
     disruption."""
 
-    lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
+    lifecycle: LifecycleSpec = LifecycleSpec()
     """Probes and graceful drain. Default: startup budget from model size, 15s + 60s drain."""
 
-    storage: StorageSpec = Field(default_factory=StorageSpec)
+    storage: StorageSpec = StorageSpec()
     """``/dev/shm``, ``/tmp``, model cache and HF token. Default: sized from GPUs, emptyDir cache."""
 
-    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    resources: ResourcesSpec = ResourcesSpec()
     """CPU and host memory. Default: derived from GPUs and model size."""
 
     service: ServiceSpec = Field(default_factory=ServiceSpec)
@@ -72,7 +71,7 @@ class VllmServiceSpec(SpecModel):
     """Default-deny NetworkPolicy. Default: rendered (API from the namespace, metrics from
     ``monitoring``)."""
 
-    security: SecuritySpec = Field(default_factory=SecuritySpec)
+    security: SecuritySpec = SecuritySpec()
     """Process identity and API key. Default: UID/GID 1000, no API key."""
 
     autoscaling: AutoscalingSpec | None = None
@@ -92,9 +91,11 @@ class VllmServiceSpec(SpecModel):
     """JSON patches applied to the rendered objects (escape hatch; policies run afterwards).
     Default: none."""
 
-    @cached_property
+    @property
     def resolved(self) -> ResolvedService:
-        """This service with every default resolved (what render and plan read)."""
+        """This service with every default resolved (what render and plan read; take it once per
+        use). A new view each time: cached on the spec, view and spec would form a reference cycle
+        that only a full garbage collection frees, holding a large fleet's spec through the gate."""
         return ResolvedService(self)
 
     @model_validator(mode="wrap")

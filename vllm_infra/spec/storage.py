@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 
 from vllm_infra.spec.base import Problem, Quantity, SecretKeyRef, SecretName, SpecModel, raise_problems
 
@@ -96,7 +96,7 @@ class StorageSpec(SpecModel):
     """Size of the writable ``/tmp`` (Triton/Inductor caches, Ray); the root filesystem is
     read-only. Default: 8Gi."""
 
-    model_cache: ModelCacheSpec = Field(default_factory=ModelCacheSpec)
+    model_cache: ModelCacheSpec = ModelCacheSpec()
     """Hugging Face cache volume. Default: an emptyDir."""
 
     hf_token_secret: SecretKeyRef | None = None

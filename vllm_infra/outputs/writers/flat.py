@@ -3,11 +3,12 @@ listing them in apply order."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from vllm_infra.outputs.writers import HEADER, RenderedStack, StackFiles
+from vllm_infra.outputs.writers import HEADER, LayoutError, RenderedStack, StackFile
 from vllm_infra.serialization.emitter import dump
 
 KUSTOMIZATION = PurePosixPath("kustomization.yaml")
@@ -23,16 +24,23 @@ class FlatWriter:
 
     name = "flat"
 
-    def files(self, stack: RenderedStack) -> StackFiles:
-        """One file per object, then the kustomization listing them."""
+    def paths(self, stack: RenderedStack) -> list[PurePosixPath]:
+        """One file per object, then the kustomization."""
+        paths = [manifest_filename(obj) for obj in stack.objects]
+        shared = sorted(str(path) for path, count in Counter(paths).items() if count > 1)
+        if shared:
+            raise LayoutError(f"two objects would be written to {', '.join(shared)}")
+        return [*paths, KUSTOMIZATION]
+
+    def object_files(self, stack: RenderedStack, objects: range) -> Iterator[StackFile]:
+        """One file per object."""
         header = HEADER.format(source=stack.source)
-        files: StackFiles = {}
-        for obj in stack.objects:
-            path = manifest_filename(obj)
-            if path in files:
-                raise ValueError(f"two objects would be written to {path}")
-            files[path] = (header + dump(obj)).encode()
+        for index in objects:
+            obj = stack.objects[index]
+            yield manifest_filename(obj), (header + dump(obj)).encode()
+
+    def index_files(self, stack: RenderedStack) -> Iterator[StackFile]:
+        """The kustomization, listing every object's file in apply order."""
         kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                         "resources": [str(path) for path in files]}
-        files[KUSTOMIZATION] = (header + dump(kustomization)).encode()
-        return files
+                         "resources": [str(manifest_filename(obj)) for obj in stack.objects]}
+        yield KUSTOMIZATION, (HEADER.format(source=stack.source) + dump(kustomization)).encode()
