@@ -174,7 +174,7 @@ def _held(text: str) -> Callable[[], str]:
     return lambda: text
 
 
-def _read_all(units: list[Path | str | LoadProblem]) -> Iterator[Stream | LoadProblem]:
+def _read_all(units: list[Path | str | LoadProblem], duplicates: bool = True) -> Iterator[Stream | LoadProblem]:
     """A stream (or the reason there is none) for each unit, in order and lazily; fast-path
     documents are decoded in batches across files (see ``read_streams``)."""
     unreadable: dict[int, LoadProblem] = {}
@@ -192,7 +192,7 @@ def _read_all(units: list[Path | str | LoadProblem]) -> Iterator[Stream | LoadPr
                 unreadable[index] = unit
 
     upcoming = 0
-    for index, stream in read_streams(texts()):
+    for index, stream in read_streams(texts(), duplicates=duplicates):
         while upcoming < index:
             yield unreadable.pop(upcoming)
             upcoming += 1
@@ -221,25 +221,28 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
             yield LoadProblem(entry, None, "no such file or directory")
 
 
-def _streams(units: list[Path | str | LoadProblem], parallel: bool) -> Iterator[Stream | LoadProblem]:
+def _streams(units: list[Path | str | LoadProblem], parallel: bool, duplicates: bool,
+             ) -> Iterator[Stream | LoadProblem]:
     workers = worker_count()
     files = sum(1 for unit in units if isinstance(unit, Path))
     if not parallel or files < PARALLEL_MIN_FILES or workers < 2:
-        yield from _read_all(units)
+        yield from _read_all(units, duplicates)
         return
     chunks = balanced_pieces(len(units), workers)
-    for streams in Forked(lambda index: list(_read_all(units[chunks[index].start:chunks[index].stop])),
+    for streams in Forked(lambda index: list(_read_all(units[chunks[index].start:chunks[index].stop], duplicates)),
                           len(chunks), workers):
         yield from streams
 
 
-def iter_inputs(inputs: Iterable[str], *, parallel: bool = False, progress: Progress = SILENT,
-                label: str = "reading manifests") -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
+def iter_inputs(inputs: Iterable[str], *, parallel: bool = False, duplicates: bool = True,
+                progress: Progress = SILENT, label: str = "reading manifests",
+                ) -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
     """Objects and problems of the inputs (files, directories recursively, ``-`` for stdin), a
-    stream at a time; ``progress`` counts files under ``label``."""
+    stream at a time; ``progress`` counts files under ``label``. Without ``duplicates``, keys given
+    twice are not reported (see ``read_streams``)."""
     units = list(_inputs(inputs))
     advance = progress.phase(label, len(units))
-    for unit, read in zip(units, _streams(units, parallel), strict=True):
+    for unit, read in zip(units, _streams(units, parallel, duplicates), strict=True):
         advance(1)
         if isinstance(read, LoadProblem):
             yield [], [read]

@@ -200,7 +200,7 @@ def run_validate(inputs: Sequence[str], *, kubernetes_version: str | None = None
     skip = frozenset(skip_kinds)
     results: list[SchemaResult] = []
     problems: list[LoadProblem] = []
-    for objects, trouble in iter_inputs(inputs, progress=progress, label="validating manifests"):
+    for objects, trouble in iter_inputs(inputs, duplicates=False, progress=progress, label="validating manifests"):
         problems += trouble
         results += [_validated(validator, obj, skip) for obj in objects]
     if not results and not problems:
