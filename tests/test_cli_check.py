@@ -150,8 +150,6 @@ def test_reads_stdin() -> None:
 @pytest.mark.parametrize(("content", "message"), [
     ("apiVersion: v1\nkind: [\n", "x.yaml:3: YAML error: while parsing a flow node did not find expected node content"),
     ("# nothing here\n", "no Kubernetes objects found; refusing to pass"),
-    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n",
-     "no vLLM workload (Deployment, StatefulSet or LeaderWorkerSet running vLLM) found; refusing to pass"),
     ("- just\n- a list\n", "x.yaml:1: document 1 is not a Kubernetes object (needs apiVersion and kind)"),
 ])
 def test_bad_input_exits_2(tmp_path: Path, content: str, message: str) -> None:
@@ -229,3 +227,89 @@ def test_rules_lists_the_catalog() -> None:
                           "title": "Each serving workload is covered by exactly one PodDisruptionBudget",
                           "remediation": "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile "
                                          "accepts none."}
+
+
+HANDWRITTEN = Path(__file__).parent / "fixtures" / "handwritten"
+
+
+def _findings(out: str) -> set[tuple[str, str, str]]:
+    return {(f["rule"], f"{f['kind']}/{f['name']}", f["path"]) for f in json.loads(out)["findings"]}
+
+
+def test_a_broken_file_is_a_finding_and_the_others_are_checked(tmp_path: Path) -> None:
+    shutil.copytree(MANIFESTS_DIR / "prod", tmp_path / "prod")
+    (tmp_path / "prod" / "broken.yaml").write_text("apiVersion: v1\nkind: [\n")
+    code, out, _ = invoke("check", "-o", "json", str(tmp_path / "prod"))
+    report = json.loads(out)
+    assert code == 1
+    assert [(f["rule"], f["file"].endswith("broken.yaml"), f["line"], f["message"]) for f in report["findings"]] == [
+        ("VI-YAML-001", True, 3, "YAML error: while parsing a flow node did not find expected node content")]
+    clean = json.loads(invoke("check", "-o", "json", str(MANIFESTS_DIR / "prod"))[1])
+    assert report["summary"]["objects"] == clean["summary"]["objects"]
+
+
+def test_unreadable_input_still_prints_a_valid_sarif_log_and_json(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("apiVersion: v1\nkind: [\n")
+    code, out, err = invoke("check", "-o", "sarif", str(tmp_path / "x.yaml"))
+    assert code == 2 and err.startswith("error: 1 input problem; nothing was checked")
+    [run] = json.loads(out)["runs"]
+    assert run["results"] == []
+    [invocation] = run["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["message"]["text"].startswith("YAML error:")
+    code, out, _ = invoke("check", "-o", "json", str(tmp_path / "absent"))
+    assert code == 2
+    assert json.loads(out)["problems"] == [{"file": str(tmp_path / "absent"), "line": None,
+                                            "message": "no such file or directory"}]
+    code, out, _ = invoke("check", "-o", "junit", str(tmp_path / "x.yaml"))
+    assert code == 2 and ET.fromstring(out).attrib["errors"] == "1"
+
+
+def test_no_vllm_workload_is_a_notice_not_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: llm}\n")
+    code, out, _ = invoke("check", str(tmp_path / "x.yaml"))
+    assert code == 0
+    assert out.splitlines()[-2] == ("notice: no vLLM workload found (no pod template runs a vLLM container and no "
+                                   "operator resource describes one); only the rules for Kubernetes objects applied")
+
+
+def test_an_unrendered_placeholder_is_reported_and_the_rest_is_checked(tmp_path: Path) -> None:
+    text = (HANDWRITTEN / "ray-and-kserve.yaml").read_text().replace(
+        "- {name: MODEL, value: facebook/opt-125m}", "- name: HF_TOKEN\n                value: {{HF_TOKEN}}")
+    (tmp_path / "x.yaml").write_text(text)
+    code, out, _ = invoke("check", "-o", "json", str(tmp_path / "x.yaml"))
+    report = json.loads(out)
+    assert code == 1
+    [unrendered] = [f for f in report["findings"] if f["rule"] == "VI-YAML-001"]
+    assert (unrendered["line"], unrendered["severity"]) == (21, "critical")
+    assert unrendered["message"].startswith("unrendered template placeholder {{HF_TOKEN}}: Kubernetes cannot read")
+    assert ("VI-SEC-010", "RayCluster/pp-cluster", "spec.headGroupSpec.template.spec.containers[0].env[0].value") \
+        in _findings(out)
+
+
+def test_handwritten_shapes_are_read_like_kubernetes_reads_them() -> None:
+    """CRD-wrapped pods, matchExpressions, init containers, underscore flags, $(VAR) and ${VAR}."""
+    code, out, _ = invoke("check", "-o", "json", "--profile", "dev", str(HANDWRITTEN / "ray-and-kserve.yaml"))
+    found = _findings(out)
+    head = "spec.headGroupSpec.template.spec.containers[0]"
+    assert code == 1
+    assert {("VI-IMG-001", "RayCluster/pp-cluster", f"{head}.image"),
+            ("VI-RES-002", "RayCluster/pp-cluster", f"{head}.resources.limits"),
+            ("VI-RES-002", "LLMInferenceService/tool-calling", "spec.template.containers[0].resources.limits"),
+            ("VI-IMG-001", "Deployment/cpu-server", "spec.template.spec.initContainers[0].image"),
+            ("VI-ENV-001", "Deployment/cpu-server", "spec.template.spec.containers[0].env[0].value"),
+            ("VI-RES-006", "Deployment/cpu-server", "spec.template.spec.containers[0].resources")} <= found
+    rules = {rule for rule, _obj, _path in found}
+    # CPU build: no GPU demanded; port 8080 is where vLLM listens (--port), so the numeric probe and
+    # targetPort are fine; an unset namespace is the default one the Service names; no Pulumi marks.
+    assert not rules & {"VI-RES-001", "VI-PRB-003", "VI-NET-003", "VI-PUL-001", "VI-SCH-001"}
+    # $(MODEL) resolves from env: the model is named, not "$(MODEL)".
+    assert not any("$(MODEL)" in f["message"] for f in json.loads(out)["findings"])
+
+
+def test_missing_schemas_are_reported_unless_ignored() -> None:
+    fixture = str(HANDWRITTEN / "ray-and-kserve.yaml")
+    rules = {rule for rule, _obj, _path in _findings(invoke("check", "-o", "json", fixture)[1])}
+    assert "VI-SCH-006" in rules
+    ignored = _findings(invoke("check", "-o", "json", "--ignore-missing-schemas", fixture)[1])
+    assert "VI-SCH-006" not in {rule for rule, _obj, _path in ignored}

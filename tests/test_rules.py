@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.rule_fixtures import REVISION, container, env_index, find, good_objects, lws_objects, pod
+from tests.rule_fixtures import DIGEST, REVISION, container, env_index, find, good_objects, lws_objects, pod
 from vllm_infra.checker.loading import load
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
-from vllm_infra.checker.runner import _findings
+from vllm_infra.checker.runner import _findings, run_check
 from vllm_infra.vocabulary.reporting import Profile
 
 Objects = list[dict[str, Any]]
@@ -90,21 +90,19 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         container(o)["securityContext"].update(readOnlyRootFilesystem=False),
         container(o)["env"][env_index(o, "HF_HOME")].update(value="/root/.cache/huggingface")),
      [("Deployment/llama", f"{C0}.securityContext", "container 'vllm' has a writable root filesystem (set "
-                                                    "readOnlyRootFilesystem: true or waive with a reason)"),
-      ("Deployment/llama", f"{C0}.env", "HF_HOME=/root/.cache/huggingface is not on a writable mount")]),
+                                                    "readOnlyRootFilesystem: true or waive with a reason)")]),
     ("VI-SEC-009", "HOME unset, /tmp missing", lambda o: (
         container(o)["env"].pop(env_index(o, "HOME")),
         container(o)["volumeMounts"].pop(1)),
-     [("Deployment/llama", f"{C0}.volumeMounts", "container 'vllm' has no writable /tmp"),
-      ("Deployment/llama", f"{C0}.env", "HOME is not set; vLLM would write under the read-only root filesystem"),
-      ("Deployment/llama", f"{C0}.env", "XDG_CACHE_HOME=/tmp/.cache is not on a writable mount"),
-      ("Deployment/llama", f"{C0}.env", "TRITON_CACHE_DIR=/tmp/triton is not on a writable mount"),
-      ("Deployment/llama", f"{C0}.env", "TORCHINDUCTOR_CACHE_DIR=/tmp/torchinductor is not on a writable mount"),
-      ("Deployment/llama", f"{C0}.env", "NUMBA_CACHE_DIR=/tmp/numba is not on a writable mount")]),
+     [("Deployment/llama", f"{C0}.volumeMounts",
+       "container 'vllm' has a read-only root filesystem, but vLLM would write under it: /tmp, HOME (unset), "
+       "XDG_CACHE_HOME=/tmp/.cache, TRITON_CACHE_DIR=/tmp/triton, TORCHINDUCTOR_CACHE_DIR=/tmp/torchinductor, "
+       "NUMBA_CACHE_DIR=/tmp/numba not on a writable mount")]),
     ("VI-SEC-009", "read-only HF cache without offline mode",
      lambda o: container(o)["volumeMounts"][2].update(readOnly=True),
-     [("Deployment/llama", f"{C0}.env", "HF_HOME=/model-cache/huggingface is not on a writable mount"),
-      ("Deployment/llama", f"{C0}.env", "VLLM_CACHE_ROOT=/model-cache/vllm is not on a writable mount"),
+     [("Deployment/llama", f"{C0}.volumeMounts",
+       "container 'vllm' has a read-only root filesystem, but vLLM would write under it: "
+       "HF_HOME=/model-cache/huggingface, VLLM_CACHE_ROOT=/model-cache/vllm not on a writable mount"),
       ("Deployment/llama", f"{C0}.volumeMounts[2].readOnly",
        "the Hugging Face cache is mounted read-only without HF_HUB_OFFLINE=1")]),
     ("VI-SEC-010", "literal token", lambda o: container(o)["env"].append({"name": "HF_TOKEN", "value": "hf_x"}),
@@ -128,7 +126,11 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
                                          "--code-revision to a commit hash"),
       ("Deployment/llama", f"{C0}.args", "--trust-remote-code executes Python from the model repository")]),
     ("VI-SEC-014", "hand-picked GPUs", lambda o: container(o)["env"].append(
-        {"name": "CUDA_VISIBLE_DEVICES", "value": "0,1"}),
+        {"name": "CUDA_VISIBLE_DEVICES", "value": "1"}),
+     [("Deployment/llama", f"{C0}.env[10]", "container 'vllm' sets CUDA_VISIBLE_DEVICES by hand")]),
+    ("VI-SEC-014", "GPUs selected in a pod that requests none", lambda o: (
+        container(o)["resources"]["limits"].pop("nvidia.com/gpu"), container(o)["resources"]["requests"].pop(
+            "nvidia.com/gpu"), container(o)["env"].append({"name": "CUDA_VISIBLE_DEVICES", "value": "0"})),
      [("Deployment/llama", f"{C0}.env[10]", "container 'vllm' sets CUDA_VISIBLE_DEVICES by hand")]),
     ("VI-SEC-014", "sidecar sees all GPUs", lambda o: pod(o)["containers"].append(
         {"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}),
@@ -146,7 +148,11 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("Service/llama", "spec.selector", "Service selects no pods in the manifests")]),
     ("VI-NET-003", "targetPort typo", lambda o: find(o, "Service", "llama")["spec"]["ports"][0].update(
         targetPort="htp"),
-     [("Service/llama", "spec.ports[0].targetPort", "targetPort 'htp' is not a port of the selected containers")]),
+     [("Service/llama", "spec.ports[0].targetPort", "targetPort 'htp' is not a port name of the selected containers")]),
+    ("VI-NET-003", "numeric targetPort nothing listens on", lambda o: find(o, "Service", "llama")["spec"]["ports"][
+        0].update(targetPort=8080),
+     [("Service/llama", "spec.ports[0].targetPort", "targetPort 8080 is not declared by the selected containers and "
+                                                    "vLLM listens on 8000: nothing listens there")]),
     ("VI-NET-003", "monitor port typo", lambda o: find(o, "ServiceMonitor", "llama")["spec"]["endpoints"][0].update(
         port="metrics"),
      [("ServiceMonitor/llama", "spec.endpoints[0].port",
@@ -182,7 +188,9 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
                                                                         "limit 2")]),
     ("VI-RES-001", "no GPU at all", lambda o: (container(o)["resources"]["limits"].pop("nvidia.com/gpu"),
                                                container(o)["resources"]["requests"].pop("nvidia.com/gpu")),
-     [("Deployment/llama", f"{C0}.resources", "container 'vllm' requests no GPU")]),
+     [("Deployment/llama", f"{C0}.resources", f"container 'vllm' requests no GPU, but its image "
+                                              f"'vllm/vllm-openai:v0.18.2@{DIGEST}' is a CUDA build of vLLM (serve on "
+                                              "CPUs with the CPU build, e.g. vllm/vllm-openai-cpu)")]),
     ("VI-RES-002", "memory below shm + headroom", lambda o: (
         container(o)["resources"]["limits"].update(memory="10Gi"),
         container(o)["resources"]["requests"].update(memory="8Gi")),
@@ -230,14 +238,22 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("Deployment/small", "spec.strategy", "maxSurge 25% needs 1 spare GPUs during a rollout but 0 are declared; "
                                             "the surge pod would stay Pending")]),
     ("VI-PRB-001", "no startup probe", lambda o: container(o).pop("startupProbe"),
-     [("Deployment/llama", C0, "container 'vllm' has no startupProbe; liveness will kill it while the model loads")]),
+     [("Deployment/llama", C0, "container 'vllm' has no startupProbe; liveness (initialDelaySeconds 0 + 3 x 20s) "
+                               "kills the server after 60s, before the 840s load budget")]),
     ("VI-PRB-001", "budget too short", lambda o: container(o)["startupProbe"].update(failureThreshold=30),
      [("Deployment/llama", f"{C0}.startupProbe", "startupProbe allows 300s, less than the 840s load budget")]),
-    ("VI-PRB-002", "identical liveness with delay", lambda o: (
-        container(o).update(livenessProbe=dict(container(o)["readinessProbe"])),
-        container(o)["readinessProbe"].update(initialDelaySeconds=120)),
-     [("Deployment/llama", f"{C0}.readinessProbe.initialDelaySeconds",
-       "readinessProbe uses initialDelaySeconds although a startupProbe gates it")]),
+    ("VI-PRB-002", "identical liveness", lambda o: container(o).update(
+        livenessProbe=dict(container(o)["readinessProbe"])),
+     [("Deployment/llama", f"{C0}.livenessProbe", "livenessProbe is identical to readinessProbe")]),
+    ("VI-PRB-002", "aggressive liveness", lambda o: container(o)["livenessProbe"].update(
+        periodSeconds=1, timeoutSeconds=1, failureThreshold=5),
+     [("Deployment/llama", f"{C0}.livenessProbe",
+       "livenessProbe restarts the server after a 5s stall (failureThreshold 5 x periodSeconds 1, timeoutSeconds 1): "
+       "too aggressive for a server busy with long prefills; allow at least 30s")]),
+    ("VI-PRB-002", "flapping readiness", lambda o: container(o)["readinessProbe"].update(failureThreshold=1),
+     [("Deployment/llama", f"{C0}.readinessProbe.failureThreshold",
+       "readinessProbe failureThreshold 1: a single failure (one slow /health under load) takes the pod out of its "
+       "Service, and it flaps")]),
     ("VI-PRB-002", "readiness on the wrong path", lambda o: container(o)["readinessProbe"]["httpGet"].update(
         path="/metrics"),
      [("Deployment/llama", f"{C0}.readinessProbe", "readinessProbe is not an httpGet on /health at the API port")]),
@@ -300,7 +316,8 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
       ("HorizontalPodAutoscaler/llama", "spec.metrics[0]", "scales on Resource cpu; GPU pods are not CPU-bound"),
       ("HorizontalPodAutoscaler/llama", "spec",
        "scale-down stabilization 60s < 300s removes warm GPU pods on short dips"),
-      ("HorizontalPodAutoscaler/llama", "spec", "scale-up may add pods every 15s, faster than a pod starts (840s)")]),
+      ("HorizontalPodAutoscaler/llama", "spec",
+       "no scaleUp behavior: scale-up may add pods every 15s, faster than a pod starts (~840s)")]),
     ("VI-AVL-007", "renamed KV metric", lambda o: (
         find(o, "HorizontalPodAutoscaler", "llama")["spec"]["metrics"][0]["pods"]["metric"].update(
             name="vllm_gpu_cache_usage_perc"),
@@ -340,9 +357,26 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("Role/reader", "rules[0]", "Role/reader bound to the vLLM ServiceAccount: reads Secrets")]),
     ("VI-SCH-001", "typo in a field", lambda o: container(o).update(startupprobe={}),
      [("Deployment/llama", C0, "Additional properties are not allowed ('startupprobe' was unexpected)")]),
-    ("VI-SCH-001", "kind without schema", lambda o: add(o, {"apiVersion": "example.com/v1", "kind": "Widget",
+    ("VI-SCH-001", "Secret data that is not base64", lambda o: add(o, {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "llm"},
+        "data": {"token": "$(HF_TOKEN)", "ok": "aGY=\n"}}),
+     [("Secret/s", "data.token", "data.token is not valid base64: the API server rejects the object (put plain text "
+                                 "under stringData)")]),
+    ("VI-SCH-006", "kind without schema", lambda o: add(o, {"apiVersion": "example.com/v1", "kind": "Widget",
                                                             "metadata": {"name": "w", "namespace": "llm"}}),
-     [("Widget/w", "kind", "no schema for Widget (example.com/v1) in Kubernetes 1.33 or the vendored CRDs")]),
+     [("Widget/w", "kind", "no schema for Widget (example.com/v1) in Kubernetes 1.33 or the vendored CRDs: the object "
+                           "was not validated")]),
+    ("VI-ENV-001", "shell-style reference in env", lambda o: container(o)["env"].append(
+        {"name": "LD_LIBRARY_PATH", "value": "${LD_LIBRARY_PATH}:/usr/local/nvidia/lib64"}),
+     [("Deployment/llama", f"{C0}.env[10].value", "env LD_LIBRARY_PATH='${LD_LIBRARY_PATH}:/usr/local/nvidia/lib64': "
+                                                  "Kubernetes expands only $(VAR), so ${LD_LIBRARY_PATH} is passed "
+                                                  "literally")]),
+    ("VI-RES-006", "CPU serving without memory", lambda o: (
+        container(o).update(image="vllm/vllm-openai-cpu:v0.18.2"), container(o).update(resources={
+            "requests": {"cpu": "16"}, "limits": {"cpu": "16"}})),
+     [("Deployment/llama", f"{C0}.resources", "container 'vllm' serves on CPUs with no memory request or limit: a "
+                                              "BestEffort pod, the first evicted or OOM-killed, holding weights and KV "
+                                              "cache in host memory")]),
     ("VI-SCH-002", "beta API", lambda o: find(o, "HorizontalPodAutoscaler", "llama").update(
         apiVersion="autoscaling/v2beta2"),
      [("HorizontalPodAutoscaler/llama", "apiVersion", "apiVersion autoscaling/v2beta2 is not on the allow-list")]),
@@ -424,8 +458,18 @@ def test_multi_node_mutation_is_caught(rule_id: str, case: str, mutate: Mutation
     assert findings(objects, rule_id) == expected
 
 
+def test_unreadable_files_are_findings_and_the_others_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: llm}\n")
+    assert [f.rule.id for f in run_check([str(tmp_path)], rule_ids=["VI-YAML-001"]).findings] == []
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: [\n")
+    report = run_check([str(tmp_path)], rule_ids=["VI-YAML-001"])
+    assert [(f.rule.id, Path(f.source).name, f.line, f.severity.value) for f in report.findings] == [
+        ("VI-YAML-001", "bad.yaml", 4, "critical")]
+    assert (len(report.objects), report.problems, int(report.exit_code)) == (1, [], 1)
+
+
 def test_every_rule_has_a_mutation_test() -> None:
-    tested = {case[0] for case in CASES + LWS_CASES} | {case[0] for case in INPUT_CASES}
+    tested = {case[0] for case in CASES + LWS_CASES} | {case[0] for case in INPUT_CASES} | {"VI-YAML-001"}
     assert sorted(set(RULES) - tested) == []
 
 
@@ -522,7 +566,7 @@ spec:
           image: rocm/vllm:rocm6.4.1_vllm_0.10.1_20250909
           command: [vllm, serve, meta-llama/Llama-3.1-8B-Instruct]
           env:
-            - {name: HIP_VISIBLE_DEVICES, value: "0"}
+            - {name: HIP_VISIBLE_DEVICES, value: "1"}
             - name: ROCR_VISIBLE_DEVICES
               value: "0"
           resources:
@@ -531,11 +575,11 @@ spec:
 
 
 def test_hand_picked_amd_gpus_are_caught() -> None:
-    """The spec always refused HIP/ROCR_VISIBLE_DEVICES; the rule now reads the same list of variables."""
+    """The spec always refused HIP/ROCR_VISIBLE_DEVICES; the rule reads the same list of variables. Index 1
+    of a container given one GPU picks a device it was not allocated; index 0 names the one it was."""
     import yaml
 
     objects = [yaml.safe_load(AMD_DEPLOYMENT)]
     assert findings(objects, "VI-SEC-014") == [
         ("Deployment/mi300x", f"{C0}.env[0]", "container 'server' sets HIP_VISIBLE_DEVICES by hand"),
-        ("Deployment/mi300x", f"{C0}.env[1]", "container 'server' sets ROCR_VISIBLE_DEVICES by hand"),
     ]

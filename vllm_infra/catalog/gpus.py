@@ -160,11 +160,20 @@ GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
 
 GPU_RESOURCE_NAMES: frozenset[str] = frozenset(gpu.resource_name for gpu in GPU_CATALOG.values())
 
+OTHER_ACCELERATOR_PREFIXES = ("nvidia.com/mig-", "google.com/tpu", "habana.ai/", "aws.amazon.com/neuron",
+                              "gpu.intel.com/", "amd.com/")
+"""Device-plugin resources of accelerators outside the GPU catalog (MIG slices, Cloud TPU, Intel
+Gaudi, AWS Inferentia/Trainium, Intel GPUs, other AMD devices): a pod requesting one is not a
+CPU pod, but its GPU count is not ours to check."""
+
 NVIDIA_DEVICES_ENV = "NVIDIA_VISIBLE_DEVICES"
 """What the NVIDIA container runtime reads to expose GPUs to a container."""
 
-DEVICE_SELECTION_ENV = frozenset({NVIDIA_DEVICES_ENV, "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
-                                  "HIP_VISIBLE_DEVICES"})
+DEVICE_INDEX_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"})
+"""Variables that pick among the GPUs a container can see, by index from 0: naming every
+allocated GPU (``0`` of one) changes nothing."""
+
+DEVICE_SELECTION_ENV = DEVICE_INDEX_ENV | {NVIDIA_DEVICES_ENV}
 """Environment variables that pick GPUs by hand, bypassing the device plugin's allocation
 (NVIDIA container runtime and CUDA; ROCm runtime and HIP)."""
 

@@ -9,6 +9,14 @@ from typing import NamedTuple
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
+CPU_BUILD_MARKERS = ("-cpu", "cpu-", "/cpu")
+"""Image repository spellings of vLLM's CPU builds (``vllm/vllm-openai-cpu``,
+``public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo``); ``VLLM_TARGET_DEVICE=cpu`` or ``--device cpu``
+say the same."""
+
+VLLM_DEFAULT_PORT = 8000
+"""Where `vllm serve` listens without ``--port`` (the API, /health and /metrics)."""
+
 
 class VllmVersion(NamedTuple):
     """A vLLM release as (major, minor, patch); tuples compare in release order."""

@@ -8,6 +8,8 @@ and only for documents that have findings.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ class LoadProblem:
     source: str
     line: int | None
     message: str
+    argument: bool = False
+    """The path given cannot be read at all (a usage error), rather than a file's content."""
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
@@ -119,8 +123,34 @@ def _lines(text: Callable[[], str], document: int) -> Callable[[FieldPath], int]
     return line_index(text(), document)
 
 
+_PLACEHOLDER = re.compile(r"(?<=[:-] )\{\{[^{}\n]*\}\}(?=[ \t]*(?:#.*)?$)", re.MULTILINE)
+"""A template expression (Helm, Jinja, Go templates) where a value starts: YAML reads it as a
+nested flow mapping, which Kubernetes cannot use as a key, so the whole file is refused."""
+
+
+def _unrendered(source: str, text: Callable[[], str]) -> tuple[Stream, Callable[[], str], list[LoadProblem]] | None:
+    """The stream read again with each placeholder as a quoted string, so the rest of the file
+    is still checked; None when that does not make it readable."""
+    raw = text()
+    placeholders = list(_PLACEHOLDER.finditer(raw))
+    if not placeholders:
+        return None
+    rendered = _PLACEHOLDER.sub(lambda match: json.dumps(match.group()), raw)
+    again = read_stream(rendered)
+    if again.error is not None:
+        return None
+    problems = [LoadProblem(source, raw.count("\n", 0, match.start()) + 1,
+                            f"unrendered template placeholder {match.group()}: Kubernetes cannot read this file "
+                            "(render the template first; the rest was checked with it read as text)")
+                for match in placeholders]
+    return again, _held(rendered), problems
+
+
 def _objects(stream: Stream, source: str, text: Callable[[], str]) -> tuple[list[SourceObject], list[LoadProblem]]:
-    objects, problems = [], []
+    objects: list[SourceObject] = []
+    problems: list[LoadProblem] = []
+    if stream.error is not None and (retry := _unrendered(source, text)) is not None:
+        stream, text, problems = retry
     for document in stream.documents:
         found, trouble = _document_objects(document, source, text)
         objects += found
@@ -213,12 +243,12 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
         if path.is_dir():
             files = manifest_files(path)
             if not files:
-                yield LoadProblem(entry, None, "no manifest files in directory")
+                yield LoadProblem(entry, None, "no manifest files in directory", argument=True)
             yield from files
         elif path.exists():
             yield path
         else:
-            yield LoadProblem(entry, None, "no such file or directory")
+            yield LoadProblem(entry, None, "no such file or directory", argument=True)
 
 
 def _streams(units: list[Path | str | LoadProblem], parallel: bool, duplicates: bool,

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from vllm_infra.checker.loading import LoadProblem
 from vllm_infra.checker.rules import RULES
 from vllm_infra.checker.rules.schema import SCHEMA_RULE
 from vllm_infra.checker.runner import CheckReport, Finding, SchemaStatus, Status, ValidateReport
@@ -35,7 +36,7 @@ def finding_line(f: Finding) -> str:
 
 def check_text(report: CheckReport) -> str:
     """One line per finding, then a summary line."""
-    lines = [finding_line(f) for f in report.findings]
+    lines = [finding_line(f) for f in report.findings] + [f"notice: {notice}" for notice in report.notices]
     counts = report.counts()
     severities = ", ".join(f"{counts[s.value]} {s.value}" for s in Severity)
     gating = len(report.gating())
@@ -52,10 +53,16 @@ def _finding_json(f: Finding) -> dict[str, Any]:
             "path": f.path, "waiver": f.waiver}
 
 
+def _problem_json(problem: LoadProblem) -> dict[str, Any]:
+    return {"file": problem.source, "line": problem.line, "message": problem.message}
+
+
 def check_json(report: CheckReport) -> str:
     """``{"findings": [...], "summary": {...}}``."""
     return json.dumps({
         "findings": [_finding_json(f) for f in report.findings],
+        "problems": [_problem_json(problem) for problem in report.problems],
+        "notices": report.notices,
         "summary": {"objects": len(report.objects), "rules": len(report.rules), "profile": report.profile.value,
                     "kubernetes_version": report.kubernetes_version, "gate": report.gate.value,
                     "counts": report.counts(), "gating": len(report.gating()),
@@ -112,8 +119,15 @@ def check_sarif(report: CheckReport) -> str:
         if f.status == Status.WAIVED:
             result["suppressions"] = [{"kind": "inSource", "justification": f.waiver}]
         results.append(result)
+    invocation = {"executionSuccessful": not report.problems,
+                  "toolExecutionNotifications": [
+                      {"level": "error", "message": {"text": problem.message},
+                       "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(problem.source)},
+                                                           "region": {"startLine": problem.line or 1}}}]}
+                      for problem in report.problems] + [
+                      {"level": "note", "message": {"text": notice}} for notice in report.notices]}
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0",
-           "runs": [{"tool": {"driver": driver}, "results": results,
+           "runs": [{"tool": {"driver": driver}, "invocations": [invocation], "results": results,
                      "properties": {"profile": report.profile.value,
                                     "kubernetesVersion": report.kubernetes_version}}]}
     return json.dumps(log, indent=2) + "\n"
@@ -125,8 +139,12 @@ def check_junit(report: CheckReport) -> str:
     by_object: dict[tuple[str, str], list[Finding]] = {}
     for f in report.findings:
         by_object.setdefault((f.source, _object(f)), []).append(f)
-    suite = ET.Element("testsuite", name="vllm-infra check", tests=str(len(report.objects)),
-                       failures=str(sum(1 for f in report.findings if id(f) in gating)), errors="0")
+    suite = ET.Element("testsuite", name="vllm-infra check", tests=str(len(report.objects) + len(report.problems)),
+                       failures=str(sum(1 for f in report.findings if id(f) in gating)),
+                       errors=str(len(report.problems)))
+    for problem in report.problems:
+        case = ET.SubElement(suite, "testcase", classname=problem.source, name="input")
+        ET.SubElement(case, "error", type="bad-input", message=problem.message).text = str(problem)
     for obj in report.objects:
         case = ET.SubElement(suite, "testcase", classname=obj.source, name=f"{obj.kind}/{obj.name}")
         for f in by_object.get((obj.source, f"{obj.kind}/{obj.name}"), []):
@@ -172,7 +190,8 @@ def validate_json(report: ValidateReport) -> str:
         "violations": [{"path": v.path, "line": r.obj.line_of(v.location), "message": v.message}
                        for v in r.violations],
     } for r in report.results]
-    return json.dumps({"resources": resources, "summary": {**report.counts(), "kubernetes_version":
+    return json.dumps({"resources": resources, "problems": [_problem_json(problem) for problem in report.problems],
+                       "summary": {**report.counts(), "kubernetes_version":
                                                            report.kubernetes_version,
                                                            "exit_code": int(report.exit_code)}}, indent=2) + "\n"
 

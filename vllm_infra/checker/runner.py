@@ -11,8 +11,8 @@ from typing import Any
 
 from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, iter_inputs, load
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
-from vllm_infra.checker.rules.k8s import is_vllm_workload
-from vllm_infra.checker.rules.reading import DUPLICATE_KEY
+from vllm_infra.checker.rules.k8s import runs_vllm
+from vllm_infra.checker.rules.reading import DUPLICATE_KEY, UNREADABLE
 from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
 from vllm_infra.vocabulary.exits import ExitCode
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
@@ -60,6 +60,8 @@ class CheckReport:
     profile: Profile
     kubernetes_version: str
     rules: list[Rule] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """What a reader should know that is no finding (e.g. no vLLM workload among the objects)."""
 
     def gating(self) -> list[Finding]:
         """Failed findings at or above the gate."""
@@ -67,7 +69,7 @@ class CheckReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        """2 on bad input, 1 on gating findings, else 0."""
+        """2 when nothing could be read (or a path does not exist), 1 on gating findings, else 0."""
         if self.problems:
             return ExitCode.BAD_INPUT
         return ExitCode.FINDINGS if self.gating() else ExitCode.OK
@@ -119,25 +121,43 @@ def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: R
     return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
 
 
+NO_VLLM_NOTICE = ("no vLLM workload found (no pod template runs a vLLM container and no operator resource "
+                  "describes one); only the rules for Kubernetes objects applied")
+
+
+def _unreadable(problems: Iterable[LoadProblem]) -> list[Finding]:
+    """A file that could not be read (or only partly) is a finding on that file: the others are
+    still checked."""
+    return [Finding(UNREADABLE, UNREADABLE.severity, problem.message, problem.source, problem.line or 1, "", "", "",
+                    "") for problem in problems]
+
+
 def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
               gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None,
-              progress: Progress = SILENT) -> CheckReport:
-    """Schema validation plus the rule catalog over manifests on disk (or stdin)."""
+              ignore_missing_schemas: bool = False, progress: Progress = SILENT) -> CheckReport:
+    """Schema validation plus the rule catalog over manifests on disk (or stdin). Paths that do
+    not exist, or inputs with no object at all, are bad input; everything else is analysed."""
     objects, problems = load(inputs, progress)
     context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
-                          kubernetes_version=kubernetes_version or KUBERNETES_VERSION)
+                          kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
+                          ignore_missing_schemas=ignore_missing_schemas)
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
-    report = CheckReport([o.location for o in objects], [], problems, gate, profile, context.kubernetes_version,
+    fatal = [problem for problem in problems if problem.argument]
+    report = CheckReport([o.location for o in objects], [], fatal, gate, profile, context.kubernetes_version,
                          selected)
-    if not objects and not problems:
-        problems.append(LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass"))
-    elif objects and not any(is_vllm_workload(o.manifest) for o in objects):
-        problems.append(LoadProblem(", ".join(inputs), None, "no vLLM workload (Deployment, StatefulSet or "
-                                                             "LeaderWorkerSet running vLLM) found; refusing to pass"))
-    if problems:
+    if not objects:
+        report.problems = problems or [LoadProblem(", ".join(inputs), None,
+                                                   "no Kubernetes objects found; refusing to pass")]
         return report
-    report.findings = _findings(objects, selected, context, progress)
+    if fatal:
+        return report
+    if problems and UNREADABLE not in report.rules:
+        report.rules.append(UNREADABLE)
+    if not any(runs_vllm(o.manifest) for o in objects):
+        report.notices.append(NO_VLLM_NOTICE)
+    report.findings = sorted(_findings(objects, selected, context, progress) + _unreadable(problems),
+                             key=lambda f: (f.source, f.line, f.rule.id, f.path))
     return report
 
 

@@ -19,7 +19,10 @@ def _skips(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-def _bad_input(problems: list[object]) -> None:
+def _bad_input(problems: list[object], document: str | None) -> None:
+    """Exit 2 with the problems on stderr; a machine-readable format still gets its document."""
+    if document is not None:
+        stdout.out(document, end="", highlight=False)
     count = len(problems)
     fail(f"{count} input problem{'s' if count != 1 else ''}; nothing was checked",
          [str(problem) for problem in problems])
@@ -39,14 +42,18 @@ def check(
                                                         "group/version/Kind, comma-separated or repeated.")] = None,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only these rule ids (repeatable).")]
     = None,
+    ignore_missing_schemas: Annotated[bool, typer.Option(help="Pass kinds without a schema unvalidated instead "
+                                                              "of reporting them (VI-SCH-006).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Validate rendered YAML against strict schemas and run the vLLM policy catalog.
 
     Findings name file, line, object, rule, severity and JSON path. Waive a finding with the
     annotation vllm-infra.io/waive.<rule-id>: "<reason>" on the object; waived findings are
-    still reported. Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad input (YAML
-    errors, unreadable files, no objects or no vLLM workload found).
+    still reported. A file that cannot be read is a finding (VI-YAML-001) and the others are
+    still checked. Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad input (a path
+    that does not exist, or no object could be read at all; -o json|sarif|junit still print a
+    document saying so).
     """
     from vllm_infra.checker.reports import render_check
     from vllm_infra.checker.rules import RULES
@@ -62,9 +69,10 @@ def check(
         fail(str(exc))
     with progress(quiet) as bar:
         report = run_check(paths or ["manifests"], profile=profile, kubernetes_version=version,
-                           skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule, progress=bar)
+                           skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule,
+                           ignore_missing_schemas=ignore_missing_schemas, progress=bar)
     if report.problems:
-        _bad_input(list(report.problems))
+        _bad_input(list(report.problems), None if output == ReportFormat.TEXT else render_check(report, output))
     stdout.out(render_check(report, output), end="", highlight=False)
     raise typer.Exit(int(report.exit_code))
 
@@ -96,7 +104,7 @@ def validate(
     except UnsupportedVersionError as exc:
         fail(str(exc))
     if report.problems:
-        _bad_input(list(report.problems))
+        _bad_input(list(report.problems), None if output == ReportFormat.TEXT else render_validate(report, output))
     stdout.out(render_validate(report, output), end="", highlight=False)
     raise typer.Exit(int(report.exit_code))
 

@@ -151,7 +151,7 @@ def _policy(rule: ResourceRule | BundleRule, context: RuleContext) -> Policy:
 def policies(profile: Profile = Profile.RESTRICTED) -> list[Policy]:
     """One policy per catalog rule that judges objects (how a YAML file reads does not apply to
     what a Pulumi program registers), plus the advisory report of waived findings."""
-    context = RuleContext(profile=profile)
+    context = RuleContext(profile=profile, pulumi=True)
     built = [_policy(rule, context) for rule in RULES.values() if not isinstance(rule, InputRule)]
     built.append(StackValidationPolicy(
         name=WAIVERS_POLICY, description="Findings waived with vllm-infra.io/waive.<rule-id> annotations",

@@ -12,7 +12,7 @@ from typing import Any
 from vllm_infra.render.autoscaling import autoscaler
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.disruption import disruption_budget
-from vllm_infra.render.labels import ENVIRONMENT_LABEL, MANAGED_BY
+from vllm_infra.render.labels import ENVIRONMENT_LABEL
 from vllm_infra.render.network import network_policy
 from vllm_infra.render.observability import service_monitor
 from vllm_infra.render.patches import PatchError, apply_patches
@@ -21,7 +21,14 @@ from vllm_infra.render.service import cluster_service, model_cache_claim, servic
 from vllm_infra.render.workload import workload
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
-from vllm_infra.vocabulary.kubernetes import LWS_LEADER_INDEX, LWS_NAME_LABEL, LWS_WORKER_INDEX_LABEL, object_sort_key
+from vllm_infra.vocabulary.kubernetes import (
+    LWS_LEADER_INDEX,
+    LWS_NAME_LABEL,
+    LWS_WORKER_INDEX_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    object_sort_key,
+)
 from vllm_infra.vocabulary.progress import Advance, ignore
 
 Manifest = dict[str, Any]
@@ -60,7 +67,7 @@ def render_namespace(fleet: FleetSpec) -> Manifest:
             "name": fleet.namespace.name,
             "labels": {
                 "app.kubernetes.io/part-of": fleet.name,
-                "app.kubernetes.io/managed-by": MANAGED_BY,
+                MANAGED_BY_LABEL: MANAGED_BY,
                 ENVIRONMENT_LABEL: fleet.environment,
                 "pod-security.kubernetes.io/enforce": level,
                 "pod-security.kubernetes.io/audit": level,

@@ -7,9 +7,9 @@ from typing import Any
 
 from vllm_infra.render.context import RenderContext
 from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.kubernetes import MANAGED_BY, MANAGED_BY_LABEL
 
 APP_NAME = "vllm"
-MANAGED_BY = "vllm-infra"
 ENVIRONMENT_LABEL = "vllm-infra.io/environment"
 ROLE_LABEL = "vllm-infra.io/role"
 MODEL_ANNOTATION = "vllm-infra.io/model"
@@ -26,7 +26,7 @@ def common_labels(service: ResolvedService, context: RenderContext) -> dict[str,
         **selector_labels(service),
         "app.kubernetes.io/component": "model-server",
         "app.kubernetes.io/part-of": context.part_of,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        MANAGED_BY_LABEL: MANAGED_BY,
         "app.kubernetes.io/version": str(service.vllm_version),
     }
     if context.environment:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from vllm_infra.catalog.vllm import VLLM_DEFAULT_PORT
 from vllm_infra.spec.base import DnsLabel, LabelValue, QualifiedName, Seconds, SecretKeyRef, SpecModel
 
 
 class ServiceSpec(SpecModel):
     """The ClusterIP Service in front of the model server."""
 
-    port: int = Field(default=8000, ge=1024, le=65535)
+    port: int = Field(default=VLLM_DEFAULT_PORT, ge=1024, le=65535)
     """Port of the OpenAI-compatible API and ``/metrics`` on the container and the Service
     (1024+, since the server runs as non-root). Default: 8000."""
 

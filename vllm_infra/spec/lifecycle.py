@@ -8,8 +8,10 @@ from vllm_infra.spec.base import Problem, Seconds, SpecModel, raise_problems
 from vllm_infra.vocabulary.limits import (
     IMAGE_PULL_ALLOWANCE_SECONDS,
     LIVENESS_MIN_FAILURE_THRESHOLD,
+    LIVENESS_MIN_TOLERANCE_SECONDS,
     MIN_PRE_STOP_SECONDS,
     MIN_STARTUP_SECONDS,
+    READINESS_MIN_FAILURE_THRESHOLD,
 )
 
 
@@ -22,8 +24,9 @@ class ProbeTiming(SpecModel):
     timeout_seconds: int = Field(default=5, ge=1)
     """Seconds before one check counts as failed. Default: 5."""
 
-    failure_threshold: int = Field(default=3, ge=1)
-    """Consecutive failures before acting. Default: 3."""
+    failure_threshold: int = Field(default=3, ge=READINESS_MIN_FAILURE_THRESHOLD)
+    """Consecutive failures before acting, at least 2 (one slow answer must not take a pod out of
+    its Service). Default: 3."""
 
 
 class LivenessTiming(ProbeTiming):
@@ -38,6 +41,16 @@ class LivenessTiming(ProbeTiming):
 
     failure_threshold: int = Field(default=3, ge=LIVENESS_MIN_FAILURE_THRESHOLD)
     """Consecutive failures before the container is restarted, at least 3. Default: 3."""
+
+    @model_validator(mode="after")
+    def _tolerates_a_busy_server(self) -> LivenessTiming:
+        tolerance = self.period_seconds * self.failure_threshold
+        if tolerance < LIVENESS_MIN_TOLERANCE_SECONDS:
+            raise_problems("LivenessTiming", [Problem(
+                ("period_seconds",), f"liveness restarts after a {tolerance}s stall (period_seconds x "
+                                     f"failure_threshold); allow at least {LIVENESS_MIN_TOLERANCE_SECONDS}s",
+                self.period_seconds)])
+        return self
 
 
 class DrainSpec(SpecModel):

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 KUBERNETES_VERSION = "1.33"
 """Kubernetes minor version manifests are rendered for and validated against by default."""
 
 SUPPORTED_KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 """Versions whose schemas ship with kubernetes-validate (1.25-1.37)."""
+
+PULUMI_ANNOTATION_PREFIX = "pulumi.com/"
+"""Annotations pulumi-kubernetes reads; their presence marks an object Pulumi manages."""
 
 PULUMI_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 """Await budget pulumi-kubernetes honours for a workload (seconds)."""
@@ -27,14 +31,78 @@ WAIVER_ANNOTATION_PREFIX = "vllm-infra.io/waive."
 SERVING_KINDS = frozenset({"Deployment", "StatefulSet", "LeaderWorkerSet"})
 """Workloads that can serve a model behind a Service (what a PDB and an autoscaler target)."""
 
-WORKLOAD_KINDS = SERVING_KINDS | {"DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
+BUILT_IN_WORKLOAD_KINDS = SERVING_KINDS | {"DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 """Built-in kinds that run pods."""
+
+
+@dataclass(frozen=True)
+class PodTemplateSite:
+    """Where an operator's custom resource holds a pod template, and what its controller adds.
+
+    ``path`` steps through the object; ``*`` is every item of a list. ``wrapped`` means a
+    PodTemplateSpec (``metadata`` + ``spec``) rather than a bare PodSpec."""
+
+    path: tuple[str, ...]
+    wrapped: bool = True
+    role: str = "pod"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels the controller puts on the pods."""
+    name_label: str | None = None
+    """Label the controller sets to the custom resource's name."""
+
+
+_RAY_HEAD = {"ray.io/node-type": "head", "ray.io/group": "headgroup"}
+_RAY_WORKER = {"ray.io/node-type": "worker"}
+
+CUSTOM_POD_TEMPLATES: dict[str, tuple[PodTemplateSite, ...]] = {
+    # Argo Rollouts (argoproj.io/v1alpha1): a Deployment-shaped template.
+    "Rollout": (PodTemplateSite(("spec", "template")),),
+    # KubeRay (ray.io/v1): head and worker groups; the operator labels pods ray.io/cluster,
+    # ray.io/node-type and ray.io/group (ray-operator/controllers/ray/common/pod.go).
+    "RayCluster": (PodTemplateSite(("spec", "headGroupSpec", "template"), role="head", labels=_RAY_HEAD,
+                                   name_label="ray.io/cluster"),
+                   PodTemplateSite(("spec", "workerGroupSpecs", "*", "template"), role="worker", labels=_RAY_WORKER,
+                                   name_label="ray.io/cluster")),
+    "RayService": (PodTemplateSite(("spec", "rayClusterConfig", "headGroupSpec", "template"), role="head",
+                                   labels=_RAY_HEAD),
+                   PodTemplateSite(("spec", "rayClusterConfig", "workerGroupSpecs", "*", "template"), role="worker",
+                                   labels=_RAY_WORKER)),
+    "RayJob": (PodTemplateSite(("spec", "rayClusterSpec", "headGroupSpec", "template"), role="head", labels=_RAY_HEAD),
+               PodTemplateSite(("spec", "rayClusterSpec", "workerGroupSpecs", "*", "template"), role="worker",
+                               labels=_RAY_WORKER)),
+    # KServe (serving.kserve.io): runtimes and predictors embed PodSpec fields directly.
+    "ServingRuntime": (PodTemplateSite(("spec",), wrapped=False),
+                       PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker")),
+    "ClusterServingRuntime": (PodTemplateSite(("spec",), wrapped=False),
+                              PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker")),
+    "InferenceService": (PodTemplateSite(("spec", "predictor"), wrapped=False),
+                         PodTemplateSite(("spec", "predictor", "workerSpec"), wrapped=False, role="worker")),
+    "LLMInferenceService": (PodTemplateSite(("spec", "template"), wrapped=False),
+                            PodTemplateSite(("spec", "worker"), wrapped=False, role="worker"),
+                            PodTemplateSite(("spec", "prefill", "template"), wrapped=False, role="prefill"),
+                            PodTemplateSite(("spec", "prefill", "worker"), wrapped=False, role="prefill-worker")),
+}
+"""Pod templates inside custom resources that run vLLM (operators that describe the server in
+their own fields, such as KubeAI's Model or production-stack's VLLMRuntime, have none)."""
+
+VLLM_OPERATOR_KINDS = frozenset({"Model", "VLLMRuntime", "LLMInferenceService", "InferenceService"})
+"""Custom resources whose operator runs vLLM from fields of its own."""
+
+WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | CUSTOM_POD_TEMPLATES.keys()
+"""Kinds whose pods the rules inspect."""
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 """Labels the LeaderWorkerSet controller puts on every pod; worker-index "0" is the leader."""
 LWS_LEADER_INDEX = "0"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "vllm-infra"
+"""What vllm-infra writes into ``app.kubernetes.io/managed-by``."""
+
+DEFAULT_NAMESPACE = "default"
+"""Where kubectl applies an object without ``metadata.namespace`` unless told otherwise."""
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """Label the API server puts on every Namespace (its own name), used by namespaceSelectors."""

@@ -25,6 +25,14 @@ MAX_SCALE_UP_PERIOD_SECONDS = 1800
 LIVENESS_MIN_FAILURE_THRESHOLD = 3
 """Fewest liveness failures before a restart (VI-PRB-002): a restart reloads the whole model."""
 
+LIVENESS_MIN_TOLERANCE_SECONDS = 30
+"""Shortest stall liveness may tolerate (periodSeconds x failureThreshold, VI-PRB-002): a server
+busy with long prefills answers /health late, and a restart reloads the whole model."""
+
+READINESS_MIN_FAILURE_THRESHOLD = 2
+"""Fewest readiness failures before a pod leaves its Service (VI-PRB-002): at 1, one slow /health
+under load takes the pod out of rotation and the traffic piles onto the others."""
+
 MIN_PRE_STOP_SECONDS = 1
 """Shortest preStop sleep (VI-PRB-004): without one, Services and gateways still route new requests
 to a pod that has received SIGTERM."""

@@ -44,10 +44,14 @@ class RuleContext:
     kubernetes_version: str = KUBERNETES_VERSION
     skip_kinds: frozenset[str] = frozenset()
     """Kinds (``Kind`` or ``group/version/Kind``) schema validation skips on purpose."""
+    ignore_missing_schemas: bool = False
+    """Kinds without a schema pass unvalidated instead of being reported (VI-SCH-006)."""
     gpu_memory_utilization_ceiling: float = GPU_MEMORY_UTILIZATION_CEILING
     default_load_budget: int = MIN_STARTUP_SECONDS
     image_pull_allowance: int = IMAGE_PULL_ALLOWANCE_SECONDS
     min_scale_down_stabilization: int = MIN_SCALE_DOWN_STABILIZATION_SECONDS
+    pulumi: bool = False
+    """The objects are what a Pulumi program registers (CrossGuard): Pulumi-only rules apply to all."""
 
 
 @dataclass(frozen=True)

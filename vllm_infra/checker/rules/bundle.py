@@ -23,7 +23,7 @@ class Bundle:
             kind = str(obj.get("kind"))
             meta = obj.get("metadata") or {}
             self._by_kind.setdefault(kind, []).append(obj)
-            self._by_name.setdefault((kind, str(meta.get("namespace", "")), str(meta.get("name", ""))), obj)
+            self._by_name.setdefault((kind, namespace_of(obj), str(meta.get("name", ""))), obj)
         self._templates: dict[str, list[tuple[Manifest, PodTemplate]]] | None = None
         self._label_index: dict[tuple[str, str, str], list[tuple[Manifest, PodTemplate]]] | None = None
         self._scalers: dict[tuple[str, str, str], list[Manifest]] | None = None

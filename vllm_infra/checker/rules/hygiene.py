@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
 from vllm_infra.checker.rules.k8s import (
     containers,
     dig,
+    engine_args,
     gpu_count,
     group_size,
     pod_templates,
@@ -19,6 +21,9 @@ from vllm_infra.checker.rules.probes import load_budget
 from vllm_infra.vocabulary.autoscalers import HPA, KEDA
 from vllm_infra.vocabulary.kubernetes import (
     LWS_API_VERSION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PULUMI_ANNOTATION_PREFIX,
     PULUMI_SKIP_AWAIT_ANNOTATION,
     PULUMI_TIMEOUT_ANNOTATION,
     SERVING_KINDS,
@@ -60,7 +65,8 @@ def namespace_and_labels(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]
     if missing:
         yield Violation(("metadata", "labels"), "missing labels " + ", ".join(f"app.kubernetes.io/{m}"
                                                                               for m in missing))
-    if kind in SERVING_KINDS and labels.get("app.kubernetes.io/instance") not in (None, dig(obj, "metadata", "name")):
+    if kind in SERVING_KINDS and labels.get(MANAGED_BY_LABEL) == MANAGED_BY and \
+            labels.get("app.kubernetes.io/instance") not in (None, dig(obj, "metadata", "name")):
         yield Violation(("metadata", "labels", "app.kubernetes.io/instance"),
                         "app.kubernetes.io/instance differs from the workload name")
 
@@ -85,11 +91,21 @@ def no_duplicates(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                         yield Violation((*ref.path, key), f"{key} name {name!r} appears {count} times")
 
 
+def _managed_by_pulumi(obj: Manifest, ctx: RuleContext) -> bool:
+    """Pulumi registers it (CrossGuard), or it carries Pulumi's marks; kubectl, Helm and Argo CD
+    never await a rollout, so the budget means nothing to them."""
+    annotations = dig(obj, "metadata", "annotations", default={}) or {}
+    return ctx.pulumi or any(str(key).startswith(PULUMI_ANNOTATION_PREFIX) for key in annotations) or \
+        str(dig(obj, "metadata", "labels", MANAGED_BY_LABEL, default="")).lower() == "pulumi"
+
+
 @resource_rule(
     "VI-PUL-001", Severity.HIGH, "The Pulumi await budget covers image pull and model start-up",
     "Set pulumi.com/timeoutSeconds (or customTimeouts) >= startup probe budget + image pull time; never "
     "pulumi.com/skipAwait on a serving workload.", kinds=SERVING_KINDS, gpu=True)
 def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if not _managed_by_pulumi(obj, ctx):
+        return
     annotations = dig(obj, "metadata", "annotations", default={}) or {}
     if str(annotations.get(PULUMI_SKIP_AWAIT_ANNOTATION, "")).lower() == "true":
         yield Violation(("metadata", "annotations", PULUMI_SKIP_AWAIT_ANNOTATION), "skipAwait hides failed rollouts")
@@ -101,3 +117,28 @@ def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if budget < needed:
         yield Violation(("metadata", "annotations"), f"await budget {budget}s < {needed}s (startup {startup}s + "
                                                      f"image pull {ctx.image_pull_allowance}s)")
+
+
+_SHELL_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+@resource_rule(
+    "VI-ENV-001", Severity.HIGH, "Environment values and exec-form arguments reference variables as $(VAR)",
+    "Write $(VAR) (Kubernetes expands it from earlier env entries); ${VAR} is only expanded by a shell, so "
+    "here it is passed literally.", kinds=WORKLOAD_KINDS)
+def kubernetes_references(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            for index, entry in enumerate(ref.spec.get("env") or []):
+                value = entry.get("value") if isinstance(entry, Mapping) else None
+                if isinstance(value, str) and (found := _SHELL_REFERENCE.search(value)):
+                    yield Violation((*ref.path, "env", index, "value"),
+                                    f"env {entry.get('name')}={value!r}: Kubernetes expands only $(VAR), so "
+                                    f"{found.group()} is passed literally")
+            if engine_args(ref.spec).shell:
+                continue
+            for key in ("command", "args"):
+                for index, token in enumerate(ref.spec.get(key) or [] if type(ref.spec.get(key)) is list else []):
+                    if isinstance(token, str) and (found := _SHELL_REFERENCE.search(token)):
+                        yield Violation((*ref.path, key, index), f"{key}[{index}] {token!r}: without a shell "
+                                                                 f"{found.group()} is passed literally; use $(VAR)")

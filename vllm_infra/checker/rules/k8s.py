@@ -11,15 +11,20 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES
+from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES, OTHER_ACCELERATOR_PREFIXES
+from vllm_infra.catalog.vllm import CPU_BUILD_MARKERS, VLLM_DEFAULT_PORT
 from vllm_infra.checker.rules.base import Manifest
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS
 from vllm_infra.vocabulary.kubernetes import (
+    CUSTOM_POD_TEMPLATES,
+    DEFAULT_NAMESPACE,
     LWS_LEADER_INDEX,
     LWS_NAME_LABEL,
     LWS_WORKER_INDEX_LABEL,
     SERVING_KINDS,
+    VLLM_OPERATOR_KINDS,
     WORKLOAD_KINDS,
+    PodTemplateSite,
 )
 from vllm_infra.vocabulary.paths import FieldPath
 
@@ -73,8 +78,9 @@ def name_of(obj: Manifest) -> str:
 
 
 def namespace_of(obj: Manifest) -> str:
-    """``metadata.namespace`` ('' when unset)."""
-    return str(dig(obj, "metadata", "namespace", default=""))
+    """``metadata.namespace``; unset means the namespace the file is applied to, taken as
+    ``default`` (so it matches other unset ones and an explicit ``default``)."""
+    return str(dig(obj, "metadata", "namespace", default="") or DEFAULT_NAMESPACE)
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,8 @@ def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
         base: FieldPath = ("spec", "jobTemplate", "spec", "template")
     elif kind == "LeaderWorkerSet":
         return _lws_templates(obj)
+    elif kind in CUSTOM_POD_TEMPLATES:
+        return tuple(template for site in CUSTOM_POD_TEMPLATES[str(kind)] for template in _custom_templates(obj, site))
     elif kind in WORKLOAD_KINDS:
         base = ("spec", "template")
     else:
@@ -127,6 +135,32 @@ def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
     if not isinstance(template, Mapping):
         return ()
     return (PodTemplate((*base, "spec"), template.get("spec") or {}, dig(template, "metadata", "labels", default={})),)
+
+
+def _sites(node: Any, path: tuple[str, ...], at: FieldPath) -> Iterator[tuple[FieldPath, Any]]:
+    if not path:
+        yield at, node
+    elif path[0] == "*":
+        for index, item in enumerate(node if type(node) is list else ()):
+            yield from _sites(item, path[1:], (*at, index))
+    elif type(node) is dict and path[0] in node:
+        yield from _sites(node[path[0]], path[1:], (*at, path[0]))
+
+
+def _custom_templates(obj: Manifest, site: PodTemplateSite) -> Iterator[PodTemplate]:
+    for at, node in _sites(obj, site.path, ()):
+        if type(node) is not dict:
+            continue
+        labels = dict(site.labels)
+        if site.name_label:
+            labels[site.name_label] = name_of(obj)
+        if site.wrapped:
+            spec, labels = node.get("spec"), {**(dig(node, "metadata", "labels", default={}) or {}), **labels}
+            path = (*at, "spec")
+        else:
+            spec, path = node, at
+        if type(spec) is dict and spec.get("containers"):
+            yield PodTemplate(path, spec, labels, site.role)
 
 
 @dataclass(frozen=True)
@@ -149,10 +183,25 @@ def containers(template: PodTemplate, *, include_init: bool = True) -> list[Cont
     return found
 
 
+_VARIABLE_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand_references(text: str, values: Mapping[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion in command, args and env values: a defined variable is
+    replaced, ``$$`` is a literal ``$``, anything else stays as written."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return values.get(match.group(1), match.group(0))
+    return _VARIABLE_REFERENCE.sub(replace, text) if "$" in text else text
+
+
 def _command_tokens(container: Mapping[str, Any]) -> tuple[list[str], bool]:
-    """Tokens of command + args; scripts passed to ``sh -c`` are split too (second value True)."""
-    command = [str(t) for t in container.get("command") or []]
-    args = [str(t) for t in container.get("args") or []]
+    """Tokens of command + args after ``$(VAR)`` expansion; scripts passed to ``sh -c`` are
+    split too (second value True)."""
+    values = env_values(container)
+    command = [expand_references(str(t), values) for t in _strings(container.get("command"))]
+    args = [expand_references(str(t), values) for t in _strings(container.get("args"))]
     tokens = command + args
     if tokens and tokens[0] in SHELLS and "-c" in tokens:
         script = " ".join(tokens[tokens.index("-c") + 1:])
@@ -161,6 +210,10 @@ def _command_tokens(container: Mapping[str, Any]) -> tuple[list[str], bool]:
         except ValueError:
             return script.split(), True
     return tokens, False
+
+
+def _strings(value: Any) -> list[Any]:
+    return value if type(value) is list else []
 
 
 def is_vllm_container(container: Mapping[str, Any]) -> bool:
@@ -230,6 +283,7 @@ def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
         token = tokens[position]
         if token.startswith("--"):
             name, _, value = token[2:].partition("=")
+            name = name.replace("_", "-")  # vLLM's parser accepts --tensor_parallel_size too
             if value:
                 flags[name] = value
             elif position + 1 < len(tokens) and not tokens[position + 1].startswith("--") \
@@ -244,6 +298,16 @@ def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
     if "model" in flags and isinstance(flags["model"], str):
         model = model or flags["model"]
     return EngineArgs(model, flags, shell, exec_form)
+
+
+def api_ports(container: Mapping[str, Any]) -> set[str | int]:
+    """Where the vLLM server listens: ``--port`` (default 8000) and the port names declared for it."""
+    port = engine_args(container).flag("port")
+    ports: set[str | int] = {int(port) if isinstance(port, str) and port.isdigit() else VLLM_DEFAULT_PORT}
+    for item in container.get("ports") or []:
+        if isinstance(item, Mapping) and item.get("containerPort") in ports and item.get("name"):
+            ports.add(str(item["name"]))
+    return ports
 
 
 def args_path(ref: ContainerRef) -> FieldPath:
@@ -278,6 +342,28 @@ def gpu_count(container: Mapping[str, Any]) -> int:
         except ValueError:
             return 0
     return 0
+
+
+def _resource_names(container: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for key in ("requests", "limits"):
+        section = dig(container, "resources", key)
+        if type(section) is dict:
+            names |= {str(name) for name in section}
+    return names
+
+
+def other_accelerator(template: PodTemplate, container: Mapping[str, Any]) -> bool:
+    """The container uses an accelerator outside the GPU catalog, or a DRA claim."""
+    return bool(dig(container, "resources", "claims") or template.spec.get("resourceClaims")) or any(
+        name.startswith(OTHER_ACCELERATOR_PREFIXES) for name in _resource_names(container))
+
+
+def is_cpu_build(container: Mapping[str, Any]) -> bool:
+    """vLLM's CPU build: by image name, ``VLLM_TARGET_DEVICE=cpu`` or ``--device cpu``."""
+    repository = image_parts(str(container.get("image", "")))[0].lower()
+    return any(marker in repository for marker in CPU_BUILD_MARKERS) or \
+        env_values(container).get("VLLM_TARGET_DEVICE") == "cpu" or engine_args(container).flag("device") == "cpu"
 
 
 def labels_match(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
@@ -325,6 +411,12 @@ def _vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef]
 def is_vllm_workload(obj: Manifest) -> bool:
     """A serving workload with at least one vLLM container."""
     return obj.get("kind") in SERVING_KINDS and bool(vllm_pod_templates(obj))
+
+
+def runs_vllm(obj: Manifest) -> bool:
+    """Anything that runs vLLM: a pod template with a vLLM container, or a custom resource whose
+    operator starts vLLM from its own fields."""
+    return bool(vllm_pod_templates(obj)) or obj.get("kind") in VLLM_OPERATOR_KINDS
 
 
 def group_size(obj: Manifest) -> int:

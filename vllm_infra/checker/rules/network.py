@@ -8,13 +8,16 @@ from typing import Any
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.k8s import (
+    PodTemplate,
+    api_ports,
     dig,
     is_vllm_workload,
     labels_match,
     namespace_of,
+    serving_container,
     vllm_pod_templates,
 )
-from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
+from vllm_infra.vocabulary.kubernetes import CUSTOM_POD_TEMPLATES, LWS_NAME_LABEL, VLLM_OPERATOR_KINDS
 from vllm_infra.vocabulary.reporting import Severity
 
 
@@ -82,6 +85,8 @@ def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[in
     numbers: set[int] = set()
     for container in template_spec.get("containers") or []:
         for port in container.get("ports") or []:
+            if not isinstance(port, Mapping):
+                continue
             if port.get("name"):
                 names.add(str(port["name"]))
             if port.get("containerPort") is not None:
@@ -89,29 +94,44 @@ def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[in
     return names, numbers
 
 
+def _target_ports(service: Manifest, matched: list[PodTemplate]) -> Iterator[Violation]:
+    names, numbers = set(), set()
+    for template in matched:
+        template_names, template_numbers = _container_ports(template.spec)
+        names |= template_names
+        numbers |= template_numbers
+    serving = [serving_container(template) for template in matched]
+    listening = {port for ref in serving if ref is not None for port in api_ports(ref.spec)}
+    for index, port in enumerate(dig(service, "spec", "ports", default=[]) or []):
+        if not isinstance(port, Mapping):
+            continue
+        target = port.get("targetPort", port.get("port"))
+        if isinstance(target, str) and not target.isdigit() and target not in names:
+            yield Violation(("spec", "ports", index, "targetPort"),
+                            f"targetPort {target!r} is not a port name of the selected containers", obj=service)
+        elif type(target) is int and target not in numbers | listening and None not in serving:
+            yield Violation(("spec", "ports", index, "targetPort"),
+                            f"targetPort {target} is not declared by the selected containers and vLLM listens on "
+                            f"{', '.join(str(p) for p in sorted(p for p in listening if type(p) is int))}: "
+                            "nothing listens there", obj=service)
+
+
 @bundle_rule(
     "VI-NET-003", Severity.HIGH, "Services select pods and target their ports; ServiceMonitors select Services",
     "Make the Service selector match the pod template labels and targetPort name a container port; make the "
     "ServiceMonitor selector match the Service and its endpoint port name a Service port.")
 def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    # where operators label pods beyond their templates, an unmatched selector proves nothing
+    operated = {namespace_of(obj) for obj in bundle.of_kind(*CUSTOM_POD_TEMPLATES, *VLLM_OPERATOR_KINDS)}
     for service in bundle.of_kind("Service"):
         selector = dig(service, "spec", "selector")
         if not selector:
             continue
         matched = [t for _obj, t in bundle.templates_selected(namespace_of(service), selector)]
-        if not matched:
+        if matched:
+            yield from _target_ports(service, matched)
+        elif namespace_of(service) not in operated:
             yield Violation(("spec", "selector"), "Service selects no pods in the manifests", obj=service)
-            continue
-        names, numbers = set(), set()
-        for template in matched:
-            template_names, template_numbers = _container_ports(template.spec)
-            names |= template_names
-            numbers |= template_numbers
-        for index, port in enumerate(dig(service, "spec", "ports", default=[]) or []):
-            target = port.get("targetPort", port.get("port"))
-            if (isinstance(target, str) and target not in names) or (isinstance(target, int) and target not in numbers):
-                yield Violation(("spec", "ports", index, "targetPort"),
-                                f"targetPort {target!r} is not a port of the selected containers", obj=service)
     for monitor in bundle.of_kind("ServiceMonitor"):
         selector = dig(monitor, "spec", "selector") or {}
         namespaces = dig(monitor, "spec", "namespaceSelector", "matchNames") or [namespace_of(monitor)]

@@ -13,6 +13,7 @@ from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE, VllmVersion
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
 from vllm_infra.checker.rules.k8s import (
     ContainerRef,
+    api_ports,
     args_path,
     containers,
     dig,
@@ -21,12 +22,19 @@ from vllm_infra.checker.rules.k8s import (
     gpu_count,
     group_size,
     image_parts,
+    is_vllm_container,
     pod_templates,
     probe_budget,
     vllm_pod_templates,
 )
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
-from vllm_infra.vocabulary.limits import MIN_PRE_STOP_SECONDS, required_grace_period
+from vllm_infra.vocabulary.limits import (
+    LIVENESS_MIN_FAILURE_THRESHOLD,
+    LIVENESS_MIN_TOLERANCE_SECONDS,
+    MIN_PRE_STOP_SECONDS,
+    READINESS_MIN_FAILURE_THRESHOLD,
+    required_grace_period,
+)
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
 
@@ -55,6 +63,11 @@ def load_budget(container: Mapping[str, Any], ctx: RuleContext, gpus_in_group: i
                            downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
 
 
+def _seconds(probe: Mapping[str, Any], key: str, default: int) -> int:
+    value = probe.get(key, default)
+    return value if type(value) is int else default
+
+
 @resource_rule(
     "VI-PRB-001", Severity.CRITICAL, "A startup probe covers the model's load budget",
     "Add a startupProbe on /health whose periodSeconds x failureThreshold covers download + load + CUDA graph "
@@ -62,68 +75,80 @@ def load_budget(container: Mapping[str, Any], ctx: RuleContext, gpus_in_group: i
     gpu=True)
 def startup_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _path, _spec, serving in _serving_templates(obj):
-        probe = serving.spec.get("startupProbe")
+        probe, liveness = serving.spec.get("startupProbe"), serving.spec.get("livenessProbe")
         budget = load_budget(serving.spec, ctx, gpu_count(serving.spec) * group_size(obj))
         if not probe:
-            yield Violation(serving.path, f"container '{serving.spec.get('name')}' has no startupProbe; liveness "
-                                          "will kill it while the model loads")
+            if isinstance(liveness, Mapping) and probe_budget(liveness) < budget:
+                yield Violation(serving.path, f"container '{serving.spec.get('name')}' has no startupProbe; liveness "
+                                              f"(initialDelaySeconds {_seconds(liveness, 'initialDelaySeconds', 0)} "
+                                              f"+ {_seconds(liveness, 'failureThreshold', 3)} x "
+                                              f"{_seconds(liveness, 'periodSeconds', 10)}s) kills the server after "
+                                              f"{probe_budget(liveness)}s, before the {budget}s load budget")
         elif probe_budget(probe) < budget:
             yield Violation((*serving.path, "startupProbe"), f"startupProbe allows {probe_budget(probe)}s, less than "
                                                              f"the {budget}s load budget")
 
 
-def _api_ports(container: Mapping[str, Any]) -> set[str | int]:
-    port = engine_args(container).flag("port")
-    ports: set[str | int] = {int(port) if isinstance(port, str) and port.isdigit() else 8000}
-    for item in container.get("ports") or []:
-        if item.get("containerPort") in ports and item.get("name"):
-            ports.add(str(item["name"]))
-    return ports
+def _liveness(serving: ContainerRef, liveness: Mapping[str, Any], readiness: Any) -> Iterator[Violation]:
+    path = (*serving.path, "livenessProbe")
+    if liveness == readiness:
+        yield Violation(path, "livenessProbe is identical to readinessProbe")
+    failures, period = _seconds(liveness, "failureThreshold", 3), _seconds(liveness, "periodSeconds", 10)
+    if failures < LIVENESS_MIN_FAILURE_THRESHOLD:
+        yield Violation((*path, "failureThreshold"),
+                        "livenessProbe restarts after fewer than 3 failures (a restart reloads the model)")
+    elif failures * period < LIVENESS_MIN_TOLERANCE_SECONDS:
+        yield Violation(path, f"livenessProbe restarts the server after a {failures * period}s stall "
+                              f"(failureThreshold {failures} x periodSeconds {period}, timeoutSeconds "
+                              f"{_seconds(liveness, 'timeoutSeconds', 1)}): too aggressive for a server busy with "
+                              f"long prefills; allow at least {LIVENESS_MIN_TOLERANCE_SECONDS}s")
 
 
 @resource_rule(
-    "VI-PRB-002", Severity.HIGH, "Readiness on /health; liveness differs and tolerates 3 failures",
-    "Probe readiness with httpGet /health on the API port; make liveness differ from readiness with "
-    "failureThreshold >= 3; drop initialDelaySeconds once a startupProbe exists.", kinds=SERVING_KINDS)
+    "VI-PRB-002", Severity.HIGH, "Readiness on /health; liveness differs and tolerates a busy server",
+    "Probe readiness with httpGet /health on the API port with failureThreshold >= 2; make liveness differ from "
+    "readiness, with failureThreshold >= 3 and at least 30s of failures before a restart.", kinds=SERVING_KINDS)
 def readiness_and_liveness(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _path, _spec, serving in _serving_templates(obj):
         container = serving.spec
         readiness, liveness = container.get("readinessProbe"), container.get("livenessProbe")
-        if not readiness:
+        if not isinstance(readiness, Mapping) or not readiness:
             yield Violation(serving.path, "no readinessProbe; traffic reaches pods that are not serving")
-        elif dig(readiness, "httpGet", "path") not in HEALTH_PATHS or \
-                dig(readiness, "httpGet", "port") not in _api_ports(container):
-            yield Violation((*serving.path, "readinessProbe"), "readinessProbe is not an httpGet on /health at the "
-                                                               "API port")
-        if liveness:
-            if liveness == readiness:
-                yield Violation((*serving.path, "livenessProbe"), "livenessProbe is identical to readinessProbe")
-            if int(liveness.get("failureThreshold", 3)) < 3:
-                yield Violation((*serving.path, "livenessProbe", "failureThreshold"),
-                                "livenessProbe restarts after fewer than 3 failures (a restart reloads the model)")
-        if container.get("startupProbe"):
-            for key in ("readinessProbe", "livenessProbe"):
-                if dig(container, key, "initialDelaySeconds"):
-                    yield Violation((*serving.path, key, "initialDelaySeconds"),
-                                    f"{key} uses initialDelaySeconds although a startupProbe gates it")
+        else:
+            if dig(readiness, "httpGet", "path") not in HEALTH_PATHS or \
+                    dig(readiness, "httpGet", "port") not in api_ports(container):
+                yield Violation((*serving.path, "readinessProbe"), "readinessProbe is not an httpGet on /health at "
+                                                                   "the API port")
+            failures = _seconds(readiness, "failureThreshold", 3)
+            if failures < READINESS_MIN_FAILURE_THRESHOLD:
+                yield Violation((*serving.path, "readinessProbe", "failureThreshold"),
+                                f"readinessProbe failureThreshold {failures}: a single failure (one slow /health "
+                                "under load) takes the pod out of its Service, and it flaps")
+        if isinstance(liveness, Mapping) and liveness:
+            yield from _liveness(serving, liveness, readiness)
 
 
 @resource_rule(
     "VI-PRB-003", Severity.HIGH, "Probe ports exist on the container",
-    "Point probes at a port name or number listed in the container's ports.", kinds=SERVING_KINDS)
+    "Point probes at a port name the container declares, or at the port vLLM listens on.", kinds=SERVING_KINDS)
 def probe_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template, include_init=False):
-            names = {p.get("name") for p in ref.spec.get("ports") or []}
-            numbers = {p.get("containerPort") for p in ref.spec.get("ports") or []}
+            declared = [p for p in ref.spec.get("ports") or [] if isinstance(p, Mapping)]
+            names = {p.get("name") for p in declared}
+            listening = {p.get("containerPort") for p in declared}
+            if is_vllm_container(ref.spec):
+                listening |= api_ports(ref.spec)
             for key in PROBES:
                 for action in ("httpGet", "tcpSocket", "grpc"):
                     port = dig(ref.spec, key, action, "port")
-                    if port is None:
-                        continue
-                    if (isinstance(port, str) and port not in names) or (isinstance(port, int) and port not in numbers):
+                    if isinstance(port, str) and not port.isdigit() and port not in names:
                         yield Violation((*ref.path, key, action, "port"),
                                         f"{key} targets port {port!r}, which the container does not declare")
+                    elif type(port) is int and is_vllm_container(ref.spec) and port not in listening:
+                        yield Violation((*ref.path, key, action, "port"),
+                                        f"{key} targets port {port}, which the container does not declare and "
+                                        "vLLM does not listen on: nothing answers")
 
 
 def _pre_stop_seconds(container: Mapping[str, Any]) -> int | None:

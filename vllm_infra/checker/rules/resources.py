@@ -12,6 +12,8 @@ from vllm_infra.checker.rules.k8s import (
     containers,
     dig,
     gpu_resources,
+    is_cpu_build,
+    other_accelerator,
     vllm_pod_templates,
 )
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
@@ -38,10 +40,14 @@ def memory_volumes(template: PodTemplate) -> dict[str, float | None]:
     "keep GPUs off init and sidecar containers.", kinds=WORKLOAD_KINDS, gpu=True)
 def gpu_limits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
+        if is_cpu_build(serving.spec) or other_accelerator(template, serving.spec):
+            continue
         resources = gpu_resources(serving.spec)
         path = (*serving.path, "resources")
         if not resources:
-            yield Violation(path, f"container '{serving.spec.get('name')}' requests no GPU")
+            yield Violation(path, f"container '{serving.spec.get('name')}' requests no GPU, but its image "
+                                  f"{serving.spec.get('image')!r} is a CUDA build of vLLM (serve on CPUs with the CPU "
+                                  "build, e.g. vllm/vllm-openai-cpu)")
         for name, (request, limit) in resources.items():
             if limit is None:
                 yield Violation((*path, "limits"), f"{name} is requested but not limited (extended resources need "
@@ -69,7 +75,7 @@ def memory_sized(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         if limit is None:
             yield Violation((*path, "limits"), "no memory limit; the node can be overcommitted during model load")
             continue
-        if request != limit:
+        if request is not None and request != limit:  # an unset request defaults to the limit
             yield Violation((*path, "requests", "memory"), "memory request differs from the limit")
         tmpfs = sum(size or 0 for size in memory_volumes(template).values())
         if limit < tmpfs + HOST_MEMORY_HEADROOM_BYTES:
@@ -126,3 +132,23 @@ def tmpfs_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                             f"memory-backed volumes ({format_bytes(int(total))}) do not fit in the memory limit "
                             f"({format_bytes(int(limit))})")
 
+
+
+@resource_rule(
+    "VI-RES-006", Severity.HIGH, "vLLM without an accelerator sets memory requests and limits",
+    "Set resources.requests.memory and limits.memory to the weights plus the KV cache (VLLM_CPU_KVCACHE_SPACE) "
+    "plus headroom.", kinds=WORKLOAD_KINDS)
+def cpu_serving_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        accelerated = other_accelerator(template, serving.spec) and not is_cpu_build(serving.spec)
+        if gpu_resources(serving.spec) or accelerated:
+            continue
+        missing = [key for key in ("requests", "limits") if dig(serving.spec, "resources", key, "memory") is None]
+        if len(missing) == 2:
+            yield Violation((*serving.path, "resources"), f"container '{serving.spec.get('name')}' serves on CPUs with "
+                                                          "no memory request or limit: a BestEffort pod, the first "
+                                                          "evicted or OOM-killed, holding weights and KV cache in host "
+                                                          "memory")
+        elif missing == ["limits"]:
+            yield Violation((*serving.path, "resources", "limits"), f"container '{serving.spec.get('name')}' serves "
+                                                                    "on CPUs with no memory limit")

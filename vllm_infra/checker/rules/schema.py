@@ -1,4 +1,5 @@
-"""VI-SCH-001: strict schema validation, run as a rule so the CLI and CrossGuard share it."""
+"""VI-SCH-001 and VI-SCH-006: strict schema validation, run as rules so the CLI and CrossGuard share
+them, and the kinds no schema covers."""
 
 from __future__ import annotations
 
@@ -32,8 +33,20 @@ def strict_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         if validator.is_valid(manifest):
             return
         violations = validator.validate(manifest)
-    except UnknownKindError as exc:
-        yield Violation(("kind",), str(exc), waivable=False)
-        return
+    except UnknownKindError:
+        return  # VI-SCH-006 reports it
     for violation in violations:
         yield Violation(violation.location, violation.message, waivable=False)
+
+
+@resource_rule(
+    "VI-SCH-006", Severity.MEDIUM, "Every kind has a schema to validate against",
+    "Pass the operator's CRDs with --schema-dir, skip the kind with --skip, or accept unvalidated objects with "
+    "--ignore-missing-schemas.")
+def known_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if ctx.ignore_missing_schemas or is_skipped(obj, ctx.skip_kinds):
+        return
+    try:
+        validator_for(ctx.kubernetes_version).validator(str(obj.get("apiVersion")), str(obj.get("kind")))
+    except UnknownKindError as exc:
+        yield Violation(("kind",), f"{exc}: the object was not validated")

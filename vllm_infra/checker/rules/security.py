@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV, NVIDIA_DEVICES_ENV, NVIDIA_NO_DEVICES
+from vllm_infra.catalog.gpus import DEVICE_INDEX_ENV, DEVICE_SELECTION_ENV, NVIDIA_DEVICES_ENV, NVIDIA_NO_DEVICES
 from vllm_infra.catalog.huggingface import is_commit_hash
 from vllm_infra.catalog.vllm import CACHE_DIR_ENV
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
@@ -173,20 +173,23 @@ def writable_caches(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             yield Violation((*ref.path, "securityContext"),
                             f"container '{name}' has a writable root filesystem (set readOnlyRootFilesystem: true "
                             "or waive with a reason)")
+            continue
         writable = _writable_mounts(ref.spec)
         values = env_values(ref.spec)
-        if not _under("/tmp", writable):
-            yield Violation((*ref.path, "volumeMounts"), f"container '{name}' has no writable /tmp")
+        unwritable = [] if _under("/tmp", writable) else ["/tmp"]
         offline = values.get("HF_HUB_OFFLINE") == "1"
         for var in CACHE_DIR_ENV:
             path = values.get(var)
             if var == "HF_HOME" and offline:
                 continue  # a pre-populated cache is only read
             if path is None:
-                yield Violation((*ref.path, "env"), f"{var} is not set; vLLM would write under the read-only "
-                                                    "root filesystem")
+                unwritable.append(f"{var} (unset)")
             elif not _under(path.rstrip("/"), writable):
-                yield Violation((*ref.path, "env"), f"{var}={path} is not on a writable mount")
+                unwritable.append(f"{var}={path}")
+        if unwritable:
+            yield Violation((*ref.path, "volumeMounts"), f"container '{name}' has a read-only root filesystem, but "
+                                                         "vLLM would write under it: " + ", ".join(unwritable)
+                                                         + " not on a writable mount")
         hf_home = values.get("HF_HOME", "")
         for index, mount in enumerate(ref.spec.get("volumeMounts") or []):
             root = str(mount.get("mountPath", "")).rstrip("/")
@@ -262,6 +265,13 @@ def trust_remote_code(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         yield Violation(args_path(ref), "--trust-remote-code executes Python from the model repository")
 
 
+def _all_allocated(var: str, value: str | None, container: Mapping[str, Any]) -> bool:
+    """``CUDA_VISIBLE_DEVICES=0,1`` in a container limited to 2 GPUs names what it was given."""
+    count = gpu_count(container)
+    return var in DEVICE_INDEX_ENV and value is not None and count > 0 and \
+        sorted(value.replace(" ", "").split(",")) == sorted(str(index) for index in range(count))
+
+
 @resource_rule(
     "VI-SEC-014", Severity.HIGH, "GPUs are never selected through environment variables",
     "Remove NVIDIA_VISIBLE_DEVICES/CUDA_VISIBLE_DEVICES; in GPU pods set NVIDIA_VISIBLE_DEVICES=void on "
@@ -276,7 +286,7 @@ def no_device_env(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             has_gpu = gpu_count(ref.spec) > 0
             for var in sorted(DEVICE_SELECTION_ENV):
                 if var in entries and not (var == NVIDIA_DEVICES_ENV and values.get(var) == NVIDIA_NO_DEVICES
-                                           and not has_gpu):
+                                           and not has_gpu) and not _all_allocated(var, values.get(var), ref.spec):
                     yield Violation((*ref.path, "env", entries[var][0]),
                                     f"container '{ref.spec.get('name')}' sets {var} by hand")
             if gpu_pod and not has_gpu and values.get(NVIDIA_DEVICES_ENV) != NVIDIA_NO_DEVICES:

@@ -156,11 +156,30 @@ class SchemaValidator:
 
     def is_valid(self, obj: dict[str, Any]) -> bool:
         """Fast path: True if the object is valid (raises UnknownKindError for unknown kinds)."""
-        return bool(self.validator(str(obj.get("apiVersion")), str(obj.get("kind"))).is_valid(obj))
+        compiled = self.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
+        return bool(compiled.is_valid(obj)) and not _byte_violations(obj)
 
     def validate(self, obj: dict[str, Any]) -> list[SchemaViolation]:
         """Every violation of the object's schema (empty when valid)."""
         compiled = self.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
-        if compiled.is_valid(obj):
-            return []
-        return [SchemaViolation(tuple(error.instance_path), error.message) for error in compiled.iter_errors(obj)]
+        found = [] if compiled.is_valid(obj) else [SchemaViolation(tuple(error.instance_path), error.message)
+                                                   for error in compiled.iter_errors(obj)]
+        return found + _byte_violations(obj)
+
+
+_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+
+def _byte_violations(obj: Mapping[str, Any]) -> list[SchemaViolation]:
+    """``format: byte`` fields the API server decodes as base64 (the schemas declare the format,
+    which JSON Schema validators do not enforce): Secret ``data`` and ConfigMap ``binaryData``
+    values; line breaks are ignored, as Go's decoder does."""
+    fields = {"Secret": "data", "ConfigMap": "binaryData"}
+    key = fields.get(str(obj.get("kind")), "") if obj.get("apiVersion") == "v1" else ""
+    data = obj.get(key) if key else None
+    if type(data) is not dict:
+        return []
+    return [SchemaViolation((key, name), f"{key}.{name} is not valid base64: the API server rejects the object "
+                                         "(put plain text under stringData)")
+            for name, value in data.items()
+            if type(value) is str and not _BASE64.match(value.replace("\n", "").replace("\r", ""))]
