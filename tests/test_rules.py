@@ -583,3 +583,26 @@ def test_hand_picked_amd_gpus_are_caught() -> None:
     assert findings(objects, "VI-SEC-014") == [
         ("Deployment/mi300x", f"{C0}.env[0]", "container 'server' sets HIP_VISIBLE_DEVICES by hand"),
     ]
+
+
+@pytest.mark.parametrize(("resources", "pod_fields"), [
+    ({"limits": {"google.com/tpu": 4}}, {}),
+    ({"limits": {"habana.ai/gaudi": 8}}, {}),
+    ({"limits": {"aws.amazon.com/neuron": 1}}, {}),
+    ({"limits": {"nvidia.com/mig-3g.40gb": 1}}, {}),
+    ({"claims": [{"name": "gpu"}]}, {"resourceClaims": [{"name": "gpu", "resourceClaimTemplateName": "h100"}]}),
+], ids=["tpu", "gaudi", "neuron", "mig", "dra"])
+def test_accelerators_outside_the_gpu_catalog_are_not_asked_for_gpus(resources: dict[str, Any],
+                                                                     pod_fields: dict[str, Any]) -> None:
+    objects = good_objects()
+    container(objects)["resources"] = {"requests": {"cpu": "8", "memory": "64Gi"},
+                                       "limits": {"memory": "64Gi", **resources.get("limits", {})},
+                                       **({"claims": resources["claims"]} if "claims" in resources else {})}
+    pod(objects).update(pod_fields)
+    assert findings(objects, "VI-RES-001") == []
+    assert findings(objects, "VI-RES-006") == []
+    container(objects)["resources"] = {"requests": {"cpu": "8"}}
+    pod(objects).pop("resourceClaims", None)
+    assert [message for _obj, _path, message in findings(objects, "VI-RES-001")] == [
+        f"container 'vllm' requests no GPU, but its image 'vllm/vllm-openai:v0.18.2@{DIGEST}' is a CUDA build of "
+        "vLLM (serve on CPUs with the CPU build, e.g. vllm/vllm-openai-cpu)"]

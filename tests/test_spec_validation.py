@@ -307,3 +307,15 @@ def test_every_field_is_documented_with_its_default(model: type[BaseModel]) -> N
             assert "Default" in field.description, f"{model.__name__}.{name} does not document its default"
         else:
             assert "Required" in field.description, f"{model.__name__}.{name} does not say it is required"
+
+
+def test_probe_timings_check_would_reject_are_refused(service_data: Build) -> None:
+    """The spec refuses what VI-PRB-002 reports: readiness dropping a pod on one failure, and
+    liveness restarting after less than 30 s of failures."""
+    data = service_data(lifecycle={"readiness": {"failure_threshold": 1},
+                                   "liveness": {"period_seconds": 5, "failure_threshold": 3}})
+    assert service_errors(data) == [
+        ("lifecycle.readiness.failure_threshold", "Input should be greater than or equal to 2"),
+        ("lifecycle.liveness.period_seconds", "liveness restarts after a 15s stall (period_seconds x "
+                                              "failure_threshold); allow at least 30s"),
+    ]

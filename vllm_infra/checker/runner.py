@@ -113,9 +113,13 @@ def _duplicate_keys(objects: Iterable[SourceObject]) -> list[Finding]:
 
 
 def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: RuleContext,
-              progress: Progress = SILENT) -> list[Finding]:
+              progress: Progress = SILENT, unreadable: Iterable[LoadProblem] = ()) -> list[Finding]:
+    """Every finding, in report order; files that could not be read (or only partly) are findings
+    on those files, so the others are still checked."""
     located = {id(o.manifest): o for o in objects}
     findings = _located(located, evaluate([o.manifest for o in objects], rules, context, progress, parallel=True))
+    findings += [Finding(UNREADABLE, UNREADABLE.severity, problem.message, problem.source, problem.line or 1, "", "",
+                         "", "") for problem in unreadable]
     if DUPLICATE_KEY in rules:
         findings += _duplicate_keys(objects)
     return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
@@ -123,13 +127,6 @@ def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: R
 
 NO_VLLM_NOTICE = ("no vLLM workload found (no pod template runs a vLLM container and no operator resource "
                   "describes one); only the rules for Kubernetes objects applied")
-
-
-def _unreadable(problems: Iterable[LoadProblem]) -> list[Finding]:
-    """A file that could not be read (or only partly) is a finding on that file: the others are
-    still checked."""
-    return [Finding(UNREADABLE, UNREADABLE.severity, problem.message, problem.source, problem.line or 1, "", "", "",
-                    "") for problem in problems]
 
 
 def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
@@ -143,21 +140,17 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
                           ignore_missing_schemas=ignore_missing_schemas)
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
-    fatal = [problem for problem in problems if problem.argument]
+    fatal = [problem for problem in problems if problem.argument] if objects else \
+        problems or [LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass")]
     report = CheckReport([o.location for o in objects], [], fatal, gate, profile, context.kubernetes_version,
                          selected)
-    if not objects:
-        report.problems = problems or [LoadProblem(", ".join(inputs), None,
-                                                   "no Kubernetes objects found; refusing to pass")]
-        return report
     if fatal:
         return report
     if problems and UNREADABLE not in report.rules:
         report.rules.append(UNREADABLE)
     if not any(runs_vllm(o.manifest) for o in objects):
         report.notices.append(NO_VLLM_NOTICE)
-    report.findings = sorted(_findings(objects, selected, context, progress) + _unreadable(problems),
-                             key=lambda f: (f.source, f.line, f.rule.id, f.path))
+    report.findings = _findings(objects, selected, context, progress, problems)
     return report
 
 

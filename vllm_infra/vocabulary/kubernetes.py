@@ -51,44 +51,52 @@ class PodTemplateSite:
     """Label the controller sets to the custom resource's name."""
 
 
-_RAY_HEAD = {"ray.io/node-type": "head", "ray.io/group": "headgroup"}
-_RAY_WORKER = {"ray.io/node-type": "worker"}
+def _ray_groups(*cluster: str, name_label: str | None = None) -> tuple[PodTemplateSite, ...]:
+    """KubeRay's head and worker groups under ``cluster``; the operator labels their pods
+    ray.io/node-type, ray.io/group ("headgroup" for the head) and ray.io/cluster
+    (ray-operator/controllers/ray/common/pod.go, ``labelPod``)."""
+    return (PodTemplateSite((*cluster, "headGroupSpec", "template"), role="head", name_label=name_label,
+                            labels={"ray.io/node-type": "head", "ray.io/group": "headgroup"}),
+            PodTemplateSite((*cluster, "workerGroupSpecs", "*", "template"), role="worker", name_label=name_label,
+                            labels={"ray.io/node-type": "worker"}))
 
-CUSTOM_POD_TEMPLATES: dict[str, tuple[PodTemplateSite, ...]] = {
-    # Argo Rollouts (argoproj.io/v1alpha1): a Deployment-shaped template.
-    "Rollout": (PodTemplateSite(("spec", "template")),),
-    # KubeRay (ray.io/v1): head and worker groups; the operator labels pods ray.io/cluster,
-    # ray.io/node-type and ray.io/group (ray-operator/controllers/ray/common/pod.go).
-    "RayCluster": (PodTemplateSite(("spec", "headGroupSpec", "template"), role="head", labels=_RAY_HEAD,
-                                   name_label="ray.io/cluster"),
-                   PodTemplateSite(("spec", "workerGroupSpecs", "*", "template"), role="worker", labels=_RAY_WORKER,
-                                   name_label="ray.io/cluster")),
-    "RayService": (PodTemplateSite(("spec", "rayClusterConfig", "headGroupSpec", "template"), role="head",
-                                   labels=_RAY_HEAD),
-                   PodTemplateSite(("spec", "rayClusterConfig", "workerGroupSpecs", "*", "template"), role="worker",
-                                   labels=_RAY_WORKER)),
-    "RayJob": (PodTemplateSite(("spec", "rayClusterSpec", "headGroupSpec", "template"), role="head", labels=_RAY_HEAD),
-               PodTemplateSite(("spec", "rayClusterSpec", "workerGroupSpecs", "*", "template"), role="worker",
-                               labels=_RAY_WORKER)),
-    # KServe (serving.kserve.io): runtimes and predictors embed PodSpec fields directly.
-    "ServingRuntime": (PodTemplateSite(("spec",), wrapped=False),
-                       PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker")),
-    "ClusterServingRuntime": (PodTemplateSite(("spec",), wrapped=False),
-                              PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker")),
-    "InferenceService": (PodTemplateSite(("spec", "predictor"), wrapped=False),
-                         PodTemplateSite(("spec", "predictor", "workerSpec"), wrapped=False, role="worker")),
-    "LLMInferenceService": (PodTemplateSite(("spec", "template"), wrapped=False),
-                            PodTemplateSite(("spec", "worker"), wrapped=False, role="worker"),
-                            PodTemplateSite(("spec", "prefill", "template"), wrapped=False, role="prefill"),
-                            PodTemplateSite(("spec", "prefill", "worker"), wrapped=False, role="prefill-worker")),
+
+_KSERVE_RUNTIME = (PodTemplateSite(("spec",), wrapped=False),
+                   PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker"))
+"""KServe (serving.kserve.io) runtimes and predictors embed PodSpec fields directly."""
+
+CUSTOM_POD_TEMPLATES: dict[tuple[str, str], tuple[PodTemplateSite, ...]] = {
+    ("argoproj.io", "Rollout"): (PodTemplateSite(("spec", "template")),),  # a Deployment-shaped template
+    ("ray.io", "RayCluster"): _ray_groups("spec", name_label="ray.io/cluster"),
+    ("ray.io", "RayService"): _ray_groups("spec", "rayClusterConfig"),  # the cluster's name is generated
+    ("ray.io", "RayJob"): _ray_groups("spec", "rayClusterSpec"),
+    ("serving.kserve.io", "ServingRuntime"): _KSERVE_RUNTIME,
+    ("serving.kserve.io", "ClusterServingRuntime"): _KSERVE_RUNTIME,
+    ("serving.kserve.io", "InferenceService"): (
+        PodTemplateSite(("spec", "predictor"), wrapped=False),
+        PodTemplateSite(("spec", "predictor", "workerSpec"), wrapped=False, role="worker")),
+    ("serving.kserve.io", "LLMInferenceService"): (
+        PodTemplateSite(("spec", "template"), wrapped=False),
+        PodTemplateSite(("spec", "worker"), wrapped=False, role="worker"),
+        PodTemplateSite(("spec", "prefill", "template"), wrapped=False, role="prefill"),
+        PodTemplateSite(("spec", "prefill", "worker"), wrapped=False, role="prefill-worker")),
 }
-"""Pod templates inside custom resources that run vLLM (operators that describe the server in
+"""Pod templates inside custom resources, by (API group, kind), that run vLLM (operators that describe the server in
 their own fields, such as KubeAI's Model or production-stack's VLLMRuntime, have none)."""
 
-VLLM_OPERATOR_KINDS = frozenset({"Model", "VLLMRuntime", "LLMInferenceService", "InferenceService"})
-"""Custom resources whose operator runs vLLM from fields of its own."""
+VLLM_OPERATOR_KINDS = frozenset({
+    ("kubeai.org", "Model"), ("production-stack.vllm.ai", "VLLMRuntime"),
+    ("serving.kserve.io", "LLMInferenceService"), ("serving.kserve.io", "InferenceService"),
+})
+"""(API group, kind) of custom resources whose operator runs vLLM from fields of its own."""
 
-WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | CUSTOM_POD_TEMPLATES.keys()
+
+def group_kind(obj: Mapping[str, object]) -> tuple[str, str]:
+    """(API group, kind): ``apps/v1`` -> ``apps``, core ``v1`` -> ``""``."""
+    api_version = str(obj.get("apiVersion", ""))
+    return api_version.rpartition("/")[0], str(obj.get("kind", ""))
+
+WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_TEMPLATES}
 """Kinds whose pods the rules inspect."""
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
@@ -100,6 +108,10 @@ LWS_LEADER_INDEX = "0"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "vllm-infra"
 """What vllm-infra writes into ``app.kubernetes.io/managed-by``."""
+
+PROBE_DEFAULTS: Mapping[str, int] = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1,
+                                      "failureThreshold": 3, "successThreshold": 1}
+"""What the API server fills in for a probe's unset timings."""
 
 DEFAULT_NAMESPACE = "default"
 """Where kubectl applies an object without ``metadata.namespace`` unless told otherwise."""

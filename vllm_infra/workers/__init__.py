@@ -97,8 +97,8 @@ class Forked(Generic[_Result]):
             self._running[receiver] = (self._next, process)
             self._next += 1
 
-    def _collect(self, timeout: float | None) -> None:
-        for ready in wait(list(self._running), timeout):
+    def _collect(self) -> None:
+        for ready in wait(list(self._running)):
             assert isinstance(ready, Connection)
             index, process = self._running.pop(ready)
             try:
@@ -121,7 +121,7 @@ class Forked(Generic[_Result]):
         """Every result in index order, each as soon as it and those before it are done."""
         for index in range(self._count):
             while index not in self._done:
-                self._collect(None)
+                self._collect()
             yield self._done.pop(index)
 
     def close(self) -> None:

@@ -11,7 +11,6 @@ from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bund
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.k8s import (
     dig,
-    gpu_count,
     group_size,
     is_vllm_workload,
     labels_match,
@@ -20,10 +19,9 @@ from vllm_infra.checker.rules.k8s import (
     name_of,
     namespace_of,
     pod_templates,
-    probe_budget,
     vllm_pod_templates,
 )
-from vllm_infra.checker.rules.probes import image_version, load_budget
+from vllm_infra.checker.rules.probes import image_version, start_seconds
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
@@ -218,9 +216,7 @@ def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violati
         if window < ctx.min_scale_down_stabilization:
             yield Violation(("spec",), f"scale-down stabilization {window}s < {ctx.min_scale_down_stabilization}s "
                                        "removes warm GPU pods on short dips", obj=scaler)
-        startup = max((max(probe_budget(s.spec.get("startupProbe")),
-                           load_budget(s.spec, ctx, gpu_count(s.spec) * group_size(workload)))
-                       for _t, s in vllm_pod_templates(workload)), default=ctx.default_load_budget)
+        startup = start_seconds(workload, ctx)
         periods = [p.get("periodSeconds", 15) for p in dig(behavior, "scaleUp", "policies", default=[]) or []
                    if isinstance(p, Mapping)]
         if not periods or min(periods) < min(startup, MAX_SCALE_UP_PERIOD_SECONDS):

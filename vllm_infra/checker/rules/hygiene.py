@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
 from vllm_infra.checker.rules.k8s import (
+    as_list,
     containers,
     dig,
     engine_args,
-    gpu_count,
-    group_size,
     pod_templates,
-    probe_budget,
-    vllm_pod_templates,
 )
-from vllm_infra.checker.rules.probes import load_budget
+from vllm_infra.checker.rules.probes import start_seconds
 from vllm_infra.vocabulary.autoscalers import HPA, KEDA
 from vllm_infra.vocabulary.kubernetes import (
     LWS_API_VERSION,
@@ -109,9 +106,7 @@ def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     annotations = dig(obj, "metadata", "annotations", default={}) or {}
     if str(annotations.get(PULUMI_SKIP_AWAIT_ANNOTATION, "")).lower() == "true":
         yield Violation(("metadata", "annotations", PULUMI_SKIP_AWAIT_ANNOTATION), "skipAwait hides failed rollouts")
-    startup = max((max(probe_budget(s.spec.get("startupProbe")),
-                       load_budget(s.spec, ctx, gpu_count(s.spec) * group_size(obj)))
-                   for t, s in vllm_pod_templates(obj) if t.role != "worker"), default=ctx.default_load_budget)
+    startup = start_seconds(obj, ctx)
     needed = startup + ctx.image_pull_allowance
     budget = int(annotations.get(PULUMI_TIMEOUT_ANNOTATION, 600))
     if budget < needed:
@@ -129,16 +124,16 @@ _SHELL_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 def kubernetes_references(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
-            for index, entry in enumerate(ref.spec.get("env") or []):
-                value = entry.get("value") if isinstance(entry, Mapping) else None
-                if isinstance(value, str) and (found := _SHELL_REFERENCE.search(value)):
+            for index, entry in enumerate(as_list(ref.spec.get("env"))):
+                value = entry.get("value") if type(entry) is dict else None
+                if type(value) is str and "${" in value and (found := _SHELL_REFERENCE.search(value)):
                     yield Violation((*ref.path, "env", index, "value"),
                                     f"env {entry.get('name')}={value!r}: Kubernetes expands only $(VAR), so "
                                     f"{found.group()} is passed literally")
-            if engine_args(ref.spec).shell:
-                continue
-            for key in ("command", "args"):
-                for index, token in enumerate(ref.spec.get(key) or [] if type(ref.spec.get(key)) is list else []):
-                    if isinstance(token, str) and (found := _SHELL_REFERENCE.search(token)):
-                        yield Violation((*ref.path, key, index), f"{key}[{index}] {token!r}: without a shell "
-                                                                 f"{found.group()} is passed literally; use $(VAR)")
+            literal = [(key, index, token, found) for key in ("command", "args")
+                       for index, token in enumerate(as_list(ref.spec.get(key)))
+                       if type(token) is str and "${" in token and (found := _SHELL_REFERENCE.search(token))]
+            if literal and not engine_args(ref.spec).shell:  # a shell expands ${VAR} itself
+                for key, index, token, found in literal:
+                    yield Violation((*ref.path, key, index), f"{key}[{index}] {token!r}: without a shell "
+                                                             f"{found.group()} is passed literally; use $(VAR)")

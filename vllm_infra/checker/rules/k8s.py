@@ -16,15 +16,17 @@ from vllm_infra.catalog.vllm import CPU_BUILD_MARKERS, VLLM_DEFAULT_PORT
 from vllm_infra.checker.rules.base import Manifest
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS
 from vllm_infra.vocabulary.kubernetes import (
+    BUILT_IN_WORKLOAD_KINDS,
     CUSTOM_POD_TEMPLATES,
     DEFAULT_NAMESPACE,
     LWS_LEADER_INDEX,
     LWS_NAME_LABEL,
     LWS_WORKER_INDEX_LABEL,
+    PROBE_DEFAULTS,
     SERVING_KINDS,
     VLLM_OPERATOR_KINDS,
-    WORKLOAD_KINDS,
     PodTemplateSite,
+    group_kind,
 )
 from vllm_infra.vocabulary.paths import FieldPath
 
@@ -125,9 +127,9 @@ def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
         base: FieldPath = ("spec", "jobTemplate", "spec", "template")
     elif kind == "LeaderWorkerSet":
         return _lws_templates(obj)
-    elif kind in CUSTOM_POD_TEMPLATES:
-        return tuple(template for site in CUSTOM_POD_TEMPLATES[str(kind)] for template in _custom_templates(obj, site))
-    elif kind in WORKLOAD_KINDS:
+    elif (sites := CUSTOM_POD_TEMPLATES.get(group_kind(obj))) is not None:
+        return tuple(template for site in sites for template in _custom_templates(obj, site))
+    elif kind in BUILT_IN_WORKLOAD_KINDS:
         base = ("spec", "template")
     else:
         return ()
@@ -199,10 +201,14 @@ def expand_references(text: str, values: Mapping[str, str]) -> str:
 def _command_tokens(container: Mapping[str, Any]) -> tuple[list[str], bool]:
     """Tokens of command + args after ``$(VAR)`` expansion; scripts passed to ``sh -c`` are
     split too (second value True)."""
-    values = env_values(container)
-    command = [expand_references(str(t), values) for t in _strings(container.get("command"))]
-    args = [expand_references(str(t), values) for t in _strings(container.get("args"))]
-    tokens = command + args
+    return _view("command_tokens", container, _split_command)
+
+
+def _split_command(container: Mapping[str, Any]) -> tuple[list[str], bool]:
+    tokens = [str(t) for t in as_list(container.get("command")) + as_list(container.get("args"))]
+    if any("$" in token for token in tokens):
+        values = env_values(container)
+        tokens = [expand_references(token, values) for token in tokens]
     if tokens and tokens[0] in SHELLS and "-c" in tokens:
         script = " ".join(tokens[tokens.index("-c") + 1:])
         try:
@@ -212,7 +218,8 @@ def _command_tokens(container: Mapping[str, Any]) -> tuple[list[str], bool]:
     return tokens, False
 
 
-def _strings(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else nothing (a field of the wrong type holds no items)."""
     return value if type(value) is list else []
 
 
@@ -416,7 +423,12 @@ def is_vllm_workload(obj: Manifest) -> bool:
 def runs_vllm(obj: Manifest) -> bool:
     """Anything that runs vLLM: a pod template with a vLLM container, or a custom resource whose
     operator starts vLLM from its own fields."""
-    return bool(vllm_pod_templates(obj)) or obj.get("kind") in VLLM_OPERATOR_KINDS
+    return bool(vllm_pod_templates(obj)) or group_kind(obj) in VLLM_OPERATOR_KINDS
+
+
+def is_operator_resource(obj: Manifest) -> bool:
+    """A custom resource whose operator creates pods (and labels them beyond any template we see)."""
+    return group_kind(obj) in CUSTOM_POD_TEMPLATES or group_kind(obj) in VLLM_OPERATOR_KINDS
 
 
 def group_size(obj: Manifest) -> int:
@@ -426,13 +438,18 @@ def group_size(obj: Manifest) -> int:
     return 1
 
 
+def probe_field(probe: Mapping[str, Any], key: str) -> int:
+    """A probe timing, or the API server's default when unset (or not a number)."""
+    value = probe.get(key)
+    return value if type(value) is int else PROBE_DEFAULTS[key]
+
+
 def probe_budget(probe: Mapping[str, Any] | None) -> int:
     """Seconds a probe tolerates failing before acting (Kubernetes defaults applied)."""
-    if not probe:
+    if not isinstance(probe, Mapping) or not probe:
         return 0
-    period = int(probe.get("periodSeconds", 10))
-    failures = int(probe.get("failureThreshold", 3))
-    return int(probe.get("initialDelaySeconds", 0)) + period * failures
+    return probe_field(probe, "initialDelaySeconds") + probe_field(probe, "periodSeconds") * probe_field(
+        probe, "failureThreshold")
 
 
 def min_replicas(scaler: Manifest) -> int:

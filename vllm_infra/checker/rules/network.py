@@ -11,13 +11,14 @@ from vllm_infra.checker.rules.k8s import (
     PodTemplate,
     api_ports,
     dig,
+    is_operator_resource,
     is_vllm_workload,
     labels_match,
     namespace_of,
     serving_container,
     vllm_pod_templates,
 )
-from vllm_infra.vocabulary.kubernetes import CUSTOM_POD_TEMPLATES, LWS_NAME_LABEL, VLLM_OPERATOR_KINDS
+from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
 from vllm_infra.vocabulary.reporting import Severity
 
 
@@ -122,7 +123,7 @@ def _target_ports(service: Manifest, matched: list[PodTemplate]) -> Iterator[Vio
     "ServiceMonitor selector match the Service and its endpoint port name a Service port.")
 def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     # where operators label pods beyond their templates, an unmatched selector proves nothing
-    operated = {namespace_of(obj) for obj in bundle.of_kind(*CUSTOM_POD_TEMPLATES, *VLLM_OPERATOR_KINDS)}
+    operated = {namespace_of(obj) for obj in bundle.objects if is_operator_resource(obj)}
     for service in bundle.of_kind("Service"):
         selector = dig(service, "spec", "selector")
         if not selector:

@@ -25,6 +25,7 @@ from vllm_infra.checker.rules.k8s import (
     is_vllm_container,
     pod_templates,
     probe_budget,
+    probe_field,
     vllm_pod_templates,
 )
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
@@ -63,9 +64,12 @@ def load_budget(container: Mapping[str, Any], ctx: RuleContext, gpus_in_group: i
                            downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
 
 
-def _seconds(probe: Mapping[str, Any], key: str, default: int) -> int:
-    value = probe.get(key, default)
-    return value if type(value) is int else default
+def start_seconds(workload: Manifest, ctx: RuleContext) -> int:
+    """How long the workload's vLLM pods take to start serving: the longer of the startup probe's
+    budget and the model's load budget (the default when no vLLM container is found)."""
+    return max((max(probe_budget(serving.spec.get("startupProbe")),
+                    load_budget(serving.spec, ctx, gpu_count(serving.spec) * group_size(workload)))
+                for _path, _spec, serving in _serving_templates(workload)), default=ctx.default_load_budget)
 
 
 @resource_rule(
@@ -80,9 +84,9 @@ def startup_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         if not probe:
             if isinstance(liveness, Mapping) and probe_budget(liveness) < budget:
                 yield Violation(serving.path, f"container '{serving.spec.get('name')}' has no startupProbe; liveness "
-                                              f"(initialDelaySeconds {_seconds(liveness, 'initialDelaySeconds', 0)} "
-                                              f"+ {_seconds(liveness, 'failureThreshold', 3)} x "
-                                              f"{_seconds(liveness, 'periodSeconds', 10)}s) kills the server after "
+                                              f"(initialDelaySeconds {probe_field(liveness, 'initialDelaySeconds')} "
+                                              f"+ {probe_field(liveness, 'failureThreshold')} x "
+                                              f"{probe_field(liveness, 'periodSeconds')}s) kills the server after "
                                               f"{probe_budget(liveness)}s, before the {budget}s load budget")
         elif probe_budget(probe) < budget:
             yield Violation((*serving.path, "startupProbe"), f"startupProbe allows {probe_budget(probe)}s, less than "
@@ -93,14 +97,14 @@ def _liveness(serving: ContainerRef, liveness: Mapping[str, Any], readiness: Any
     path = (*serving.path, "livenessProbe")
     if liveness == readiness:
         yield Violation(path, "livenessProbe is identical to readinessProbe")
-    failures, period = _seconds(liveness, "failureThreshold", 3), _seconds(liveness, "periodSeconds", 10)
+    failures, period = probe_field(liveness, "failureThreshold"), probe_field(liveness, "periodSeconds")
     if failures < LIVENESS_MIN_FAILURE_THRESHOLD:
         yield Violation((*path, "failureThreshold"),
                         "livenessProbe restarts after fewer than 3 failures (a restart reloads the model)")
     elif failures * period < LIVENESS_MIN_TOLERANCE_SECONDS:
         yield Violation(path, f"livenessProbe restarts the server after a {failures * period}s stall "
                               f"(failureThreshold {failures} x periodSeconds {period}, timeoutSeconds "
-                              f"{_seconds(liveness, 'timeoutSeconds', 1)}): too aggressive for a server busy with "
+                              f"{probe_field(liveness, 'timeoutSeconds')}): too aggressive for a server busy with "
                               f"long prefills; allow at least {LIVENESS_MIN_TOLERANCE_SECONDS}s")
 
 
@@ -119,7 +123,7 @@ def readiness_and_liveness(obj: Manifest, ctx: RuleContext) -> Iterator[Violatio
                     dig(readiness, "httpGet", "port") not in api_ports(container):
                 yield Violation((*serving.path, "readinessProbe"), "readinessProbe is not an httpGet on /health at "
                                                                    "the API port")
-            failures = _seconds(readiness, "failureThreshold", 3)
+            failures = probe_field(readiness, "failureThreshold")
             if failures < READINESS_MIN_FAILURE_THRESHOLD:
                 yield Violation((*serving.path, "readinessProbe", "failureThreshold"),
                                 f"readinessProbe failureThreshold {failures}: a single failure (one slow /health "
@@ -137,7 +141,8 @@ def probe_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             declared = [p for p in ref.spec.get("ports") or [] if isinstance(p, Mapping)]
             names = {p.get("name") for p in declared}
             listening = {p.get("containerPort") for p in declared}
-            if is_vllm_container(ref.spec):
+            serves = is_vllm_container(ref.spec)
+            if serves:
                 listening |= api_ports(ref.spec)
             for key in PROBES:
                 for action in ("httpGet", "tcpSocket", "grpc"):
@@ -145,7 +150,7 @@ def probe_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                     if isinstance(port, str) and not port.isdigit() and port not in names:
                         yield Violation((*ref.path, key, action, "port"),
                                         f"{key} targets port {port!r}, which the container does not declare")
-                    elif type(port) is int and is_vllm_container(ref.spec) and port not in listening:
+                    elif type(port) is int and serves and port not in listening:
                         yield Violation((*ref.path, key, action, "port"),
                                         f"{key} targets port {port}, which the container does not declare and "
                                         "vLLM does not listen on: nothing answers")

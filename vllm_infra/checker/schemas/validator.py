@@ -167,6 +167,7 @@ class SchemaValidator:
         return found + _byte_violations(obj)
 
 
+_BYTE_FIELDS = {"Secret": "data", "ConfigMap": "binaryData"}
 _BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 
 
@@ -174,8 +175,7 @@ def _byte_violations(obj: Mapping[str, Any]) -> list[SchemaViolation]:
     """``format: byte`` fields the API server decodes as base64 (the schemas declare the format,
     which JSON Schema validators do not enforce): Secret ``data`` and ConfigMap ``binaryData``
     values; line breaks are ignored, as Go's decoder does."""
-    fields = {"Secret": "data", "ConfigMap": "binaryData"}
-    key = fields.get(str(obj.get("kind")), "") if obj.get("apiVersion") == "v1" else ""
+    key = _BYTE_FIELDS.get(str(obj.get("kind")), "") if obj.get("apiVersion") == "v1" else ""
     data = obj.get(key) if key else None
     if type(data) is not dict:
         return []
