@@ -25,7 +25,7 @@ def fleet(services: int, namespace: str = "bench") -> dict[str, Any]:
         "environment": "prod",
         "namespace": {"name": namespace},
         "defaults": {
-            "image": {"tag": "v0.18.2", "digest": DIGEST},
+            "image": {"tag": "v0.18.1", "digest": DIGEST},
             "model": {"max_model_len": 8192},
             "scheduling": {"priority_class": "serving"},
             "storage": {"hf_token_secret": {"name": "hf"}},

@@ -17,7 +17,7 @@ GOOD_FLEET: dict[str, Any] = {
     "environment": "prod",
     "namespace": {"name": "llm"},
     "defaults": {
-        "image": {"tag": "v0.18.2", "digest": DIGEST},
+        "image": {"tag": "v0.18.1", "digest": DIGEST},
         "model": {"revision": REVISION},
         "scheduling": {"priority_class": "serving"},
         "storage": {"hf_token_secret": {"name": "hf"}},

@@ -35,6 +35,7 @@ def services(draw: st.DrawFn) -> VllmServiceSpec:
                   "max_model_len": draw(st.sampled_from([4096, 8192])), "dtype": "float16"},
         "accelerator": {"type": gpu_type.value, "platform": draw(st.sampled_from(gpu.platforms()))},
         "parallelism": {"tensor": tensor, "pipeline": pipeline},
+        "image": {"tag": "v0.18.1"},
         "lifecycle": {"startup_timeout": draw(st.integers(600, 7200)),
                       "drain": {"endpoint_delay": draw(st.integers(0, 60)),
                                 "request_timeout": draw(st.integers(0, 600))}},

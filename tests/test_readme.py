@@ -57,3 +57,13 @@ def test_rule_counts_in_the_readme_match_the_catalog() -> None:
     gpu = {int(n) for n in re.findall(r"(\d+)\s+GPU/LLM-specific rules", README)}
     assert counts == {len(RULES)}
     assert gpu == {sum(1 for rule in RULES.values() if rule.gpu_specific)}
+
+
+def test_upgrade_check_output_in_the_readme_is_current() -> None:
+    from typer.testing import CliRunner
+
+    from vllm_infra.cli import app
+
+    block = README.split("$ vllm-infra upgrade-check --to 0.33.0 prod\n", 1)[1].split("```", 1)[0]
+    result = CliRunner().invoke(app, ["upgrade-check", "--to", "0.33.0", "prod"])
+    assert (result.exit_code, result.stdout) == (0, block)

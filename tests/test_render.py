@@ -114,8 +114,10 @@ def test_probes_guard_model_loading(service_data: Build) -> None:
 
 
 def test_drain_grace_covers_prestop_and_requests(service_data: Build) -> None:
-    objects = render(service_data(lifecycle={"drain": {"endpoint_delay": "20s", "request_timeout": "2m"}}))
+    objects = render(service_data(image={"tag": "v0.18.1"},
+                                  lifecycle={"drain": {"endpoint_delay": "20s", "request_timeout": "2m"}}))
     assert container(objects)["lifecycle"] == {"preStop": {"sleep": {"seconds": 20}}}
+    assert container(objects)["args"][-1] == "--shutdown-timeout=120"
     assert objects["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 155
 
 

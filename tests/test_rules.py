@@ -189,7 +189,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-RES-001", "no GPU at all", lambda o: (container(o)["resources"]["limits"].pop("nvidia.com/gpu"),
                                                container(o)["resources"]["requests"].pop("nvidia.com/gpu")),
      [("Deployment/llama", f"{C0}.resources", f"container 'vllm' requests no GPU, but its image "
-                                              f"'vllm/vllm-openai:v0.18.2@{DIGEST}' is a CUDA build of vLLM (serve on "
+                                              f"'vllm/vllm-openai:v0.18.1@{DIGEST}' is a CUDA build of vLLM (serve on "
                                               "CPUs with the CPU build, e.g. vllm/vllm-openai-cpu)")]),
     ("VI-RES-002", "memory below shm + headroom", lambda o: (
         container(o)["resources"]["limits"].update(memory="10Gi"),
@@ -275,8 +275,23 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("Deployment/llama", f"{C0}.args", "the shell stays PID 1, so SIGTERM never reaches vLLM (use exec)")]),
     ("VI-IMG-001", "latest", lambda o: container(o).update(image="vllm/vllm-openai:latest"),
      [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:latest floats (no tag, or 'latest')")]),
-    ("VI-IMG-001", "tag without digest", lambda o: container(o).update(image="vllm/vllm-openai:v0.18.2"),
-     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:v0.18.2 is not pinned by digest")]),
+    ("VI-IMG-001", "tag without digest", lambda o: container(o).update(image="vllm/vllm-openai:v0.18.1"),
+     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:v0.18.1 is not pinned by digest")]),
+    ("VI-VER-001", "a tag vLLM never published", lambda o: container(o).update(image="vllm/vllm-openai:v0.18.2"),
+     [("Deployment/llama", f"{C0}.image", "vllm/vllm-openai:v0.18.2: vLLM 0.18.2 was never released (releases "
+                                          "0.18.x: 0.18.0, 0.18.1; newest 0.33.0)")]),
+    ("VI-VER-002", "a removed flag, spelled with underscores", lambda o: container(o)["args"].append(
+        "--disable_log_requests"),
+     [("Deployment/llama", f"{C0}.args", "--disable_log_requests is not a flag of vLLM 0.18.1 (removed in 0.17.0); "
+                                         "did you mean --enable-log-requests?")]),
+    ("VI-VER-002", "a flag of a later release", lambda o: container(o).update(image="vllm/vllm-openai:v0.11.0"),
+     [("Deployment/llama", f"{C0}.args", "--shutdown-timeout is not a flag of vLLM 0.11.0 (added in 0.18.0)")]),
+    ("VI-VER-002", "a switch given a value", lambda o: container(o)["args"].extend(["--enforce-eager", "true"]),
+     [("Deployment/llama", f"{C0}.args", "--enforce-eager true: --enforce-eager is a switch in vLLM 0.18.1; 'true' "
+                                         "becomes an unrecognized argument")]),
+    ("VI-VER-002", "a value outside the choices", lambda o: container(o)["args"].extend(["--dtype", "fp4"]),
+     [("Deployment/llama", f"{C0}.args", "--dtype fp4: vLLM 0.18.1 accepts auto, bfloat16, float, float16, float32, "
+                                         "half")]),
     ("VI-IMG-002", "floating model", lambda o: container(o)["args"].remove(f"--revision={REVISION}"),
      [("Deployment/llama", f"{C0}.args", "model meta-llama/Llama-3.1-70B-Instruct is not pinned to a commit "
                                          "(--revision)")]),
@@ -323,7 +338,8 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
             name="vllm_gpu_cache_usage_perc"),
         find(o, "HorizontalPodAutoscaler", "llama")["spec"].update(maxReplicas=2)),
      [("HorizontalPodAutoscaler/llama", "spec.metrics[0]",
-       "vllm:gpu_cache_usage_perc is not emitted by vLLM 0.18.2; the autoscaler would see no data"),
+       "vllm:gpu_cache_usage_perc is not emitted by vLLM 0.18.1, so the autoscaler would see no data; use "
+       "vllm:kv_cache_usage_perc"),
       ("HorizontalPodAutoscaler/llama", "spec", "maxReplicas 2 <= minReplicas 2: nothing to scale")]),
     ("VI-AVL-007", "scale-to-zero without an activator", lambda o: add(o, {
         "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "small", "namespace": "llm"},
@@ -372,7 +388,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
                                                   "Kubernetes expands only $(VAR), so ${LD_LIBRARY_PATH} is passed "
                                                   "literally")]),
     ("VI-RES-006", "CPU serving without memory", lambda o: (
-        container(o).update(image="vllm/vllm-openai-cpu:v0.18.2"), container(o).update(resources={
+        container(o).update(image="vllm/vllm-openai-cpu:v0.18.1"), container(o).update(resources={
             "requests": {"cpu": "16"}, "limits": {"cpu": "16"}})),
      [("Deployment/llama", f"{C0}.resources", "container 'vllm' serves on CPUs with no memory request or limit: a "
                                               "BestEffort pod, the first evicted or OOM-killed, holding weights and KV "
@@ -501,11 +517,11 @@ def test_rule_metadata_is_complete() -> None:
         assert not rule.title.endswith(".") and rule.remediation.endswith("."), rule.id
 
 
-def test_gpu_specific_rules_cover_the_catalogs_twenty() -> None:
+def test_gpu_specific_rules_are_the_catalogs_twenty_two() -> None:
     assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted(["VI-NET-006",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
-        "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009"])
+        "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002"])
 
 
 def test_dev_profile_relaxes_replicas_pdbs_and_digests() -> None:
@@ -513,7 +529,7 @@ def test_dev_profile_relaxes_replicas_pdbs_and_digests() -> None:
     o = objects
     find(o, "Deployment", "small")["spec"].update(replicas=1)
     o.remove(find(o, "PodDisruptionBudget", "small"))
-    container(o, "small").update(image="vllm/vllm-openai:v0.18.2")
+    container(o, "small").update(image="vllm/vllm-openai:v0.18.1")
     for rule_id in ("VI-AVL-001", "VI-AVL-004", "VI-IMG-001"):
         assert findings(objects, rule_id, Profile.DEV) == []
         assert findings(objects, rule_id) != []
@@ -604,5 +620,5 @@ def test_accelerators_outside_the_gpu_catalog_are_not_asked_for_gpus(resources: 
     container(objects)["resources"] = {"requests": {"cpu": "8"}}
     pod(objects).pop("resourceClaims", None)
     assert [message for _obj, _path, message in findings(objects, "VI-RES-001")] == [
-        f"container 'vllm' requests no GPU, but its image 'vllm/vllm-openai:v0.18.2@{DIGEST}' is a CUDA build of "
+        f"container 'vllm' requests no GPU, but its image 'vllm/vllm-openai:v0.18.1@{DIGEST}' is a CUDA build of "
         "vLLM (serve on CPUs with the CPU build, e.g. vllm/vllm-openai-cpu)"]

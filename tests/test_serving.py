@@ -3,6 +3,7 @@ GPUs, multi-node LeaderWorkerSets and Inference Extension routing: spec checks a
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -155,21 +156,44 @@ def test_multi_node_renders_a_leader_worker_set(service_data: Build) -> None:
     for template in (group["leaderTemplate"], group["workerTemplate"]):
         shm = [v for v in template["spec"]["volumes"] if v["name"] == "dshm"]
         assert shm == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}]
-    assert leader["args"][0].startswith("ray start --head --port=6379 --disable-usage-stats && exec vllm serve "
-                                        "meta-llama/Llama-3.1-405B-Instruct")
+    # vLLM 0.11.0 spans nodes with Ray only: the object store fits in half of /dev/shm (16Gi), and
+    # the leader starts vLLM once every node of the group has joined the Ray cluster.
+    assert leader["args"][0].startswith(
+        "ray start --head --port=6379 --object-store-memory=8589934592 --disable-usage-stats && until [ \"$(python3 "
+        "-c 'import ray; ray.init(address=\"auto\", logging_level=\"ERROR\"); print(sum(node[\"Alive\"] for node in "
+        "ray.nodes()))')\" = \"2\" ]; do sleep 5; done && exec vllm serve meta-llama/Llama-3.1-405B-Instruct ")
+    assert subprocess.run(["sh", "-n", "-c", leader["args"][0]], check=False).returncode == 0
     assert "--tensor-parallel-size=8 --pipeline-parallel-size=2" in leader["args"][0]
-    assert "--distributed-executor-backend=ray" in leader["args"][0]
-    assert worker["args"] == ["exec ray start --address=$(LWS_LEADER_ADDRESS):6379 --disable-usage-stats --block"]
+    assert leader["args"][0].endswith("--distributed-executor-backend=ray")
+    assert worker["args"] == ["exec ray start --address=$(LWS_LEADER_ADDRESS):6379 --object-store-memory=8589934592 "
+                              "--disable-usage-stats --block"]
     assert "startupProbe" in leader and "startupProbe" not in worker
     assert objects["Service"]["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
     assert lws["rolloutStrategy"] == {"type": "RollingUpdate", "rollingUpdateConfiguration": {
         "maxSurge": 0, "maxUnavailable": 1}}
 
 
-def test_multi_node_passes_the_multi_node_rules(service_data: Build) -> None:
-    data = service_data(**MULTI_NODE, network_policy={"enabled": True}, availability={"replicas": 2})
+def test_multi_node_uses_vllms_own_executor_where_the_release_has_it(service_data: Build) -> None:
+    group = render(service_data(**MULTI_NODE, image={"tag": "v0.18.1"}))["LeaderWorkerSet"]["spec"][
+        "leaderWorkerTemplate"]
+    leader, worker = (group[key]["spec"]["containers"][0] for key in ("leaderTemplate", "workerTemplate"))
+    native = ["--distributed-executor-backend=mp", "--nnodes=2", "--master-addr=$(LWS_LEADER_ADDRESS)",
+              "--master-port=29501"]
+    assert leader["command"] == worker["command"] == ["vllm", "serve"]
+    assert leader["args"][9:] == [*native, "--node-rank=0", "--shutdown-timeout=60"]
+    assert worker["args"][9:] == [*native, "--node-rank=$(NODE_RANK)", "--headless", "--shutdown-timeout=60"]
+    assert {"name": "NODE_RANK", "valueFrom": {"fieldRef": {
+        "fieldPath": "metadata.labels['leaderworkerset.sigs.k8s.io/worker-index']"}}} in worker["env"]
+    assert not any(entry["name"] == "NODE_RANK" for entry in leader["env"])
+
+
+@pytest.mark.parametrize("tag", ["v0.11.0", "v0.18.1"])
+def test_multi_node_passes_the_multi_node_rules(service_data: Build, tag: str) -> None:
+    data = service_data(**MULTI_NODE, network_policy={"enabled": True}, availability={"replicas": 2},
+                        image={"tag": tag})
     objects = render_service(VllmServiceSpec.model_validate(data), CONTEXT)
-    ids = ("VI-MN-001", "VI-GPU-001", "VI-GPU-002", "VI-NET-005", "VI-AVL-010", "VI-NET-003", "VI-AVL-009")
+    ids = ("VI-MN-001", "VI-GPU-001", "VI-GPU-002", "VI-NET-005", "VI-AVL-010", "VI-NET-003", "VI-AVL-009",
+           "VI-VER-002")
     assert [(f.rule.id, f.message) for f in evaluate(objects, [RULES[i] for i in ids])] == []
 
 

@@ -258,13 +258,16 @@ def test_restricted_profile_requires_what_its_rules_require(service_data: Build)
     """synth never writes what `check --profile restricted` refuses: digests, PDBs, NetworkPolicies."""
     relaxed = service_data(availability={"disruption_budget": {"enabled": False}}, network_policy={"enabled": False})
     assert errors(FleetSpec, fleet([relaxed], policy_profile="restricted")) == [
-        ("services[0].image.digest", "the restricted profile pins images by digest (VI-IMG-001); set image.digest, "
-                                     "or policy_profile: dev"),
+        ("services[0].image.digest", "the restricted profile pins images by digest (VI-IMG-001); set image.digest "
+                                     "(or say why not in image.unpinned_reason), or policy_profile: dev"),
         ("services[0].availability.disruption_budget.enabled", "the restricted profile requires a "
                                                                "PodDisruptionBudget (VI-AVL-001)"),
         ("services[0].network_policy.enabled", "every profile requires a NetworkPolicy around vLLM pods "
                                                "(VI-NET-001)"),
     ]
+    stated = {**relaxed, "image": {**relaxed["image"], "unpinned_reason": "no trusted digest record yet"},
+              "availability": {}, "network_policy": {"enabled": True}}
+    assert FleetSpec.model_validate(fleet([stated], policy_profile="restricted")).services[0].image.digest is None
     assert errors(FleetSpec, fleet([relaxed])) == [
         ("services[0].network_policy.enabled", "every profile requires a NetworkPolicy around vLLM pods "
                                                "(VI-NET-001)")]

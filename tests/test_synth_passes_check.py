@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from tests.conftest import LLAMA_8B_REVISION
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
+from vllm_infra.catalog.vllm_releases import release_catalog
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
 from vllm_infra.render import render_fleet
 from vllm_infra.spec import FleetSpec
@@ -21,6 +22,9 @@ DIGEST = "sha256:" + "c" * 64
 MODELS = ["meta-llama/Llama-3.2-3B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
           "Qwen/Qwen3-30B-A3B", "meta-llama/Llama-3.1-70B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3",
           "acme/private-model"]
+RELEASE_TAGS = [f"v{release.version}" for release in release_catalog().releases]
+"""Every catalogued release: the renderer emits only flags each one accepts, and spec-time checks
+refuse the extra_args a release would not parse (check's VI-VER-002 agrees)."""
 SECONDS = st.one_of(st.integers(0, 4000), st.sampled_from(["90s", "10m", "1h30m"]))
 
 
@@ -60,8 +64,10 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
                   "max_num_seqs": draw(st.sampled_from([16, 256])),
                   "gpu_memory_utilization": draw(st.sampled_from([0.5, 0.85, 0.9, 0.92, 0.95])),
                   "extra_args": draw(st.sampled_from([{}, {"enable-prefix-caching": True},
-                                                      {"enforce-eager": True, "max-num-batched-tokens": 4096}]))},
-        "image": {"tag": draw(st.sampled_from(["v0.11.0", "v0.18.0"]))},
+                                                      {"enforce-eager": True, "max-num-batched-tokens": 4096},
+                                                      {"enable-log-requests": True}, {"swap-space": 8},
+                                                      {"disable-log-requests": True}]))},
+        "image": {"tag": draw(st.sampled_from(RELEASE_TAGS))},
         "accelerator": {"type": gpu_type.value, "platform": draw(st.sampled_from(gpu.platforms() or ["gke"]))},
         "parallelism": {"tensor": draw(st.sampled_from([1, 2, 4, 8])), "pipeline": draw(st.sampled_from([1, 2])),
                         "nodes": nodes},

@@ -12,6 +12,7 @@ from vllm_infra.cli.check import check, rules, validate
 from vllm_infra.cli.plan import models, plan
 from vllm_infra.cli.smoke import smoke
 from vllm_infra.cli.synth import synth
+from vllm_infra.cli.upgrade import upgrade_check
 
 app = typer.Typer(
     name="vllm-infra",
@@ -49,6 +50,7 @@ app.command()(rules)
 app.command()(plan)
 app.command()(models)
 app.command()(smoke)
+app.command("upgrade-check")(upgrade_check)
 
 
 def tune_collector() -> None:

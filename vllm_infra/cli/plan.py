@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from vllm_infra.cli.fleets import load_fleets
 from vllm_infra.cli.output import fail, stdout
 from vllm_infra.cli.synth import STACKS_DIR
 from vllm_infra.vocabulary.reporting import DataFormat
@@ -68,15 +69,9 @@ def plan(
     from rich.table import Table
 
     from vllm_infra.operations.plan import plan_fleet
-    from vllm_infra.outputs.stack_config import StackConfigError, load_stack
-    from vllm_infra.outputs.synth import select_stacks
 
     table_prices = _prices(price, prices)
-    try:
-        selected = select_stacks(stacks_dir, stacks or [])
-        fleets = {name: load_stack(path) for name, path in selected.items()}
-    except StackConfigError as exc:
-        fail(f"{len(exc.problems)} problem(s) in stack configuration", [str(p) for p in exc.problems])
+    fleets = load_fleets(stacks_dir, stacks)
     rows = {name: plan_fleet(fleet, table_prices) for name, fleet in fleets.items()}
     if output == DataFormat.JSON:
         stdout.out(json.dumps({name: [{**asdict(row), "cost_min": round(row.cost_min, 2),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vllm_infra.catalog.vllm import metric_for
+from vllm_infra.catalog.vllm_releases import metric_for
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import metadata
 from vllm_infra.spec.autoscaling import HpaAutoscalingSpec, KedaAutoscalingSpec

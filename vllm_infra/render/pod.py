@@ -7,14 +7,20 @@ import shlex
 from enum import StrEnum
 from typing import Any
 
-from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE
+from vllm_infra.catalog.vllm_releases import accepts, native_multi_node
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import ROLE_LABEL, common_labels
 from vllm_infra.spec.model import Dtype, KvCacheDtype
 from vllm_infra.spec.resolved import STARTUP_PROBE_PERIOD, ResolvedService
 from vllm_infra.spec.scheduling import Spread
 from vllm_infra.spec.storage import CacheType
-from vllm_infra.vocabulary.kubernetes import HOSTNAME_TOPOLOGY, ZONE_TOPOLOGY
+from vllm_infra.vocabulary.kubernetes import (
+    HOSTNAME_TOPOLOGY,
+    LWS_LEADER_ADDRESS_ENV,
+    LWS_WORKER_INDEX_LABEL,
+    NODE_RANK_ENV,
+    ZONE_TOPOLOGY,
+)
 from vllm_infra.vocabulary.units import format_bytes, parse_quantity
 
 CONTAINER_NAME = "vllm"
@@ -26,6 +32,8 @@ TMP_PATH = "/tmp"
 CACHE_PATH = "/model-cache"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 RAY_PORT = 6379
+MASTER_PORT = 29501
+"""torch.distributed rendezvous on the leader for native multi-node (vLLM's default)."""
 EPHEMERAL_OVERHEAD = 2 * 2**30
 """Container logs and writable layer on top of disk-backed emptyDirs."""
 
@@ -36,12 +44,12 @@ class PodRole(StrEnum):
     SERVER = "server"
     """Single-node replica: runs ``vllm serve``."""
     LEADER = "leader"
-    """Multi-node replica: Ray head plus ``vllm serve``."""
+    """Multi-node replica: ``vllm serve`` as node rank 0 (before native multi-node: the Ray head)."""
     WORKER = "worker"
-    """Multi-node replica: Ray worker contributing GPUs."""
+    """Multi-node replica: a headless ``vllm serve`` worker (before native multi-node: a Ray worker)."""
 
 
-def engine_args(service: ResolvedService) -> list[str]:
+def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> list[str]:
     """Arguments of ``vllm serve``; every typed field maps to exactly one flag."""
     model, par = service.spec.model, service.spec.parallelism
     args = [
@@ -65,8 +73,8 @@ def engine_args(service: ResolvedService) -> list[str]:
     if model.trust_remote_code:
         args += ["--trust-remote-code", f"--code-revision={model.revision}"]
     if par.nodes > 1:
-        args.append("--distributed-executor-backend=ray")
-    if service.vllm_version >= SHUTDOWN_TIMEOUT_SINCE:
+        args += _multi_node_args(service, role)
+    if accepts(service.vllm_version, "--shutdown-timeout"):
         args.append(f"--shutdown-timeout={service.spec.lifecycle.drain.request_timeout}")
     for flag, value in sorted(model.extra_args.items()):
         if value is True:
@@ -78,18 +86,36 @@ def engine_args(service: ResolvedService) -> list[str]:
     return args
 
 
+def _multi_node_args(service: ResolvedService, role: PodRole) -> list[str]:
+    """How the pods of a group find each other: vLLM's own multiprocessing executor across nodes
+    where the release has it (``--nnodes``), else Ray."""
+    if not native_multi_node(service.vllm_version):
+        return ["--distributed-executor-backend=ray"]
+    args = ["--distributed-executor-backend=mp", f"--nnodes={service.spec.parallelism.nodes}",
+            f"--master-addr=$({LWS_LEADER_ADDRESS_ENV})", f"--master-port={MASTER_PORT}"]
+    if role == PodRole.WORKER:
+        return [*args, f"--node-rank=$({NODE_RANK_ENV})", "--headless"]
+    return [*args, "--node-rank=0"]
+
+
 def _command(service: ResolvedService, role: PodRole) -> dict[str, list[str]]:
-    if role == PodRole.SERVER:
-        return {"command": ["vllm", "serve"], "args": engine_args(service)}
+    if role == PodRole.SERVER or native_multi_node(service.vllm_version):
+        return {"command": ["vllm", "serve"], "args": engine_args(service, role)}
+    store = f"--object-store-memory={service.shm_bytes // 2}"
     if role == PodRole.LEADER:
-        serve = shlex.join(["vllm", "serve", *engine_args(service)])
-        script = f"ray start --head --port={RAY_PORT} --disable-usage-stats && exec {serve}"
+        serve = shlex.join(["vllm", "serve", *engine_args(service, role)])
+        nodes = service.spec.parallelism.nodes
+        count = ("python3 -c 'import ray; ray.init(address=\"auto\", logging_level=\"ERROR\"); "
+                 "print(sum(node[\"Alive\"] for node in ray.nodes()))'")
+        script = (f"ray start --head --port={RAY_PORT} {store} --disable-usage-stats && "
+                  f"until [ \"$({count})\" = \"{nodes}\" ]; do sleep 5; done && exec {serve}")
         return {"command": ["/bin/sh", "-c"], "args": [script]}
     return {"command": ["/bin/sh", "-c"],
-            "args": [f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --disable-usage-stats --block"]}
+            "args": [f"exec ray start --address=$({LWS_LEADER_ADDRESS_ENV}):{RAY_PORT} {store} "
+                     "--disable-usage-stats --block"]}
 
 
-def _env(service: ResolvedService) -> list[dict[str, Any]]:
+def _env(service: ResolvedService, role: PodRole) -> list[dict[str, Any]]:
     cache = service.spec.storage.model_cache
     values = {
         "HOME": f"{TMP_PATH}/home",
@@ -113,6 +139,9 @@ def _env(service: ResolvedService) -> list[dict[str, Any]]:
         secrets["VLLM_API_KEY"] = service.spec.security.api_key_secret
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
             for name, ref in secrets.items()]
+    if role == PodRole.WORKER and native_multi_node(service.vllm_version):
+        env.append({"name": NODE_RANK_ENV, "valueFrom": {"fieldRef": {
+            "fieldPath": f"metadata.labels['{LWS_WORKER_INDEX_LABEL}']"}}})
     return sorted(env, key=lambda item: item["name"])
 
 
@@ -191,7 +220,7 @@ def container(service: ResolvedService, role: PodRole) -> dict[str, Any]:
         "image": service.spec.image.reference,
         "imagePullPolicy": service.spec.image.pull_policy.value,
         **_command(service, role),
-        "env": _env(service),
+        "env": _env(service, role),
         "resources": _resources(service),
         "securityContext": {
             "allowPrivilegeEscalation": False,

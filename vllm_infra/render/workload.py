@@ -15,7 +15,7 @@ from vllm_infra.vocabulary.kubernetes import (
     SPARE_GPUS_ANNOTATION,
     WAIVER_ANNOTATION_PREFIX,
 )
-from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE
+from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, TRUST_REMOTE_CODE_RULE
 
 ROLLOUT_DEADLINE_MARGIN = 120
 
@@ -32,6 +32,8 @@ def workload_annotations(service: ResolvedService) -> dict[str, str]:
     reason = service.spec.model.trust_remote_code_reason
     if reason:
         annotations[f"{WAIVER_ANNOTATION_PREFIX}{TRUST_REMOTE_CODE_RULE}"] = reason
+    if service.spec.image.unpinned_reason:
+        annotations[f"{WAIVER_ANNOTATION_PREFIX}{IMAGE_PINNING_RULE}"] = service.spec.image.unpinned_reason
     return annotations
 
 
@@ -64,7 +66,8 @@ def deployment(service: ResolvedService, context: RenderContext) -> dict[str, An
 
 def leader_worker_set(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     """LeaderWorkerSet: each replica is a group of ``parallelism.nodes`` pods that restart
-    together; the leader runs the Ray head and ``vllm serve``, workers join its Ray cluster.
+    together; the leader serves the API, workers run the rest of the model (vLLM's own multi-node
+    executor, or Ray on releases without it).
     Workers start as soon as the leader exists (LeaderCreated): the leader only turns ready once
     they have joined."""
     selector = selector_labels(service)

@@ -47,7 +47,7 @@ class ParallelismSpec(SpecModel):
 
     nodes: int = Field(default=1, gt=0)
     """Pods (one per node) that serve one replica together. More than one renders a
-    LeaderWorkerSet using Ray. Default: 1."""
+    LeaderWorkerSet (vLLM's own multi-node executor from 0.11.1, Ray before). Default: 1."""
 
     @property
     def world_size(self) -> int:

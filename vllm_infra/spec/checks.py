@@ -8,16 +8,19 @@ from vllm_infra.capacity.fit import fit_options, unsupported_formats
 from vllm_infra.capacity.memory import MemoryEstimate
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
+from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.vllm_releases import FlagKind, accepts, catalog_unknown_flag, release_catalog
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.storage import AccessMode, CacheType
 from vllm_infra.vocabulary.credentials import is_secret_env_name
+from vllm_infra.vocabulary.kubernetes import NODE_RANK_ENV
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
 from vllm_infra.vocabulary.units import format_duration, format_gib
 
-RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH", "VLLM_API_KEY",
-                          "VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH", NODE_RANK_ENV,
+                          "VLLM_API_KEY", "VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
                           "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "NUMBA_CACHE_DIR"})
 """Environment variables vllm-infra sets itself (cache paths for a read-only root filesystem,
 the token file, the API key); ``env`` and ``secret_env`` may not set them."""
@@ -26,7 +29,7 @@ the token file, the API key); ``env`` and ``secret_env`` may not set them."""
 def service_problems(service: ResolvedService) -> list[Problem]:
     """Every cross-section problem; capacity is only judged once the rest is consistent."""
     problems = [*_parallelism(service), *_accelerator(service), *_availability(service), *_storage(service),
-                *_env(service), *_lifecycle(service)]
+                *_env(service), *_lifecycle(service), *_engine_flags(service)]
     return problems or _capacity(service)
 
 
@@ -164,6 +167,43 @@ def _lifecycle(service: ResolvedService) -> list[Problem]:
                         f"loading {service.spec.model.id} on {service.gpus_per_replica} GPU(s); the startup probe "
                         "would kill the pod mid-load", configured)]
     return []
+
+
+def _engine_flags(service: ResolvedService) -> list[Problem]:
+    """What the image's vLLM release would refuse or ignore: unknown or removed ``extra_args``,
+    values of the wrong kind, and a drain timeout set for a release without ``--shutdown-timeout``."""
+    catalog, version, model = release_catalog(), service.vllm_version, service.spec.model
+    problems = []
+    for name, value in sorted(model.extra_args.items()):
+        message = _extra_arg_problem(name, value, version)
+        if message:
+            problems.append(Problem(("model", "extra_args", name), message, value))
+    drain = service.spec.lifecycle.drain
+    if "request_timeout" in drain.model_fields_set and not accepts(version, "--shutdown-timeout"):
+        since = catalog.first_with("--shutdown-timeout")
+        problems.append(Problem(("lifecycle", "drain", "request_timeout"),
+                                f"vLLM {version} aborts in-flight requests on SIGTERM; letting them finish needs "
+                                f"--shutdown-timeout (vLLM {since} or later): set image.tag to v{since} or later, "
+                                "or remove request_timeout", drain.request_timeout))
+    return problems
+
+
+def _extra_arg_problem(name: str, value: str | int | float | bool, version: VllmVersion) -> str | None:
+    catalog = release_catalog()
+    flag = catalog.flags(version).get(f"--{name}")
+    if flag is None:
+        return catalog_unknown_flag(f"--{name}", version)
+    if isinstance(value, bool):
+        if flag.kind != FlagKind.BOOL:
+            return f"--{name} takes a {flag.kind} value in vLLM {version}, not true/false"
+        if value is False and not flag.negatable:
+            return f"--{name} is a plain switch in vLLM {version} (no --no-{name}); leave it out to keep it off"
+        return None
+    if flag.kind == FlagKind.BOOL:
+        return f"--{name} is a switch in vLLM {version}: set it to true or false"
+    if flag.choices and str(value) not in flag.choices:
+        return f"--{name}={value}: vLLM {version} accepts {', '.join(flag.choices)}"
+    return None
 
 
 def _capacity(service: ResolvedService) -> list[Problem]:

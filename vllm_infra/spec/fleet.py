@@ -136,10 +136,10 @@ class FleetSpec(SpecModel):
         strict = self.policy_profile != Profile.DEV
         problems = []
         for index, service in enumerate(self.services):
-            if strict and service.image.digest is None:
+            if strict and service.image.digest is None and service.image.unpinned_reason is None:
                 problems.append(Problem(("services", index, "image", "digest"), f"the {self.policy_profile} profile "
-                                        "pins images by digest (VI-IMG-001); set image.digest, or policy_profile: "
-                                        "dev", None))
+                                        "pins images by digest (VI-IMG-001); set image.digest (or say why not in "
+                                        "image.unpinned_reason), or policy_profile: dev", None))
             if strict and not service.availability.disruption_budget.enabled:
                 problems.append(Problem(("services", index, "availability", "disruption_budget", "enabled"),
                                         f"the {self.policy_profile} profile requires a PodDisruptionBudget "

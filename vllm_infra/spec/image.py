@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.vllm_releases import unknown_release
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
 
 
@@ -35,6 +36,11 @@ class ImageSpec(SpecModel):
     vllm_version: Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+")] | None = None
     """vLLM release inside the image, used to pick flags and metric names. Default: read from
     ``tag`` (required when the tag does not name a release)."""
+
+    unpinned_reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                      max_length=500)] | None = None
+    """Why the image has no digest where policy wants one (e.g. no trusted record of the
+    release's digest); rendered as the waiver of VI-IMG-001, where reviewers see it. Default: none."""
 
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     """When the kubelet pulls the image. Default: ``IfNotPresent``."""
@@ -67,8 +73,17 @@ class ImageSpec(SpecModel):
         if self.tag == "latest":
             problems.append(Problem(("tag",), "'latest' floats between releases; pin a release tag "
                                     "such as 'v0.11.0' or a digest", self.tag))
-        if self.vllm_version is None and VllmVersion.parse(self.tag or "") is None:
+        version = VllmVersion.parse(self.vllm_version or self.tag or "")
+        if version is None:
             problems.append(Problem(("vllm_version",), "the tag does not name a vLLM release; set "
                                     "'vllm_version' (e.g. '0.11.0')", self.tag))
+        else:
+            unknown = unknown_release(version)
+            if unknown:
+                problems.append(Problem(("vllm_version" if self.vllm_version else "tag",), unknown,
+                                        self.vllm_version or self.tag))
+        if self.unpinned_reason is not None and self.digest is not None:
+            problems.append(Problem(("unpinned_reason",), "the image is pinned by digest; remove unpinned_reason",
+                                    self.unpinned_reason))
         raise_problems("ImageSpec", problems)
         return self

@@ -61,8 +61,8 @@ class DrainSpec(SpecModel):
     Default: 15s."""
 
     request_timeout: Seconds = Field(default=60, ge=0)
-    """Time in-flight requests get after SIGTERM (``--shutdown-timeout`` on vLLM >= 0.18).
-    Default: 60s."""
+    """Time in-flight requests get after SIGTERM (``--shutdown-timeout``, vLLM >= 0.18; setting it
+    for an older release is refused, since those abort in-flight requests). Default: 60s."""
 
 
 class LifecycleSpec(SpecModel):

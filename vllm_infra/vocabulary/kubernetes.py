@@ -102,6 +102,11 @@ WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_LEADER_ADDRESS_ENV = "LWS_LEADER_ADDRESS"
+"""Set by the LeaderWorkerSet controller in every pod of a group: the leader's address."""
+NODE_RANK_ENV = "NODE_RANK"
+"""Where vllm-infra puts a worker's rank in its group (from the worker-index label) for
+``--node-rank``."""
 """Labels the LeaderWorkerSet controller puts on every pod; worker-index "0" is the leader."""
 LWS_LEADER_INDEX = "0"
 

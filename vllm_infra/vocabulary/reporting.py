@@ -12,6 +12,10 @@ TRUST_REMOTE_CODE_RULE = "VI-SEC-013"
 """The rule that asks why a model repository's code is trusted; the spec's reason is rendered as
 its waiver."""
 
+IMAGE_PINNING_RULE = "VI-IMG-001"
+"""The rule that asks for image digests; the spec's ``image.unpinned_reason`` is rendered as its
+waiver."""
+
 
 class Severity(StrEnum):
     """Rule severity; critical and high fail the default gate."""

@@ -20,13 +20,14 @@ from vllm_infra.checker.rules import (
     resources,
     schema,
     security,
+    versions,
 )
 from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, Rule, RuleContext, Scope, Violation
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
 RULE_MODULES: tuple[ModuleType, ...] = (availability, gpu, hygiene, images, multinode, network, probes, rbac,
-                                        reading, resources, schema, security)
+                                        reading, resources, schema, security, versions)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 

@@ -6,10 +6,12 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.catalog.vllm import METRIC_LIFETIMES
+from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.vllm_releases import release_catalog
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.k8s import (
+    catalogued_version,
     dig,
     group_size,
     is_vllm_workload,
@@ -21,7 +23,7 @@ from vllm_infra.checker.rules.k8s import (
     pod_templates,
     vllm_pod_templates,
 )
-from vllm_infra.checker.rules.probes import image_version, start_seconds
+from vllm_infra.checker.rules.probes import start_seconds
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
@@ -236,14 +238,28 @@ def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violati
 
 def _metric_versions(scaler: Manifest, workload: Manifest, sources: list[tuple[FieldPath, str, str]]
                      ) -> Iterator[Violation]:
-    versions = {image_version(s.spec, t.labels) for t, s in vllm_pod_templates(workload)} - {None}
+    """Metrics some vLLM release emits that the workload's release does not (renamed, hidden or
+    not yet added): the autoscaler would see no data."""
+    catalog = release_catalog()
+    versions = {catalogued_version(str(s.spec.get("image", ""))) for _t, s in vllm_pod_templates(workload)} - {None}
     for path, _kind, text in sources:
-        for name in _VLLM_METRIC.findall(text):
-            lifetime = METRIC_LIFETIMES.get(f"vllm:{name}")
-            for version in versions:
-                if lifetime is not None and version is not None and not lifetime.emitted_by(version):
-                    yield Violation(path, f"vllm:{name} is not emitted by vLLM {version}; the autoscaler would see "
-                                          "no data", obj=scaler)
+        for name in sorted({f"vllm:{found}" for found in _VLLM_METRIC.findall(text)} & catalog.metric_names):
+            for version in sorted(v for v in versions if v is not None):
+                metric = catalog.metrics(version).get(name)
+                if metric is not None and not metric.hidden:
+                    continue
+                yield Violation(path, _missing_metric(name, version), obj=scaler)
+
+
+def _missing_metric(name: str, version: VllmVersion) -> str:
+    history = release_catalog().metric_history(name)
+    replacement = next((metric.replaced_by for _s, _e, metric in reversed(history) if metric.replaced_by), None)
+    hidden = any(start <= version <= end and metric.hidden for start, end, metric in history)
+    text = (f"{name} is hidden in vLLM {version} (only shown with --show-hidden-metrics-for-version)" if hidden
+            else f"{name} is not emitted by vLLM {version}")
+    if history and version < history[0][0]:
+        text += f" (first in {history[0][0]})"
+    return text + ", so the autoscaler would see no data" + (f"; use {replacement}" if replacement else "")
 
 
 @resource_rule(

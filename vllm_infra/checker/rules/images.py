@@ -16,11 +16,11 @@ from vllm_infra.checker.rules.k8s import (
     vllm_pod_templates,
 )
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
-from vllm_infra.vocabulary.reporting import Profile, Severity
+from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile, Severity
 
 
 @resource_rule(
-    "VI-IMG-001", Severity.HIGH, "Images have an explicit non-latest tag; restricted profile needs a digest",
+    IMAGE_PINNING_RULE, Severity.HIGH, "Images have an explicit non-latest tag; restricted profile needs a digest",
     "Pin images by tag and @sha256 digest (the dev profile accepts a release tag).", kinds=WORKLOAD_KINDS)
 def pinned_images(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES, OTHER_ACCELERATOR_PREFIXES
-from vllm_infra.catalog.vllm import CPU_BUILD_MARKERS, VLLM_DEFAULT_PORT
+from vllm_infra.catalog.vllm import CPU_BUILD_MARKERS, VLLM_DEFAULT_PORT, VllmVersion
+from vllm_infra.catalog.vllm_releases import FlagUse, release_catalog
 from vllm_infra.checker.rules.base import Manifest
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS
 from vllm_infra.vocabulary.kubernetes import (
@@ -247,6 +248,11 @@ class EngineArgs:
     shell: bool = False
     exec_form: bool = True
     """Whether vLLM becomes PID 1 (exec form, or ``exec`` inside ``sh -c``)."""
+    argv: tuple[str, ...] = ()
+    """The server's own arguments as written (after ``serve`` or the entrypoint module)."""
+    server_args: bool = False
+    """Whether ``argv`` surely goes to the vLLM server: after ``vllm serve`` or the entrypoint
+    module, or ``args`` alone handed to a vLLM image's own entrypoint."""
 
     def flag(self, name: str) -> str | bool | None:
         """Value of ``--name`` (True for a bare flag; None when absent)."""
@@ -281,21 +287,46 @@ def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
             start = index + 1
             exec_form = exec_form or any(t == "exec" for t in tokens[max(0, index - 3):index])
             break
+    server_args = start is not None or (not container.get("command") and bool(container.get("args"))
+                                        and "vllm" in image_parts(str(container.get("image", "")))[0])
     if start is None:
         start = 0
+    stop = next((index for index in range(start, len(tokens)) if tokens[index] in _OPERATORS), len(tokens))
+    argv = tuple(tokens[start:stop])
+    model, flags = _read_flags(argv, catalogued_version(str(container.get("image", ""))))
+    return EngineArgs(model, flags, shell, exec_form, argv, server_args)
+
+
+def _read_flags(argv: tuple[str, ...], version: VllmVersion | None) -> tuple[str | None, dict[str, str | bool]]:
+    """(model, flags by canonical name) as vLLM's parser reads ``argv``: switches take no value,
+    ``--no-x`` is False, ``-tp 2`` is ``tensor-parallel-size``; unknown flags keep their spelling."""
+    catalog = release_catalog() if any(token.startswith("-") for token in argv) else None
+    reading = version or (catalog.newest.version if catalog else None)
     model: str | None = None
     flags: dict[str, str | bool] = {}
-    position = start
-    while position < len(tokens) and tokens[position] not in _OPERATORS:
-        token = tokens[position]
-        if token.startswith("--"):
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        resolved = catalog.resolve(token, reading) if catalog and reading and token.startswith("-") else None
+        known = resolved.flag if resolved is not None and resolved.use != FlagUse.UNKNOWN else None
+        following = argv[position + 1] if position + 1 < len(argv) else None
+        attached = "=" in token or (token.startswith("-O") and len(token) > 2)
+        if _is_short_option(token):
+            if known is not None:
+                consumes = known.takes_value and not attached and following is not None
+                flags[known.name[2:]] = following if consumes and following else (
+                    token.split("=", 1)[1] if "=" in token else True)
+                position += consumes
+        elif token.startswith("--"):
             name, _, value = token[2:].partition("=")
-            name = name.replace("_", "-")  # vLLM's parser accepts --tensor_parallel_size too
-            if value:
+            name = known.name[2:] if known is not None else name.replace("_", "-")
+            takes_value = known is None or known.takes_value
+            if resolved is not None and resolved.use == FlagUse.NEGATED:
+                flags[name] = False
+            elif value:
                 flags[name] = value
-            elif position + 1 < len(tokens) and not tokens[position + 1].startswith("--") \
-                    and tokens[position + 1] not in _OPERATORS:
-                flags[name] = tokens[position + 1]
+            elif takes_value and following is not None and not following.startswith("--"):
+                flags[name] = following
                 position += 1
             else:
                 flags[name] = True
@@ -304,7 +335,26 @@ def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
         position += 1
     if "model" in flags and isinstance(flags["model"], str):
         model = model or flags["model"]
-    return EngineArgs(model, flags, shell, exec_form)
+    return model, flags
+
+
+def image_version(container: Mapping[str, Any], labels: Mapping[str, str]) -> VllmVersion | None:
+    """vLLM release from the image tag, else from the ``app.kubernetes.io/version`` label."""
+    _repo, tag, _digest = image_parts(str(container.get("image", "")))
+    return VllmVersion.parse(tag or "") or VllmVersion.parse(str(labels.get("app.kubernetes.io/version", "")))
+
+
+def _is_short_option(token: str) -> bool:
+    return len(token) > 1 and token[0] == "-" and token[1] != "-" and not token[1].isdigit()
+
+
+def catalogued_version(image: str) -> VllmVersion | None:
+    """The vLLM release an image's tag names, when the release catalog covers it."""
+    version = VllmVersion.parse(image_parts(image)[1] or "")
+    if version is None:
+        return None
+    catalog = release_catalog()
+    return version if catalog.oldest.version <= version <= catalog.newest.version else None
 
 
 def api_ports(container: Mapping[str, Any]) -> set[str | int]:

@@ -9,7 +9,7 @@ from typing import Any
 from vllm_infra.capacity.memory import DTYPE_BYTES, QUANTIZED_BYTES
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG
-from vllm_infra.catalog.vllm import SHUTDOWN_TIMEOUT_SINCE, VllmVersion
+from vllm_infra.catalog.vllm_releases import accepts
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
 from vllm_infra.checker.rules.k8s import (
     ContainerRef,
@@ -21,7 +21,7 @@ from vllm_infra.checker.rules.k8s import (
     env_values,
     gpu_count,
     group_size,
-    image_parts,
+    image_version,
     is_vllm_container,
     pod_templates,
     probe_budget,
@@ -164,12 +164,6 @@ def _pre_stop_seconds(container: Mapping[str, Any]) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def image_version(container: Mapping[str, Any], labels: Mapping[str, str]) -> VllmVersion | None:
-    """vLLM release from the image tag, else from the ``app.kubernetes.io/version`` label."""
-    _repo, tag, _digest = image_parts(str(container.get("image", "")))
-    return VllmVersion.parse(tag or "") or VllmVersion.parse(str(labels.get("app.kubernetes.io/version", "")))
-
-
 @resource_rule(
     "VI-PRB-004", Severity.HIGH, "Graceful drain: preStop sleep and a grace period covering it",
     "Add lifecycle.preStop.sleep, pass --shutdown-timeout (vLLM >= 0.18) and set terminationGracePeriodSeconds "
@@ -191,7 +185,7 @@ def graceful_drain(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                             f"terminationGracePeriodSeconds {grace} < {needed} (preStop {pre_stop or 0}s + shutdown "
                             f"timeout {timeout}s + 5s, at least 60s)")
         version = image_version(serving.spec, template.labels)
-        if not timeout and (version is None or version >= SHUTDOWN_TIMEOUT_SINCE):
+        if not timeout and (version is None or accepts(version, "--shutdown-timeout")):
             yield Violation(args_path(serving), "--shutdown-timeout is not set: SIGTERM aborts in-flight requests",
                             severity=Severity.LOW)
 
