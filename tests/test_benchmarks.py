@@ -50,3 +50,17 @@ def test_the_peer_refuses_a_run_that_skipped_objects() -> None:
     with pytest.raises(SystemExit, match="did not validate all 10 objects"):
         peer.check_summary(summary, 10)
     peer.check_summary(summary.replace("Valid: 9", "Valid: 10").replace("Skipped: 1", "Skipped: 0"), 10)
+
+
+def test_capacity_benchmark_replays_runs_and_judges_itself(tmp_path: Path) -> None:
+    out = tmp_path / "capacity.json"
+    runs = ROOT / "tests" / "fixtures" / "memory_runs.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.capacity", "--runs", str(runs), "--json", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode in (0, 1), result.stderr  # 1 = a target missed: judged by the benchmark
+    report = json.loads(out.read_text())
+    rows = {row["id"]: row for row in report["rows"]}
+    assert (rows["started"]["verdict"], rows["started"]["wrong"]) == ("fits", False)
+    assert (rows["refused"]["verdict"], rows["refused"]["wrong"]) == ("too-small", False)
+    assert report["summary"]["wrong_verdicts"] == [] and report["summary"]["kv_ratios"] == 1
+    assert "wrong verdicts 0/2" in result.stdout

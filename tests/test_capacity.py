@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from vllm_infra.capacity.memory import ServingSettings, estimate
+from vllm_infra.capacity.memory import ServingSettings, Verdict, estimate
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
+from vllm_infra.catalog.vllm import VllmVersion, scheduler_defaults
 from vllm_infra.spec import VllmServiceSpec
 from vllm_infra.vocabulary.paths import format_path
 from vllm_infra.vocabulary.units import GIB_BYTES
@@ -24,7 +26,7 @@ LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 def memory(model: str, gpu: GpuType, tensor: int = 1, length: int | None = None, **kwargs: Any) -> Any:
     arch = MODEL_CATALOG[model]
     settings = {"pipeline": 1, "dtype": "auto", "quantization": None, "kv_cache_dtype": "auto", "max_num_seqs": 256,
-                "utilization": 0.9, **kwargs}
+                "utilization": 0.9, "version": VllmVersion(0, 11, 0), **kwargs}
     return estimate(ServingSettings(arch, GPU_CATALOG[gpu], tensor=tensor, max_model_len=length or arch.context_length,
                                     **settings))
 
@@ -35,40 +37,142 @@ def errors(data: dict[str, Any]) -> list[tuple[str, str]]:
     return [(format_path(tuple(e["loc"])), e["msg"]) for e in info.value.errors()]
 
 
+def test_usable_memory_is_what_vllm_budgets_from() -> None:
+    assert GPU_CATALOG[GpuType.H100_80GB].usable_bytes == 81080 * 2**20  # nvidia-smi 81559 MiB - reserved
+    assert GPU_CATALOG[GpuType.H200].usable_bytes == (143771 - 616) * 2**20  # measured on a device
+    assert GPU_CATALOG[GpuType.L4].usable_bytes == (23034 - 640) * 2**20  # not measured: the fallback reservation
+
+
 def test_70b_bf16_does_not_fit_one_h100() -> None:
     single = memory(LLAMA_70B, GpuType.H100_80GB)
     assert round(single.weights / GIB_BYTES, 1) == 131.4  # 70.55e9 parameters x 2 bytes
-    assert round(single.budget / GIB_BYTES, 1) == 71.7  # 81559 MiB x 0.9
-    assert not single.weights_fit and not single.fits
+    assert round(single.budget / GIB_BYTES, 1) == 71.3  # 81080 MiB usable x 0.9
+    assert not single.weights_fit and single.verdict == Verdict.TOO_SMALL
 
 
 def test_70b_fits_with_tensor_parallel_4() -> None:
     tp4 = memory(LLAMA_70B, GpuType.H100_80GB, tensor=4)
-    assert round(tp4.weights / GIB_BYTES, 1) == 32.9
+    assert round(tp4.weights / GIB_BYTES, 3) == 32.852  # 70.55e9 x 2 / 4
+    # profiling peak: the sampler warm-up, 39 B x 256 sequences x 128256 vocab = 1.193 GiB (the forward pass
+    # over 8192 tokens is 8192 x (8192 + 2 x 28672 / 4) x 2 B = 0.344 GiB)
+    assert round(tp4.activation / GIB_BYTES, 3) == 1.193
     assert tp4.kv_per_token == 2 * 80 * (8 // 4) * 128 * 2  # K and V, 80 layers, 2 KV heads per GPU, bf16
-    assert tp4.kv_capacity == 489_740
-    assert tp4.fits and round(tp4.full_length_sequences, 2) == 3.74
+    # 71.262 - 32.852 - 0.55 (non-torch, TP > 1) - 1.193 = 36.667 GiB = 30037 blocks of 16 tokens x 80 KiB
+    assert round(tp4.kv_space / GIB_BYTES, 3) == 36.667
+    assert tp4.kv_capacity == 30037 * 16 == 480_592
+    assert tp4.verdict == Verdict.FITS and round(tp4.full_length_sequences, 2) == 3.67
 
 
 def test_8b_fits_one_l4_only_with_a_reduced_context() -> None:
     full = memory(LLAMA_8B, GpuType.L4)
-    assert round(full.kv_space / GIB_BYTES, 1) == 3.7
-    assert full.kv_capacity == 30_026
+    assert round(full.kv_space / GIB_BYTES, 2) == 3.38  # 19.68 budget - 14.96 weights - 0.15 - 1.19
+    assert full.kv_capacity == 27_696
     assert full.max_model_len == 131_072
-    assert not full.fits
-    assert full.longest_context == 29_696
-    assert memory(LLAMA_8B, GpuType.L4, length=8192).fits
+    assert full.verdict == Verdict.TOO_SMALL
+    assert full.longest_context == 24_576  # 27696 / 1.1, down to a multiple of 1024
+    assert memory(LLAMA_8B, GpuType.L4, length=8192).verdict == Verdict.FITS
 
 
 def test_fp8_kv_cache_doubles_capacity() -> None:
-    assert memory(LLAMA_8B, GpuType.L4, kv_cache_dtype="fp8").kv_capacity == 60_053  # 3.7 GiB / 64 KiB
+    assert memory(LLAMA_8B, GpuType.L4, kv_cache_dtype="fp8").kv_capacity == 55_408  # 3.38 GiB / 64 KiB per token
 
 
 def test_mla_cache_is_not_split_by_tensor_parallelism() -> None:
     deepseek = memory("deepseek-ai/DeepSeek-V3", GpuType.H200, tensor=8, length=32768)
     assert deepseek.kv_per_token == 61 * 576 * 2
-    assert round(deepseek.weights / GIB_BYTES, 1) == 78.1  # fp8 checkpoint: 671e9 bytes / 8
-    assert deepseek.fits
+    # fp8 checkpoint, 671e9 bytes, plus its bf16 embedding and lm_head (129280 x 7168 x 2 x 1 byte more), / 8
+    assert round(deepseek.weights / GIB_BYTES, 1) == 78.3
+    assert deepseek.verdict == Verdict.FITS
+
+
+def test_qwen3_32b_at_32k_on_one_h100_with_vllm_0_11_defaults_does_not_start() -> None:
+    """vLLM 0.11 refused this configuration for lack of KV cache (the old model accepted it)."""
+    at_32k = memory("Qwen/Qwen3-32B", GpuType.H100_80GB, length=32768, max_num_seqs=None)
+    assert at_32k.settings.sequences == 1024  # the default on >= 70 GiB GPUs other than A100
+    assert round(at_32k.activation / GIB_BYTES, 3) == 5.651  # 39 B x 1024 x 151936
+    # 71.262 - 61.020 (32.76e9 x 2) - 0.15 - 5.651 = 4.44 GiB: 18,176 tokens of 256 KiB, < 32,768
+    assert (round(at_32k.kv_space / GIB_BYTES, 2), at_32k.kv_capacity) == (4.44, 18_176)
+    assert at_32k.verdict == Verdict.TOO_SMALL
+    assert memory("Qwen/Qwen3-32B", GpuType.H100_80GB, length=16000, max_num_seqs=None).verdict == Verdict.FITS
+
+
+def test_max_num_seqs_sizes_the_sampler_warm_up() -> None:
+    small = memory(LLAMA_8B, GpuType.H100_80GB, length=32768, max_num_seqs=256)
+    large = memory(LLAMA_8B, GpuType.H100_80GB, length=32768, max_num_seqs=1024)
+    assert (round(small.activation / GIB_BYTES, 2), round(large.activation / GIB_BYTES, 2)) == (1.19, 4.77)
+    assert (small.kv_capacity, large.kv_capacity) == (450_240, 420_928)  # logged with 1024: 51.38 GiB
+
+
+def test_awq_keeps_embeddings_in_bf16() -> None:
+    awq = memory("Qwen/Qwen2.5-7B-Instruct", GpuType.L4, length=32768, quantization="awq")
+    # 7.62e9 x 0.5625 + 152064 x 3584 x 2 (untied embedding and lm_head) x (2 - 0.5625) bytes
+    assert awq.weights == 7.62e9 * 0.5625 + 152064 * 3584 * 2 * 1.4375
+    assert round(awq.weights / GIB_BYTES, 2) == 5.45  # 3.99 GiB if the embeddings were 4-bit too
+    assert awq.verdict == Verdict.FITS
+
+
+def test_a_checkpoint_size_replaces_the_parameter_estimate() -> None:
+    arch = replace(MODEL_CATALOG[LLAMA_8B], checkpoint_bytes=16.2e9)
+    served = estimate(replace(memory(LLAMA_8B, GpuType.L4, length=8192).settings, arch=arch))
+    assert served.weights == 16.2e9
+
+
+def test_tp4_moe_on_24_gb_gpus_leaves_no_room_for_cuda_graphs() -> None:
+    """Qwen3-30B-A3B TP=4 on 4 x A10 died of CUDA OOM during graph capture with vLLM 0.11."""
+    moe = memory("Qwen/Qwen3-30B-A3B", GpuType.A10G, tensor=4, length=32768)
+    # outside the budget: 0.1 x 22600 MiB = 2.21 GiB, for the CUDA context (0.5) and graphs
+    # (0.0172 x 48 layers x 4^0.77 = 2.40 GiB)
+    assert (round(moe.headroom / GIB_BYTES, 2), round(moe.headroom_needed / GIB_BYTES, 2)) == (2.21, 2.90)
+    assert moe.verdict == Verdict.NO_HEADROOM
+    assert memory("Qwen/Qwen3-30B-A3B", GpuType.A10G, tensor=4, length=32768,
+                  enforce_eager=True).verdict == Verdict.FITS
+    in_budget = memory("Qwen/Qwen3-30B-A3B", GpuType.A10G, tensor=4, length=32768, version=VllmVersion(0, 21, 0))
+    assert in_budget.verdict == Verdict.FITS  # from 0.21 graphs come out of the KV cache instead
+    assert round((moe.kv_space - in_budget.kv_space) / GIB_BYTES, 2) == 2.40
+
+
+def test_headroom_misfit_suggests_room_or_no_graphs(service_data: Build) -> None:
+    data = service_data(model={"id": "Qwen/Qwen3-30B-A3B", "max_model_len": 32768}, accelerator={"type": "A10G"},
+                        parallelism={"tensor": 4})
+    assert errors(data) == [(
+        "model",
+        "Qwen/Qwen3-30B-A3B does not fit on 4 x A10G (TP=4, PP=1, vLLM 0.11.0): the 2.2 GiB left outside the 19.9 GiB "
+        "budget (22.1 GiB usable on a A10G x gpu_memory_utilization 0.9) cannot hold the CUDA context and graphs (2.9 "
+        "GiB): the engine runs out of memory after allocating the KV cache. Fits with: model.gpu_memory_utilization: "
+        "0.86; model.extra_args.enforce-eager: true (no CUDA graphs: slower decoding); accelerator.type: A100-40GB",
+    )]
+
+
+def test_fixed_kv_budget_and_batched_tokens() -> None:
+    fixed = memory(LLAMA_8B, GpuType.H100_80GB, length=32768, kv_cache_memory_bytes=8 * GIB_BYTES)
+    assert fixed.kv_capacity == 65_536  # 8 GiB / 128 KiB per token, whatever the utilisation leaves
+    wide = memory(LLAMA_8B, GpuType.H100_80GB, length=32768, max_num_batched_tokens=65536)
+    assert round(wide.activation / GIB_BYTES, 2) == 4.0  # 65536 x (4096 + 2 x 14336) x 2 B > the sampler
+
+
+def test_kv_cache_is_counted_in_whole_blocks() -> None:
+    base = memory(LLAMA_8B, GpuType.L4, length=8192)
+    coarse = memory(LLAMA_8B, GpuType.L4, length=8192, block_size=128)
+    assert base.kv_capacity % 16 == 0 and coarse.kv_capacity % 128 == 0
+    assert coarse.kv_capacity == base.kv_capacity // 128 * 128
+
+
+def test_margin_tight_between_one_and_1_1_max_model_len() -> None:
+    assert memory(LLAMA_8B, GpuType.L4, length=26_624).verdict == Verdict.TIGHT  # 27,696 / 26,624 = 1.04
+    assert memory(LLAMA_8B, GpuType.L4, length=24_576).verdict == Verdict.FITS  # 1.13
+
+
+@pytest.mark.parametrize(("version", "gpu", "expected"), [
+    ("0.8.0", GpuType.H100_80GB, (1024, 8192)), ("0.8.0", GpuType.L40S, (1024, 2048)),
+    ("0.8.5", GpuType.A100_80GB, (1024, 8192)), ("0.9.0", GpuType.A100_80GB, (256, 2048)),
+    ("0.11.0", GpuType.H100_80GB, (1024, 8192)), ("0.27.1", GpuType.B200, (1024, 8192)),
+    ("0.28.0", GpuType.B200, (1024, 16384)), ("0.33.0", GpuType.L4, (256, 2048)),
+])
+def test_scheduler_defaults_follow_the_release(version: str, gpu: GpuType, expected: tuple[int, int]) -> None:
+    release = VllmVersion.parse(version)
+    assert release is not None
+    model = GPU_CATALOG[gpu]
+    assert tuple(scheduler_defaults(release, model.usable_bytes, model.type.value)) == expected
 
 
 def test_startup_budget_follows_model_size() -> None:
@@ -83,8 +187,8 @@ def test_service_misfit_lists_numbers_and_fixes(service_data: Build) -> None:
     data = service_data(model={"id": LLAMA_70B, "max_model_len": None}, accelerator={"type": "H100-80GB"})
     assert errors(data) == [(
         "model",
-        "meta-llama/Llama-3.1-70B-Instruct does not fit on 1 x H100-80GB (TP=1, PP=1): 131.4 GiB of weights plus "
-        "2.1 GiB of runtime overhead per GPU exceed the 71.7 GiB usable per H100-80GB (79.6 GiB x "
+        "meta-llama/Llama-3.1-70B-Instruct does not fit on 1 x H100-80GB (TP=1, PP=1, vLLM 0.11.0): 131.4 GiB of "
+        "weights plus 1.3 GiB of runtime overhead exceed the 71.3 GiB budget (79.2 GiB usable on a H100-80GB x "
         "gpu_memory_utilization 0.9). Fits with: parallelism.tensor: 4",
     )]
 
@@ -93,9 +197,10 @@ def test_service_context_misfit_suggests_the_longest_context(service_data: Build
     data = service_data(model={"max_model_len": None})
     assert errors(data) == [(
         "model",
-        "meta-llama/Llama-3.1-8B-Instruct does not fit on 1 x L4 (TP=1, PP=1): after 15.0 GiB of weights and 1.6 GiB "
-        "of overhead, 3.7 GiB of KV cache holds 30026 tokens, fewer than max_model_len 131072 (128 KiB per token and "
-        "GPU). Fits with: parallelism.tensor: 2; accelerator.type: A100-40GB; model.max_model_len: 29696",
+        "meta-llama/Llama-3.1-8B-Instruct does not fit on 1 x L4 (TP=1, PP=1, vLLM 0.11.0): after 15.0 GiB of weights "
+        "and 1.3 GiB of overhead in the 19.7 GiB budget (21.9 GiB usable on a L4 x gpu_memory_utilization 0.9), 3.4 "
+        "GiB of KV cache holds 27696 tokens (128 KiB per token and GPU), fewer than max_model_len 131072. Fits with: "
+        "parallelism.tensor: 2; accelerator.type: A100-40GB; model.max_model_len: 24576",
     )]
 
 
@@ -129,7 +234,7 @@ def test_unknown_models_are_not_sized_unless_described(service_data: Build) -> N
     assert service.startup_budget == 900
     described = service_data(model={"id": "acme/private-13b", "architecture": LLAMA_8B})
     sized = VllmServiceSpec.model_validate(described).resolved.memory_estimate
-    assert sized is not None and sized.kv_capacity == 30_026
+    assert sized is not None and sized.kv_capacity == 27_696
     assert errors(service_data(model={"architecture": "acme/unknown"})) == [
         ("model.architecture", "unknown architecture 'acme/unknown' (see `vllm-infra models`, or give the facts "
                                "inline)")]

@@ -196,7 +196,33 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         container(o)["resources"]["requests"].update(memory="8Gi")),
      [("Deployment/llama", f"{C0}.resources.requests.memory", "memory request differs from the limit"),
       ("Deployment/llama", f"{C0}.resources.limits.memory",
-       "memory limit 10Gi leaves less than 8Gi beyond 4Gi of memory-backed volumes")]),
+       "memory limit 10Gi cannot hold 4Gi of memory-backed volumes + 8.0 GiB for the vLLM processes")]),
+    ("VI-RES-002", "a CPU KV-cache tier the limit does not hold", lambda o: container(o)["args"].append(
+        "--kv-offloading-size=200"),
+     [("Deployment/llama", f"{C0}.resources.limits.memory",
+       "memory limit 144Gi cannot hold 4Gi of memory-backed volumes + 8.0 GiB for the vLLM processes + 200.0 GiB of "
+       "CPU KV cache (--kv-offloading-size)")]),
+    ("VI-CAP-001", "a context the KV cache cannot hold", lambda o: set_args(
+        o, "--max-model-len=16384", "--max-model-len=131072"),
+     [("Deployment/llama", f"{C0}.args",
+       "meta-llama/Llama-3.1-70B-Instruct (TP=2, PP=1, vLLM 0.18.1) on 2 x H100-80GB does not fit: after 65.7 GiB of "
+       "weights and 1.7 GiB of overhead in the 71.3 GiB budget (79.2 GiB usable on a H100-80GB x "
+       "gpu_memory_utilization 0.9), 3.8 GiB of KV cache holds 24992 tokens (160 KiB per token and GPU), fewer than "
+       "max_model_len 131072. Fits with: --tensor-parallel-size=4; GPU type H200; --max-model-len=22528; "
+       "--quantization=fp8")]),
+    ("VI-CAP-001", "within the margin", lambda o: set_args(o, "--max-model-len=16384", "--max-model-len=24576"),
+     [("Deployment/llama", f"{C0}.args",
+       "tight: meta-llama/Llama-3.1-70B-Instruct (TP=2, PP=1, vLLM 0.18.1) on 2 x H100-80GB: after 65.7 GiB of "
+       "weights and 1.7 GiB of overhead in the 71.3 GiB budget (79.2 GiB usable on a H100-80GB x "
+       "gpu_memory_utilization 0.9), 3.8 GiB of KV cache holds 24992 tokens (160 KiB per token and GPU), less than "
+       "1.1 x max_model_len 24576")]),
+    ("VI-CAP-001", "no GPU type pinned", lambda o: pod(o).pop("affinity"),
+     [("Deployment/llama", f"{C0}.resources",
+       "the pod pins no GPU type and meta-llama/Llama-3.1-70B-Instruct fits only on A100-80GB, H100-80GB, H200, B200: "
+       "meta-llama/Llama-3.1-70B-Instruct (TP=2, PP=1, vLLM 0.18.1) on 2 x T4: 65.7 GiB of weights plus 1.7 GiB of "
+       "runtime overhead exceed the 12.9 GiB budget (14.4 GiB usable on a T4 x gpu_memory_utilization 0.9). Pin a GPU "
+       "type with a node selector (nvidia.com/gpu.product, cloud.google.com/gke-accelerator or "
+       "karpenter.k8s.aws/instance-gpu-name)")]),
     ("VI-RES-003", "no CPU request", lambda o: container(o)["resources"]["requests"].pop("cpu"),
      [("Deployment/llama", f"{C0}.resources", "container 'vllm' requests no CPU")]),
     ("VI-RES-004", "unbounded disk emptyDir", lambda o: (
@@ -517,11 +543,12 @@ def test_rule_metadata_is_complete() -> None:
         assert not rule.title.endswith(".") and rule.remediation.endswith("."), rule.id
 
 
-def test_gpu_specific_rules_are_the_catalogs_twenty_two() -> None:
+def test_gpu_specific_rules_are_the_catalogs_twenty_three() -> None:
     assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted(["VI-NET-006",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
-        "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002"])
+        "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002",
+        "VI-CAP-001"])
 
 
 def test_dev_profile_relaxes_replicas_pdbs_and_digests() -> None:

@@ -31,11 +31,23 @@ class ModelArchitecture:
     kv_latent_dim: int | None = None
     """Multi-head latent attention (DeepSeek): cached elements per token and layer (kv_lora_rank +
     qk_rope_head_dim), replacing 2 x kv_heads x head_dim and not split by tensor parallelism."""
+    tied_embeddings: bool = False
+    """``tie_word_embeddings``: the input embedding doubles as the lm_head."""
+    checkpoint_bytes: float | None = None
+    """``total_size`` of the checkpoint's ``model.safetensors.index.json`` when known: its weights
+    as stored, including tensors kept unquantized."""
+
+    @property
+    def embedding_parameters(self) -> float:
+        """Parameters of the input embedding and lm_head (one matrix when tied)."""
+        return self.vocab_size * self.hidden_size * (1 if self.tied_embeddings else 2)
 
     @classmethod
-    def from_hf_config(cls, config: Mapping[str, Any], parameters: float | None = None) -> ModelArchitecture:
-        """Read a Hugging Face ``config.json``. Dense and Mixtral/Qwen-style MoE parameter counts
-        are estimated from the shapes when ``parameters`` is not given."""
+    def from_hf_config(cls, config: Mapping[str, Any], parameters: float | None = None,
+                       checkpoint_bytes: float | None = None) -> ModelArchitecture:
+        """Read a Hugging Face ``config.json`` (and the checkpoint's size, when known). Dense and
+        Mixtral/Qwen-style MoE parameter counts are estimated from the shapes when ``parameters``
+        is not given."""
         text = config.get("text_config", config)
         hidden = int(text["hidden_size"])
         heads = int(text["num_attention_heads"])
@@ -64,13 +76,16 @@ class ModelArchitecture:
         return cls(parameters=float(parameters or estimated), layers=layers, attention_heads=heads, kv_heads=kv_heads,
                    head_dim=head_dim, hidden_size=hidden, intermediate_size=intermediate, vocab_size=vocab,
                    context_length=int(text.get("max_position_embeddings") or 4096), weight_bytes=weight_bytes,
-                   active_parameters=active, kv_latent_dim=latent)
+                   active_parameters=active, kv_latent_dim=latent,
+                   tied_embeddings=bool(config.get("tie_word_embeddings", text.get("tie_word_embeddings", False))),
+                   checkpoint_bytes=checkpoint_bytes)
 
 
 _LLAMA_70B = ModelArchitecture(70.55e9, 80, 64, 8, 128, 8192, 28672, 128256, 131072)
 
 MODEL_CATALOG: MappingProxyType[str, ModelArchitecture] = MappingProxyType({
-    "meta-llama/Llama-3.2-3B-Instruct": ModelArchitecture(3.21e9, 28, 24, 8, 128, 3072, 8192, 128256, 131072),
+    "meta-llama/Llama-3.2-3B-Instruct": ModelArchitecture(3.21e9, 28, 24, 8, 128, 3072, 8192, 128256, 131072,
+                                                          tied_embeddings=True),
     "meta-llama/Llama-3.1-8B-Instruct": ModelArchitecture(8.03e9, 32, 32, 8, 128, 4096, 14336, 128256, 131072),
     "meta-llama/Llama-3.1-70B-Instruct": _LLAMA_70B,
     "meta-llama/Llama-3.3-70B-Instruct": _LLAMA_70B,
@@ -87,8 +102,10 @@ MODEL_CATALOG: MappingProxyType[str, ModelArchitecture] = MappingProxyType({
     "mistralai/Mistral-7B-Instruct-v0.3": ModelArchitecture(7.25e9, 32, 32, 8, 128, 4096, 14336, 32768, 32768),
     "mistralai/Mixtral-8x7B-Instruct-v0.1": ModelArchitecture(46.7e9, 32, 32, 8, 128, 4096, 14336, 32000, 32768,
                                                               active_parameters=12.9e9),
-    "google/gemma-2-9b-it": ModelArchitecture(9.24e9, 42, 16, 8, 256, 3584, 14336, 256000, 8192),
-    "google/gemma-3-27b-it": ModelArchitecture(27.43e9, 62, 32, 16, 128, 5376, 21504, 262208, 131072),
+    "google/gemma-2-9b-it": ModelArchitecture(9.24e9, 42, 16, 8, 256, 3584, 14336, 256000, 8192,
+                                              tied_embeddings=True),
+    "google/gemma-3-27b-it": ModelArchitecture(27.43e9, 62, 32, 16, 128, 5376, 21504, 262208, 131072,
+                                               tied_embeddings=True),
     "deepseek-ai/DeepSeek-V3": ModelArchitecture(671e9, 61, 128, 128, 128, 7168, 18432, 129280, 163840,
                                                  weight_bytes=1.0, active_parameters=37e9, kv_latent_dim=576),
 })

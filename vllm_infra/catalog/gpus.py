@@ -55,6 +55,7 @@ class GpuModel:
     type: GpuType
     vendor: Literal["nvidia", "amd"]
     memory_mib: int
+    """nvidia-smi's FB memory Total (the card's size as the driver reports it)."""
     supports_bf16: bool
     supports_fp8: bool
     """FP8 tensor cores (compute capability 8.9+, or MI300): fp8 weights with fp8 activations and
@@ -67,6 +68,15 @@ class GpuModel:
     fp8_weight_only: bool = False
     """No FP8 hardware, but vLLM's FP8 Marlin kernel runs dense fp8 checkpoints weight-only
     (W8A16) on it (Ampere, compute capability 8.0/8.6; not fused MoE layers)."""
+    usable_mib: int | None = None
+    """``torch.cuda.mem_get_info()`` total where measured: nvidia-smi's Total minus what the driver
+    reserves, the figure vLLM multiplies by ``gpu_memory_utilization`` (H200: a device run,
+    143771 - 616 MiB; H100, A100-40GB, A10G, L40S: the totals vLLM logged at start-up)."""
+
+    @property
+    def usable_bytes(self) -> int:
+        """Memory vLLM budgets from: the measured figure, else Total minus RESERVED_MIB_FALLBACK."""
+        return (self.usable_mib or self.memory_mib - RESERVED_MIB_FALLBACK) * 2**20
 
     def runs_fp8_weights(self, *, moe: bool) -> bool:
         """Whether vLLM can serve fp8-quantized weights on this GPU."""
@@ -91,6 +101,14 @@ class GpuModel:
         """Platforms on which this GPU can be targeted by label."""
         return sorted(self.node_labels)
 
+
+RESERVED_MIB_FALLBACK = 640
+"""Driver-reserved memory assumed where no usable figure was measured: the largest reservation
+seen (Total - usable: H200 616, A100-40GB 635, H100 479, L40S 468, RTX-4090 449, A10G 428,
+RTX-3090 430 MiB), so the estimate errs toward less memory."""
+
+GPU_MEMORY_LABEL = "karpenter.k8s.aws/instance-gpu-memory"
+"""Karpenter's GPU memory label (MiB), which tells the two A100 sizes apart."""
 
 _GFD = "nvidia.com/gpu.product"
 _GKE = "cloud.google.com/gke-accelerator"
@@ -124,30 +142,30 @@ GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
                  hourly_price_usd=0.53,
                  node_labels=_labels(("Tesla-T4",), "nvidia-tesla-t4", _karpenter("t4"))),
         GpuModel(GpuType.A10G, "nvidia", 23028, supports_bf16=True, supports_fp8=False, gpus_per_node=8,
-                 hourly_price_usd=1.01, fp8_weight_only=True,
+                 hourly_price_usd=1.01, fp8_weight_only=True, usable_mib=22600,
                  node_labels=_labels(("NVIDIA-A10G",), None, _karpenter("a10g"))),
         GpuModel(GpuType.L4, "nvidia", 23034, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=0.80,
                  node_labels=_labels(("NVIDIA-L4",), "nvidia-l4", _karpenter("l4"))),
         GpuModel(GpuType.L40S, "nvidia", 46068, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
-                 hourly_price_usd=1.86,
+                 hourly_price_usd=1.86, usable_mib=45600,
                  node_labels=_labels(("NVIDIA-L40S",), None, _karpenter("l40s"))),
         GpuModel(GpuType.A100_40GB, "nvidia", 40960, supports_bf16=True, supports_fp8=False,
-                 gpus_per_node=8, hourly_price_usd=2.75, fp8_weight_only=True,
+                 gpus_per_node=8, hourly_price_usd=2.75, fp8_weight_only=True, usable_mib=40325,
                  node_labels=_labels(("NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-PCIE-40GB"), "nvidia-tesla-a100",
                                      (*_karpenter("a100"), NodeLabelRequirement(
-                                         "karpenter.k8s.aws/instance-gpu-memory", "In", ("40960",))))),
+                                         GPU_MEMORY_LABEL, "In", ("40960",))))),
         GpuModel(GpuType.A100_80GB, "nvidia", 81920, supports_bf16=True, supports_fp8=False,
                  gpus_per_node=8, hourly_price_usd=3.43, fp8_weight_only=True,
                  node_labels=_labels(("NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"), "nvidia-a100-80gb",
                                      (*_karpenter("a100"), NodeLabelRequirement(
-                                         "karpenter.k8s.aws/instance-gpu-memory", "In", ("81920",))))),
+                                         GPU_MEMORY_LABEL, "In", ("81920",))))),
         GpuModel(GpuType.H100_80GB, "nvidia", 81559, supports_bf16=True, supports_fp8=True,
-                 gpus_per_node=8, hourly_price_usd=3.93,
+                 gpus_per_node=8, hourly_price_usd=3.93, usable_mib=81080,
                  node_labels=_labels(("NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"), "nvidia-h100-80gb",
                                      _karpenter("h100"))),
         GpuModel(GpuType.H200, "nvidia", 143771, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
-                 hourly_price_usd=4.98,
+                 hourly_price_usd=4.98, usable_mib=143155,
                  node_labels=_labels(("NVIDIA-H200",), "nvidia-h200-141gb", _karpenter("h200"))),
         GpuModel(GpuType.B200, "nvidia", 183359, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=7.50,
@@ -179,3 +197,20 @@ DEVICE_SELECTION_ENV = DEVICE_INDEX_ENV | {NVIDIA_DEVICES_ENV}
 
 NVIDIA_NO_DEVICES = "void"
 """``NVIDIA_VISIBLE_DEVICES=void`` hides every GPU from a container that was allocated none."""
+
+
+def _label_index() -> dict[tuple[str, str], frozenset[GpuType]]:
+    index: dict[tuple[str, str], set[GpuType]] = {}
+    for gpu in GPU_CATALOG.values():
+        for requirements in gpu.node_labels.values():
+            for requirement in requirements:
+                if requirement.operator == "In" and requirement.key != GPU_MEMORY_LABEL:
+                    for value in requirement.values:
+                        index.setdefault((requirement.key, value), set()).add(gpu.type)
+    return {key: frozenset(types) for key, types in index.items()}
+
+
+GPU_LABEL_INDEX: MappingProxyType[tuple[str, str], frozenset[GpuType]] = MappingProxyType(_label_index())
+"""(node label key, value) -> the GPU types a node with that label may have: the inverse of
+``node_labels``, for reading which GPU a hand-written pod asks for."""
+GPU_LABEL_KEYS: frozenset[str] = frozenset(key for key, _value in GPU_LABEL_INDEX)

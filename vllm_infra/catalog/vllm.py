@@ -53,3 +53,37 @@ class LoadSignal(StrEnum):
     """``vllm:num_requests_running``: requests in the running batch."""
     KV_CACHE_USAGE = "kv-cache-usage"
     """``vllm:kv_cache_usage_perc`` (``vllm:gpu_cache_usage_perc`` before 0.9.2): 0-1."""
+
+
+V1_ENGINE_SINCE = VllmVersion(0, 8, 0)
+"""The V1 engine is the default from 0.8.0 (V0 before): it profiles differently (see capacity)."""
+
+GRAPHS_IN_BUDGET_SINCE = VllmVersion(0, 21, 0)
+"""From 0.21 vLLM estimates CUDA-graph memory inside ``gpu_memory_utilization``; before, graphs
+were captured after the KV cache was allocated, in the memory the budget leaves free."""
+
+
+class SchedulerDefaults(NamedTuple):
+    """``max_num_seqs`` and ``max_num_batched_tokens`` vLLM picks when they are not given."""
+
+    max_num_seqs: int
+    max_num_batched_tokens: int
+
+
+def scheduler_defaults(version: VllmVersion, device_bytes: int, device_name: str) -> SchedulerDefaults:
+    """``EngineArgs._set_default_args`` for the OpenAI server of ``version``, as read in each
+    release's ``engine/arg_utils.py``: 0.8.0-0.8.4 size by device name (H100/H200) with 1024
+    sequences everywhere; 0.8.5 by memory (>= 70 GiB); from 0.9.0 A100s keep the small defaults;
+    from 0.28.0 GPUs with >= 160 GiB get 16384 batched tokens. V0 (before 0.8) schedules 256
+    sequences and, without chunked prefill, batches a whole ``max_model_len``."""
+    name, gib = device_name.lower(), device_bytes / 2**30
+    if version < V1_ENGINE_SINCE:
+        return SchedulerDefaults(256, 0)
+    if version < VllmVersion(0, 8, 5):
+        large = "h100" in name or "h200" in name
+        return SchedulerDefaults(1024, 8192 if large else 2048)
+    if version >= VllmVersion(0, 28, 0) and gib >= 160:
+        return SchedulerDefaults(1024, 16384)
+    if gib >= 70 and (version < VllmVersion(0, 9, 0) or "a100" not in name):
+        return SchedulerDefaults(1024, 8192)
+    return SchedulerDefaults(256, 2048)

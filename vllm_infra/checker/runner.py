@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from vllm_infra.catalog.architectures import ModelArchitecture
+from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, iter_inputs, load
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
 from vllm_infra.checker.rules.k8s import runs_vllm
@@ -132,13 +134,15 @@ NO_VLLM_NOTICE = ("no vLLM workload found (no pod template runs a vLLM container
 def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
               gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None,
-              ignore_missing_schemas: bool = False, progress: Progress = SILENT) -> CheckReport:
+              ignore_missing_schemas: bool = False, progress: Progress = SILENT, gpu: GpuType | None = None,
+              architectures: Mapping[str, ModelArchitecture] | None = None) -> CheckReport:
     """Schema validation plus the rule catalog over manifests on disk (or stdin). Paths that do
     not exist, or inputs with no object at all, are bad input; everything else is analysed."""
     objects, problems = load(inputs, progress)
     context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
-                          ignore_missing_schemas=ignore_missing_schemas)
+                          ignore_missing_schemas=ignore_missing_schemas, gpu=gpu,
+                          architectures=tuple(sorted((architectures or {}).items())))
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
     fatal = [problem for problem in problems if problem.argument] if objects else \
         problems or [LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass")]

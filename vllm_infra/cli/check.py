@@ -3,7 +3,8 @@ rendered YAML."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +12,10 @@ from vllm_infra.cli.output import fail, stdout
 from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.reporting import DataFormat, Profile, ReportFormat, Severity
+
+if TYPE_CHECKING:
+    from vllm_infra.catalog.architectures import ModelArchitecture
+    from vllm_infra.catalog.gpus import GpuType
 
 PATHS_HELP = "Files or directories of rendered YAML (recursively), or - for stdin."
 
@@ -44,6 +49,12 @@ def check(
     = None,
     ignore_missing_schemas: Annotated[bool, typer.Option(help="Pass kinds without a schema unvalidated instead "
                                                               "of reporting them (VI-SCH-006).")] = False,
+    gpu: Annotated[str | None, typer.Option(help="GPU type assumed for vLLM pods that pin none (e.g. H100-80GB); "
+                                                 "without it they are judged on every GPU of their vendor.",
+                                            show_default=False)] = None,
+    model_config: Annotated[list[str] | None, typer.Option(
+        "--model-config", help="MODEL=config.json: the architecture of a model missing from the catalog "
+                               "(repeatable), for the memory fit of VI-CAP-001.", show_default=False)] = None,
     quiet: Quiet = False,
 ) -> None:
     """Validate rendered YAML against strict schemas and run the vLLM policy catalog.
@@ -67,10 +78,12 @@ def check(
         version = normalize_version(kubernetes_version)
     except UnsupportedVersionError as exc:
         fail(str(exc))
+    gpu_type, architectures = _gpu_type(gpu), _model_configs(model_config or [])
     with progress(quiet) as bar:
         report = run_check(paths or ["manifests"], profile=profile, kubernetes_version=version,
                            skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule,
-                           ignore_missing_schemas=ignore_missing_schemas, progress=bar)
+                           ignore_missing_schemas=ignore_missing_schemas, progress=bar, gpu=gpu_type,
+                           architectures=architectures)
     if report.problems:
         _bad_input(list(report.problems), None if output == ReportFormat.TEXT else render_check(report, output))
     stdout.out(render_check(report, output), end="", highlight=False)
@@ -129,3 +142,32 @@ def rules(
     for r in catalog:
         table.add_row(r.id, r.severity.value, r.scope.value, "yes" if r.gpu_specific else "", r.title)
     stdout.print(table)
+
+
+def _gpu_type(name: str | None) -> GpuType | None:
+    from vllm_infra.catalog.gpus import GpuType
+
+    if name is None:
+        return None
+    try:
+        return GpuType(name)
+    except ValueError:
+        fail(f"--gpu {name!r} is not a GPU type of the catalog ({', '.join(t.value for t in GpuType)})")
+
+
+def _model_configs(items: list[str]) -> dict[str, ModelArchitecture]:
+    """``MODEL=config.json`` pairs read as architectures; bad input exits 2 naming the file."""
+    import json
+
+    from vllm_infra.catalog.architectures import ModelArchitecture
+
+    found: dict[str, ModelArchitecture] = {}
+    for item in items:
+        model, separator, path = item.partition("=")
+        if not separator or not model or not path:
+            fail(f"--model-config {item!r}: expected MODEL=path/to/config.json")
+        try:
+            found[model] = ModelArchitecture.from_hf_config(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            fail(f"--model-config {item!r}: cannot read a model architecture from {path}: {exc}")
+    return found

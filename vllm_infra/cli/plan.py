@@ -81,7 +81,7 @@ def plan(
     for name, stack_rows in rows.items():
         table = Table(title=f"{name} ({fleets[name].namespace.name})", title_justify="left")
         for column in ("service", "GPUs", "replicas", "weights/GPU", "KV cache/GPU", "KV tokens", "ctx",
-                       "x ctx", "startup", "GPU-h/month", "USD/month"):
+                       "x ctx", "fit", "startup", "GPU-h/month", "USD/month"):
             table.add_column(column, justify="left" if column == "service" else "right")
         for row in stack_rows:
             replicas = str(row.replicas_min) if row.replicas_min == row.replicas_max else \
@@ -93,7 +93,7 @@ def plan(
             table.add_row(row.service, f"{row.gpus_per_replica} x {row.gpu_type}", replicas,
                           _fmt(row.weights_per_gpu_gib, "{:.1f} GiB"), _fmt(row.kv_cache_per_gpu_gib, "{:.1f} GiB"),
                           _fmt(row.kv_cache_tokens, "{:,}"), _fmt(row.max_model_len, "{:,}"),
-                          _fmt(row.full_length_sequences, "{:.1f}"), f"{row.startup_seconds // 60}m",
+                          _fmt(row.full_length_sequences, "{:.1f}"), row.fit or "?", f"{row.startup_seconds // 60}m",
                           hours + ("*" if row.scheduled else ""), cost)
         total_min = sum(r.cost_min for r in stack_rows)
         total_max = sum(r.cost_max for r in stack_rows)
@@ -105,7 +105,9 @@ def plan(
 
 def models(
     import_config: Annotated[Path | None, typer.Option("--import", help="Print an `architecture:` block for a "
-                                                                       "Hugging Face config.json.")] = None,
+                                                                       "Hugging Face config.json (and the "
+                                                                       "model.safetensors.index.json beside it).")]
+    = None,
     parameters: Annotated[float | None, typer.Option(help="Parameter count to use instead of the estimate from "
                                                           "config.json shapes.")] = None,
 ) -> None:
@@ -116,10 +118,12 @@ def models(
     from vllm_infra.serialization.emitter import dump
 
     if import_config is not None:
+        index = import_config.with_name("model.safetensors.index.json")
         try:
             config = json.loads(import_config.read_text())
-            arch = ModelArchitecture.from_hf_config(config, parameters)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            total = json.loads(index.read_text()).get("metadata", {}).get("total_size") if index.is_file() else None
+            arch = ModelArchitecture.from_hf_config(config, parameters, float(total) if total else None)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             fail(f"cannot read a model architecture from {import_config}: {exc}")
         block = {key: value for key, value in asdict(arch).items() if value is not None}
         stdout.out(dump({"architecture": block}), end="", highlight=False)

@@ -61,6 +61,8 @@ class ServicePlan:
     kv_cache_tokens: int | None
     max_model_len: int | None
     full_length_sequences: float | None
+    fit: str | None
+    """``fits`` or ``tight`` (within the estimate's margin), None for unknown models."""
     startup_seconds: int
     gpu_hours_min: float
     gpu_hours_max: float
@@ -109,6 +111,7 @@ def plan_service(spec: VllmServiceSpec, prices: Mapping[GpuType, float]) -> Serv
         kv_cache_tokens=memory.kv_capacity if memory else None,
         max_model_len=service.context_length,
         full_length_sequences=memory.full_length_sequences if memory else None,
+        fit=memory.verdict.value if memory else None,
         startup_seconds=service.startup_budget,
         gpu_hours_min=replica_hours * gpus,
         gpu_hours_max=service.max_scale * HOURS_PER_MONTH * gpus,

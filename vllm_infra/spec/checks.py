@@ -4,7 +4,7 @@ rendered and hand-written manifests by."""
 
 from __future__ import annotations
 
-from vllm_infra.capacity.fit import fit_options, unsupported_formats
+from vllm_infra.capacity.fit import explain, fit_options, unsupported_formats
 from vllm_infra.capacity.memory import MemoryEstimate
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
@@ -17,7 +17,7 @@ from vllm_infra.spec.storage import AccessMode, CacheType
 from vllm_infra.vocabulary.credentials import is_secret_env_name
 from vllm_infra.vocabulary.kubernetes import NODE_RANK_ENV
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
-from vllm_infra.vocabulary.units import format_duration, format_gib
+from vllm_infra.vocabulary.units import format_bytes, format_duration, parse_quantity
 
 RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH", NODE_RANK_ENV,
                           "VLLM_API_KEY", "VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
@@ -29,7 +29,7 @@ the token file, the API key); ``env`` and ``secret_env`` may not set them."""
 def service_problems(service: ResolvedService) -> list[Problem]:
     """Every cross-section problem; capacity is only judged once the rest is consistent."""
     problems = [*_parallelism(service), *_accelerator(service), *_availability(service), *_storage(service),
-                *_env(service), *_lifecycle(service), *_engine_flags(service)]
+                *_env(service), *_lifecycle(service), *_engine_flags(service), *_host_memory(service)]
     return problems or _capacity(service)
 
 
@@ -169,6 +169,15 @@ def _lifecycle(service: ResolvedService) -> list[Problem]:
     return []
 
 
+def _host_memory(service: ResolvedService) -> list[Problem]:
+    """An explicit ``resources.memory`` must hold what the engine flags put in host memory."""
+    memory, needs = service.spec.resources.memory, service.host_needs
+    if memory is None or parse_quantity(memory) >= needs.total:
+        return []
+    return [Problem(("resources", "memory"), f"{memory} cannot hold {needs.describe()} = "
+                    f"{format_bytes(int(needs.total))} (plus /dev/shm, added on top)", memory)]
+
+
 def _engine_flags(service: ResolvedService) -> list[Problem]:
     """What the image's vLLM release would refuse or ignore: unknown or removed ``extra_args``,
     values of the wrong kind, and a drain timeout set for a release without ``--shutdown-timeout``."""
@@ -227,26 +236,16 @@ def _capacity(service: ResolvedService) -> list[Problem]:
         problems.append(Problem(("model", "max_model_len"), f"{model.id} supports at most {arch.context_length} "
                                 "tokens of context", model.max_model_len))
     memory = service.memory_estimate
-    if problems or memory is None or memory.fits:
+    if problems or memory is None or memory.fits:  # tight starts: plan and check report it
         return problems
     return [Problem(("model",), misfit_message(service, memory), model.id)]
 
 
 def misfit_message(service: ResolvedService, memory: MemoryEstimate) -> str:
     """The numbers behind a model that does not fit, and the single changes that would fix it."""
-    spec, gpu = service.spec, memory.gpu
-    par = spec.parallelism
-    budget = (f"{format_gib(memory.budget)} usable per {gpu.type} ({gpu.memory_gib:.1f} GiB x "
-              f"gpu_memory_utilization {spec.model.gpu_memory_utilization})")
-    where = (f"{spec.model.id} does not fit on {service.gpus_per_replica} x {gpu.type} (TP={par.tensor}, "
-             f"PP={par.pipeline})")
-    if not memory.weights_fit:
-        reason = (f"{format_gib(memory.weights)} of weights plus {format_gib(memory.overhead)} of runtime overhead "
-                  f"per GPU exceed the {budget}")
-    else:
-        reason = (f"after {format_gib(memory.weights)} of weights and {format_gib(memory.overhead)} of overhead, "
-                  f"{format_gib(memory.kv_space)} of KV cache holds {memory.kv_capacity} tokens, fewer than "
-                  f"max_model_len {memory.max_model_len} ({memory.kv_per_token / 1024:.0f} KiB per token and GPU)")
+    spec, par = service.spec, service.spec.parallelism
+    where = (f"{spec.model.id} does not fit on {service.gpus_per_replica} x {memory.gpu.type} (TP={par.tensor}, "
+             f"PP={par.pipeline}, vLLM {service.vllm_version})")
     options = fit_options(memory, gpus_per_node=service.gpus_per_node, nodes=par.nodes)
     fixes = "; ".join(map(str, options)) if options else "no single change fits: combine them or choose a smaller model"
-    return f"{where}: {reason}. Fits with: {fixes}"
+    return f"{where}: {explain(memory)}. Fits with: {fixes}"

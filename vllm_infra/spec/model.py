@@ -109,6 +109,13 @@ class ArchitectureSpec(SpecModel):
     kv_latent_dim: int | None = Field(default=None, gt=0)
     """Cached elements per token and layer for multi-head latent attention. Default: none."""
 
+    tied_embeddings: bool = False
+    """``tie_word_embeddings``: one matrix serves as embedding and lm_head. Default: false."""
+
+    checkpoint_bytes: float | None = Field(default=None, gt=0)
+    """The checkpoint's ``total_size`` (``model.safetensors.index.json``): its weights as stored.
+    Default: none (parameters x bytes per parameter)."""
+
     def facts(self) -> ModelArchitecture:
         """As a catalog entry."""
         return ModelArchitecture(**self.model_dump())

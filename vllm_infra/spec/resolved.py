@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES
-from vllm_infra.capacity.memory import MemoryEstimate, ServingSettings, estimate
+from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES, HostMemoryNeeds, host_needs
+from vllm_infra.capacity.memory import DEFAULT_BLOCK_SIZE, MemoryEstimate, ServingSettings, estimate
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
@@ -94,11 +94,16 @@ class ResolvedService:
         arch, length, model = self.architecture, self.context_length, self.spec.model
         if arch is None or length is None:
             return None
+        extra = model.extra_args
         return ServingSettings(
             arch=arch, gpu=self.gpu, tensor=self.spec.parallelism.tensor, pipeline=self.spec.parallelism.pipeline,
             dtype=model.dtype.value, quantization=model.quantization.value if model.quantization else None,
             kv_cache_dtype=model.kv_cache_dtype.value, max_model_len=length, max_num_seqs=model.max_num_seqs,
-            utilization=model.gpu_memory_utilization)
+            utilization=model.gpu_memory_utilization, version=self.vllm_version,
+            max_num_batched_tokens=_integer(extra.get("max-num-batched-tokens")),
+            kv_cache_memory_bytes=_integer(extra.get("kv-cache-memory-bytes")),
+            block_size=_integer(extra.get("block-size")) or DEFAULT_BLOCK_SIZE,
+            enforce_eager=extra.get("enforce-eager") is True)
 
     @cached_property
     def memory_estimate(self) -> MemoryEstimate | None:
@@ -207,10 +212,18 @@ class ResolvedService:
         if self.spec.resources.memory:
             return int(parse_quantity(self.spec.resources.memory))
         weights = self.weights_bytes
+        tiers = self.host_needs.total - HOST_MEMORY_HEADROOM_BYTES
         if weights is None:
-            return gib_to_bytes(MEMORY_GIB_PER_GPU * self.gpus_per_pod)
+            return gib_to_bytes(MEMORY_GIB_PER_GPU * self.gpus_per_pod) + math.ceil(tiers)
         share = math.ceil(weights / self.spec.parallelism.nodes / GIB_BYTES)
-        return gib_to_bytes(share) + HOST_MEMORY_HEADROOM_BYTES
+        return gib_to_bytes(share) + math.ceil(self.host_needs.total)
+
+    @property
+    def host_needs(self) -> HostMemoryNeeds:
+        """Host memory the engine flags ask for besides ``/dev/shm`` (processes, offload tiers)."""
+        weights = self.weights_bytes
+        return host_needs(self.spec.model.extra_args, gpus=self.gpus_per_pod, version=self.vllm_version,
+                          weights_per_pod=weights / self.spec.parallelism.nodes if weights else None)
 
     @property
     def memory_limit_bytes(self) -> int:
@@ -251,3 +264,12 @@ class ResolvedService:
         scaling = self.spec.autoscaling
         configured = scaling.scale_up_period if scaling else None
         return configured or min(MAX_SCALE_UP_PERIOD_SECONDS, self.startup_probe_budget)
+
+
+def _integer(value: object) -> int | None:
+    """An integer ``extra_args`` value (None when absent or not a plain integer)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None

@@ -9,6 +9,7 @@ from types import ModuleType
 
 from vllm_infra.checker.rules import (
     availability,
+    capacity,
     gpu,
     hygiene,
     images,
@@ -26,7 +27,7 @@ from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, R
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
-RULE_MODULES: tuple[ModuleType, ...] = (availability, gpu, hygiene, images, multinode, network, probes, rbac,
+RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, gpu, hygiene, images, multinode, network, probes, rbac,
                                         reading, resources, schema, security, versions)
 """Modules that define rules (the others in this package are the machinery they share)."""
 

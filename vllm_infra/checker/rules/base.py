@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from vllm_infra.catalog.architectures import ModelArchitecture
+from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.limits import (
     GPU_MEMORY_UTILIZATION_CEILING,
@@ -52,6 +54,10 @@ class RuleContext:
     min_scale_down_stabilization: int = MIN_SCALE_DOWN_STABILIZATION_SECONDS
     pulumi: bool = False
     """The objects are what a Pulumi program registers (CrossGuard): Pulumi-only rules apply to all."""
+    gpu: GpuType | None = None
+    """The GPU type assumed for pods that pin none (``check --gpu``)."""
+    architectures: tuple[tuple[str, ModelArchitecture], ...] = ()
+    """Architectures of models missing from the catalog, by model id (``check --model-config``)."""
 
 
 @dataclass(frozen=True)

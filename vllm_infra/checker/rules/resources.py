@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES
+from vllm_infra.capacity.host import HostMemoryNeeds, host_needs
+from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
 from vllm_infra.checker.rules.k8s import (
+    ContainerRef,
     PodTemplate,
     containers,
     dig,
+    engine_args,
+    gpu_count,
     gpu_resources,
+    group_size,
+    image_version,
     is_cpu_build,
     other_accelerator,
     vllm_pod_templates,
@@ -78,11 +84,20 @@ def memory_sized(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         if request is not None and request != limit:  # an unset request defaults to the limit
             yield Violation((*path, "requests", "memory"), "memory request differs from the limit")
         tmpfs = sum(size or 0 for size in memory_volumes(template).values())
-        if limit < tmpfs + HOST_MEMORY_HEADROOM_BYTES:
+        needs = _host_needs(obj, template, serving)
+        if limit < tmpfs + needs.total:
             yield Violation((*path, "limits", "memory"),
-                            f"memory limit {format_bytes(int(limit))} leaves less than "
-                            f"{format_bytes(HOST_MEMORY_HEADROOM_BYTES)} beyond {format_bytes(int(tmpfs))} of "
-                            "memory-backed volumes")
+                            f"memory limit {format_bytes(int(limit))} cannot hold {format_bytes(int(tmpfs))} of "
+                            f"memory-backed volumes + {needs.describe()}")
+
+
+def _host_needs(obj: Manifest, template: PodTemplate, serving: ContainerRef) -> HostMemoryNeeds:
+    """What the server's flags put in host memory (the sleep-mode backup only for catalogued models)."""
+    args = engine_args(serving.spec)
+    arch = MODEL_CATALOG.get(args.model or "")
+    weights = arch.parameters * arch.weight_bytes / group_size(obj) if arch else None
+    return host_needs(args.flags, gpus=max(1, gpu_count(serving.spec)),
+                      version=image_version(serving.spec, template.labels), weights_per_pod=weights)
 
 
 @resource_rule(

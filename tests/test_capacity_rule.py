@@ -1,0 +1,90 @@
+"""VI-CAP-001 and host memory on hand-written manifests: the GPU read from node labels, models
+sized from the catalog or --model-config, and the spec's host-memory tiers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_cli_check import invoke
+from tests.test_spec_validation import Build, service_errors
+from vllm_infra.spec import VllmServiceSpec
+from vllm_infra.vocabulary.units import GIB_BYTES
+
+FIXTURE = Path(__file__).parent / "fixtures" / "handwritten" / "capacity.yaml"
+PRIVATE_13B = {"hidden_size": 5120, "num_attention_heads": 40, "num_key_value_heads": 40, "num_hidden_layers": 40,
+               "vocab_size": 32000, "intermediate_size": 13824, "max_position_embeddings": 4096}
+
+
+def _fit_findings(*args: str) -> tuple[int, list[tuple[str, str, str]]]:
+    code, out, _ = invoke("check", "-o", "json", "--profile", "dev", "--rule", "VI-CAP-001", *args)
+    return code, [(f["name"], f["severity"], f["message"]) for f in json.loads(out)["findings"]]
+
+
+def test_70b_on_one_l4_pinned_by_gpu_product_does_not_fit() -> None:
+    code, found = _fit_findings(str(FIXTURE))
+    assert code == 1
+    assert found == [("llama-70b-on-l4", "high",
+                      "meta-llama/Llama-3.1-70B-Instruct (TP=1, PP=1, vLLM 0.11.0) on 1 x L4 does not fit: 131.4 GiB "
+                      "of weights plus 1.3 GiB of runtime overhead exceed the 19.7 GiB budget (21.9 GiB usable on a "
+                      "L4 x gpu_memory_utilization 0.9). Fits with: GPU type B200")]
+
+
+def test_a_model_config_sizes_a_model_the_catalog_lacks(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(PRIVATE_13B))
+    _, found = _fit_findings("--model-config", f"acme/private-13b={config}", str(FIXTURE))
+    assert ("private-13b", "high",
+            "acme/private-13b (TP=1, PP=1, vLLM 0.11.0) on 1 x T4 does not fit: 24.2 GiB of weights plus 0.4 GiB of "
+            "runtime overhead exceed the 12.9 GiB budget (14.4 GiB usable on a T4 x gpu_memory_utilization 0.9). "
+            "Fits with: GPU type A100-40GB") in found
+
+
+def test_gpu_option_judges_unpinned_pods_on_that_gpu(tmp_path: Path) -> None:
+    unpinned = tmp_path / "unpinned.yaml"
+    unpinned.write_text(FIXTURE.read_text().replace("      nodeSelector:\n        nvidia.com/gpu.product: NVIDIA-L4\n",
+                                                    ""))
+    _, default = _fit_findings(str(unpinned))
+    assert [(name, severity) for name, severity, _ in default] == [("llama-70b-on-l4", "medium")]
+    assert default[0][2].startswith("the pod pins no GPU type and meta-llama/Llama-3.1-70B-Instruct fits only on "
+                                    "B200:")
+    _, on_h200 = _fit_findings("--gpu", "H200", str(unpinned))
+    assert [(name, severity) for name, severity, _ in on_h200] == [("llama-70b-on-l4", "high")]
+    assert "on 1 x H200 does not fit" in on_h200[0][2]
+
+
+def test_bad_capacity_options_are_bad_input(tmp_path: Path) -> None:
+    code, _, err = invoke("check", "--gpu", "H900", str(FIXTURE))
+    assert code == 2 and "--gpu 'H900' is not a GPU type of the catalog" in err
+    code, _, err = invoke("check", "--model-config", "no-equals-sign", str(FIXTURE))
+    assert code == 2 and "--model-config 'no-equals-sign': expected MODEL=path/to/config.json" in err
+    code, _, err = invoke("check", "--model-config", f"acme/x={tmp_path / 'missing.json'}", str(FIXTURE))
+    assert code == 2 and "cannot read a model architecture from" in err
+
+
+def test_host_memory_holds_the_cpu_tiers_the_flags_ask_for(service_data: Build) -> None:
+    offload = service_data(image={"tag": "v0.18.1"}, model={"extra_args": {"kv-offloading-size": 32}})
+    service = VllmServiceSpec.model_validate(offload).resolved
+    plain = VllmServiceSpec.model_validate(service_data(image={"tag": "v0.18.1"})).resolved
+    assert service.process_memory_bytes - plain.process_memory_bytes == 32 * GIB_BYTES
+    small = service_data(image={"tag": "v0.18.1"}, resources={"memory": "24Gi"},
+                         model={"extra_args": {"kv-offloading-size": 32}})
+    assert service_errors(small) == [("resources.memory", "24Gi cannot hold 8.0 GiB for the vLLM processes + 32.0 GiB "
+                                                          "of CPU KV cache (--kv-offloading-size) = 40Gi (plus "
+                                                          "/dev/shm, added on top)")]
+
+
+def test_sleep_mode_backs_up_the_weights_in_host_memory(service_data: Build) -> None:
+    sleeping = VllmServiceSpec.model_validate(service_data(model={"extra_args": {"enable-sleep-mode": True}}))
+    needs = sleeping.resolved.host_needs
+    assert round(needs.sleep_backup / GIB_BYTES, 2) == 14.96  # Llama-3.1-8B's bf16 weights
+    assert needs.describe() == "8.0 GiB for the vLLM processes + 15.0 GiB of sleep-mode weight backup " \
+                               "(--enable-sleep-mode)"
+
+
+def test_models_import_reads_the_checkpoint_size_beside_config_json(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({**PRIVATE_13B, "tie_word_embeddings": True}))
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 26031738880}}))
+    code, out, _ = invoke("models", "--import", str(tmp_path / "config.json"))
+    assert code == 0
+    assert "checkpoint_bytes: 26031738880.0\n" in out and "tied_embeddings: true\n" in out
