@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
@@ -189,7 +190,7 @@ class MemoryEstimate:
         fixed = self.settings.kv_cache_memory_bytes
         return float(fixed) if fixed else self.budget - self.weights - self.overhead
 
-    @property
+    @cached_property
     def kv_capacity(self) -> int:
         """Tokens the KV cache of one replica holds, in whole blocks."""
         block = self.settings.block_size * self.kv_per_token
@@ -212,7 +213,7 @@ class MemoryEstimate:
         """Weights and overhead fit in the budget."""
         return self.budget - self.weights - self.overhead > 0
 
-    @property
+    @cached_property
     def verdict(self) -> Verdict:
         """Fits, tight, or why not."""
         if not self.weights_fit or self.kv_capacity < self.max_model_len:

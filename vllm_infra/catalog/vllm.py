@@ -1,9 +1,12 @@
-"""Facts about vLLM releases that change what we render: flags and metric names per version."""
+"""Facts about vLLM beyond the release catalog's flags and metrics: how releases are written, the
+default port, CPU builds, cache variables, load signals, the scheduler defaults of each release
+and where CUDA graphs are counted."""
 
 from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
@@ -29,12 +32,18 @@ class VllmVersion(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> VllmVersion | None:
         """Read ``v0.11.0``, ``0.10.1.1`` or ``v0.9.2-cu128``; None if ``text`` names no release."""
-        match = _VERSION.match(text)
-        return cls(*(int(part or 0) for part in match.groups())) if match else None
+        return _parse_version(text)
 
     def __str__(self) -> str:
         base = f"{self.major}.{self.minor}.{self.patch}"
         return f"{base}.{self.fix}" if self.fix else base
+
+
+@lru_cache(maxsize=1024)
+def _parse_version(text: str) -> VllmVersion | None:
+    """Parsing is memoised: specs and rules ask for the same few tags thousands of times."""
+    match = _VERSION.match(text)
+    return VllmVersion(*(int(part or 0) for part in match.groups())) if match else None
 
 
 CACHE_DIR_ENV = ("HOME", "HF_HOME", "XDG_CACHE_HOME", "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR",

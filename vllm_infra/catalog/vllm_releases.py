@@ -115,6 +115,8 @@ def _version(text: str) -> VllmVersion:
 
 
 _Span = tuple[VllmVersion, VllmVersion, dict[str, Any]]
+_RESOLVED_MEMO_LIMIT = 100_000
+"""Distinct (token, release) pairs remembered; hostile input with more is resolved each time."""
 
 
 def _spans(records: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[_Span]]:
@@ -132,6 +134,7 @@ class ReleaseCatalog:
         self._metrics = _spans(data["metrics"])
         self._flag_memo: dict[VllmVersion, dict[str, EngineFlag]] = {}
         self._metric_memo: dict[VllmVersion, dict[str, Metric]] = {}
+        self._resolved: dict[tuple[str, VllmVersion], ResolvedFlag] = {}
 
     @property
     def oldest(self) -> Release:
@@ -189,7 +192,16 @@ class ReleaseCatalog:
 
     def resolve(self, token: str, version: VllmVersion) -> ResolvedFlag:
         """Read ``--tensor_parallel_size``, ``--no-enable-prefix-caching``, ``--compilation-config.level``
-        or an abbreviation as vLLM's parser would."""
+        or an abbreviation as vLLM's parser would (memoised: fleets repeat the same tokens)."""
+        key = (token, version)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolve(token, version)
+            if len(self._resolved) < _RESOLVED_MEMO_LIMIT:
+                self._resolved[key] = found
+        return found
+
+    def _resolve(self, token: str, version: VllmVersion) -> ResolvedFlag:
         flags = self.flags(version)
         if not token.startswith("--"):
             return self._resolve_short(token, flags)

@@ -151,8 +151,9 @@ class ModelSpec(SpecModel):
     """Most sequences the engine schedules at once (``--max-num-seqs``). Default: 256."""
 
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=GPU_MEMORY_UTILIZATION_CEILING)
-    """Fraction of each GPU's memory vLLM may use for weights, activations and KV cache, at most
-    0.92 (the rest holds sampler warm-up and CUDA graphs). Default: 0.9."""
+    """Fraction of each GPU's usable memory vLLM may use for weights, activations and KV cache (and
+    CUDA graphs from vLLM 0.21), at most 0.92: the rest must hold the CUDA context and, before 0.21,
+    the CUDA graphs, which the capacity check verifies. Default: 0.9."""
 
     trust_remote_code: bool = False
     """Run Python shipped in the model repository (``--trust-remote-code``); the code is pinned

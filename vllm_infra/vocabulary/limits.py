@@ -6,8 +6,9 @@ from __future__ import annotations
 from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
 
 GPU_MEMORY_UTILIZATION_CEILING = 0.92
-"""Highest ``--gpu-memory-utilization`` (VI-GPU-004): above it sampler warm-up and CUDA graphs
-run out of room (llm-d#787: 0.95 crash-looped every decode pod)."""
+"""Highest ``--gpu-memory-utilization`` (VI-GPU-004): above it the CUDA context and graphs run out
+of room outside the budget (llm-d#787: 0.95 crash-looped every decode pod); the capacity model
+checks that room for the model at hand as well."""
 
 MIN_STARTUP_SECONDS = 600
 """Shortest load budget a startup probe may allow (VI-PRB-001), and the budget assumed for

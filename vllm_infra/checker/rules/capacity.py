@@ -7,10 +7,18 @@ half of them (it then most likely lands on one it does not fit)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from vllm_infra.capacity.fit import explain, fit_options
-from vllm_infra.capacity.memory import DTYPE_BYTES, QUANTIZED_BYTES, MemoryEstimate, ServingSettings, Verdict, estimate
+from vllm_infra.capacity.memory import (
+    DTYPE_BYTES,
+    QUANTIZED_BYTES,
+    MemoryEstimate,
+    ServingSettings,
+    Verdict,
+    estimate,
+)
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import (
     GPU_CATALOG,
@@ -71,11 +79,11 @@ def model_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 def _judge(model: str, estimates: list[MemoryEstimate], pinned: bool, serving: ContainerRef,
            nodes: int) -> Iterator[Violation]:
     worst = min(estimates, key=lambda m: (m.fits, m.verdict == Verdict.FITS, m.kv_space))
+    if worst.verdict == Verdict.FITS:
+        return
     settings = worst.settings
     where = (f"{model} (TP={settings.tensor}, PP={settings.pipeline}, vLLM {settings.version}) on "
              f"{settings.tensor * settings.pipeline} x {worst.gpu.type}")
-    if worst.verdict == Verdict.FITS:
-        return
     if not pinned:
         fitting = [m.gpu.type.value for m in estimates if m.verdict == Verdict.FITS]
         if len(fitting) * 2 >= len(estimates):
@@ -158,13 +166,23 @@ def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, template
     if tensor * pipeline != gpu_count(serving.spec) * group_size(obj):
         return None  # VI-GPU-001 reports the mismatch; memory per GPU would be guesswork
     kv_dtype = "fp8" if str(flags.get("kv-cache-dtype", "auto")).startswith("fp8") else "auto"
-    return estimate(ServingSettings(
-        arch=arch, gpu=gpu, tensor=tensor, pipeline=pipeline, dtype=str(dtype), quantization=quantized,
-        kv_cache_dtype=kv_dtype, max_model_len=length, max_num_seqs=_integer(flags.get("max-num-seqs"), 0) or None,
-        utilization=utilization, version=version,
-        max_num_batched_tokens=_integer(flags.get("max-num-batched-tokens"), 0) or None,
-        kv_cache_memory_bytes=_integer(flags.get("kv-cache-memory-bytes"), 0) or None,
-        block_size=_integer(flags.get("block-size"), 16) or 16, enforce_eager=flags.get("enforce-eager") is True))
+    return _cached_estimate(
+        arch, gpu.type, tensor, pipeline, str(dtype), quantized, kv_dtype, length,
+        _integer(flags.get("max-num-seqs"), 0) or None, utilization, version,
+        _integer(flags.get("max-num-batched-tokens"), 0) or None,
+        _integer(flags.get("kv-cache-memory-bytes"), 0) or None,
+        _integer(flags.get("block-size"), 16) or 16, flags.get("enforce-eager") is True)
+
+
+@lru_cache(maxsize=4096)
+def _cached_estimate(arch: ModelArchitecture, gpu: GpuType, tensor: int, pipeline: int, dtype: str,
+                     quantization: str | None, kv_cache_dtype: str, max_model_len: int, max_num_seqs: int | None,
+                     utilization: float, version: VllmVersion, max_num_batched_tokens: int | None,
+                     kv_cache_memory_bytes: int | None, block_size: int, enforce_eager: bool) -> MemoryEstimate:
+    """One estimate per distinct configuration: a fleet repeats a few shapes thousands of times."""
+    return estimate(ServingSettings(arch, GPU_CATALOG[gpu], tensor, pipeline, dtype, quantization, kv_cache_dtype,
+                                    max_model_len, max_num_seqs, utilization, version, max_num_batched_tokens,
+                                    kv_cache_memory_bytes, block_size, enforce_eager))
 
 
 def _default_utilization(version: VllmVersion) -> float:

@@ -372,14 +372,23 @@ def args_path(ref: ContainerRef) -> FieldPath:
     return (*ref.path, "args") if ref.spec.get("args") else (*ref.path, "command")
 
 
-def env_entries(container: Mapping[str, Any]) -> dict[str, tuple[int, Mapping[str, Any]]]:
-    """Environment variables by name -> (index, entry); later duplicates win, as in Kubernetes."""
-    return {str(item.get("name")): (index, item) for index, item in enumerate(container.get("env") or [])
+def env_entries(container: Mapping[str, Any]) -> Mapping[str, tuple[int, Mapping[str, Any]]]:
+    """Environment variables by name -> (index, entry); later duplicates win, as in Kubernetes.
+    Shared by the rules of one pass (read-only)."""
+    return _view("env_entries", container, _env_entries)
+
+
+def _env_entries(container: Mapping[str, Any]) -> dict[str, tuple[int, Mapping[str, Any]]]:
+    return {str(item.get("name")): (index, item) for index, item in enumerate(as_list(container.get("env")))
             if isinstance(item, Mapping)}
 
 
-def env_values(container: Mapping[str, Any]) -> dict[str, str]:
-    """Literal environment values by name."""
+def env_values(container: Mapping[str, Any]) -> Mapping[str, str]:
+    """Literal environment values by name (read-only, shared like ``env_entries``)."""
+    return _view("env_values", container, _env_values)
+
+
+def _env_values(container: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(entry["value"]) for name, (_, entry) in env_entries(container).items() if "value" in entry}
 
 
