@@ -9,6 +9,7 @@ and only for documents that have findings.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from vllm_infra.serialization.files import MAX_FILE_BYTES, read_limited, unreadable_reason
 from vllm_infra.serialization.kubernetes_yaml import (
     Document,
     DuplicateKey,
@@ -25,12 +27,16 @@ from vllm_infra.serialization.kubernetes_yaml import (
     read_stream,
     read_streams,
 )
+from vllm_infra.vocabulary.credentials import scrub
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Progress
 from vllm_infra.workers import Forked, balanced_pieces, worker_count
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+"""Read in any letter case."""
+KUSTOMIZE_API_GROUP = "kustomize.config.k8s.io/"
+"""Kustomization (and Component) documents are build inputs, not objects: dropped by content, so a
+file named kustomization.yaml that holds a Deployment is still checked."""
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
 
@@ -46,7 +52,7 @@ class LoadProblem:
     """The path given cannot be read at all (a usage error), rather than a file's content."""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
+        return scrub(f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}")
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -163,6 +169,8 @@ def _objects(stream: Stream, source: str, text: Callable[[], str]) -> tuple[list
 def _document_objects(document: Document, source: str, text: Callable[[], str],
                       ) -> tuple[list[SourceObject], list[LoadProblem]]:
     value = document.value
+    if isinstance(value, Mapping) and str(value.get("apiVersion", "")).startswith(KUSTOMIZE_API_GROUP):
+        return [], []
     if not isinstance(value, Mapping) or "kind" not in value or "apiVersion" not in value:
         line = _lines(text, document.index)(())
         return [], [LoadProblem(source, line, f"document {document.index + 1} is not a Kubernetes object (needs "
@@ -187,11 +195,29 @@ def _file_text(path: Path) -> Callable[[], str]:
     return read
 
 
-def manifest_files(path: Path) -> list[Path]:
-    """Manifest files under a directory (sorted; kustomization files are build inputs, not objects)."""
-    found = [p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.name not in KUSTOMIZATION_FILES
-             and p.is_file()]
-    return sorted(found, key=str)
+def manifest_files(path: Path) -> list[Path | LoadProblem]:
+    """Manifest files under a directory, sorted, with a problem for every entry that looks like one
+    but cannot be read (dangling links, FIFOs and devices, unreadable directories): nothing is
+    skipped silently. Symbolic links to directories are not followed (no loops, no escapes)."""
+    found: list[Path | LoadProblem] = []
+
+    def unreadable(error: OSError) -> None:
+        found.append(LoadProblem(str(error.filename or path), None, f"cannot read directory: {error.strerror}"))
+
+    for directory, _dirs, names in os.walk(path, onerror=unreadable):
+        for name in names:
+            candidate = Path(directory) / name
+            if candidate.suffix.lower() not in MANIFEST_SUFFIXES:
+                continue
+            problem = _not_readable(candidate)
+            found.append(problem or candidate)
+    return sorted(found, key=lambda item: item.source if isinstance(item, LoadProblem) else str(item))
+
+
+def _not_readable(path: Path) -> LoadProblem | None:
+    """Why ``path`` will not be read as a manifest file, if it will not."""
+    reason = unreadable_reason(path)
+    return LoadProblem(str(path), None, reason) if reason else None
 
 
 PARALLEL_MIN_FILES = 512
@@ -215,9 +241,10 @@ def _read_all(units: list[Path | str | LoadProblem], duplicates: bool = True) ->
                 yield index, unit
             elif isinstance(unit, Path):
                 try:
-                    yield index, unit.read_bytes().decode()
+                    yield index, read_limited(unit).decode()
                 except (OSError, UnicodeDecodeError) as exc:
-                    unreadable[index] = LoadProblem(str(unit), None, f"cannot read: {exc}")
+                    reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+                    unreadable[index] = LoadProblem(str(unit), None, f"cannot read: {reason}")
             else:
                 unreadable[index] = unit
 
@@ -237,7 +264,12 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
     """Files to read, stdin's text, or why an input gives nothing."""
     for entry in inputs:
         if entry == STDIN:
-            yield sys.stdin.read()
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            try:
+                yield data.decode() if len(data) <= MAX_FILE_BYTES else LoadProblem(
+                    STDIN_LABEL, None, f"larger than the {MAX_FILE_BYTES // 2**20} MiB limit for one file")
+            except UnicodeDecodeError:
+                yield LoadProblem(STDIN_LABEL, None, "cannot read: not valid UTF-8")
             continue
         path = Path(entry)
         if path.is_dir():
@@ -245,8 +277,8 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
             if not files:
                 yield LoadProblem(entry, None, "no manifest files in directory", argument=True)
             yield from files
-        elif path.exists():
-            yield path
+        elif path.exists() or path.is_symlink():
+            yield _not_readable(path) or path
         else:
             yield LoadProblem(entry, None, "no such file or directory", argument=True)
 

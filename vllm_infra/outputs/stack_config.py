@@ -25,12 +25,17 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from vllm_infra.serialization import yaml12
+from vllm_infra.serialization.files import read_limited
+from vllm_infra.serialization.kubernetes_yaml import bounds_error
 from vllm_infra.spec.fleet import FleetSpec
+from vllm_infra.vocabulary.credentials import redacted, scrub
 from vllm_infra.vocabulary.paths import format_path
 
 PROJECT = "vllm-infra"
 FLEET_KEY = f"{PROJECT}:fleet"
-STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
+STACK_FILE = re.compile(r"^Pulumi\.(.+)\.yaml$")
+STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
+"""A stack name that is safe as a directory name: no leading dot, no ``..``, no separators."""
 
 Loc = tuple[str | int, ...]
 
@@ -48,7 +53,7 @@ class ConfigProblem:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-        return f"{text} (got {self.value})" if self.value is not None else text
+        return scrub(f"{text} (got {self.value})" if self.value is not None else text)
 
 
 class StackConfigError(Exception):
@@ -64,6 +69,11 @@ def find_stacks(stacks_dir: Path) -> dict[str, Path]:
     if not stacks_dir.is_dir():
         return {}
     found = {match.group(1): path for path in stacks_dir.iterdir() if (match := STACK_FILE.match(path.name))}
+    unsafe = [ConfigProblem(str(path), None, "", f"stack name {name!r} cannot name an output directory: use "
+                                                 "letters, digits, '-', '_' and inner dots")
+              for name, path in sorted(found.items()) if len(name) > 100 or not STACK_NAME.match(name)]
+    if unsafe:
+        raise StackConfigError(unsafe)
     return dict(sorted(found.items()))
 
 
@@ -88,12 +98,17 @@ def load_stack(path: Path) -> FleetSpec:
     round-trip loader (several times slower), whose node positions give each problem its line.
     """
     source = str(path)
+    if not path.exists() and not path.is_symlink():
+        raise StackConfigError([ConfigProblem(source, None, "", "stack file not found")])
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise StackConfigError([ConfigProblem(source, None, "", "stack file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_limited(path).decode()
+    except UnicodeDecodeError:
+        raise StackConfigError([ConfigProblem(source, None, "", "cannot read the file: not valid UTF-8")]) from None
+    except OSError as exc:
         raise StackConfigError([ConfigProblem(source, None, "", f"cannot read the file: {exc}")]) from None
+    oversized = bounds_error(text)
+    if oversized is not None:
+        raise StackConfigError([ConfigProblem(source, oversized.line, "", oversized.message)])
     try:
         return fleet_from_config(_fleet_config(text, source, "safe")[FLEET_KEY], source)
     except StackConfigError:
@@ -204,6 +219,8 @@ def _describe(error: Any, loc: Loc) -> tuple[str, str | None]:
     shown = repr(value) if value is not None and not isinstance(value, dict | list) else None
     if shown is not None and len(shown) > 80:
         shown = shown[:77] + "..."
+    if shown is not None and redacted(shown, format_path(loc)) != shown:
+        shown = "<redacted: it may be a credential>"
     return message, shown
 
 

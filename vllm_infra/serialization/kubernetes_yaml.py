@@ -579,3 +579,45 @@ def _key_text(event: Any) -> str:
         return json_key(go_value(event.value), 0)
     except (YamlError, _NotNumber):
         return str(event.value)
+
+
+_DEEP_INDENT = re.compile(rf"^[ \t-]{{{MAX_DEPTH},}}", re.MULTILINE)
+
+
+def bounds_error(text: str) -> YamlError | None:
+    """Whether a YAML stream stays within MAX_DEPTH and MAX_ALIAS_NODES, read as events only (no
+    values are built): for loaders without these limits, such as ruamel's for stack files, which a
+    billion-laughs bomb or 600 nested brackets would otherwise hang or crash."""
+    if "*" not in text and text.count("[") + text.count("{") < MAX_DEPTH and not _DEEP_INDENT.search(text):
+        return None  # no alias, and too few brackets or indentation to nest that deep
+    sizes: dict[str, int] = {}
+    frames: list[tuple[str | None, int]] = []
+    expanded = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            nodes = 0
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                if len(frames) >= MAX_DEPTH:
+                    return YamlError(f"nesting deeper than {MAX_DEPTH} levels", line)
+                frames.append((event.anchor, 1))
+                continue
+            if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                anchor, nodes = frames.pop()
+                if anchor:
+                    sizes[anchor] = nodes
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes = 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                nodes = sizes.get(event.anchor or "", 1)
+                expanded += nodes
+                if expanded > MAX_ALIAS_NODES:
+                    return YamlError(f"aliases expand to more than {MAX_ALIAS_NODES} nodes", line)
+            if frames:
+                anchor, count = frames[-1]
+                frames[-1] = (anchor, count + nodes)
+    except yaml.YAMLError:
+        return None  # a syntax error: the loader reports it with its own position
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType, NodeLabelPlatform
-from vllm_infra.spec.base import SpecModel
+from vllm_infra.spec.base import Int32, SpecModel
 
 
 class AcceleratorSpec(SpecModel):
@@ -15,7 +15,7 @@ class AcceleratorSpec(SpecModel):
     """GPU model from the catalog (T4, A10G, L4, L40S, A100-40GB, A100-80GB, H100-80GB, H200, B200,
     MI300X). Required."""
 
-    count: int | None = Field(default=None, gt=0)
+    count: Int32 | None = Field(default=None, gt=0)
     """GPUs per pod. Default: ``parallelism.tensor x parallelism.pipeline / parallelism.nodes``;
     if set it must equal that product."""
 
@@ -23,7 +23,7 @@ class AcceleratorSpec(SpecModel):
     """Which node label selects the GPU model: ``gpu-feature-discovery``, ``gke`` or ``karpenter``.
     Default: ``gpu-feature-discovery``."""
 
-    gpus_per_node: int | None = Field(default=None, gt=0)
+    gpus_per_node: Int32 | None = Field(default=None, gt=0)
     """GPUs on one node of the pool. Default: the catalog's value for the GPU type (8 for most)."""
 
     tolerate_gpu_taint: bool = True
@@ -39,13 +39,13 @@ class AcceleratorSpec(SpecModel):
 class ParallelismSpec(SpecModel):
     """How vLLM shards the model: tensor x pipeline parallel, across one or more nodes."""
 
-    tensor: int = Field(default=1, gt=0)
+    tensor: Int32 = Field(default=1, gt=0)
     """Tensor-parallel size (``--tensor-parallel-size``). Default: 1."""
 
-    pipeline: int = Field(default=1, gt=0)
+    pipeline: Int32 = Field(default=1, gt=0)
     """Pipeline-parallel size (``--pipeline-parallel-size``). Default: 1."""
 
-    nodes: int = Field(default=1, gt=0)
+    nodes: Int32 = Field(default=1, gt=0)
     """Pods (one per node) that serve one replica together. More than one renders a
     LeaderWorkerSet (vLLM's own multi-node executor from 0.11.1, Ray before). Default: 1."""
 

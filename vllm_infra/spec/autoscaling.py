@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, StringConstraints, Tag, model_validator
 
 from vllm_infra.catalog.vllm import LoadSignal
-from vllm_infra.spec.base import Problem, Seconds, SpecModel, raise_problems
+from vllm_infra.spec.base import Int32, Problem, Seconds, SpecModel, raise_problems
 from vllm_infra.vocabulary.autoscalers import HPA, KEDA
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, MIN_SCALE_DOWN_STABILIZATION_SECONDS
 
@@ -60,17 +60,17 @@ class ScheduleSpec(SpecModel):
     timezone: str = "UTC"
     """IANA time zone of the cron expressions. Default: ``UTC``."""
 
-    min_replicas: int = Field(ge=1)
+    min_replicas: Int32 = Field(ge=1)
     """Replicas kept during the window. Required."""
 
 
 class _AutoscalingFields(SpecModel):
     """What every backend shares: bounds, the vLLM signal and how fast scaling may go."""
 
-    min_replicas: int = Field(default=1, ge=0)
+    min_replicas: Int32 = Field(default=1, ge=0)
     """Fewest replicas. Default: 1."""
 
-    max_replicas: int = Field(ge=1)
+    max_replicas: Int32 = Field(ge=1)
     """Most replicas, above ``min_replicas``; times GPUs per replica this bounds the GPUs the
     service can claim. Required."""
 
@@ -85,7 +85,7 @@ class _AutoscalingFields(SpecModel):
     """How long load must stay low before replicas are removed (also KEDA's cooldown before
     scaling to zero); warm GPU pods are expensive to rebuild. At least 5m. Default: 5m."""
 
-    scale_up_pods: int = Field(default=1, ge=1)
+    scale_up_pods: Int32 = Field(default=1, ge=1)
     """Pods added per scale-up period. Default: 1."""
 
     scale_up_period: Seconds | None = Field(default=None, ge=1, le=MAX_SCALE_UP_PERIOD_SECONDS)

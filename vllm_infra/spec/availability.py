@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from vllm_infra.spec.base import Problem, SpecModel, raise_problems
+from vllm_infra.spec.base import Int32, Problem, SpecModel, raise_problems
 from vllm_infra.vocabulary.kubernetes import INT32_MAX
 
 Percent = Annotated[str, StringConstraints(pattern=r"^(100|[1-9]?[0-9])%$")]
@@ -36,7 +36,7 @@ class RolloutSpec(SpecModel):
     """Replicas a rolling update may stop before replacements are ready. Default: 0 when surging,
     else 1."""
 
-    spare_gpus: int | None = Field(default=None, ge=0)
+    spare_gpus: Int32 | None = Field(default=None, ge=0)
     """GPUs of this service's type kept free for rollouts. Default: the fleet's ``spare_gpus`` for
     the GPU type, else 0."""
 
@@ -58,11 +58,11 @@ class DisruptionBudgetSpec(SpecModel):
     """Render a PodDisruptionBudget; with ``max_unavailable: 1`` it never blocks a drain, even at
     one replica. The restricted profile requires it (VI-AVL-001). Default: true."""
 
-    max_unavailable: int = Field(default=1, ge=1)
+    max_unavailable: Int32 = Field(default=1, ge=1)
     """Pods a voluntary disruption (drain, upgrade, consolidation) may take at once; never 0.
     Default: 1."""
 
-    min_available: int | None = Field(default=None, ge=0)
+    min_available: Int32 | None = Field(default=None, ge=0)
     """Alternative to ``max_unavailable``: pods that must stay up; must be below the minimum
     replica count so drains are never blocked. Default: none (``max_unavailable`` is used)."""
 
@@ -78,7 +78,7 @@ class DisruptionBudgetSpec(SpecModel):
 class AvailabilitySpec(SpecModel):
     """Replica count, rollout and disruption budget."""
 
-    replicas: int = Field(default=1, ge=1, le=INT32_MAX)
+    replicas: Int32 = Field(default=1, ge=1, le=INT32_MAX)
     """Pods (or pod groups) that serve the model when no autoscaler is configured. Default: 1."""
 
     rollout: RolloutSpec = RolloutSpec()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from vllm_infra.vocabulary.kubernetes import INT32_MAX
 from vllm_infra.vocabulary.units import parse_duration, parse_quantity
 
 
@@ -66,15 +68,30 @@ def _to_text(value: object) -> object:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+MAX_QUANTITY = 2**63 - 1
+"""The API server stores quantities as int64 (milli-units for CPU): larger ones are refused."""
+
+
 def _check_quantity(value: str) -> str:
-    parse_quantity(value)
+    amount = parse_quantity(value)
+    if not math.isfinite(amount) or amount <= 0:
+        raise ValueError("must be a positive quantity such as 16Gi or 500m")
+    if amount * 1000 > MAX_QUANTITY:
+        raise ValueError("is larger than a Kubernetes quantity can be")
     return value
 
 
 def _check_duration(value: object) -> int:
-    if isinstance(value, str | int):
-        return parse_duration(value)
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        seconds = parse_duration(value)
+        if seconds > INT32_MAX:
+            raise ValueError(f"is longer than Kubernetes allows ({INT32_MAX} seconds)")
+        return seconds
     raise ValueError(f"{value!r} is not a duration (examples: 90s, 10m, 1h30m)")
+
+
+Int32 = Annotated[int, Field(le=INT32_MAX)]
+"""An integer the API server stores as int32 (replicas, probe fields, ports, IDs)."""
 
 
 Quantity = Annotated[str, BeforeValidator(_to_text), AfterValidator(_check_quantity)]

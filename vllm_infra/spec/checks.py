@@ -14,7 +14,7 @@ from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.storage import AccessMode, CacheType
-from vllm_infra.vocabulary.credentials import is_secret_env_name
+from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
 from vllm_infra.vocabulary.kubernetes import NODE_RANK_ENV
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
 from vllm_infra.vocabulary.units import format_bytes, format_duration, parse_quantity
@@ -143,7 +143,7 @@ def _storage(service: ResolvedService) -> list[Problem]:
 def _env(service: ResolvedService) -> list[Problem]:
     spec, problems = service.spec, []
     for name, value in sorted(spec.env.items()):
-        if is_secret_env_name(name):
+        if is_secret_env_name(name) or is_secret_flag(name.lower().replace("_", "-")) or looks_like_credential(value):
             problems.append(Problem(("env", name), f"{name} looks like a secret; literal secrets are never rendered: "
                                     "use secret_env (or storage.hf_token_secret, security.api_key_secret)",
                                     "<redacted>"))
@@ -186,7 +186,8 @@ def _engine_flags(service: ResolvedService) -> list[Problem]:
     for name, value in sorted(model.extra_args.items()):
         message = _extra_arg_problem(name, value, version)
         if message:
-            problems.append(Problem(("model", "extra_args", name), message, value))
+            shown = "<redacted>" if isinstance(value, str) and looks_like_credential(value) else value
+            problems.append(Problem(("model", "extra_args", name), message, shown))
     drain = service.spec.lifecycle.drain
     if "request_timeout" in drain.model_fields_set and not accepts(version, "--shutdown-timeout"):
         since = catalog.first_with("--shutdown-timeout")
@@ -198,6 +199,9 @@ def _engine_flags(service: ResolvedService) -> list[Problem]:
 
 
 def _extra_arg_problem(name: str, value: str | int | float | bool, version: VllmVersion) -> str | None:
+    if is_secret_flag(name) or (isinstance(value, str) and looks_like_credential(value)):
+        return (f"--{name} would put a credential in the pod spec, where anyone who can read it sees it: use "
+                "storage.hf_token_secret, security.api_key_secret or secret_env")
     catalog = release_catalog()
     flag = catalog.flags(version).get(f"--{name}")
     if flag is None:

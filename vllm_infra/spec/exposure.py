@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from vllm_infra.catalog.vllm import VLLM_DEFAULT_PORT
-from vllm_infra.spec.base import DnsLabel, LabelValue, QualifiedName, Seconds, SecretKeyRef, SpecModel
+from vllm_infra.spec.base import DnsLabel, Int32, LabelValue, QualifiedName, Seconds, SecretKeyRef, SpecModel
 
 
 class ServiceSpec(SpecModel):
     """The ClusterIP Service in front of the model server."""
 
-    port: int = Field(default=VLLM_DEFAULT_PORT, ge=1024, le=65535)
+    port: Int32 = Field(default=VLLM_DEFAULT_PORT, ge=1024, le=65535)
     """Port of the OpenAI-compatible API and ``/metrics`` on the container and the Service
     (1024+, since the server runs as non-root). Default: 8000."""
 
@@ -56,13 +56,13 @@ class SecuritySpec(SpecModel):
     filesystem, no privilege escalation, all capabilities dropped and the RuntimeDefault seccomp
     profile."""
 
-    run_as_user: int = Field(default=1000, ge=1)
+    run_as_user: Int32 = Field(default=1000, ge=1)
     """UID of the vLLM processes. Default: 1000."""
 
-    run_as_group: int = Field(default=1000, ge=1)
+    run_as_group: Int32 = Field(default=1000, ge=1)
     """GID of the vLLM processes. Default: 1000."""
 
-    fs_group: int = Field(default=1000, ge=1)
+    fs_group: Int32 = Field(default=1000, ge=1)
     """Group that owns mounted volumes, so the cache PVC is writable. Default: 1000."""
 
     api_key_secret: SecretKeyRef | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from vllm_infra.spec.base import Problem, Seconds, SpecModel, raise_problems
+from vllm_infra.spec.base import Int32, Problem, Seconds, SpecModel, raise_problems
 from vllm_infra.vocabulary.limits import (
     IMAGE_PULL_ALLOWANCE_SECONDS,
     LIVENESS_MIN_FAILURE_THRESHOLD,
@@ -18,13 +18,13 @@ from vllm_infra.vocabulary.limits import (
 class ProbeTiming(SpecModel):
     """Timing of one HTTP probe on ``/health``."""
 
-    period_seconds: int = Field(default=10, ge=1)
+    period_seconds: Int32 = Field(default=10, ge=1)
     """Seconds between checks. Default: 10."""
 
-    timeout_seconds: int = Field(default=5, ge=1)
+    timeout_seconds: Int32 = Field(default=5, ge=1)
     """Seconds before one check counts as failed. Default: 5."""
 
-    failure_threshold: int = Field(default=3, ge=READINESS_MIN_FAILURE_THRESHOLD)
+    failure_threshold: Int32 = Field(default=3, ge=READINESS_MIN_FAILURE_THRESHOLD)
     """Consecutive failures before acting, at least 2 (one slow answer must not take a pod out of
     its Service). Default: 3."""
 
@@ -33,13 +33,13 @@ class LivenessTiming(ProbeTiming):
     """Timing of the liveness probe: slower than readiness, and never restarting on fewer than 3
     failures (a restart reloads the whole model)."""
 
-    period_seconds: int = Field(default=20, ge=1)
+    period_seconds: Int32 = Field(default=20, ge=1)
     """Seconds between checks. Default: 20."""
 
-    timeout_seconds: int = Field(default=10, ge=1)
+    timeout_seconds: Int32 = Field(default=10, ge=1)
     """Seconds before one check counts as failed. Default: 10."""
 
-    failure_threshold: int = Field(default=3, ge=LIVENESS_MIN_FAILURE_THRESHOLD)
+    failure_threshold: Int32 = Field(default=3, ge=LIVENESS_MIN_FAILURE_THRESHOLD)
     """Consecutive failures before the container is restarted, at least 3. Default: 3."""
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.huggingface import is_commit_hash
-from vllm_infra.spec.base import Problem, SpecModel, raise_problems
+from vllm_infra.spec.base import Int32, Problem, SpecModel, raise_problems
 from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_CEILING
 
 FlagName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
@@ -76,28 +76,28 @@ class ArchitectureSpec(SpecModel):
     parameters: float = Field(gt=0)
     """Total parameters, all experts included (e.g. 8.03e9). Required."""
 
-    layers: int = Field(gt=0)
+    layers: Int32 = Field(gt=0)
     """``num_hidden_layers``. Required."""
 
-    attention_heads: int = Field(gt=0)
+    attention_heads: Int32 = Field(gt=0)
     """``num_attention_heads``. Required."""
 
-    kv_heads: int = Field(gt=0)
+    kv_heads: Int32 = Field(gt=0)
     """``num_key_value_heads``. Required."""
 
-    head_dim: int = Field(gt=0)
+    head_dim: Int32 = Field(gt=0)
     """Dimension of one attention head. Required."""
 
-    hidden_size: int = Field(gt=0)
+    hidden_size: Int32 = Field(gt=0)
     """``hidden_size``. Required."""
 
-    intermediate_size: int = Field(gt=0)
+    intermediate_size: Int32 = Field(gt=0)
     """MLP ``intermediate_size``. Required."""
 
-    vocab_size: int = Field(gt=0)
+    vocab_size: Int32 = Field(gt=0)
     """``vocab_size``. Required."""
 
-    context_length: int = Field(gt=0)
+    context_length: Int32 = Field(gt=0)
     """``max_position_embeddings``. Required."""
 
     weight_bytes: float = Field(default=2.0, gt=0)
@@ -106,7 +106,7 @@ class ArchitectureSpec(SpecModel):
     active_parameters: float | None = Field(default=None, gt=0)
     """Parameters used per token (mixture of experts). Default: none (dense)."""
 
-    kv_latent_dim: int | None = Field(default=None, gt=0)
+    kv_latent_dim: Int32 | None = Field(default=None, gt=0)
     """Cached elements per token and layer for multi-head latent attention. Default: none."""
 
     tied_embeddings: bool = False
@@ -144,10 +144,10 @@ class ModelSpec(SpecModel):
     kv_cache_dtype: KvCacheDtype = KvCacheDtype.AUTO
     """KV-cache precision; ``fp8`` halves KV memory. Default: ``auto`` (same as ``dtype``)."""
 
-    max_model_len: int | None = Field(default=None, gt=0)
+    max_model_len: Int32 | None = Field(default=None, gt=0)
     """Longest context (prompt + output tokens) per request. Default: the model's own maximum."""
 
-    max_num_seqs: int = Field(default=256, gt=0)
+    max_num_seqs: Int32 = Field(default=256, gt=0)
     """Most sequences the engine schedules at once (``--max-num-seqs``). Default: 256."""
 
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=GPU_MEMORY_UTILIZATION_CEILING)

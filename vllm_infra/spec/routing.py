@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
+from vllm_infra.spec.base import DnsLabel, Int32, Problem, SpecModel, raise_problems
 
 Hostname = Annotated[str, StringConstraints(pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*"
                                                     r"[a-z0-9])?)*$")]
@@ -44,7 +44,7 @@ class RoutingSpec(SpecModel):
     """Service name of the endpoint picker (EPP) deployed with the gateway. Default: none (required
     with ``inference_pool``)."""
 
-    endpoint_picker_port: int = Field(default=9002, ge=1, le=65535)
+    endpoint_picker_port: Int32 = Field(default=9002, ge=1, le=65535)
     """gRPC port of the endpoint picker. Default: 9002."""
 
     failure_mode: FailureMode = FailureMode.FAIL_CLOSE

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from vllm_infra.spec.base import DnsLabel, Problem, QualifiedName, SpecModel, raise_problems
+from vllm_infra.spec.base import DnsLabel, Int32, Problem, QualifiedName, SpecModel, raise_problems
 
 
 class NodeOperator(StrEnum):
@@ -53,7 +53,7 @@ class NodeRequirement(SpecModel):
 class PreferredNode(NodeRequirement):
     """A node-label condition the scheduler favours with a weight."""
 
-    weight: int = Field(default=50, ge=1, le=100)
+    weight: Int32 = Field(default=50, ge=1, le=100)
     """Preference weight, 1-100. Default: 50."""
 
 
@@ -77,7 +77,7 @@ class Toleration(SpecModel):
     effect: TolerationEffect | None = None
     """Taint effect to tolerate. Default: all effects."""
 
-    evict_after_seconds: int | None = Field(default=None, ge=0)
+    evict_after_seconds: Int32 | None = Field(default=None, ge=0)
     """With ``NoExecute``: stay this long after the taint appears. Default: forever."""
 
     @model_validator(mode="after")

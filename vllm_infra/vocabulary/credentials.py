@@ -10,6 +10,48 @@ SECRET_ENV_NAME = re.compile(r"(^HF_TOKEN$|^HUGGING_FACE_HUB_TOKEN$|^VLLM_API_KE
 """Environment variable names whose value is a credential (VI-SEC-010)."""
 
 
+SECRET_FLAG = re.compile(r"(^|-)(token|secret|password|passwd|api-key|apikey|credentials?)$")
+"""Flags and lower-cased, dash-separated env names that end in a credential word, so their value is
+one (``--api-key``, ``--hf-token``, ``--ssl-keyfile-password``, ``hf-token``); ``HF_TOKEN_PATH``
+names a file and is not one."""
+
+
+def is_secret_flag(name: str) -> bool:
+    """Whether a flag (without ``--``) or lower-cased, dash-separated name carries a credential."""
+    return SECRET_FLAG.search(name) is not None
+
+
 def is_secret_env_name(name: str) -> bool:
     """Whether an environment variable of this name holds a credential."""
     return SECRET_ENV_NAME.search(name) is not None
+
+
+_TOKEN_SHAPES = (r"hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|"
+                 r"AKIA[0-9A-Z]{16}|xox[abp]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+CREDENTIAL_VALUE = re.compile(rf"(?<![A-Za-z0-9])(?:{_TOKEN_SHAPES})")
+"""Token shapes of the usual providers (Hugging Face, OpenAI, GitHub, AWS, Slack, JWTs)."""
+_HIGH_ENTROPY = re.compile(r"[A-Za-z0-9+=_-]{32,}")  # not "/": paths are not keys
+_SECRET_FIELD = re.compile(r"(token|secret|password|passwd|api[_-]?key|credential|auth)", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+def _high_entropy(run: str) -> bool:
+    """Lower case, upper case and digits mixed over 32+ characters: a key, not a word (commit
+    hashes and sha256 digests are lower-case hex and stay)."""
+    return all(re.search(pattern, run) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
+
+
+def looks_like_credential(value: str) -> bool:
+    """A provider token shape, or a long run of mixed letters and digits."""
+    return bool(CREDENTIAL_VALUE.search(value)) or any(_high_entropy(run) for run in _HIGH_ENTROPY.findall(value))
+
+
+def redacted(value: str, field: str = "") -> str:
+    """``value`` fit for a log: hidden when the field holds secrets or the value looks like one."""
+    return REDACTED if _SECRET_FIELD.search(field) or looks_like_credential(value) else value
+
+
+def scrub(text: str) -> str:
+    """``text`` (an error message, a log line) with every credential-looking run replaced."""
+    text = CREDENTIAL_VALUE.sub(REDACTED, text)
+    return _HIGH_ENTROPY.sub(lambda match: REDACTED if _high_entropy(match.group(0)) else match.group(0), text)

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from vllm_infra.checker.rules.base import Manifest
-from vllm_infra.checker.rules.k8s import PodTemplate, dig, labels_match, min_replicas, namespace_of, pod_templates
+from vllm_infra.checker.rules.k8s import (
+    PodTemplate,
+    dig,
+    labels_match,
+    min_replicas,
+    name_of,
+    namespace_of,
+    pod_templates,
+)
 
 _T = TypeVar("_T")
 
@@ -21,9 +29,8 @@ class Bundle:
         self._by_name: dict[tuple[str, str, str], Manifest] = {}
         for obj in objects:
             kind = str(obj.get("kind"))
-            meta = obj.get("metadata") or {}
             self._by_kind.setdefault(kind, []).append(obj)
-            self._by_name.setdefault((kind, namespace_of(obj), str(meta.get("name", ""))), obj)
+            self._by_name.setdefault((kind, namespace_of(obj), name_of(obj)), obj)
         self._templates: dict[str, list[tuple[Manifest, PodTemplate]]] | None = None
         self._label_index: dict[tuple[str, str, str], list[tuple[Manifest, PodTemplate]]] | None = None
         self._scalers: dict[tuple[str, str, str], list[Manifest]] | None = None
@@ -40,8 +47,7 @@ class Bundle:
         """The object with this kind and name in ``namespace`` (None matches any namespace)."""
         if namespace is not None:
             return self._by_name.get((kind, namespace, name))
-        return next((obj for obj in self._by_kind.get(kind, []) if (obj.get("metadata") or {}).get("name") == name),
-                    None)
+        return next((obj for obj in self._by_kind.get(kind, []) if name_of(obj) == name), None)
 
     def _index_templates(self) -> None:
         self._templates, self._label_index, self._of_object = {}, {}, {}
@@ -52,7 +58,8 @@ class Bundle:
             for template in templates:
                 entry = (obj, template)
                 self._templates.setdefault(namespace, []).append(entry)
-                for key, value in (template.labels or {}).items():
+                labels = template.labels if isinstance(template.labels, Mapping) else {}
+                for key, value in labels.items():
                     self._label_index.setdefault((namespace, str(key), str(value)), []).append(entry)
 
     def templates_of(self, obj: Manifest) -> tuple[PodTemplate, ...]:

@@ -7,12 +7,13 @@ ignored and says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vllm_infra.checker.rules.base import BundleRule, Manifest, ResourceRule, Rule, RuleContext, Violation
 from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import shared_views
+from vllm_infra.checker.rules.k8s import dig, shared_views
 from vllm_infra.vocabulary.kubernetes import WAIVER_ANNOTATION_PREFIX
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Advance, Progress
@@ -34,8 +35,8 @@ class RuleFinding:
 
 
 def _waiver(obj: Manifest, rule_id: str) -> str | None:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    reason = annotations.get(WAIVER_ANNOTATION_PREFIX + rule_id)
+    annotations = dig(obj, "metadata", "annotations")
+    reason = annotations.get(WAIVER_ANNOTATION_PREFIX + rule_id) if isinstance(annotations, dict) else None
     return None if reason is None else str(reason).strip()
 
 
@@ -70,12 +71,26 @@ def _resource_violations(objects: Sequence[Manifest], rules: list[ResourceRule],
         if kind not in by_kind:
             by_kind[kind] = [rule for rule in rules if rule.applies_to(obj)]
         for rule in by_kind[kind]:
-            for violation in rule.check(obj, context):
+            for violation in _guarded(rule.check, obj, context, None):
                 yield position, rule, violation
 
 
 def _bundle_violations(bundle: Bundle, rule: BundleRule, context: RuleContext) -> _Produced:
-    return [(rule, violation.obj, violation) for violation in rule.check(bundle, context) if violation.obj is not None]
+    anchor = bundle.objects[0] if bundle.objects else None
+    return [(rule, violation.obj, violation) for violation in _guarded(rule.check, bundle, context, anchor)
+            if violation.obj is not None]
+
+
+def _guarded(check: Callable[[Any, RuleContext], Iterable[Violation]], subject: Any, context: RuleContext,
+             anchor: Manifest | None) -> list[Violation]:
+    """A rule's violations, or one finding saying it could not evaluate: input of the wrong shape
+    (or a bug) must never end the run with a traceback, nor pass silently."""
+    try:
+        return list(check(subject, context))
+    except Exception as error:  # any failure of one rule on one input is reported, not raised
+        return [Violation((), f"could not evaluate this {'object' if anchor is None else 'set of objects'} "
+                              f"({type(error).__name__}): it is malformed where the rule reads it (the schema "
+                              "findings name the field), or vllm-infra has a bug", obj=anchor, waivable=False)]
 
 
 def _serial(bundle: Bundle, context: RuleContext, resource: list[ResourceRule], bundle_rules: list[BundleRule],

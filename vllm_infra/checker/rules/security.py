@@ -12,6 +12,7 @@ from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bund
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.k8s import (
     args_path,
+    as_list,
     containers,
     dig,
     engine_args,
@@ -23,7 +24,7 @@ from vllm_infra.checker.rules.k8s import (
     pod_templates,
     vllm_pod_templates,
 )
-from vllm_infra.vocabulary.credentials import is_secret_env_name
+from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE, Profile, Severity
 
@@ -208,12 +209,31 @@ def no_literal_secrets(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             if obj.get(field):
                 yield Violation((field,), f"Secret '{name_of(obj)}' carries {field} in the manifests")
         return
+    annotations = dig(obj, "metadata", "annotations")
+    for key, value in sorted(annotations.items()) if isinstance(annotations, dict) else ():
+        if isinstance(value, str) and looks_like_credential(value):
+            yield Violation(("metadata", "annotations", str(key)), f"annotation {key} holds what looks like a "
+                                                                   "credential")
     for template in pod_templates(obj):
         for ref in containers(template):
             for name, (index, entry) in env_entries(ref.spec).items():
-                if is_secret_env_name(name) and "value" in entry:
+                value = entry.get("value")
+                if "value" in entry and (is_secret_env_name(name) or is_secret_flag(name.lower().replace("_", "-"))
+                                         or (isinstance(value, str) and looks_like_credential(value))):
                     yield Violation((*ref.path, "env", index, "value"),
                                     f"{name} is a literal value; use valueFrom.secretKeyRef")
+            for position, token in enumerate(as_list(ref.spec.get("command")) + as_list(ref.spec.get("args"))):
+                if isinstance(token, str) and _literal_secret_argument(token):
+                    yield Violation(args_path(ref), f"argument {position + 1} passes a credential literally; "
+                                                    "read it from a Secret (a file or an environment variable)")
+
+
+def _literal_secret_argument(token: str) -> bool:
+    """``--api-key=sk-...``, ``--hf-token=...`` (not ``$(VAR)``), or any token-shaped value."""
+    name, separator, value = token.partition("=")
+    if separator and is_secret_flag(name.lstrip("-").lower().replace("_", "-")) and value and "$" not in value:
+        return True
+    return looks_like_credential(token)
 
 
 @resource_rule(

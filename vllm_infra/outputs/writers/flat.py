@@ -3,6 +3,7 @@ listing them in apply order."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
@@ -14,9 +15,29 @@ from vllm_infra.serialization.emitter import dump
 KUSTOMIZATION = PurePosixPath("kustomization.yaml")
 
 
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+"""A DNS-1123 subdomain, which every object name the renderer emits must be (and which can never
+leave the stack directory)."""
+
+
 def manifest_filename(obj: Mapping[str, Any]) -> PurePosixPath:
-    """``deployment-llama-8b.yaml``: unique within a single-namespace stack."""
-    return PurePosixPath(f"{str(obj['kind']).lower()}-{obj['metadata']['name']}.yaml")
+    """``deployment-llama-8b.yaml``: unique within a single-namespace stack. Kinds and names that
+    could not name a file inside the stack directory (``../x``, ``a/b``, missing) are refused."""
+    kind = obj.get("kind")
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise LayoutError(f"an object's kind {_shown(kind)} is not a Kubernetes kind (letters and digits)")
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise LayoutError(f"{kind} name {_shown(name)} is not a DNS-1123 name, so it cannot name a file")
+    return PurePosixPath(f"{kind.lower()}-{name}.yaml")
+
+
+def _shown(value: object) -> str:
+    """A value in an error: its repr, shortened, control characters escaped."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class FlatWriter:

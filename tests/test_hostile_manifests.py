@@ -1,0 +1,98 @@
+"""Hostile and malformed manifests: the rule engine never raises, every report stays valid, and a
+rule that cannot read an object says so instead of passing it.
+
+The fuzz takes the reference trees and the hand-written fixtures, replaces one field (anywhere in
+one object) with a value of another type, a null, a huge number, or deletes it, and runs the
+whole check on the result (fixed seed, a few hundred examples)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import MANIFESTS_DIR
+from vllm_infra.checker.loading import load
+from vllm_infra.checker.reports import render_check
+from vllm_infra.checker.runner import check_objects
+from vllm_infra.vocabulary.reporting import Profile, ReportFormat
+
+HANDWRITTEN = Path(__file__).parent / "fixtures" / "handwritten"
+_SOURCES = sorted([*MANIFESTS_DIR.rglob("*.yaml"), *HANDWRITTEN.glob("*.yaml")])
+OBJECTS = [source.manifest for source in load([str(path) for path in _SOURCES])[0]]
+REPLACEMENTS = [{}, [], 5, -1, 0, "x", "", None, True, 1e308, 2**63, [None], {"": []}, [[{}]], "$(", "-", 1.5]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+PATHS = [(index, path) for index, obj in enumerate(OBJECTS) for path in _paths(obj)]
+
+
+def _mutate(objects: list[Any], index: int, path: tuple[Any, ...], replacement: Any, delete: bool) -> None:
+    parent = objects[index]
+    for part in path[:-1]:
+        parent = parent[part]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = copy.deepcopy(replacement)
+
+
+def _reports_stay_valid(objects: list[Any]) -> None:
+    report = check_objects(objects, "fuzz.yaml", profile=Profile.RESTRICTED)
+    json.loads(render_check(report, ReportFormat.JSON))
+    json.loads(render_check(report, ReportFormat.SARIF))
+    render_check(report, ReportFormat.TEXT)
+    render_check(report, ReportFormat.JUNIT)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PATHS), st.sampled_from(REPLACEMENTS), st.booleans())
+def test_single_field_mutations_never_escape(target: tuple[int, tuple[Any, ...]], replacement: Any,
+                                             delete: bool) -> None:
+    objects = copy.deepcopy(OBJECTS)
+    index, path = target
+    _mutate(objects, index, path, replacement, delete)
+    _reports_stay_valid(objects)
+
+
+def test_whole_object_shapes_never_escape() -> None:
+    for shape in ({"kind": ["Pod"], "apiVersion": "v1"}, {"kind": "Deployment", "metadata": "x"},
+                  {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "x"}, "spec": []},
+                  {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "x"},
+                   "spec": {"template": {"spec": {"containers": {}}}}},
+                  {"kind": "Service", "apiVersion": "v1", "metadata": {"name": "x", "annotations": []},
+                   "spec": {"ports": 5}}):
+        _reports_stay_valid([*copy.deepcopy(OBJECTS[:3]), shape])
+
+
+def test_a_rule_that_cannot_read_an_object_reports_it() -> None:
+    broken = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "llm"},
+              "spec": {"template": {"spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.18.1",
+                                                             "args": ["--model", "m"], "env": "oops"}]}}}}
+    report = check_objects([broken], "broken.yaml", profile=Profile.RESTRICTED)
+    unreadable = [(f.rule.id, f.message) for f in report.findings if "could not evaluate" in f.message]
+    assert unreadable == [("VI-SCH-005", "could not evaluate this object (AttributeError): it is malformed where the "
+                                         "rule reads it (the schema findings name the field), or vllm-infra has a bug")]
+    assert ("VI-SCH-001", '"oops" is not of types "null", "array"') in [(f.rule.id, f.message) for f in report.findings]
+    assert report.exit_code == 1
+
+
+def test_valid_trees_are_evaluated_by_every_rule() -> None:
+    """The guard must not hide a rule that fails on well-formed input."""
+    report = check_objects(copy.deepcopy(OBJECTS), "reference.yaml", profile=Profile.RESTRICTED)
+    assert [f.rule.id for f in report.findings if "could not evaluate" in f.message] == []
