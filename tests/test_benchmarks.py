@@ -64,3 +64,10 @@ def test_capacity_benchmark_replays_runs_and_judges_itself(tmp_path: Path) -> No
     assert (rows["refused"]["verdict"], rows["refused"]["wrong"]) == ("too-small", False)
     assert report["summary"]["wrong_verdicts"] == [] and report["summary"]["kv_ratios"] == 1
     assert "wrong verdicts 0/2" in result.stdout
+
+
+def test_long_fuzz_command_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "benchmarks.fuzz", "--examples", "5"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].startswith("manifests: 5 examples, nothing escaped")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli_check import invoke
 from tests.test_spec_validation import Build, service_errors
 from vllm_infra.spec import VllmServiceSpec
@@ -88,3 +90,14 @@ def test_models_import_reads_the_checkpoint_size_beside_config_json(tmp_path: Pa
     code, out, _ = invoke("models", "--import", str(tmp_path / "config.json"))
     assert code == 0
     assert "checkpoint_bytes: 26031738880.0\n" in out and "tied_embeddings: true\n" in out
+
+
+@pytest.mark.parametrize(("config", "problem"), [
+    ({**PRIVATE_13B, "num_attention_heads": 0}, "ZeroDivisionError"),
+    ([1, 2], "AttributeError"),
+    ({**PRIVATE_13B, "hidden_size": 1e400}, "OverflowError"),
+])
+def test_models_import_refuses_nonsense_configs(tmp_path: Path, config: object, problem: str) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    code, _, err = invoke("models", "--import", str(tmp_path / "config.json"))
+    assert code == 2 and f"cannot read a model architecture from {tmp_path / 'config.json'}: {problem}" in err

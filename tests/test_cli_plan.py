@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import STACKS_DIR
@@ -54,7 +55,7 @@ def test_bad_price_exits_2() -> None:
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == "error: invalid GPU prices"
     assert result.stderr.splitlines()[1].startswith(
-        "  H100=2: expected <GPU type>=<USD per GPU-hour> with a type among")
+        "  H100=2: expected <GPU type>=<USD per GPU-hour> (a finite number >= 0) with a type among")
 
 
 def test_plan_table_shows_every_service() -> None:
@@ -80,3 +81,9 @@ def test_models_list_and_import(tmp_path: Path) -> None:
                                                 "  head_dim: 128"]
     broken = runner.invoke(app, ["models", "--import", str(tmp_path / "missing.json")])
     assert broken.exit_code == 2
+
+
+@pytest.mark.parametrize("price", ["L4=nan", "L4=-1", "L4=inf"])
+def test_prices_must_be_finite_and_not_negative(price: str) -> None:
+    result = runner.invoke(app, ["plan", "--stacks-dir", str(STACKS_DIR), "-o", "json", "--price", price])
+    assert result.exit_code == 2 and f"{price}: expected" in result.stderr and result.stdout == ""

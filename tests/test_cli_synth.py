@@ -104,9 +104,11 @@ def test_failed_write_keeps_the_old_tree(workspace: Path, monkeypatch: pytest.Mo
         return real_write(path, data)
 
     monkeypatch.setattr(Path, "write_bytes", failing_write)
-    with pytest.raises(OSError, match="No space left"):
-        runner.invoke(app, ["synth", "prod", "--stacks-dir", str(workspace / "stacks"), "--out", str(out)],
-                      catch_exceptions=False)
+    result = runner.invoke(app, ["synth", "prod", "--stacks-dir", str(workspace / "stacks"), "--out", str(out)],
+                           catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot write ") and "No space left on device" in result.stderr
+    assert result.stderr.rstrip().endswith(f"{out / 'prod'} was left as it was")
     assert tree(out) == before
     assert sorted(p.name for p in out.iterdir()) == ["dev", "prod", "staging"]
 

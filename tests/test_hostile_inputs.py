@@ -161,3 +161,98 @@ def test_literal_credentials_are_found_by_value_in_env_args_and_annotations(tmp_
         ("spec.template.spec.containers[0].env[1].value", "hf_token is a literal value; use valueFrom.secretKeyRef"),
     ]
     assert token not in out
+
+
+def test_leftovers_of_an_interrupted_synth_are_removed_and_never_checked(workspace: Path) -> None:  # noqa: F811
+    assert run(workspace, "dev")[0] == 0
+    out = workspace / "manifests"
+    for leftover in (".dev.new-x1y2", ".dev.old-1a2b3c4d"):
+        (out / leftover).mkdir()
+        for path in (out / "dev").glob("*.yaml"):
+            (out / leftover / path.name).write_bytes(path.read_bytes())
+    _, report, _ = invoke("check", "-o", "json", "--profile", "dev", str(out))
+    assert json.loads(report)["summary"]["objects"] == 11  # only dev itself
+    (out / "dev" / "service-qwen-7b.yaml").write_text("stale\n")
+    assert run(workspace, "dev")[0] == 0
+    assert sorted(path.name for path in out.iterdir()) == ["dev"]
+    assert "stale" not in (out / "dev" / "service-qwen-7b.yaml").read_text()
+
+
+def test_an_output_root_that_is_a_file_is_bad_input(workspace: Path) -> None:  # noqa: F811
+    (workspace / "manifests").write_text("not a directory\n")
+    code, _, err = run(workspace, "dev")
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
+
+
+def test_errors_print_line_numbers_and_escape_control_characters(workspace: Path) -> None:  # noqa: F811
+    dev = workspace / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("      storage:\n", '      "stor\\e[31mage":\n', 1))  # YAML's escape
+    code, _, err = run(workspace, "dev")
+    assert code == 2
+    assert "\x1b" not in err and "stor\\x1b[31mage" in err
+    assert f"{dev}:" in err  # the ':NN:' after the path stays a line number, not an emoji
+
+
+def test_critical_findings_cannot_be_waived_under_the_restricted_profile(tmp_path: Path) -> None:
+    deployment = json.loads(json.dumps(PRIVILEGED))
+    deployment["metadata"]["annotations"] = {"vllm-infra.io/waive.VI-SEC-001": "we need it"}
+    (tmp_path / "d.yaml").write_text(json.dumps(deployment))
+    code, out, _ = invoke("check", "-o", "json", "--rule", "VI-SEC-001", str(tmp_path / "d.yaml"))
+    [finding] = json.loads(out)["findings"]
+    assert code == 1 and finding["status"] != "waived"
+    assert finding["message"].endswith("(waiver not applied: critical findings cannot be waived under the restricted "
+                                       "profile)")
+    code, out, _ = invoke("check", "-o", "json", "--profile", "dev", "--rule", "VI-SEC-001", str(tmp_path / "d.yaml"))
+    assert code == 0 and json.loads(out)["findings"][0]["status"] == "waived"
+
+
+@pytest.mark.parametrize("tag", ["nightly", "latest-cu128", "main"])
+def test_moving_tags_are_refused(service_data: Build, tag: str) -> None:
+    errors = service_errors(service_data(image={"tag": tag, "vllm_version": "0.11.0"}))
+    assert ("image.tag", f"'{tag}' floats between releases; pin a release tag such as 'v0.11.0' or a digest") in errors
+
+
+def test_a_restricted_fleet_keeps_its_namespace_restricted(service_data: Build) -> None:
+    from tests.test_spec_validation import errors, fleet
+    from vllm_infra.spec import FleetSpec
+
+    data = fleet([service_data(image={"tag": "v0.11.0", "digest": "sha256:" + "a" * 64})], policy_profile="restricted")
+    data["namespace"]["pod_security"] = "privileged"
+    assert ("namespace.pod_security", "the restricted profile enforces the restricted Pod Security level on the "
+                                      "namespace (VI-SEC-016)") in errors(FleetSpec, data)
+
+
+@pytest.mark.parametrize(("changes", "loc"), [
+    ({"service": {"annotations": {"vllm-infra.io/waive.VI-NET-002": "trust me"}}}, "service.annotations"),
+    ({"service": {"annotations": {"note": "sk-" + "Zq9" * 10}}}, "service.annotations"),
+    ({"autoscaling": {"backend": "keda", "min_replicas": 1, "max_replicas": 2,
+                      "prometheus_url": "http://admin:hunter2@prometheus:9090"}}, "autoscaling.prometheus_url"),
+])
+def test_free_text_fields_carry_no_waivers_or_credentials(service_data: Build, changes: dict[str, Any],
+                                                          loc: str) -> None:
+    problems = service_errors(service_data(**changes))
+    assert loc in {location for location, _ in problems}
+    assert not any("hunter2" in message or "Zq9Zq9" in message for _, message in problems)
+
+
+def test_url_passwords_in_stack_errors_are_not_echoed(workspace: Path) -> None:  # noqa: F811
+    prod = workspace / "stacks" / "Pulumi.prod.yaml"
+    text = prod.read_text()
+    assert "prometheus_url: http://" in text
+    prod.write_text(text.replace("prometheus_url: http://", "prometheus_url: http://admin:hunter2@", 1))
+    code, _, err = run(workspace, "prod")
+    assert code == 2 and "hunter2" not in err and "http://***@" in err
+
+
+def test_a_patch_may_not_add_a_waiver(workspace: Path) -> None:  # noqa: F811
+    dev = workspace / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("""      - name: qwen-7b
+""", """      - name: qwen-7b
+        patches:
+          - kind: Service
+            operations:
+              - {op: add, path: /metadata/annotations, value: {vllm-infra.io/waive.VI-NET-002: "patched in"}}
+"""))
+    code, _, err = run(workspace, "dev")
+    assert code == 2 and "patches may not add waivers (vllm-infra.io/waive.*)" in err
+    assert not (workspace / "manifests").exists()

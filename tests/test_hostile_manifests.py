@@ -96,3 +96,38 @@ def test_valid_trees_are_evaluated_by_every_rule() -> None:
     """The guard must not hide a rule that fails on well-formed input."""
     report = check_objects(copy.deepcopy(OBJECTS), "reference.yaml", profile=Profile.RESTRICTED)
     assert [f.rule.id for f in report.findings if "could not evaluate" in f.message] == []
+
+
+def _stack_configs() -> list[Any]:
+    from ruamel.yaml import YAML
+
+    from tests.conftest import STACKS_DIR
+    from vllm_infra.outputs.stack_config import FLEET_KEY
+
+    return [YAML(typ="safe").load(path.read_text())["config"][FLEET_KEY]
+            for path in sorted(STACKS_DIR.glob("Pulumi.*.yaml")) if path.name.count(".") == 2]
+
+
+STACKS = _stack_configs()
+STACK_PATHS = [(index, path) for index, stack in enumerate(STACKS) for path in _paths(stack)]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(STACK_PATHS), st.sampled_from(REPLACEMENTS), st.booleans())
+def test_single_field_mutations_of_stacks_are_refused_or_rendered(target: tuple[int, tuple[Any, ...]],
+                                                                 replacement: Any, delete: bool) -> None:
+    """A stack with one field changed is either refused with problems (exit 2) or rendered and
+    checked: nothing else escapes."""
+    from vllm_infra.outputs.stack_config import StackConfigError, fleet_from_config
+    from vllm_infra.render import render_fleet
+
+    stacks = copy.deepcopy(STACKS)
+    index, path = target
+    _mutate(stacks, index, path, replacement, delete)
+    try:
+        fleet = fleet_from_config(stacks[index])
+    except StackConfigError as error:
+        assert error.problems and all(str(problem) for problem in error.problems)
+        return
+    _reports_stay_valid(render_fleet(fleet))

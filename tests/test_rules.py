@@ -300,7 +300,11 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         command=["/bin/sh", "-c"], args=["vllm serve meta-llama/Llama-3.1-70B-Instruct --tensor-parallel-size=2"]),
      [("Deployment/llama", f"{C0}.args", "the shell stays PID 1, so SIGTERM never reaches vLLM (use exec)")]),
     ("VI-IMG-001", "latest", lambda o: container(o).update(image="vllm/vllm-openai:latest"),
-     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:latest floats (no tag, or 'latest')")]),
+     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:latest floats (no tag, or a moving tag such as "
+                                          "'latest' or 'nightly')")]),
+    ("VI-IMG-001", "a moving variant tag", lambda o: container(o).update(image="vllm/vllm-openai:latest-cu128"),
+     [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:latest-cu128 floats (no tag, or a moving tag such "
+                                          "as 'latest' or 'nightly')")]),
     ("VI-IMG-001", "tag without digest", lambda o: container(o).update(image="vllm/vllm-openai:v0.18.1"),
      [("Deployment/llama", f"{C0}.image", "image vllm/vllm-openai:v0.18.1 is not pinned by digest")]),
     ("VI-VER-001", "a tag vLLM never published", lambda o: container(o).update(image="vllm/vllm-openai:v0.18.2"),
@@ -318,6 +322,25 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-VER-002", "a value outside the choices", lambda o: container(o)["args"].extend(["--dtype", "fp4"]),
      [("Deployment/llama", f"{C0}.args", "--dtype fp4: vLLM 0.18.1 accepts auto, bfloat16, float, float16, float32, "
                                          "half")]),
+    ("VI-SEC-015", "unmasked /proc and an unconfined AppArmor profile", lambda o: (
+        container(o)["securityContext"].update(procMount="Unmasked", appArmorProfile={"type": "Unconfined"}),
+        pod(o)["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "65536"}],
+                                         seLinuxOptions={"type": "spc_t"})),
+     [("Deployment/llama", "spec.template.spec.securityContext.seLinuxOptions.type", "pod runs as SELinux type spc_t"),
+      ("Deployment/llama", f"{C0}.securityContext.procMount", "container 'vllm' unmasks /proc (procMount: Unmasked)"),
+      ("Deployment/llama", f"{C0}.securityContext.appArmorProfile.type",
+       "container 'vllm' runs without AppArmor (Unconfined)"),
+      ("Deployment/llama", "spec.template.spec.securityContext.sysctls[0]",
+       "sysctl kernel.msgmax is not in the Pod Security safe set")]),
+    ("VI-SEC-016", "a namespace that enforces baseline", lambda o: find(o, "Namespace", "llm")["metadata"][
+        "labels"].update({"pod-security.kubernetes.io/enforce": "baseline"}),
+     [("Namespace/llm", "metadata.labels", "namespace llm enforces baseline Pod Security level (restricted "
+                                          "expected)")]),
+    ("VI-RES-007", "a MIG slice requested below its limit", lambda o: (
+        container(o, "small")["resources"]["limits"].update({"nvidia.com/mig-3g.40gb": 2}),
+        container(o, "small")["resources"]["requests"].update({"nvidia.com/mig-3g.40gb": 1})),
+     [("Deployment/small", f"{C0}.resources.requests.nvidia.com/mig-3g.40gb",
+       "nvidia.com/mig-3g.40gb request 1 differs from its limit 2")]),
     ("VI-IMG-002", "floating model", lambda o: container(o)["args"].remove(f"--revision={REVISION}"),
      [("Deployment/llama", f"{C0}.args", "model meta-llama/Llama-3.1-70B-Instruct is not pinned to a commit "
                                          "(--revision)")]),

@@ -58,6 +58,28 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.5)
         if server.mode == "failing" and self.path == "/health":
             return self._reply(503, "{}")
+        if server.mode == "trickle" and self.path == "/health":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.05)
+            return None
+        if server.mode == "huge" and self.path == "/health":
+            self.send_response(200)
+            self.end_headers()
+            chunk = b"x" * 2**20
+            for _ in range(12):
+                self.wfile.write(chunk)
+            return None
+        if server.mode == "redirect" and self.path == "/health":
+            self.send_response(302)
+            self.send_header("Location", "http://user:hunter2@elsewhere.example/health")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if server.failures_left > 0 and self.path == "/health":
             server.failures_left -= 1
             return self._reply(503, "{}")
@@ -173,7 +195,7 @@ def test_unreachable_endpoint_and_bad_input() -> None:
     assert code == 1
     assert lines[0].startswith("FAIL http://127.0.0.1:9/health: ConnectError")
     code, _, err = run("llama:8000")
-    assert (code, err) == (2, "error: URLs must start with http:// or https://\n  llama:8000\n")
+    assert (code, err) == (2, "error: URLs must be well-formed and start with http:// or https://\n  llama:8000\n")
     code, _, err = run("http://a", "http://b", "-m", "x", "-m", "y", "-m", "z")
     assert (code, err) == (2, "error: give one --model for all URLs or one per URL (2 URLs, 3 models)\n")
 
@@ -184,3 +206,27 @@ def test_library_backoff_doubles(server: StandIn) -> None:
     [endpoint] = smoke([(server.url, None)], SmokeSettings(retries=3, backoff=0.5), sleep=waits.append)
     assert not endpoint.ok
     assert waits[:3] == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize(("mode", "detail"), [
+    ("trickle", "no complete response within 1s"),
+    ("huge", "response larger than 8 MiB"),
+    ("redirect", "HTTP 302 redirect to http://***@elsewhere.example/health (not followed)"),
+])
+def test_hostile_servers_are_bounded_and_not_followed(server: StandIn, mode: str, detail: str) -> None:
+    server.mode = mode
+    started = time.monotonic()
+    code, lines, _ = run("--retries", "0", "--timeout", "1", server.url)
+    assert code == 1 and time.monotonic() - started < 30  # generous: the machine is shared
+    assert lines[0].startswith(f"FAIL {server.url}/health: {detail}")
+    assert "hunter2" not in "\n".join(lines)
+
+
+def test_url_credentials_are_redacted_and_bad_urls_are_bad_input(server: StandIn) -> None:
+    url = server.url.replace("http://", "http://admin:s3cret@")
+    code, lines, _ = run("--retries", "0", url)
+    assert code == 0 and "s3cret" not in "\n".join(lines)
+    assert lines[0].startswith(f"ok   {server.url.replace('http://', 'http://***@')}/health")
+    code, _, err = run("http://[::1")
+    assert (code, err) == (2, "error: URLs must be well-formed and start with http:// or https://\n"
+                              "  <unparseable URL>\n")

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from vllm_infra.serialization.files import MAX_FILE_BYTES, read_limited, unreadable_reason
+from vllm_infra.serialization.files import MAX_FILE_BYTES, STAGING_DIRECTORY, read_limited, unreadable_reason
 from vllm_infra.serialization.kubernetes_yaml import (
     Document,
     DuplicateKey,
@@ -204,7 +204,8 @@ def manifest_files(path: Path) -> list[Path | LoadProblem]:
     def unreadable(error: OSError) -> None:
         found.append(LoadProblem(str(error.filename or path), None, f"cannot read directory: {error.strerror}"))
 
-    for directory, _dirs, names in os.walk(path, onerror=unreadable):
+    for directory, dirs, names in os.walk(path, onerror=unreadable):
+        dirs[:] = [name for name in dirs if not STAGING_DIRECTORY.match(name)]
         for name in names:
             candidate = Path(directory) / name
             if candidate.suffix.lower() not in MANIFEST_SUFFIXES:

@@ -13,6 +13,7 @@ from vllm_infra.checker.rules import RULES
 from vllm_infra.checker.rules.schema import SCHEMA_RULE
 from vllm_infra.checker.runner import CheckReport, Finding, SchemaStatus, Status, ValidateReport
 from vllm_infra.vocabulary.reporting import Profile, ReportFormat, Severity
+from vllm_infra.vocabulary.terminal import escape_controls
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
@@ -36,7 +37,8 @@ def finding_line(f: Finding) -> str:
 
 def check_text(report: CheckReport) -> str:
     """One line per finding, then a summary line."""
-    lines = [finding_line(f) for f in report.findings] + [f"notice: {notice}" for notice in report.notices]
+    lines = [escape_controls(finding_line(f)) for f in report.findings] + [
+        f"notice: {escape_controls(str(notice))}" for notice in report.notices]
     counts = report.counts()
     severities = ", ".join(f"{counts[s.value]} {s.value}" for s in Severity)
     gating = len(report.gating())

@@ -168,6 +168,6 @@ def _model_configs(items: list[str]) -> dict[str, ModelArchitecture]:
             fail(f"--model-config {item!r}: expected MODEL=path/to/config.json")
         try:
             found[model] = ModelArchitecture.from_hf_config(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            fail(f"--model-config {item!r}: cannot read a model architecture from {path}: {exc}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError, OverflowError) as exc:
+            fail(f"--model-config {item!r}: cannot read a model architecture from {path}: {type(exc).__name__}")
     return found

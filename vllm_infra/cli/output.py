@@ -9,14 +9,16 @@ import typer
 from rich.console import Console
 
 from vllm_infra.vocabulary.exits import ExitCode
+from vllm_infra.vocabulary.terminal import escape_controls
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+"""No emoji codes (``file:100:`` stays a line number) and no markup in user-supplied text."""
 
 
 def fail(summary: str, details: list[str] | None = None, code: ExitCode = ExitCode.BAD_INPUT) -> NoReturn:
     """Print an error with one line per detail and exit with ``code``."""
-    stderr.print(f"error: {summary}", markup=False, style="bold red")
+    stderr.print(f"error: {escape_controls(summary)}", markup=False, style="bold red")
     for line in details or []:
-        stderr.print(f"  {line}", markup=False)
+        stderr.print(f"  {escape_controls(line)}", markup=False)
     raise typer.Exit(int(code))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,10 +37,14 @@ def _prices(overrides: list[str] | None, prices_file: Path | None) -> dict[Any, 
     problems = []
     for gpu, value in raw.items():
         try:
-            prices[GpuType(str(gpu))] = float(value)
+            price = float(value)
+            if not math.isfinite(price) or price < 0:
+                raise ValueError(value)
+            prices[GpuType(str(gpu))] = price
         except ValueError:
             known = ", ".join(t.value for t in GpuType)
-            problems.append(f"{gpu}={value}: expected <GPU type>=<USD per GPU-hour> with a type among {known}")
+            problems.append(f"{gpu}={value}: expected <GPU type>=<USD per GPU-hour> (a finite number >= 0) with a "
+                            f"type among {known}")
     if problems:
         fail("invalid GPU prices", problems)
     return prices
@@ -116,6 +121,7 @@ def models(
 
     from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
     from vllm_infra.serialization.emitter import dump
+    from vllm_infra.spec.model import ArchitectureSpec
 
     if import_config is not None:
         index = import_config.with_name("model.safetensors.index.json")
@@ -123,8 +129,10 @@ def models(
             config = json.loads(import_config.read_text())
             total = json.loads(index.read_text()).get("metadata", {}).get("total_size") if index.is_file() else None
             arch = ModelArchitecture.from_hf_config(config, parameters, float(total) if total else None)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            fail(f"cannot read a model architecture from {import_config}: {exc}")
+            ArchitectureSpec.model_validate(asdict(arch))  # the bounds the spec applies to an inline block
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError, OverflowError) as exc:
+            fail(f"cannot read a model architecture from {import_config}: {type(exc).__name__}: "
+                 f"{str(exc).splitlines()[0][:200]}")
         block = {key: value for key, value in asdict(arch).items() if value is not None}
         stdout.out(dump({"architecture": block}), end="", highlight=False)
         return

@@ -27,11 +27,12 @@ def smoke(
     """Check /health, /v1/models, /metrics and one tiny completion on each URL, with timings,
     retries with exponential backoff and a timeout. Exit codes: 0 healthy, 1 a check failed,
     2 bad input."""
-    from vllm_infra.operations.smoke import SmokeSettings, alert_payload, send_alert, smoke, summary
+    from vllm_infra.operations.smoke import SmokeSettings, alert_payload, redact_url, send_alert, smoke, summary
 
-    problems = [url for url in urls if not url.startswith(("http://", "https://"))]
+    problems = [redact_url(url) for url in urls if not url.startswith(("http://", "https://")) or
+                redact_url(url) == "<unparseable URL>"]
     if problems:
-        fail("URLs must start with http:// or https://", problems)
+        fail("URLs must be well-formed and start with http:// or https://", problems)
     models = model or []
     if len(models) not in (0, 1, len(urls)):
         fail(f"give one --model for all URLs or one per URL ({len(urls)} URLs, {len(models)} models)")

@@ -61,7 +61,11 @@ def synth(
                 for item in drift:
                     stdout.print(f"{item.path}: {item.status}", markup=False)
                 continue
-            state = "written" if write_stack_dir(directory, result.parts(), advance) else "unchanged"
+            try:
+                state = "written" if write_stack_dir(directory, result.parts(), advance) else "unchanged"
+            except OSError as error:  # disk full, read-only tree, --out a file or a dangling link
+                fail(f"cannot write {error.filename or directory}: {error.strerror or error}; {directory} was left "
+                     "as it was")
             stdout.print(f"{result.name}: {len(result.objects)} objects -> {directory} ({state})", markup=False)
     if check:
         if drifted:

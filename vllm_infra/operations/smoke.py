@@ -4,12 +4,15 @@ exponential backoff and bounded by a timeout."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from vllm_infra.vocabulary.credentials import scrub
 
 REQUIRED_METRICS = ("vllm:num_requests_running", "vllm:num_requests_waiting")
 
@@ -58,17 +61,64 @@ class CheckFailed(Exception):
     """A check's response was wrong (retryable)."""
 
 
-def _health(client: httpx.Client, url: str, model: str | None) -> tuple[str, str | None]:
-    response = client.get(f"{url}/health")
-    if response.status_code != 200:
-        raise CheckFailed(f"HTTP {response.status_code}")
+MAX_BODY_BYTES = 8 * 2**20
+"""Largest response body read (a busy server's /metrics is well under 1 MiB)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response read within the deadline and the size cap."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def _fetch(client: httpx.Client, method: str, url: str, timeout: float, **kwargs: Any) -> Answer:
+    """One request that ends within ``timeout`` seconds in total (a server trickling a byte at a
+    time cannot hold it), reads at most MAX_BODY_BYTES, and follows no redirect (one to another
+    host would test and report a different server)."""
+    deadline = time.monotonic() + timeout
+    with client.stream(method, url, **kwargs) as response:
+        if response.is_redirect:
+            target = response.headers.get("location", "?")
+            raise CheckFailed(f"HTTP {response.status_code} redirect to {redact_url(target)} (not followed)")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise CheckFailed(f"response larger than {MAX_BODY_BYTES // 2**20} MiB")
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"no complete response within {timeout:g}s")
+        return Answer(response.status_code, bytes(body))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any user and password replaced (they must not reach logs or alerts)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<unparseable URL>"
+    return str(parsed.copy_with(username="***", password=None)) if parsed.userinfo else url
+
+
+def _health(client: httpx.Client, url: str, model: str | None, timeout: float) -> tuple[str, str | None]:
+    response = _fetch(client, "GET", f"{url}/health", timeout)
+    if response.status != 200:
+        raise CheckFailed(f"HTTP {response.status}")
     return "HTTP 200", model
 
 
-def _models(client: httpx.Client, url: str, model: str | None) -> tuple[str, str | None]:
-    response = client.get(f"{url}/v1/models")
-    if response.status_code != 200:
-        raise CheckFailed(f"HTTP {response.status_code}")
+def _models(client: httpx.Client, url: str, model: str | None, timeout: float) -> tuple[str, str | None]:
+    response = _fetch(client, "GET", f"{url}/v1/models", timeout)
+    if response.status != 200:
+        raise CheckFailed(f"HTTP {response.status}")
     try:
         served = [str(item["id"]) for item in response.json()["data"]]
     except (ValueError, KeyError, TypeError) as exc:
@@ -80,23 +130,23 @@ def _models(client: httpx.Client, url: str, model: str | None) -> tuple[str, str
     return f"serving {', '.join(served)}", model or served[0]
 
 
-def _metrics(client: httpx.Client, url: str, model: str | None) -> tuple[str, str | None]:
-    response = client.get(f"{url}/metrics")
-    if response.status_code != 200:
-        raise CheckFailed(f"HTTP {response.status_code}")
+def _metrics(client: httpx.Client, url: str, model: str | None, timeout: float) -> tuple[str, str | None]:
+    response = _fetch(client, "GET", f"{url}/metrics", timeout)
+    if response.status != 200:
+        raise CheckFailed(f"HTTP {response.status}")
     missing = [name for name in REQUIRED_METRICS if name not in response.text]
     if missing:
         raise CheckFailed(f"missing {', '.join(missing)}")
     return f"{sum(1 for line in response.text.splitlines() if line.startswith('vllm:'))} vllm series", model
 
 
-def _completion(client: httpx.Client, url: str, model: str | None) -> tuple[str, str | None]:
+def _completion(client: httpx.Client, url: str, model: str | None, timeout: float) -> tuple[str, str | None]:
     if model is None:
         raise CheckFailed("no model to ask (the models check failed)")
-    response = client.post(f"{url}/v1/completions", json={"model": model, "prompt": "Reply with OK.",
-                                                          "max_tokens": 1, "temperature": 0})
-    if response.status_code != 200:
-        raise CheckFailed(f"HTTP {response.status_code}")
+    response = _fetch(client, "POST", f"{url}/v1/completions", timeout,
+                      json={"model": model, "prompt": "Reply with OK.", "max_tokens": 1, "temperature": 0})
+    if response.status != 200:
+        raise CheckFailed(f"HTTP {response.status}")
     try:
         choices = response.json()["choices"]
         text = str(choices[0]["text"])
@@ -105,28 +155,28 @@ def _completion(client: httpx.Client, url: str, model: str | None) -> tuple[str,
     return f"completion {text!r}", model
 
 
-CHECKS: tuple[tuple[str, Callable[[httpx.Client, str, str | None], tuple[str, str | None]]], ...] = (
+Check = Callable[[httpx.Client, str, str | None, float], tuple[str, str | None]]
+CHECKS: tuple[tuple[str, Check], ...] = (
     ("/health", _health), ("/v1/models", _models), ("/metrics", _metrics), ("/v1/completions", _completion))
 
 
-def _attempt(client: httpx.Client, url: str, model: str | None, name: str,
-             check: Callable[[httpx.Client, str, str | None], tuple[str, str | None]],
+def _attempt(client: httpx.Client, url: str, model: str | None, name: str, check: Check,
              settings: SmokeSettings, sleep: Callable[[float], None]) -> tuple[CheckResult, str | None]:
     started, delay, detail = time.monotonic(), settings.backoff, ""
     for attempt in range(1, settings.retries + 2):
         try:
-            detail, model = check(client, url, model)
-            return CheckResult(url, name, True, detail, time.monotonic() - started, attempt), model
+            detail, model = check(client, url, model, settings.timeout)
+            return CheckResult(redact_url(url), name, True, detail, time.monotonic() - started, attempt), model
         except CheckFailed as exc:
             detail = str(exc)
         except httpx.TimeoutException:
             detail = f"timed out after {settings.timeout:g}s"
         except httpx.HTTPError as exc:
-            detail = f"{type(exc).__name__}: {exc}"
+            detail = f"{type(exc).__name__}: {scrub(str(exc))}"
         if attempt <= settings.retries:
             sleep(delay)
             delay *= 2
-    return CheckResult(url, name, False, detail, time.monotonic() - started, settings.retries + 1), model
+    return CheckResult(redact_url(url), name, False, detail, time.monotonic() - started, settings.retries + 1), model
 
 
 def smoke(targets: Sequence[tuple[str, str | None]], settings: SmokeSettings | None = None,
@@ -135,12 +185,12 @@ def smoke(targets: Sequence[tuple[str, str | None]], settings: SmokeSettings | N
     settings = settings or SmokeSettings()
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     results = []
-    with httpx.Client(timeout=settings.timeout, headers=headers, follow_redirects=True) as client:
+    with httpx.Client(timeout=settings.timeout, headers=headers, follow_redirects=False) as client:
         for url, expected in targets:
-            endpoint = EndpointResult(url.rstrip("/"), expected)
+            endpoint = EndpointResult(redact_url(url.rstrip("/")), expected)
             model = expected
             for name, check in CHECKS:
-                result, model = _attempt(client, endpoint.url, model, name, check, settings, sleep)
+                result, model = _attempt(client, url.rstrip("/"), model, name, check, settings, sleep)
                 endpoint.checks.append(result)
             results.append(endpoint)
     return results

@@ -3,6 +3,7 @@ not rewritten."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from vllm_infra.outputs.drift import compare_parts
 from vllm_infra.outputs.writers import StackPart
+from vllm_infra.serialization.files import STAGING_DIRECTORY
 from vllm_infra.vocabulary.progress import Advance, ignore
 
 
@@ -34,6 +36,7 @@ def write_stack_dir(directory: Path, parts: Sequence[StackPart], advance: Advanc
     git checkout, and a sync per file costs more than rendering (about 0.2 ms each)."""
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=parent))
     backup = parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
     try:
@@ -46,7 +49,9 @@ def write_stack_dir(directory: Path, parts: Sequence[StackPart], advance: Advanc
             if path not in differing:
                 _carry_over(directory / path, staging / path)
         staging.chmod(0o755)
-        if directory.exists():
+        if directory.is_dir() and not directory.is_symlink() and _exchange(staging, directory):
+            return True  # staging now holds the old tree, removed below
+        if directory.exists() or directory.is_symlink():
             directory.rename(backup)
         try:
             staging.rename(directory)
@@ -58,3 +63,28 @@ def write_stack_dir(directory: Path, parts: Sequence[StackPart], advance: Advanc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(backup, ignore_errors=True)
+
+
+def remove_leftovers(directory: Path) -> None:
+    """Staging and backup directories an interrupted run of ``directory`` left beside it."""
+    prefix = f".{directory.name}."
+    for sibling in directory.parent.iterdir():
+        if sibling.name.startswith(prefix) and STAGING_DIRECTORY.match(sibling.name) and sibling.is_dir() \
+                and not sibling.is_symlink():
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so at every instant
+    one of the two trees is at ``second``; False where the system cannot, and the caller renames."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    return bool(result == 0)

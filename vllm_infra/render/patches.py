@@ -8,6 +8,7 @@ import jsonpatch
 
 from vllm_infra.spec.patches import JsonPatchOperation
 from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.kubernetes import WAIVER_ANNOTATION_PREFIX
 
 
 class PatchError(ValueError):
@@ -41,11 +42,25 @@ def apply_patches(service: ResolvedService, objects: list[dict[str, Any]]) -> li
             patched[index] = jsonpatch.apply_patch(patched[index], ops)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
             raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: {exc}") from exc
+        if _waivers(patched[index]) - _waivers(objects[index]):
+            raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: patches may not add "
+                             f"waivers ({WAIVER_ANNOTATION_PREFIX}*); the spec's typed reasons render the waivers it "
+                             "allows")
         if _identity(patched[index]) != _identity(objects[index]):
             raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: patches may not "
                              "change apiVersion, kind, metadata.name or metadata.namespace (they decide the file "
                              "an object is written to and what refers to it)")
     return patched
+
+
+def _waivers(obj: Any) -> set[str]:
+    """Waiver annotations anywhere in an object (its own, or a pod template's)."""
+    if isinstance(obj, dict):
+        found = {str(key) for key in obj if str(key).startswith(WAIVER_ANNOTATION_PREFIX)}
+        return found.union(*(_waivers(value) for value in obj.values()))
+    if isinstance(obj, list):
+        return set().union(*(_waivers(item) for item in obj))
+    return set()
 
 
 def _identity(obj: Any) -> tuple[Any, ...] | None:

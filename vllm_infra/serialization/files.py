@@ -3,8 +3,13 @@ device or a link to ``/dev/zero`` gives an error instead of a hang or MemoryErro
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
+
+STAGING_DIRECTORY = re.compile(r"^\..+\.(new|old)-[A-Za-z0-9_]+$")
+"""synth's staging and backup directories beside a stack directory (``.dev.new-x1y2``,
+``.dev.old-1a2b3c4d``): removed by the next run, never read as manifests."""
 
 MAX_FILE_BYTES = 64 * 2**20
 """Largest input file read (a stack file, or one manifest file of a tree)."""

@@ -138,8 +138,9 @@ class KedaAutoscalingSpec(_AutoscalingFields):
     backend: Literal["keda"]
     """Autoscaler backend. Required: ``keda``."""
 
-    prometheus_url: str = Field(pattern=r"^https?://\S+$")
-    """Prometheus server address. Required."""
+    prometheus_url: str = Field(pattern=r"^https?://[^\s@/]+(/\S*)?$")
+    """Prometheus server address, without ``user:password@`` (it would sit in the ScaledObject for
+    anyone to read; KEDA takes credentials from a TriggerAuthentication). Required."""
 
     prometheus_labels: dict[str, str] | None = None
     """Label matchers selecting this service's series. Default: ``namespace`` and ``model_name``

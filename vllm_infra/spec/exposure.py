@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from vllm_infra.catalog.vllm import VLLM_DEFAULT_PORT
 from vllm_infra.spec.base import DnsLabel, Int32, LabelValue, QualifiedName, Seconds, SecretKeyRef, SpecModel
+from vllm_infra.vocabulary.credentials import looks_like_credential
+from vllm_infra.vocabulary.kubernetes import WAIVER_ANNOTATION_PREFIX
 
 
 class ServiceSpec(SpecModel):
@@ -16,7 +18,20 @@ class ServiceSpec(SpecModel):
     (1024+, since the server runs as non-root). Default: 8000."""
 
     annotations: dict[QualifiedName, str] = Field(default_factory=dict)
-    """Extra Service annotations. Default: none."""
+    """Extra Service annotations; no waivers (those come from the spec's typed reasons) and no
+    credentials. Default: none."""
+
+    @field_validator("annotations")
+    @classmethod
+    def _no_waivers_or_credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if key.startswith(WAIVER_ANNOTATION_PREFIX):
+                raise ValueError(f"{key}: waivers are not set by annotation here; the spec's typed reasons "
+                                 "(e.g. image.unpinned_reason) render the waivers it allows")
+            if looks_like_credential(text):
+                raise ValueError(f"{key}: the value looks like a credential, and annotations are readable by anyone "
+                                 "who can list Services")
+        return value
 
 
 class MetricsSpec(SpecModel):

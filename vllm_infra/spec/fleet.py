@@ -135,6 +135,10 @@ class FleetSpec(SpecModel):
         ``check --profile`` refuses (the dev profile relaxes digests and PDBs, nothing else)."""
         strict = self.policy_profile != Profile.DEV
         problems = []
+        if strict and self.namespace.create and self.namespace.pod_security != PodSecurityLevel.RESTRICTED:
+            problems.append(Problem(("namespace", "pod_security"), f"the {self.policy_profile} profile enforces the "
+                                    "restricted Pod Security level on the namespace (VI-SEC-016)",
+                                    self.namespace.pod_security.value))
         for index, service in enumerate(self.services):
             if strict and service.image.digest is None and service.image.unpinned_reason is None:
                 problems.append(Problem(("services", index, "image", "digest"), f"the {self.policy_profile} profile "

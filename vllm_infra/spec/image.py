@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.catalog.vllm_releases import unknown_release
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
+from vllm_infra.vocabulary.kubernetes import FLOATING_TAG
 
 
 class PullPolicy(StrEnum):
@@ -70,8 +71,8 @@ class ImageSpec(SpecModel):
         problems = []
         if self.tag is None and self.digest is None:
             problems.append(Problem(("tag",), "set 'tag' or 'digest' so the image is pinned", None))
-        if self.tag == "latest":
-            problems.append(Problem(("tag",), "'latest' floats between releases; pin a release tag "
+        if self.tag is not None and FLOATING_TAG.match(self.tag):
+            problems.append(Problem(("tag",), f"'{self.tag}' floats between releases; pin a release tag "
                                     "such as 'v0.11.0' or a digest", self.tag))
         version = VllmVersion.parse(self.vllm_version or self.tag or "")
         if version is None:

@@ -51,7 +51,11 @@ def redacted(value: str, field: str = "") -> str:
     return REDACTED if _SECRET_FIELD.search(field) or looks_like_credential(value) else value
 
 
+_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@'\"]+@", re.IGNORECASE)
+
+
 def scrub(text: str) -> str:
-    """``text`` (an error message, a log line) with every credential-looking run replaced."""
-    text = CREDENTIAL_VALUE.sub(REDACTED, text)
+    """``text`` (an error message, a log line) with every credential-looking run replaced, URL
+    passwords included."""
+    text = _URL_USERINFO.sub(r"\1***@", CREDENTIAL_VALUE.sub(REDACTED, text))
     return _HIGH_ENTROPY.sub(lambda match: REDACTED if _high_entropy(match.group(0)) else match.group(0), text)

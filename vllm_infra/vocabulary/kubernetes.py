@@ -5,6 +5,7 @@ int-or-percent fields resolve."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -177,3 +178,8 @@ def scaled_int_or_percent(value: int | str, total: int, *, round_up: bool) -> in
         share = total * int(text[:-1]) / 100
         return math.ceil(share) if round_up else math.floor(share)
     return int(text)
+
+
+FLOATING_TAG = re.compile(r"^(latest|nightly|main|master|dev|edge|stable|rolling)([-_.](?![0-9a-f]{7,40}$)[\w.-]*)?$")
+"""Image tags that move between builds (``latest``, ``nightly``, ``latest-cu128``);
+``nightly-<commit>`` names one build."""

@@ -17,7 +17,7 @@ from vllm_infra.checker.rules.k8s import dig, shared_views
 from vllm_infra.vocabulary.kubernetes import WAIVER_ANNOTATION_PREFIX
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Advance, Progress
-from vllm_infra.vocabulary.reporting import Severity
+from vllm_infra.vocabulary.reporting import Profile, Severity
 from vllm_infra.workers import Forked, balanced_pieces, pieces, worker_count
 
 
@@ -150,10 +150,13 @@ def _findings(bundle: Bundle, context: RuleContext, rules: list[Rule], progress:
             continue
         seen.add(key)
         message, waiver = violation.message, _waiver(obj, current.id)
+        severity = violation.severity or current.severity
         if waiver is not None and not violation.waivable:
             message, waiver = f"{message} (waiver not applicable to this failure)", None
+        elif waiver is not None and severity == Severity.CRITICAL and context.profile == Profile.RESTRICTED:
+            message, waiver = f"{message} (waiver not applied: critical findings cannot be waived under the " \
+                              "restricted profile)", None
         elif waiver == "":
             message, waiver = f"{message} (waiver ignored: it gives no reason)", None
-        findings.append(RuleFinding(current, obj, violation.path, message,
-                                    violation.severity or current.severity, waiver))
+        findings.append(RuleFinding(current, obj, violation.path, message, severity, waiver))
     return findings

@@ -15,7 +15,7 @@ from vllm_infra.checker.rules.k8s import (
     pod_templates,
     vllm_pod_templates,
 )
-from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.kubernetes import FLOATING_TAG, WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile, Severity
 
 
@@ -28,8 +28,8 @@ def pinned_images(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             image = str(ref.spec.get("image", ""))
             _repo, tag, digest = image_parts(image)
             path = (*ref.path, "image")
-            if not digest and (tag is None or tag == "latest"):
-                yield Violation(path, f"image {image} floats (no tag, or 'latest')")
+            if not digest and (tag is None or FLOATING_TAG.match(tag)):
+                yield Violation(path, f"image {image} floats (no tag, or a moving tag such as 'latest' or 'nightly')")
             elif not digest and ctx.profile != Profile.DEV:
                 yield Violation(path, f"image {image} is not pinned by digest")
 

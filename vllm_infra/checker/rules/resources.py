@@ -20,6 +20,7 @@ from vllm_infra.checker.rules.k8s import (
     image_version,
     is_cpu_build,
     other_accelerator,
+    pod_templates,
     vllm_pod_templates,
 )
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
@@ -167,3 +168,23 @@ def cpu_serving_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         elif missing == ["limits"]:
             yield Violation((*serving.path, "resources", "limits"), f"container '{serving.spec.get('name')}' serves "
                                                                     "on CPUs with no memory limit")
+
+
+@resource_rule(
+    "VI-RES-007", Severity.CRITICAL, "Extended resources (GPUs, MIG slices) and hugepages: request equals limit",
+    "Give extended resources and hugepages equal requests and limits (or limits only): the API server refuses a "
+    "pod whose request differs, so nothing deploys.", kinds=WORKLOAD_KINDS)
+def extended_resources_equal(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            requests = dig(ref.spec, "resources", "requests")
+            limits = dig(ref.spec, "resources", "limits")
+            requested = requests if isinstance(requests, dict) else {}
+            limited = limits if isinstance(limits, dict) else {}
+            for name in sorted(str(key) for key in requested):
+                if ("/" in name or name.startswith("hugepages-")) and str(requested[name]) != str(
+                        limited.get(name, requested[name])):
+                    yield Violation((*ref.path, "resources", "requests", name),
+                                    f"{name} request {requested[name]} differs from its limit {limited.get(name)}")
+                elif ("/" in name or name.startswith("hugepages-")) and name not in limited:
+                    yield Violation((*ref.path, "resources", "limits"), f"{name} is requested without a limit")

@@ -26,6 +26,7 @@ from vllm_infra.checker.rules.k8s import (
 )
 from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE, Profile, Severity
 
 _ALLOWED_VOLUMES = frozenset({"configMap", "downwardAPI", "emptyDir", "projected", "secret", "csi",
@@ -312,3 +313,68 @@ def no_device_env(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             if gpu_pod and not has_gpu and values.get(NVIDIA_DEVICES_ENV) != NVIDIA_NO_DEVICES:
                 yield Violation((*ref.path, "env"), f"container '{ref.spec.get('name')}' has no GPU limit in a GPU "
                                                     "pod and does not set NVIDIA_VISIBLE_DEVICES=void")
+
+
+SAFE_SYSCTLS = frozenset({
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes"})
+"""The Pod Security Standards' safe sysctls (baseline policy, Kubernetes 1.29+)."""
+SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+
+
+@resource_rule(
+    "VI-SEC-015", Severity.CRITICAL, "Pod Security baseline: no hostProcess, default /proc, confined SELinux and "
+    "AppArmor, safe sysctls only",
+    "Remove windowsOptions.hostProcess, procMount: Unmasked, custom SELinux user/role/types, Unconfined AppArmor "
+    "profiles and sysctls outside the safe set: the baseline Pod Security level refuses them.", kinds=WORKLOAD_KINDS)
+def pod_security_baseline(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        pod_context = template.spec.get("securityContext")
+        contexts = [((*template.path, "securityContext"), pod_context, "pod")] + [
+            ((*ref.path, "securityContext"), ref.spec.get("securityContext"), f"container '{ref.spec.get('name')}'")
+            for ref in containers(template)]
+        for path, context, who in contexts:
+            if isinstance(context, dict):
+                yield from _baseline_context(path, context, who)
+        for index, sysctl in enumerate(as_list(dig(pod_context, "sysctls"))):
+            name = sysctl.get("name") if isinstance(sysctl, dict) else None
+            if name not in SAFE_SYSCTLS:
+                yield Violation((*template.path, "securityContext", "sysctls", index), f"sysctl {name} is not in "
+                                "the Pod Security safe set")
+        found = dig(obj, *template.path[:-1], "metadata", "annotations")
+        annotations = found if isinstance(found, dict) else {}
+        for key, value in sorted(annotations.items(), key=lambda item: str(item[0])):
+            if str(key).startswith(APPARMOR_ANNOTATION) and value == "unconfined":
+                yield Violation((*template.path[:-1], "metadata", "annotations", str(key)),
+                                f"AppArmor is unconfined for {str(key).removeprefix(APPARMOR_ANNOTATION)}")
+
+
+def _baseline_context(path: FieldPath, context: dict[str, Any], who: str) -> Iterator[Violation]:
+    if dig(context, "windowsOptions", "hostProcess") is True:
+        yield Violation((*path, "windowsOptions", "hostProcess"), f"{who} runs as a Windows host process")
+    if context.get("procMount") not in (None, "Default"):
+        yield Violation((*path, "procMount"), f"{who} unmasks /proc (procMount: {context.get('procMount')})")
+    selinux = context.get("seLinuxOptions")
+    if isinstance(selinux, dict):
+        if selinux.get("type", "") not in SELINUX_TYPES:
+            yield Violation((*path, "seLinuxOptions", "type"), f"{who} runs as SELinux type {selinux.get('type')}")
+        for field in ("user", "role"):
+            if selinux.get(field):
+                yield Violation((*path, "seLinuxOptions", field), f"{who} sets a custom SELinux {field}")
+    if dig(context, "appArmorProfile", "type") == "Unconfined":
+        yield Violation((*path, "appArmorProfile", "type"), f"{who} runs without AppArmor (Unconfined)")
+
+
+@resource_rule(
+    "VI-SEC-016", Severity.HIGH, "Namespaces enforce the restricted Pod Security level",
+    "Label the namespace pod-security.kubernetes.io/enforce: restricted; a lower level lets the API server admit "
+    "pods this catalog would refuse.", kinds={"Namespace"})
+def namespace_pod_security(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    labels = dig(obj, "metadata", "labels")
+    level = labels.get("pod-security.kubernetes.io/enforce") if isinstance(labels, dict) else None
+    if ctx.profile != Profile.DEV and level != "restricted":
+        yield Violation(("metadata", "labels"), f"namespace {name_of(obj)} enforces "
+                                                f"{level or 'no'} Pod Security level (restricted expected)")
