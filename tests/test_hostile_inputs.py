@@ -256,3 +256,46 @@ def test_a_patch_may_not_add_a_waiver(workspace: Path) -> None:  # noqa: F811
     code, _, err = run(workspace, "dev")
     assert code == 2 and "patches may not add waivers (vllm-infra.io/waive.*)" in err
     assert not (workspace / "manifests").exists()
+
+
+@pytest.mark.parametrize("name", ["hf_token", "API_KEY", "TOKEN", "PASSWORD", "AWS_SECRET_ACCESS_KEY", "GITHUB_PAT",
+                                  "OPENAI_KEY"])
+def test_env_names_that_carry_credentials_are_refused_and_found(service_data: Build, tmp_path: Path,
+                                                                name: str) -> None:
+    assert service_errors(service_data(env={name: "plain"})) == [(f"env.{name}", f"{name} looks like a secret; "
+                                                                  "literal secrets are never rendered: use secret_env "
+                                                                  "(or storage.hf_token_secret, "
+                                                                  "security.api_key_secret)")]
+    deployment = json.loads(json.dumps(PRIVILEGED))
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": name, "value": "plain"}]
+    (tmp_path / "d.yaml").write_text(json.dumps(deployment))
+    _, out, _ = invoke("check", "-o", "json", "--rule", "VI-SEC-010", str(tmp_path / "d.yaml"))
+    assert [f["message"] for f in json.loads(out)["findings"]] == [f"{name} is a literal value; use "
+                                                                   "valueFrom.secretKeyRef"]
+
+
+@pytest.mark.parametrize("depth", [500, 50_000])
+def test_deeply_nested_manifests_are_a_finding_not_a_crash(tmp_path: Path, depth: int) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  x: " + "[" * depth + "]" * depth)
+    result = subprocess.run([str(CLI), "check", "-o", "json", str(deep)], capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["problems"][0]["message"].startswith("YAML error:")
+
+
+@pytest.mark.parametrize(("operation", "problem"), [
+    ("{op: remove, path: /kind}", "patches may not change apiVersion, kind, metadata.name or metadata.namespace"),
+    ("{op: replace, path: /metadata/name, value: a/b}", "patches may not change apiVersion, kind, metadata.name"),
+])
+def test_patches_cannot_unname_an_object(workspace: Path, operation: str, problem: str) -> None:  # noqa: F811
+    dev = workspace / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("""      - name: qwen-7b
+""", f"""      - name: qwen-7b
+        patches:
+          - kind: Service
+            operations:
+              - {operation}
+"""))
+    code, _, err = run(workspace, "dev")
+    assert code == 2 and problem in err and not (workspace / "manifests").exists()

@@ -24,7 +24,8 @@ from vllm_infra.vocabulary.reporting import Profile, ReportFormat
 HANDWRITTEN = Path(__file__).parent / "fixtures" / "handwritten"
 _SOURCES = sorted([*MANIFESTS_DIR.rglob("*.yaml"), *HANDWRITTEN.glob("*.yaml")])
 OBJECTS = [source.manifest for source in load([str(path) for path in _SOURCES])[0]]
-REPLACEMENTS = [{}, [], 5, -1, 0, "x", "", None, True, 1e308, 2**63, [None], {"": []}, [[{}]], "$(", "-", 1.5]
+REPLACEMENTS = [{}, [], 5, -1, 0, "x", "", None, True, 1e308, float("inf"), float("nan"), 2**63, -2**63, [None],
+                {"": []}, [[{}]], "$(", "-", 1.5, "\x1b[31m", "../../x"]
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -51,10 +52,14 @@ def _mutate(objects: list[Any], index: int, path: tuple[Any, ...], replacement: 
         parent[path[-1]] = copy.deepcopy(replacement)
 
 
+def _strict(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _reports_stay_valid(objects: list[Any]) -> None:
     report = check_objects(objects, "fuzz.yaml", profile=Profile.RESTRICTED)
-    json.loads(render_check(report, ReportFormat.JSON))
-    json.loads(render_check(report, ReportFormat.SARIF))
+    json.loads(render_check(report, ReportFormat.JSON), parse_constant=_strict)
+    json.loads(render_check(report, ReportFormat.SARIF), parse_constant=_strict)
     render_check(report, ReportFormat.TEXT)
     render_check(report, ReportFormat.JUNIT)
 

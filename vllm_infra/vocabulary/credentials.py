@@ -10,10 +10,10 @@ SECRET_ENV_NAME = re.compile(r"(^HF_TOKEN$|^HUGGING_FACE_HUB_TOKEN$|^VLLM_API_KE
 """Environment variable names whose value is a credential (VI-SEC-010)."""
 
 
-SECRET_FLAG = re.compile(r"(^|-)(token|secret|password|passwd|api-key|apikey|credentials?)$")
+SECRET_FLAG = re.compile(r"(^|-)(token|secret|password|passwd|api-key|apikey|access-key|key|pat|credentials?)$")
 """Flags and lower-cased, dash-separated env names that end in a credential word, so their value is
-one (``--api-key``, ``--hf-token``, ``--ssl-keyfile-password``, ``hf-token``); ``HF_TOKEN_PATH``
-names a file and is not one."""
+one (``--api-key``, ``--hf-token``, ``--ssl-keyfile-password``, ``aws-secret-access-key``,
+``openai-key``, ``github-pat``); ``HF_TOKEN_PATH`` names a file and is not one."""
 
 
 def is_secret_flag(name: str) -> bool:
