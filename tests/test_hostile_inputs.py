@@ -299,3 +299,20 @@ def test_patches_cannot_unname_an_object(workspace: Path, operation: str, proble
 """))
     code, _, err = run(workspace, "dev")
     assert code == 2 and problem in err and not (workspace / "manifests").exists()
+
+
+def test_an_alias_bomb_as_the_kind_is_a_finding(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("apiVersion: v1\nmetadata: {name: b}\nx: &a [a,a,a,a,a,a,a,a,a,a]\ny: &b [*a,*a,*a,*a,*a,*a,*a,"
+                    "*a,*a,*a]\nz: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nw: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                    "v: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nkind: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n")
+    result = subprocess.run([str(CLI), "check", str(bomb)], capture_output=True, text=True, check=False,
+                            timeout=60)
+    assert result.returncode == 2 and "aliases expand to more than 100000 nodes" in result.stderr
+
+
+def test_a_sequence_as_a_stack_key_is_a_problem_not_a_crash(workspace: Path) -> None:  # noqa: F811
+    dev = workspace / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("      storage:\n", "      ? [a, b]\n      : c\n      storage:\n", 1))
+    code, _, err = run(workspace, "dev")
+    assert code == 2 and "Traceback" not in err and "unknown field" in err
