@@ -96,6 +96,9 @@ def test_check_reads_every_manifest_file_or_says_why_not(tmp_path: Path) -> None
     assert ("VI-YAML-001", "fifo.yml", "not a regular file (a FIFO, socket or device is never read)") in found
     assert {f["name"] for f in report["findings"]} >= {"p", "k"}  # a kustomization.yml holding a ConfigMap
     assert report["summary"]["objects"] == 2  # the real Kustomization is a build input, not an object
+    assert report["summary"]["files_read"] == 3
+    assert report["notices"][-1] == ("2 of 5 input files not read: 1 dangling symbolic link, 1 not a regular file "
+                                     "(a FIFO, socket or device is never read)")
 
 
 def test_invalid_utf8_on_stdin_is_bad_input() -> None:

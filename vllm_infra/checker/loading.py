@@ -49,6 +49,9 @@ class LoadProblem:
     line: int | None
     message: str
     argument: bool = False
+    unread: bool = False
+    """The file was never read (a dangling link, a FIFO, too large, unreadable), as opposed to read
+    and not understood."""
     """The path given cannot be read at all (a usage error), rather than a file's content."""
 
     def __str__(self) -> str:
@@ -202,7 +205,8 @@ def manifest_files(path: Path) -> list[Path | LoadProblem]:
     found: list[Path | LoadProblem] = []
 
     def unreadable(error: OSError) -> None:
-        found.append(LoadProblem(str(error.filename or path), None, f"cannot read directory: {error.strerror}"))
+        found.append(LoadProblem(str(error.filename or path), None, f"cannot read directory: {error.strerror}",
+                                 unread=True))
 
     for directory, dirs, names in os.walk(path, onerror=unreadable):
         dirs[:] = [name for name in dirs if not STAGING_DIRECTORY.match(name)]
@@ -218,7 +222,7 @@ def manifest_files(path: Path) -> list[Path | LoadProblem]:
 def _not_readable(path: Path) -> LoadProblem | None:
     """Why ``path`` will not be read as a manifest file, if it will not."""
     reason = unreadable_reason(path)
-    return LoadProblem(str(path), None, reason) if reason else None
+    return LoadProblem(str(path), None, reason, unread=True) if reason else None
 
 
 PARALLEL_MIN_FILES = 512
@@ -245,7 +249,7 @@ def _read_all(units: list[Path | str | LoadProblem], duplicates: bool = True) ->
                     yield index, read_limited(unit).decode()
                 except (OSError, UnicodeDecodeError) as exc:
                     reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-                    unreadable[index] = LoadProblem(str(unit), None, f"cannot read: {reason}")
+                    unreadable[index] = LoadProblem(str(unit), None, f"cannot read: {reason}", unread=True)
             else:
                 unreadable[index] = unit
 
@@ -268,9 +272,9 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
             try:
                 yield data.decode() if len(data) <= MAX_FILE_BYTES else LoadProblem(
-                    STDIN_LABEL, None, f"larger than the {MAX_FILE_BYTES // 2**20} MiB limit for one file")
+                    STDIN_LABEL, None, f"larger than the {MAX_FILE_BYTES // 2**20} MiB limit for one file", unread=True)
             except UnicodeDecodeError:
-                yield LoadProblem(STDIN_LABEL, None, "cannot read: not valid UTF-8")
+                yield LoadProblem(STDIN_LABEL, None, "cannot read: not valid UTF-8", unread=True)
             continue
         path = Path(entry)
         if path.is_dir():
@@ -315,11 +319,29 @@ def iter_inputs(inputs: Iterable[str], *, parallel: bool = False, duplicates: bo
             yield _objects(read, STDIN_LABEL, _held(unit))
 
 
-def load(inputs: Iterable[str], progress: Progress = SILENT) -> tuple[list[SourceObject], list[LoadProblem]]:
-    """Every object of the inputs."""
+@dataclass(frozen=True)
+class Loaded:
+    """Every object of the inputs, the problems, and how many inputs (files, stdin) were taken up."""
+
+    objects: list[SourceObject]
+    problems: list[LoadProblem]
+    inputs: int
+
+
+def read_inputs(inputs: Iterable[str], progress: Progress = SILENT) -> Loaded:
+    """Every object of the inputs, counting the files and streams read or refused."""
     objects: list[SourceObject] = []
     problems: list[LoadProblem] = []
+    count = 0
     for found, trouble in iter_inputs(inputs, parallel=True, progress=progress):
         objects += found
         problems += trouble
-    return objects, problems
+        count += 1
+    return Loaded(objects, problems, count)
+
+
+def load(inputs: Iterable[str], progress: Progress = SILENT) -> tuple[list[SourceObject], list[LoadProblem]]:
+    """Every object of the inputs."""
+    loaded = read_inputs(inputs, progress)
+    return loaded.objects, loaded.problems
+

@@ -11,7 +11,13 @@ from typing import Any
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuType
-from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, iter_inputs, load
+from vllm_infra.checker.loading import (
+    LoadProblem,
+    Location,
+    SourceObject,
+    iter_inputs,
+    read_inputs,
+)
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
 from vllm_infra.checker.rules.k8s import runs_vllm
 from vllm_infra.checker.rules.reading import DUPLICATE_KEY, UNREADABLE
@@ -64,6 +70,8 @@ class CheckReport:
     rules: list[Rule] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """What a reader should know that is no finding (e.g. no vLLM workload among the objects)."""
+    files_read: int | None = None
+    """Input files (and stdin) read; None when the objects were handed over in memory."""
 
     def gating(self) -> list[Finding]:
         """Failed findings at or above the gate."""
@@ -138,7 +146,8 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               architectures: Mapping[str, ModelArchitecture] | None = None) -> CheckReport:
     """Schema validation plus the rule catalog over manifests on disk (or stdin). Paths that do
     not exist, or inputs with no object at all, are bad input; everything else is analysed."""
-    objects, problems = load(inputs, progress)
+    loaded = read_inputs(inputs, progress)
+    objects, problems = loaded.objects, loaded.problems
     context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
                           ignore_missing_schemas=ignore_missing_schemas, gpu=gpu,
@@ -154,6 +163,11 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
         report.rules.append(UNREADABLE)
     if not any(runs_vllm(o.manifest) for o in objects):
         report.notices.append(NO_VLLM_NOTICE)
+    unread = Counter(problem.message for problem in problems if problem.unread)
+    report.files_read = loaded.inputs - sum(unread.values())
+    if unread:
+        report.notices.append(f"{sum(unread.values())} of {loaded.inputs} input files not read: "
+                              + ", ".join(f"{count} {reason}" for reason, count in sorted(unread.items())))
     report.findings = _findings(objects, selected, context, progress, problems)
     return report
 

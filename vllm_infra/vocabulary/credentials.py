@@ -4,6 +4,7 @@ same ones."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 SECRET_ENV_NAME = re.compile(r"(^HF_TOKEN$|^HUGGING_FACE_HUB_TOKEN$|^VLLM_API_KEY$|_TOKEN$|_SECRET$|_API_KEY$|"
                              r"_PASSWORD$)")
@@ -41,8 +42,10 @@ def _high_entropy(run: str) -> bool:
     return all(re.search(pattern, run) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
 
 
+@lru_cache(maxsize=65536)
 def looks_like_credential(value: str) -> bool:
-    """A provider token shape, or a long run of mixed letters and digits."""
+    """A provider token shape, or a long run of mixed letters and digits (memoised: a fleet repeats
+    the same arguments and values thousands of times)."""
     return bool(CREDENTIAL_VALUE.search(value)) or any(_high_entropy(run) for run in _HIGH_ENTROPY.findall(value))
 
 
