@@ -249,3 +249,10 @@ def test_upgrade_check_refuses_an_unreleased_target() -> None:
     code, _, err = invoke("upgrade-check", "--to", "0.18.2")
     assert code == 2
     assert "vLLM 0.18.2 was never released" in err
+
+
+def test_upgrade_check_warns_about_deprecated_flags(tmp_path: Path) -> None:
+    stacks = _upgrade_stack(tmp_path, "disable-log-requests: true")
+    _, out, _ = invoke("upgrade-check", "--to", "0.16.0", "--stacks-dir", str(stacks), "-o", "json")
+    [chat] = json.loads(out)["prod"]
+    assert "--disable-log-requests is deprecated in 0.16.0: plan its replacement" in chat["changes"]

@@ -101,9 +101,8 @@ class FlagUse(StrEnum):
 
 @dataclass(frozen=True)
 class ResolvedFlag:
-    """A ``--token`` read against one release: the flag it means, or why it means none."""
+    """A ``--token`` read against one release: the flag it means, or that it means none."""
 
-    token: str
     use: FlagUse
     flag: EngineFlag | None = None
 
@@ -146,10 +145,6 @@ class ReleaseCatalog:
 
     def release(self, version: VllmVersion) -> Release | None:
         return self._by_version.get(version)
-
-    def known_or_newer(self, version: VllmVersion) -> bool:
-        """Whether ``version`` is a catalogued release, or newer than the catalog (not judged)."""
-        return version in self._by_version or version > self.newest.version
 
     def flags(self, version: VllmVersion) -> Mapping[str, EngineFlag]:
         return self._flags_of(self.nearest(version))
@@ -211,27 +206,27 @@ class ReleaseCatalog:
         if len(dotted) > 1:
             flag = flags.get(name)
             usable = flag is not None and flag.kind == FlagKind.JSON
-            return ResolvedFlag(token, FlagUse.KNOWN if usable else FlagUse.UNKNOWN, flag if usable else None)
+            return ResolvedFlag(FlagUse.KNOWN if usable else FlagUse.UNKNOWN, flag if usable else None)
         if name in flags:
-            return ResolvedFlag(token, FlagUse.KNOWN, flags[name])
+            return ResolvedFlag(FlagUse.KNOWN, flags[name])
         if name.startswith("--no-"):
             positive = flags.get("--" + name.removeprefix("--no-"))
             if positive is not None and positive.negatable:
-                return ResolvedFlag(token, FlagUse.NEGATED, positive)
+                return ResolvedFlag(FlagUse.NEGATED, positive)
         prefixed = [flag for flag_name, flag in flags.items() if flag_name.startswith(name)]
         if len(prefixed) == 1:
-            return ResolvedFlag(token, FlagUse.KNOWN, prefixed[0])
-        return ResolvedFlag(token, FlagUse.UNKNOWN)
+            return ResolvedFlag(FlagUse.KNOWN, prefixed[0])
+        return ResolvedFlag(FlagUse.UNKNOWN)
 
     @staticmethod
     def _resolve_short(token: str, flags: Mapping[str, EngineFlag]) -> ResolvedFlag:
         """``-tp 2``, ``-tp=2``; ``-O3`` is vLLM's own spelling of the optimisation level."""
         if token.startswith("-O"):
             level = flags.get("--optimization-level") or flags.get("--compilation-config")
-            return ResolvedFlag(token, FlagUse.KNOWN if level else FlagUse.UNKNOWN, level)
+            return ResolvedFlag(FlagUse.KNOWN if level else FlagUse.UNKNOWN, level)
         key = token.split("=", 1)[0]
         match = next((flag for flag in flags.values() if key in flag.aliases), None)
-        return ResolvedFlag(token, FlagUse.KNOWN if match else FlagUse.UNKNOWN, match)
+        return ResolvedFlag(FlagUse.KNOWN if match else FlagUse.UNKNOWN, match)
 
     def first_with(self, name: str) -> VllmVersion | None:
         """The first release that defines ``name``."""

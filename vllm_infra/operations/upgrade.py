@@ -89,8 +89,11 @@ def _move_image(data: dict[str, Any], index: int, target: VllmVersion) -> tuple[
 
 def _flag_changes(before: ResolvedService, after: ResolvedService) -> list[str]:
     old, new = _flag_names(engine_args(before)), _flag_names(engine_args(after))
+    target = release_catalog().flags(after.vllm_version)
+    deprecated = [flag for flag in sorted(new) if flag in target and target[flag].deprecated]
     return ([f"renders {flag} (new in this release)" for flag in sorted(new - old)]
-            + [f"stops rendering {flag}" for flag in sorted(old - new)])
+            + [f"stops rendering {flag}" for flag in sorted(old - new)]
+            + [f"{flag} is deprecated in {after.vllm_version}: plan its replacement" for flag in deprecated])
 
 
 def _flag_names(args: list[str]) -> set[str]:
