@@ -3,6 +3,7 @@ device or a link to ``/dev/zero`` gives an error instead of a hang or MemoryErro
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
@@ -29,12 +30,26 @@ def unreadable_reason(path: Path) -> str | None:
 
 
 def read_limited(path: Path) -> bytes:
-    """A regular file's bytes, at most MAX_FILE_BYTES; OSError (with the reason) otherwise."""
-    reason = unreadable_reason(path)
-    if reason is not None:
-        raise OSError(reason)
-    with path.open("rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
+    """A regular file's bytes, at most MAX_FILE_BYTES; OSError (with the reason) otherwise. The
+    file is opened non-blocking and judged by ``fstat`` of what was opened (a FIFO cannot block
+    the open, nor be swapped in after a check); it reads what ``fstat`` announced, then whatever a
+    growing file adds, up to the limit."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise OSError(unreadable_reason(path) or f"cannot read: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError("not a regular file (a FIFO, socket or device is never read)")
+        if status.st_size > MAX_FILE_BYTES:
+            raise OSError(f"larger than the {MAX_FILE_BYTES // 2**20} MiB limit for one file")
+        data = handle.read(status.st_size + 1)
+        while status.st_size < len(data) <= MAX_FILE_BYTES:  # it holds more than fstat said
+            more = handle.read(min(2**20, MAX_FILE_BYTES + 1 - len(data)))
+            if not more:
+                break
+            data += more
     if len(data) > MAX_FILE_BYTES:
         raise OSError(f"larger than the {MAX_FILE_BYTES // 2**20} MiB limit for one file")
     return data
