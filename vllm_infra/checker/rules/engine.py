@@ -70,9 +70,14 @@ def _resource_violations(objects: Sequence[Manifest], rules: list[ResourceRule],
         kind = str(obj.get("kind"))
         if kind not in by_kind:
             by_kind[kind] = [rule for rule in rules if rule.applies_to(obj)]
-        for rule in by_kind[kind]:
-            for violation in _guarded(rule.check, obj, context, None):
-                yield position, rule, violation
+        applicable = by_kind[kind]
+        try:  # the common case: one guard per object, not per rule
+            found = [(rule, violation) for rule in applicable for violation in rule.check(obj, context)]
+        except Exception:  # some rule cannot read this object: run each behind its own guard
+            found = [(rule, violation) for rule in applicable
+                     for violation in _guarded(rule.check, obj, context, None)]
+        for rule, violation in found:
+            yield position, rule, violation
 
 
 def _bundle_violations(bundle: Bundle, rule: BundleRule, context: RuleContext) -> _Produced:
