@@ -31,8 +31,13 @@ class HostMemoryNeeds:
     """``--enable-sleep-mode``: level-1 sleep copies the pod's weights to host memory."""
 
     @property
+    def tiers(self) -> float:
+        """What the flags add beyond the processes."""
+        return self.kv_offload + self.weight_offload + self.swap + self.sleep_backup
+
+    @property
     def total(self) -> float:
-        return self.processes + self.kv_offload + self.weight_offload + self.swap + self.sleep_backup
+        return self.processes + self.tiers
 
     def describe(self) -> str:
         """``8.0 GiB for the vLLM processes + 40.0 GiB of CPU KV cache (--kv-offloading-size)``."""

@@ -143,6 +143,10 @@ class ReleaseCatalog:
     def newest(self) -> Release:
         return self.releases[-1]
 
+    def covers(self, version: VllmVersion) -> bool:
+        """Whether ``version`` lies between the oldest and the newest catalogued release."""
+        return self.oldest.version <= version <= self.newest.version
+
     def release(self, version: VllmVersion) -> Release | None:
         return self._by_version.get(version)
 

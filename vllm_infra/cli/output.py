@@ -16,9 +16,15 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 """No emoji codes (``file:100:`` stays a line number) and no markup in user-supplied text."""
 
 
+def say(text: str, console: Console = stdout) -> None:
+    """One line of plain text (no markup, control characters escaped): server-supplied details and
+    names a user typed reach the terminal as text, never as escapes."""
+    console.print(escape_controls(text), markup=False)
+
+
 def fail(summary: str, details: list[str] | None = None, code: ExitCode = ExitCode.BAD_INPUT) -> NoReturn:
     """Print an error with one line per detail and exit with ``code``."""
     stderr.print(f"error: {escape_controls(summary)}", markup=False, style="bold red")
     for line in details or []:
-        stderr.print(f"  {escape_controls(line)}", markup=False)
+        say(f"  {line}", stderr)
     raise typer.Exit(int(code))

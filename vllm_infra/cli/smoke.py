@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vllm_infra.cli.output import fail, stderr, stdout
+from vllm_infra.cli.output import fail, say, stderr
 from vllm_infra.vocabulary.exits import ExitCode
 
 
@@ -44,14 +44,13 @@ def smoke(
         for check in endpoint.checks:
             state = "ok  " if check.ok else "FAIL"
             tries = f", {check.attempts} attempts" if check.attempts > 1 else ""
-            stdout.print(f"{state} {endpoint.url}{check.check}: {check.detail} ({check.seconds * 1000:.0f} ms{tries})",
-                         markup=False)
+            say(f"{state} {endpoint.url}{check.check}: {check.detail} ({check.seconds * 1000:.0f} ms{tries})")
     line = summary(results, time.monotonic() - started)
-    stdout.print(line, markup=False)
+    say(line)
     if all(r.ok for r in results):
         return
     if webhook:
         error = send_alert(webhook, alert_payload(results, line), timeout)
         if error:
-            stderr.print(f"warning: the alert webhook failed: {error}", markup=False)
+            say(f"warning: the alert webhook failed: {error}", stderr)
     raise typer.Exit(int(ExitCode.FINDINGS))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vllm_infra.cli.output import fail, stdout
+from vllm_infra.cli.output import fail, say
 from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.exits import ExitCode
 
@@ -59,16 +59,16 @@ def synth(
                 drift = find_drift(directory, result.parts(), advance)
                 drifted += len(drift)
                 for item in drift:
-                    stdout.print(f"{item.path}: {item.status}", markup=False)
+                    say(f"{item.path}: {item.status}")
                 continue
             try:
                 state = "written" if write_stack_dir(directory, result.parts(), advance) else "unchanged"
             except OSError as error:  # disk full, read-only tree, --out a file or a dangling link
                 fail(f"cannot write {error.filename or directory}: {error.strerror or error}; {directory} was left "
                      "as it was")
-            stdout.print(f"{result.name}: {len(result.objects)} objects -> {directory} ({state})", markup=False)
+            say(f"{result.name}: {len(result.objects)} objects -> {directory} ({state})")
     if check:
         if drifted:
             fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `vllm-infra synth` "
                  "and commit the result", code=ExitCode.FINDINGS)
-        stdout.print(f"{out}: up to date ({len(results)} stack{'s' if len(results) != 1 else ''})", markup=False)
+        say(f"{out}: up to date ({len(results)} stack{'s' if len(results) != 1 else ''})")

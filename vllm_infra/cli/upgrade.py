@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vllm_infra.cli.fleets import load_fleets
-from vllm_infra.cli.output import fail, stdout
+from vllm_infra.cli.output import fail, say, stdout
 from vllm_infra.cli.synth import STACKS_DIR
 from vllm_infra.vocabulary.exits import ExitCode
 from vllm_infra.vocabulary.reporting import DataFormat
@@ -47,11 +47,11 @@ def upgrade_check(
                                for name, rows in results.items()}, indent=2), highlight=False)
     else:
         for name, rows in results.items():
-            stdout.print(f"{name}:", markup=False)
+            say(f"{name}:")
             for row in rows:
-                stdout.print(f"  {row.service}: {_verdict(row)}", markup=False)
+                say(f"  {row.service}: {_verdict(row)}")
                 for line in [*(f"BREAKS {b}" for b in row.breaks), *row.changes, *_capacity_line(row)]:
-                    stdout.print(f"    - {line}", markup=False)
+                    say(f"    - {line}")
     if any(row.breaking for rows in results.values() for row in rows):
         raise typer.Exit(int(ExitCode.FINDINGS))
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES, HostMemoryNeeds, host_needs
+from vllm_infra.capacity.host import HostMemoryNeeds, host_needs
 from vllm_infra.capacity.memory import DEFAULT_BLOCK_SIZE, MemoryEstimate, ServingSettings, estimate
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
@@ -212,9 +212,8 @@ class ResolvedService:
         if self.spec.resources.memory:
             return int(parse_quantity(self.spec.resources.memory))
         weights = self.weights_bytes
-        tiers = self.host_needs.total - HOST_MEMORY_HEADROOM_BYTES
         if weights is None:
-            return gib_to_bytes(MEMORY_GIB_PER_GPU * self.gpus_per_pod) + math.ceil(tiers)
+            return gib_to_bytes(MEMORY_GIB_PER_GPU * self.gpus_per_pod) + math.ceil(self.host_needs.tiers)
         share = math.ceil(weights / self.spec.parallelism.nodes / GIB_BYTES)
         return gib_to_bytes(share) + math.ceil(self.host_needs.total)
 

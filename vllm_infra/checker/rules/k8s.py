@@ -353,8 +353,7 @@ def catalogued_version(image: str) -> VllmVersion | None:
     version = VllmVersion.parse(image_parts(image)[1] or "")
     if version is None:
         return None
-    catalog = release_catalog()
-    return version if catalog.oldest.version <= version <= catalog.newest.version else None
+    return version if release_catalog().covers(version) else None
 
 
 def api_ports(container: Mapping[str, Any]) -> set[str | int]:

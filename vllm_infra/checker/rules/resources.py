@@ -181,10 +181,11 @@ def extended_resources_equal(obj: Manifest, ctx: RuleContext) -> Iterator[Violat
             limits = dig(ref.spec, "resources", "limits")
             requested = requests if isinstance(requests, dict) else {}
             limited = limits if isinstance(limits, dict) else {}
-            for name in sorted(str(key) for key in requested):
-                if ("/" in name or name.startswith("hugepages-")) and str(requested[name]) != str(
-                        limited.get(name, requested[name])):
-                    yield Violation((*ref.path, "resources", "requests", name),
-                                    f"{name} request {requested[name]} differs from its limit {limited.get(name)}")
-                elif ("/" in name or name.startswith("hugepages-")) and name not in limited:
+            for name, request in sorted(requested.items(), key=lambda item: str(item[0])):
+                if not ("/" in str(name) or str(name).startswith("hugepages-")):
+                    continue
+                if name not in limited:
                     yield Violation((*ref.path, "resources", "limits"), f"{name} is requested without a limit")
+                elif str(request) != str(limited[name]):
+                    yield Violation((*ref.path, "resources", "requests", str(name)),
+                                    f"{name} request {request} differs from its limit {limited[name]}")

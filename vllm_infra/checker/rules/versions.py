@@ -43,7 +43,7 @@ def published_release(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             version = VllmVersion.parse(tag or "")
             if repository not in VLLM_IMAGE_REPOSITORIES or version is None:
                 continue
-            if catalog.release(version) is None and catalog.oldest.version <= version <= catalog.newest.version:
+            if catalog.release(version) is None and catalog.covers(version):
                 yield Violation((*ref.path, "image"), f"{repository}:{tag}: {unknown_release(version)}"
                                 + ("; the digest decides what runs" if digest else ""),
                                 severity=Severity.MEDIUM if digest else None)
@@ -58,8 +58,7 @@ def known_engine_flags(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         args = engine_args(serving.spec)
         version = image_version(serving.spec, template.labels)
-        if not args.server_args or version is None or not (
-                catalog.oldest.version <= version <= catalog.newest.version):
+        if not args.server_args or version is None or not catalog.covers(version):
             continue
         for message in _flag_problems(args.argv, version):
             yield Violation(args_path(serving), message)
