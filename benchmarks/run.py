@@ -8,8 +8,9 @@ process: wall time, CPU time (user + system, children included, from wait4), the
 largest process (wait4) and the peak PSS of its whole process tree (sampled every 20 ms; PSS counts
 pages that forked children share once). Times keep the fastest run, memory the largest. Then: the
 start-up of `vllm-infra --help` against `import typer`, the library stages at 10,000 objects in a
-fresh process (with the CLI's collector settings and with CPython's), and the Pulumi program under
-the SDK's mocks. It prints tables, judges the targets, writes JSON and exits 1 if a target is missed.
+fresh process (with the CLI's collector settings and with CPython's), the Pulumi program under
+the SDK's mocks, and the scheduling simulation of 1,000 services on 500 nodes. It prints tables,
+judges the targets, writes JSON and exits 1 if a target is missed.
 
 Run from a checkout with the test extra installed:  .venv/bin/python -m benchmarks.run
 """
@@ -192,6 +193,12 @@ def pulumi(services: int) -> dict[str, Any]:
     return {**json.loads(text.strip().splitlines()[-1]), "peak_rss_mib": run.peak_rss_mib}
 
 
+def simulation() -> dict[str, Any]:
+    """The scheduling simulation of 1,000 services on 500 nodes (benchmarks.simulation)."""
+    _run, text = measure([sys.executable, "-m", "benchmarks.simulation", "--json"])
+    return dict(json.loads(text.strip().splitlines()[-1]))
+
+
 def memory(run: Run) -> float:
     """What a run held at its peak: the larger of its largest process and its tree's PSS."""
     return max(run.peak_rss_mib, run.peak_pss_mib)
@@ -360,13 +367,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = _step("start-up", startup, max(5, args.repeats))
         library = None if args.no_library else _step("library stages", stages, LARGE, Path(scratch))
         mocks = None if args.no_library else _step("Pulumi mocks", pulumi, services_for(min(wanted)))
+        simulated = None if args.no_library else _step("scheduling simulation", simulation)
     verdicts = targets(sizes, start)
+    if simulated is not None:
+        verdicts.append(_judge(f"simulate {simulated['services']:,} services on {simulated['nodes']} nodes, every "
+                               "scenario: <= 10 s CPU, <= 500 MiB", f"{simulated['cpu']:.2f} s CPU, "
+                               f"{simulated['rss_growth_mib']:.0f} MiB", simulated["met"]))
     print_report(sizes, start, library, mocks, verdicts)
     document = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
                             "cpus": os.cpu_count()},
                 "kubernetes_version": KUBERNETES_VERSION, "benchmark_seconds": time.perf_counter() - started,
                 "sizes": sizes, "startup": start, "library_stages": library, "pulumi_mocks": mocks,
-                "targets": verdicts}
+                "simulation": simulated, "targets": verdicts}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(to_json(document), indent=2) + "\n")
     console.print(f"wrote {args.json} in {document['benchmark_seconds']:.0f} s")

@@ -71,3 +71,16 @@ def test_long_fuzz_command_runs() -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0].startswith("manifests: 5 examples, nothing escaped")
+
+
+@pytest.mark.slow
+def test_simulation_benchmark_runs_and_reports_time_and_memory() -> None:
+    result = subprocess.run([sys.executable, "-m", "benchmarks.simulation", "--services", "40", "--nodes", "20",
+                             "--json"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["services"], report["nodes"]) == (40, 20)
+    assert report["outcomes"] == 40 * 5 + 4  # five scenarios per workload, one scale-out per pool
+    assert report["cpu"] > 0 and report["rss_growth_mib"] >= 0
+    assert "verdicts: drain:ok 40, maximum:ok 40, minimum:ok 40, rollout:ok 40, scale-out:ok 4, zone-loss:ok 40" \
+        in result.stdout

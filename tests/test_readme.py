@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,15 @@ def test_upgrade_check_output_in_the_readme_is_current() -> None:
     block = README.split("$ vllm-infra upgrade-check --to 0.33.0 prod\n", 1)[1].split("```", 1)[0]
     result = CliRunner().invoke(app, ["upgrade-check", "--to", "0.33.0", "prod"])
     assert (result.exit_code, result.stdout) == (0, block)
+
+
+def test_simulate_output_and_picture_in_the_readme_are_current(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vllm_infra.cli import app
+
+    command = "$ vllm-infra simulate prod --pictures docs/simulation -q\n"
+    block = README.split(command, 1)[1].split("```", 1)[0]
+    result = CliRunner().invoke(app, ["simulate", "prod", "--pictures", str(tmp_path), "-q"])
+    assert (result.exit_code, result.stdout.replace(str(tmp_path), "docs/simulation")) == (0, block)
+    assert (tmp_path / "prod.svg").read_bytes() == (ROOT / "docs" / "simulation" / "prod.svg").read_bytes()

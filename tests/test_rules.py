@@ -11,7 +11,11 @@ import pytest
 from tests.rule_fixtures import DIGEST, REVISION, container, env_index, find, good_objects, lws_objects, pod
 from vllm_infra.checker.loading import load
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
+from vllm_infra.checker.rules.placement import UNVERIFIED
 from vllm_infra.checker.runner import _findings, run_check
+from vllm_infra.checker.simulation.scenarios import simulate_manifests
+from vllm_infra.operations.simulate import cluster_of
+from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.vocabulary.reporting import Profile
 
 Objects = list[dict[str, Any]]
@@ -255,14 +259,14 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-GPU-005", "surge without spare GPUs", lambda o: find(o, "Deployment", "llama")["spec"]["strategy"].update(
         rollingUpdate={"maxSurge": 1, "maxUnavailable": 0}),
      [("Deployment/llama", "spec.strategy", "maxSurge 1 needs 2 spare GPUs during a rollout but 0 are declared; "
-                                            "the surge pod would stay Pending")]),
+                                            "the surge pod would stay Pending" f" ({UNVERIFIED})")]),
     ("VI-GPU-005", "both zero", lambda o: find(o, "Deployment", "llama")["spec"]["strategy"].update(
         rollingUpdate={"maxSurge": 0, "maxUnavailable": "25%"}),
      [("Deployment/llama", "spec.strategy", "maxSurge and maxUnavailable both resolve to 0 at 2 replica(s); the "
-                                            "rollout can never start")]),
+                                            "rollout can never start" f" ({UNVERIFIED})")]),
     ("VI-GPU-005", "default strategy (25% surge)", lambda o: find(o, "Deployment", "small")["spec"].pop("strategy"),
      [("Deployment/small", "spec.strategy", "maxSurge 25% needs 1 spare GPUs during a rollout but 0 are declared; "
-                                            "the surge pod would stay Pending")]),
+                                            "the surge pod would stay Pending" f" ({UNVERIFIED})")]),
     ("VI-PRB-001", "no startup probe", lambda o: container(o).pop("startupProbe"),
      [("Deployment/llama", C0, "container 'vllm' has no startupProbe; liveness (initialDelaySeconds 0 + 3 x 20s) "
                                "kills the server after 60s, before the 840s load budget")]),
@@ -347,7 +351,8 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-AVL-001", "PDB missing", lambda o: o.remove(find(o, "PodDisruptionBudget", "llama")),
      [("Deployment/llama", "metadata.name", "0 PodDisruptionBudgets select this workload (none)")]),
     ("VI-AVL-002", "minAvailable at min scale", lambda o: min_available(o, "llama", 2),
-     [("PodDisruptionBudget/llama", "spec.minAvailable", "minAvailable 2 is not below the minimum scale 2 of llama")]),
+     [("PodDisruptionBudget/llama", "spec.minAvailable",
+       f"minAvailable 2 is not below the minimum scale 2 of llama ({UNVERIFIED})")]),
     ("VI-AVL-002", "maxUnavailable 0", lambda o: find(o, "PodDisruptionBudget", "small")["spec"].update(
         maxUnavailable=0),
      [("PodDisruptionBudget/small", "spec.maxUnavailable", "maxUnavailable 0 blocks every drain")]),
@@ -533,8 +538,56 @@ def test_unreadable_files_are_findings_and_the_others_are_checked(tmp_path: Path
     assert (len(report.objects), report.problems, int(report.exit_code)) == (1, [], 1)
 
 
+def good_cluster(l4_per_node: int = 8) -> dict[str, Any]:
+    """An inventory the known-good fleet fits: two zones of H100 and of L4 nodes."""
+    return {"node_pools": [
+        {"name": "h100", "gpu": "H100-80GB", "cpu": "190", "memory": "1900Gi", "nodes": 2, "zones": ["a", "b"]},
+        {"name": "l4", "gpu": "L4", "gpus_per_node": l4_per_node, "cpu": "46", "memory": "180Gi", "nodes": 2,
+         "zones": ["a", "b"]}]}
+
+
+CLUSTER_CASES: list[tuple[str, str, Mutation, dict[str, Any], list[tuple[str, str, str]]]] = [
+    ("VI-CLU-001", "taint not tolerated", lambda o: find(o, "Deployment", "llama")["spec"]["template"]["spec"].pop(
+        "tolerations"), good_cluster(),
+     [("Deployment/llama", "spec", "minimum on the declared cluster blocked: 0 of 2 replica(s) placed: 0/4 nodes are "
+                                   "available: 4 node(s) had untolerated taint {nvidia.com/gpu: present}."),
+      ("Deployment/llama", "spec", "maximum on the declared cluster degraded: 0 of 4 replica(s) placed: 0/4 nodes are "
+                                   "available: 4 node(s) had untolerated taint {nvidia.com/gpu: present}.")]),
+    ("VI-CLU-002", "no room left in the other zone", lambda o: None, good_cluster(l4_per_node=1),
+     [("Deployment/small", "spec", "zone-loss on the declared cluster degraded: losing a: 1 replica(s) left of 2: "
+                                   "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) didn't match "
+                                   "Pod's node affinity/selector.")]),
+    ("VI-GPU-005", "default surge without a spare L4", lambda o: find(o, "Deployment", "small")["spec"].pop("strategy"),
+     good_cluster(l4_per_node=1),
+     [("Deployment/small", "spec", "rollout on the declared cluster blocked: deadlock at step 2: 2 old and 0 new "
+                                   "replica(s) running, 1 new Pending (maxSurge 1, maxUnavailable 0): 0/4 nodes are "
+                                   "available: 2 Insufficient nvidia.com/gpu, 2 node(s) didn't match Pod's node "
+                                   "affinity/selector.")]),
+    ("VI-AVL-002", "minAvailable blocks every drain", lambda o: min_available(o, "llama", 2), good_cluster(),
+     [("Deployment/llama", "metadata.name", "drain on the declared cluster blocked: drain of h100-0 cannot finish: "
+                                            "PodDisruptionBudget llama allows 0 disruptions with 2 of 2 pod(s) "
+                                            "healthy")]),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "case", "mutate", "cluster", "expected"), CLUSTER_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CLUSTER_CASES])
+def test_simulated_mutation_is_caught(rule_id: str, case: str, mutate: Mutation, cluster: dict[str, Any],
+                                      expected: list[tuple[str, str, str]]) -> None:
+    def simulated_findings(objects: Objects, inventory: dict[str, Any]) -> list[tuple[str, str, str]]:
+        simulation = simulate_manifests(cluster_of(ClusterSpec.model_validate(inventory)), objects)
+        return [(f"{f.obj['kind']}/{f.obj['metadata']['name']}", _path(f.path), f.message)
+                for f in evaluate(objects, [RULES[rule_id]], RuleContext(simulation=simulation))]
+
+    objects = good_objects()
+    assert simulated_findings(objects, good_cluster()) == []
+    mutate(objects)
+    assert simulated_findings(objects, cluster) == expected
+
+
 def test_every_rule_has_a_mutation_test() -> None:
-    tested = {case[0] for case in CASES + LWS_CASES} | {case[0] for case in INPUT_CASES} | {"VI-YAML-001"}
+    tested = {case[0] for case in CASES + LWS_CASES + CLUSTER_CASES} | {case[0] for case in INPUT_CASES} | \
+        {"VI-YAML-001"}
     assert sorted(set(RULES) - tested) == []
 
 

@@ -131,8 +131,9 @@ def test_explicit_surge_without_spare_gpus_is_rejected(service_data: Build) -> N
     data = service_data(accelerator={"type": "H100-80GB"}, parallelism={"tensor": 4},
                         availability={"replicas": 2, "rollout": {"max_surge": 1, "spare_gpus": 2}})
     assert errors(data) == [("availability.rollout.max_surge",
-                             "max_surge 1 needs 4 spare H100-80GB GPUs during a rollout, but the environment declares "
-                             "2 (fleet spare_gpus); the surge would stay Pending: use max_surge 0")]
+                             "max_surge 1 needs 4 spare H100-80GB GPUs during a rollout, but the environment has 2 "
+                             "spare (fleet spare_gpus, or what its cluster leaves free); the surge would stay Pending: "
+                             "use max_surge 0")]
 
 
 def test_fleet_spare_gpus_apply_per_gpu_type(service_data: Build) -> None:
@@ -141,6 +142,42 @@ def test_fleet_spare_gpus_apply_per_gpu_type(service_data: Build) -> None:
                                       "services": [service_data(), service_data(
                                           name="big", accelerator={"type": "H100-80GB"})]})
     assert [(s.resolved.spare_gpus, s.resolved.max_surge) for s in fleet.services] == [(2, 1), (0, 0)]
+
+
+def inventory(**h100: Any) -> dict[str, Any]:
+    return {"node_pools": [{"name": "l4", "gpu": "L4", "gpus_per_node": 1, "cpu": "8", "memory": "32Gi", "nodes": 3},
+                           {"name": "h100", "gpu": "H100-80GB", "cpu": "190", "memory": "1900Gi", **h100}]}
+
+
+def test_spare_gpus_are_derived_from_the_cluster_per_gpu_type(service_data: Build) -> None:
+    fleet = FleetSpec.model_validate({"environment": "prod", "namespace": {"name": "llm"}, "policy_profile": "dev",
+                                      "cluster": inventory(nodes=1, reserved_gpus=4),
+                                      "services": [service_data(autoscaling={"min_replicas": 1, "max_replicas": 2}),
+                                                   service_data(name="big", accelerator={"type": "H100-80GB"},
+                                                                parallelism={"tensor": 4})]})
+    # L4: 3 nodes x 1 GPU - 2 replicas at most = 1 spare; H100: 1 node x (8 - 4 reserved) - 4 = 0 spare
+    assert [(s.resolved.spare_gpus, s.resolved.max_surge, s.resolved.max_unavailable) for s in fleet.services] == [
+        (1, 1, 0), (0, 0, 1)]
+
+
+def test_cluster_and_fleet_spare_gpus_exclude_each_other(service_data: Build) -> None:
+    with pytest.raises(ValidationError) as info:
+        FleetSpec.model_validate({"environment": "prod", "namespace": {"name": "llm"}, "policy_profile": "dev",
+                                  "spare_gpus": {"L4": 1}, "cluster": inventory(), "services": [service_data()]})
+    assert [(e["loc"], e["msg"]) for e in info.value.errors()] == [
+        (("spare_gpus",), "derived from cluster when an inventory is declared; remove one of them")]
+
+
+@pytest.mark.parametrize(("pool", "message"), [
+    ({"nodes": 2, "max_nodes": 1}, "cluster.node_pools[1].max_nodes: below nodes (2)"),
+    ({"reserved_gpus": 9}, "cluster.node_pools[1].reserved_gpus: more than the 8 GPU(s) of a node"),
+    ({"platform": "gke", "gpu": "L40S"}, "cluster.node_pools[1].platform: L40S has no gke node label in the catalog"),
+])
+def test_node_pools_are_validated(service_data: Build, pool: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        FleetSpec.model_validate({"environment": "prod", "namespace": {"name": "llm"}, "policy_profile": "dev",
+                                  "cluster": inventory(**pool), "services": [service_data()]})
+    assert [f"{format_path(tuple(e['loc']))}: {e['msg']}" for e in info.value.errors()] == [message]
 
 
 def test_multi_node_renders_a_leader_worker_set(service_data: Build) -> None:

@@ -22,6 +22,9 @@ from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, eval
 from vllm_infra.checker.rules.k8s import runs_vllm
 from vllm_infra.checker.rules.reading import DUPLICATE_KEY, UNREADABLE
 from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
+from vllm_infra.checker.simulation.cluster import Cluster
+from vllm_infra.checker.simulation.outcomes import Simulation
+from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.vocabulary.exits import ExitCode
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.paths import format_path
@@ -135,6 +138,10 @@ def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: R
     return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
 
 
+def _simulation(cluster: Cluster | None, objects: Sequence[SourceObject]) -> Simulation | None:
+    return None if cluster is None else simulate_manifests(cluster, [o.manifest for o in objects])
+
+
 NO_VLLM_NOTICE = ("no vLLM workload found (no pod template runs a vLLM container and no operator resource "
                   "describes one); only the rules for Kubernetes objects applied")
 
@@ -143,15 +150,18 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
               gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None,
               ignore_missing_schemas: bool = False, progress: Progress = SILENT, gpu: GpuType | None = None,
-              architectures: Mapping[str, ModelArchitecture] | None = None) -> CheckReport:
+              architectures: Mapping[str, ModelArchitecture] | None = None,
+              cluster: Cluster | None = None) -> CheckReport:
     """Schema validation plus the rule catalog over manifests on disk (or stdin). Paths that do
-    not exist, or inputs with no object at all, are bad input; everything else is analysed."""
+    not exist, or inputs with no object at all, are bad input; everything else is analysed (with
+    ``cluster``, scheduling rules decide by a simulation on it)."""
     loaded = read_inputs(inputs, progress)
     objects, problems = loaded.objects, loaded.problems
     context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
                           ignore_missing_schemas=ignore_missing_schemas, gpu=gpu,
-                          architectures=tuple(sorted((architectures or {}).items())))
+                          architectures=tuple(sorted((architectures or {}).items())),
+                          simulation=_simulation(cluster, objects))
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
     fatal = [problem for problem in problems if problem.argument] if objects else \
         problems or [LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass")]
@@ -173,11 +183,12 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
 
 
 def check_objects(manifests: Sequence[Mapping[str, Any]], source: str, *, profile: Profile,
-                  gate: Severity = Severity.HIGH, progress: Progress = SILENT) -> CheckReport:
+                  gate: Severity = Severity.HIGH, progress: Progress = SILENT,
+                  cluster: Cluster | None = None) -> CheckReport:
     """The policy gate over objects held in memory (what synth just rendered): the same rules and
     schemas as ``run_check``, without reading them back from disk."""
     objects = [SourceObject.read(manifest, source, index) for index, manifest in enumerate(manifests)]
-    context = RuleContext(profile=profile)
+    context = RuleContext(profile=profile, simulation=_simulation(cluster, objects))
     rules = list(RULES.values())
     return CheckReport([o.location for o in objects], _findings(objects, rules, context, progress), [], gate, profile,
                        context.kubernetes_version, rules)

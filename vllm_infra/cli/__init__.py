@@ -10,6 +10,7 @@ import typer
 
 from vllm_infra.cli.check import check, rules, validate
 from vllm_infra.cli.plan import models, plan
+from vllm_infra.cli.simulate import simulate
 from vllm_infra.cli.smoke import smoke
 from vllm_infra.cli.synth import synth
 from vllm_infra.cli.upgrade import upgrade_check
@@ -51,6 +52,7 @@ app.command()(plan)
 app.command()(models)
 app.command()(smoke)
 app.command("upgrade-check")(upgrade_check)
+app.command()(simulate)
 
 
 def tune_collector() -> None:

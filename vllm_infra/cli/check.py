@@ -16,6 +16,7 @@ from vllm_infra.vocabulary.reporting import DataFormat, Profile, ReportFormat, S
 if TYPE_CHECKING:
     from vllm_infra.catalog.architectures import ModelArchitecture
     from vllm_infra.catalog.gpus import GpuType
+    from vllm_infra.checker.simulation.cluster import Cluster
 
 PATHS_HELP = "Files or directories of rendered YAML (recursively), or - for stdin."
 
@@ -55,6 +56,10 @@ def check(
     model_config: Annotated[list[str] | None, typer.Option(
         "--model-config", help="MODEL=config.json: the architecture of a model missing from the catalog "
                                "(repeatable), for the memory fit of VI-CAP-001.", show_default=False)] = None,
+    cluster: Annotated[Path | None, typer.Option(
+        "--cluster", help="A stack file whose cluster inventory the scheduling rules simulate on (VI-CLU-*, "
+                          "VI-GPU-005, VI-AVL-002); without it they judge the manifests alone.",
+        show_default=False)] = None,
     quiet: Quiet = False,
 ) -> None:
     """Validate rendered YAML against strict schemas and run the vLLM policy catalog.
@@ -79,11 +84,12 @@ def check(
     except UnsupportedVersionError as exc:
         fail(str(exc))
     gpu_type, architectures = _gpu_type(gpu), _model_configs(model_config or [])
+    inventory = _cluster(cluster) if cluster is not None else None
     with progress(quiet) as bar:
         report = run_check(paths or ["manifests"], profile=profile, kubernetes_version=version,
                            skip_kinds=_skips(skip), gate=fail_on, rule_ids=rule,
                            ignore_missing_schemas=ignore_missing_schemas, progress=bar, gpu=gpu_type,
-                           architectures=architectures)
+                           architectures=architectures, cluster=inventory)
     if report.problems:
         _bad_input(list(report.problems), None if output == ReportFormat.TEXT else render_check(report, output))
     stdout.out(render_check(report, output), end="", highlight=False)
@@ -171,3 +177,17 @@ def _model_configs(items: list[str]) -> dict[str, ModelArchitecture]:
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError, OverflowError) as exc:
             fail(f"--model-config {item!r}: cannot read a model architecture from {path}: {type(exc).__name__}")
     return found
+
+
+def _cluster(path: Path) -> Cluster:
+    """The simulator's cluster from a stack file's ``cluster``; exit 2 when it has none or is invalid."""
+    from vllm_infra.operations.simulate import cluster_of
+    from vllm_infra.outputs.stack_config import StackConfigError, load_stack
+
+    try:
+        fleet = load_stack(path)
+    except StackConfigError as exc:
+        fail(f"--cluster {path}: {len(exc.problems)} problem(s) in the stack file", [str(p) for p in exc.problems])
+    if fleet.cluster is None:
+        fail(f"--cluster {path}: the stack declares no cluster inventory (add a `cluster:` with node_pools)")
+    return cluster_of(fleet.cluster)

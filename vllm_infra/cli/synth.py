@@ -34,6 +34,7 @@ def synth(
     """
     from vllm_infra.checker.reports import finding_line
     from vllm_infra.checker.runner import check_objects
+    from vllm_infra.operations.simulate import cluster_of
     from vllm_infra.outputs.drift import find_drift
     from vllm_infra.outputs.stack_config import StackConfigError
     from vllm_infra.outputs.synth import synthesize
@@ -48,7 +49,9 @@ def synth(
                  [str(problem) for problem in exc.problems])
         refused = [finding_line(finding) for result in results
                    for finding in check_objects(result.objects, f"{result.rendered.source} (rendered)",
-                                                profile=result.policy_profile, progress=bar).gating()]
+                                                profile=result.policy_profile, progress=bar,
+                                                cluster=cluster_of(result.cluster) if result.cluster else None,
+                                                ).gating()]
         if refused:
             fail("the rendered objects fail the policy gate; nothing was written", refused)
         drifted = 0

@@ -23,6 +23,7 @@ from vllm_infra.outputs.writers import (
 )
 from vllm_infra.outputs.writers.flat import FlatWriter
 from vllm_infra.render import Manifest, PatchError, render_fleet
+from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.vocabulary.progress import SILENT, Progress
 from vllm_infra.vocabulary.reporting import Profile
 
@@ -38,6 +39,8 @@ class SynthesizedStack:
     writer: Writer
     file_count: int
     """How many files ``files`` produces."""
+    cluster: ClusterSpec | None = None
+    """The stack's node inventory, which the policy gate simulates scheduling on."""
 
     @property
     def rendered(self) -> RenderedStack:
@@ -77,7 +80,7 @@ def _synthesize_stack(name: str, path: Path, layout: Writer, progress: Progress)
     fleet = load_stack(path)
     objects = render_fleet(fleet, progress.phase(f"rendering {name}", len(fleet.services)))
     files = len(layout.paths(_rendered(name, path, objects)))  # a layout conflict is refused here
-    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files)
+    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files, fleet.cluster)
 
 
 def synthesize(stacks_dir: Path, names: Sequence[str] = (), writer: Writer | None = None,

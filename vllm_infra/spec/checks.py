@@ -106,8 +106,9 @@ def _rollout(service: ResolvedService) -> list[Problem]:
     if needed > service.spare_gpus:
         return [Problem(("availability", "rollout", "max_surge"),
                         f"max_surge {service.max_surge} needs {needed} spare {service.spec.accelerator.type} GPUs "
-                        f"during a rollout, but the environment declares {service.spare_gpus} (fleet spare_gpus); "
-                        "the surge would stay Pending: use max_surge 0", service.max_surge)]
+                        f"during a rollout, but the environment has {service.spare_gpus} spare (fleet spare_gpus, or "
+                        "what its cluster leaves free); the surge would stay Pending: use max_surge 0",
+                        service.max_surge)]
     return []
 
 

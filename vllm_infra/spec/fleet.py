@@ -10,6 +10,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
+from vllm_infra.spec.cluster import ClusterSpec
+from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.reporting import Profile
 
@@ -102,7 +104,13 @@ class FleetSpec(SpecModel):
     spare_gpus: dict[GpuType, int] = Field(default_factory=dict)
     """GPUs per type this environment keeps free so rollouts can start a replacement before
     stopping the old replica (each service's ``availability.rollout.spare_gpus`` default).
-    Default: none."""
+    Default: none, or with ``cluster`` derived from it (the GPUs of the type the pools hold at
+    their maximum, less what the fleet requests at its maximum scale)."""
+
+    cluster: ClusterSpec | None = None
+    """The cluster's node inventory, which ``vllm-infra simulate`` and the policy gate play
+    placement, rollouts, drains, zone loss and scale-out on. Default: none (scheduling is judged
+    without a cluster and reported as unverified)."""
 
     policy_profile: Profile = Profile.RESTRICTED
     """Policy profile the environment is gated with (``vllm-infra check --profile``): ``restricted``
@@ -128,6 +136,31 @@ class FleetSpec(SpecModel):
             rest["services"] = [_sharing(_with_spare_gpus(merge_defaults(defaults, svc), spare), defaults, shared)
                                 if isinstance(svc, Mapping) else svc for svc in services]
         return rest
+
+    @model_validator(mode="after")
+    def _derive_spare_gpus(self) -> FleetSpec:
+        """With an inventory, services that declare no spare GPUs get what the cluster leaves free
+        of their type at the fleet's maximum scale (validated again, so surge defaults follow)."""
+        if self.cluster is None:
+            return self
+        if self.spare_gpus:
+            raise_problems("FleetSpec", [Problem(("spare_gpus",), "derived from cluster when an inventory is "
+                                                 "declared; remove one of them", dict(self.spare_gpus))])
+        demand: dict[GpuType, int] = {}
+        for service in self.services:
+            resolved = ResolvedService(service)
+            demand[service.accelerator.type] = demand.get(service.accelerator.type, 0) + \
+                resolved.gpus_per_replica * resolved.max_scale
+        services = []
+        for service in self.services:
+            if service.availability.rollout.spare_gpus is not None:
+                services.append(service)
+                continue
+            spare = max(0, self.cluster.gpus(service.accelerator.type) - demand[service.accelerator.type])
+            data = merge_defaults(service.model_dump(exclude_unset=True, by_alias=True),
+                                  {"availability": {"rollout": {"spare_gpus": spare}}})
+            services.append(VllmServiceSpec.model_validate(data))
+        return self.model_copy(update={"services": services})
 
     @model_validator(mode="after")
     def _profile_requirements(self) -> FleetSpec:

@@ -15,6 +15,7 @@ from vllm_infra.checker.rules import (
     images,
     multinode,
     network,
+    placement,
     probes,
     rbac,
     reading,
@@ -27,8 +28,8 @@ from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, R
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
-RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, gpu, hygiene, images, multinode, network, probes, rbac,
-                                        reading, resources, schema, security, versions)
+RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, gpu, hygiene, images, multinode, network, placement,
+                                        probes, rbac, reading, resources, schema, security, versions)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 

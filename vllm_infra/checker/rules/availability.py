@@ -23,7 +23,9 @@ from vllm_infra.checker.rules.k8s import (
     pod_templates,
     vllm_pod_templates,
 )
+from vllm_infra.checker.rules.placement import UNVERIFIED, simulated
 from vllm_infra.checker.rules.probes import start_seconds
+from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
@@ -70,6 +72,10 @@ def one_pdb(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     "Prefer maxUnavailable >= 1; keep minAvailable below the minimum replica count; never use minAvailable "
     "with scale-to-zero.")
 def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    if ctx.simulation is not None:
+        yield from simulated(bundle, ctx.simulation.of(Scenario.DRAIN), ("metadata", "name"),
+                             {Verdict.DEGRADED: Severity.MEDIUM})
+        return
     for pdb in bundle.of_kind("PodDisruptionBudget"):
         spec = pdb.get("spec") or {}
         min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
@@ -95,10 +101,11 @@ def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
             if scale == 0:
                 yield Violation(("spec", "minAvailable"), f"minAvailable {min_available} with scale-to-zero on "
                                                           f"{name_of(workload)} blocks drains whenever one replica "
-                                                          "runs", obj=pdb)
+                                                          f"runs ({UNVERIFIED})", obj=pdb)
             else:
                 yield Violation(("spec", "minAvailable"), f"minAvailable {min_available} is not below the minimum "
-                                                          f"scale {scale} of {name_of(workload)}", obj=pdb)
+                                                          f"scale {scale} of {name_of(workload)} ({UNVERIFIED})",
+                                obj=pdb)
 
 
 @resource_rule(

@@ -23,6 +23,7 @@ from vllm_infra.vocabulary.reporting import Profile, Severity
 
 if TYPE_CHECKING:
     from vllm_infra.checker.rules.bundle import Bundle
+    from vllm_infra.checker.simulation.outcomes import Simulation
 
 Manifest = Mapping[str, Any]
 
@@ -58,6 +59,9 @@ class RuleContext:
     """The GPU type assumed for pods that pin none (``check --gpu``)."""
     architectures: tuple[tuple[str, ModelArchitecture], ...] = ()
     """Architectures of models missing from the catalog, by model id (``check --model-config``)."""
+    simulation: Simulation | None = None
+    """The scheduling simulation on a declared cluster (``check --cluster``, a stack's
+    ``cluster``): placement, rollout and drain rules decide by it instead of by heuristics."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from vllm_infra.checker.rules.k8s import (
     group_size,
     vllm_pod_templates,
 )
+from vllm_infra.checker.rules.placement import UNVERIFIED, simulated
+from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
 from vllm_infra.vocabulary.kubernetes import (
     SERVING_KINDS,
     SPARE_GPUS_ANNOTATION,
@@ -150,6 +152,10 @@ def _rollout(obj: Manifest) -> tuple[str, Any, Any, tuple[str, ...]]:
     "Without spare GPUs use maxSurge: 0 and maxUnavailable >= 1 (or Recreate); declare spare GPUs with the "
     "vllm-infra.io/spare-gpus annotation before allowing surge.", gpu=True)
 def rollout_feasible(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    if ctx.simulation is not None:
+        yield from simulated(bundle, [o for o in ctx.simulation.of(Scenario.ROLLOUT) if _has_gpus(bundle, o.subject)],
+                             ("spec",), {Verdict.DEGRADED: Severity.LOW})
+        return
     for obj in bundle.objects:
         if obj.get("kind") not in ("Deployment", "LeaderWorkerSet"):
             continue
@@ -165,10 +171,17 @@ def rollout_feasible(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
         spare = int(dig(obj, "metadata", "annotations", SPARE_GPUS_ANNOTATION, default=0) or 0)
         if surge == 0 and unavailable == 0:
             yield Violation(path, f"maxSurge and maxUnavailable both resolve to 0 at {replicas} replica(s); the "
-                                  "rollout can never start", obj=obj)
+                                  f"rollout can never start ({UNVERIFIED})", obj=obj)
         elif surge * gpus > spare:
             yield Violation(path, f"maxSurge {surge_value} needs {surge * gpus} spare GPUs during a rollout but "
-                                  f"{spare} are declared; the surge pod would stay Pending", obj=obj)
+                                  f"{spare} are declared; the surge pod would stay Pending ({UNVERIFIED})", obj=obj)
         elif replicas == 1 and unavailable >= 1:
-            yield Violation(path, "with 1 replica and no surge, every rollout is a full outage", obj=obj,
-                            severity=Severity.LOW)
+            yield Violation(path, f"with 1 replica and no surge, every rollout is a full outage ({UNVERIFIED})",
+                            obj=obj, severity=Severity.LOW)
+
+
+def _has_gpus(bundle: Bundle, subject: str) -> bool:
+    """Whether the workload named ``Kind/namespace/name`` requests GPUs (VI-GPU-005's scope)."""
+    kind, namespace, name = subject.split("/", 2)
+    obj = bundle.find(kind, name, namespace)
+    return obj is not None and any(gpu_count(s.spec) for _t, s in vllm_pod_templates(obj))

@@ -1,0 +1,144 @@
+"""The workloads a simulation places, read from manifests: one replica's pods, the replica range
+autoscalers allow, the rollout settings and the PodDisruptionBudget that guards them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.rules.k8s import (
+    containers,
+    dig,
+    group_size,
+    max_replicas,
+    name_of,
+    namespace_of,
+    probe_budget,
+    serving_container,
+)
+from vllm_infra.checker.simulation.cluster import accelerator_count
+from vllm_infra.checker.simulation.pods import PodShape, pod_shape
+from vllm_infra.vocabulary.kubernetes import SERVING_KINDS, scaled_int_or_percent
+from vllm_infra.vocabulary.limits import disruptions_allowed
+
+LWS_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"
+"""LWS annotation: each group gets one domain of this topology key to itself."""
+DEFAULT_STARTUP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A PodDisruptionBudget as it applies to one workload."""
+
+    name: str
+    min_available: int | str | None
+    max_unavailable: int | str | None
+
+    def allowed(self, healthy: int, expected: int) -> int:
+        """Evictions allowed now (``disruptionsAllowed``): healthy pods above the desired count."""
+        if self.min_available is not None:
+            desired = scaled_int_or_percent(self.min_available, expected, round_up=True)
+        else:
+            desired = expected - disruptions_allowed(min_available=None, max_unavailable=self.max_unavailable,
+                                                     replicas=expected)
+        return healthy - desired
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A scalable set of replicas (a replica is one pod, or one LeaderWorkerSet group)."""
+
+    kind: str
+    name: str
+    namespace: str
+    pods: tuple[PodShape, ...]
+    """One replica's pods (leader first for a group)."""
+    min_replicas: int
+    max_replicas: int
+    strategy: str
+    """RollingUpdate, Recreate or OnDelete."""
+    max_surge: int
+    """Replicas a rollout may add (resolved at the minimum scale)."""
+    max_unavailable: int
+    exclusive_topology: str | None
+    budget: Budget | None
+    startup_seconds: int
+    """How long a replacement takes to become ready (its startup probe budget)."""
+
+    @property
+    def key(self) -> str:
+        """``Kind/namespace/name``."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def accelerators(self) -> int:
+        """Accelerators (GPUs and other extended resources) one replica requests."""
+        return sum(accelerator_count(shape.requests) for shape in self.pods)
+
+
+def _rollout(obj: Mapping[str, Any], replicas: int) -> tuple[str, int, int]:
+    kind = obj.get("kind")
+    if kind == "LeaderWorkerSet":
+        config = dig(obj, "spec", "rolloutStrategy", "rollingUpdateConfiguration", default={}) or {}
+        surge, unavailable = config.get("maxSurge", 0), config.get("maxUnavailable", 1)
+        strategy = "RollingUpdate"
+    elif kind == "StatefulSet":
+        update = dig(obj, "spec", "updateStrategy", default={}) or {}
+        strategy = str(update.get("type", "RollingUpdate"))
+        surge, unavailable = 0, (update.get("rollingUpdate") or {}).get("maxUnavailable", 1)
+    else:
+        update = dig(obj, "spec", "strategy", default={}) or {}
+        strategy = str(update.get("type", "RollingUpdate"))
+        rolling = update.get("rollingUpdate") or {}
+        surge, unavailable = rolling.get("maxSurge", "25%"), rolling.get("maxUnavailable", "25%")
+    return (strategy, scaled_int_or_percent(surge, replicas, round_up=True),
+            scaled_int_or_percent(unavailable, replicas, round_up=False))
+
+
+def _startup_seconds(obj: Mapping[str, Any], bundle: Bundle) -> int:
+    for template in bundle.templates_of(obj):
+        ref = serving_container(template) or next(iter(containers(template, include_init=False)), None)
+        if ref is not None:
+            return probe_budget(ref.spec.get("startupProbe")) or probe_budget(
+                ref.spec.get("readinessProbe")) or DEFAULT_STARTUP_SECONDS
+    return DEFAULT_STARTUP_SECONDS
+
+
+def _budgets(bundle: Bundle) -> dict[int, Budget]:
+    found: dict[int, Budget] = {}
+    for pdb in bundle.of_kind("PodDisruptionBudget"):
+        spec = pdb.get("spec") or {}
+        for obj, _template in bundle.templates_selected(namespace_of(pdb), spec.get("selector")):
+            found.setdefault(id(obj), Budget(name_of(pdb), spec.get("minAvailable"), spec.get("maxUnavailable")))
+    return found
+
+
+def workloads(bundle: Bundle) -> list[Workload]:
+    """Every Deployment, StatefulSet and LeaderWorkerSet of the bundle (those whose quantities or
+    counts do not read are left out)."""
+    budgets = _budgets(bundle)
+    found = []
+    for obj in bundle.objects:
+        if obj.get("kind") not in SERVING_KINDS:
+            continue
+        namespace = namespace_of(obj)
+        templates = bundle.templates_of(obj)
+        if not templates:
+            continue
+        try:
+            shapes = [pod_shape(template, namespace) for template in templates]
+        except (ValueError, TypeError):
+            continue  # a quantity or count that does not read: the schema rules report it
+        pods = (shapes[0], *[shapes[-1]] * (group_size(obj) - 1)) if obj.get("kind") == "LeaderWorkerSet" \
+            else (shapes[0],)
+        scalers = bundle.autoscalers_of(obj)
+        low = bundle.minimum_scale(obj)
+        high = max([max_replicas(scaler) for scaler in scalers] or [low])
+        strategy, surge, unavailable = _rollout(obj, max(1, low))
+        found.append(Workload(
+            str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge, unavailable,
+            dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY), budgets.get(id(obj)),
+            _startup_seconds(obj, bundle)))
+    return found

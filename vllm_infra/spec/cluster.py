@@ -1,0 +1,148 @@
+"""The cluster an environment deploys to: node pools with their GPUs, allocatable resources,
+labels, taints, zones and autoscaling range, so ``vllm-infra simulate`` (and the rules it feeds)
+can play scheduling, rollouts, drains and scale-out on it before merge."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType, NodeLabelPlatform
+from vllm_infra.spec.base import (
+    DnsLabel,
+    Int32,
+    LabelValue,
+    Problem,
+    QualifiedName,
+    Quantity,
+    SpecModel,
+    raise_problems,
+)
+from vllm_infra.spec.scheduling import TolerationEffect
+
+
+class Taint(SpecModel):
+    """A node taint."""
+
+    key: QualifiedName
+    """Taint key. Required."""
+
+    value: LabelValue = ""
+    """Taint value. Default: empty."""
+
+    effect: TolerationEffect = TolerationEffect.NO_SCHEDULE
+    """``NoSchedule``, ``PreferNoSchedule`` or ``NoExecute``. Default: ``NoSchedule``."""
+
+
+class NodePoolSpec(SpecModel):
+    """Identical nodes (a managed node group, a Karpenter NodePool, a cluster-autoscaler group)."""
+
+    name: DnsLabel
+    """Pool name; nodes are called ``<name>-<index>``. Required."""
+
+    gpu: GpuType | None = None
+    """GPU model of every node (the catalog supplies its resource name and node labels). Default:
+    none (a CPU pool)."""
+
+    gpus_per_node: Int32 | None = Field(default=None, gt=0)
+    """GPUs per node. Default: the catalog's figure for ``gpu`` (8 for most); only with ``gpu``."""
+
+    platform: NodeLabelPlatform = NodeLabelPlatform.GPU_FEATURE_DISCOVERY
+    """Which labels identify the GPU model (as services' ``accelerator.platform``). Default:
+    ``gpu-feature-discovery``."""
+
+    cpu: Quantity
+    """Allocatable CPU per node (``status.allocatable.cpu``). Required."""
+
+    memory: Quantity
+    """Allocatable memory per node. Required."""
+
+    ephemeral_storage: Quantity = "100Gi"
+    """Allocatable ephemeral storage per node. Default: ``100Gi``."""
+
+    hugepages: dict[QualifiedName, Quantity] = Field(default_factory=dict)
+    """Other allocatable resources per node, such as ``hugepages-2Mi: 4Gi``. Default: none."""
+
+    max_pods: Int32 = Field(default=110, gt=0)
+    """Pods per node (kubelet ``maxPods``). Default: 110."""
+
+    nodes: Int32 = Field(default=1, ge=0)
+    """Nodes at rest (0 for a pool the node autoscaler creates from nothing). Default: 1."""
+
+    max_nodes: Int32 | None = Field(default=None, ge=0)
+    """Nodes the node autoscaler may grow the pool to. Default: ``nodes`` (no autoscaling)."""
+
+    zones: list[LabelValue] = Field(default_factory=list)
+    """Zones the pool's nodes are spread over round-robin (``topology.kubernetes.io/zone``).
+    Default: none (no zone label)."""
+
+    labels: dict[QualifiedName, LabelValue] = Field(default_factory=dict)
+    """Further node labels. Default: none."""
+
+    taints: list[Taint] | None = None
+    """Node taints. Default: the GPU taint (``nvidia.com/gpu`` or ``amd.com/gpu``, value
+    ``present``, ``NoSchedule``) on GPU pools, none on CPU pools."""
+
+    reserved_cpu: Quantity = "0"
+    """CPU per node held by other workloads (DaemonSets, other teams). Default: 0."""
+
+    reserved_memory: Quantity = "0"
+    """Memory per node held by other workloads. Default: 0."""
+
+    reserved_gpus: Int32 = Field(default=0, ge=0)
+    """GPUs per node held by other workloads. Default: 0."""
+
+    @property
+    def gpu_model(self) -> GpuModel | None:
+        """Catalog facts for ``gpu``."""
+        return GPU_CATALOG[self.gpu] if self.gpu else None
+
+    @property
+    def node_gpus(self) -> int:
+        """GPUs per node."""
+        model = self.gpu_model
+        return 0 if model is None else self.gpus_per_node or model.gpus_per_node
+
+    @property
+    def ceiling(self) -> int:
+        """Nodes the pool may have at most."""
+        return self.nodes if self.max_nodes is None else self.max_nodes
+
+    @model_validator(mode="after")
+    def _check(self) -> NodePoolSpec:
+        problems = []
+        if self.max_nodes is not None and self.max_nodes < self.nodes:
+            problems.append(Problem(("max_nodes",), f"below nodes ({self.nodes})", self.max_nodes))
+        if self.gpus_per_node is not None and self.gpu is None:
+            problems.append(Problem(("gpus_per_node",), "only with gpu", self.gpus_per_node))
+        if self.reserved_gpus > self.node_gpus:
+            problems.append(Problem(("reserved_gpus",), f"more than the {self.node_gpus} GPU(s) of a node",
+                                    self.reserved_gpus))
+        model = self.gpu_model
+        if model is not None and self.platform not in model.node_labels:
+            problems.append(Problem(("platform",), f"{self.gpu} has no {self.platform} node label in the catalog",
+                                    self.platform.value))
+        raise_problems("NodePoolSpec", problems)
+        return self
+
+
+class ClusterSpec(SpecModel):
+    """The node inventory of one environment's cluster."""
+
+    node_pools: list[NodePoolSpec] = Field(min_length=1)
+    """Node pools, in the order a node autoscaler tries them. Required (at least one)."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> ClusterSpec:
+        seen: set[str] = set()
+        problems = []
+        for index, pool in enumerate(self.node_pools):
+            if pool.name in seen:
+                problems.append(Problem(("node_pools", index, "name"), "duplicate pool name", pool.name))
+            seen.add(pool.name)
+        raise_problems("ClusterSpec", problems)
+        return self
+
+    def gpus(self, gpu: GpuType) -> int:
+        """GPUs of one type the pools can hold at their maximum size, less what others reserve."""
+        return sum((pool.node_gpus - pool.reserved_gpus) * pool.ceiling for pool in self.node_pools
+                   if pool.gpu == gpu)
