@@ -26,9 +26,9 @@ def picture(title: str, snapshots: list[Snapshot]) -> str:
     width = LABEL_WIDTH + max([gpu_counts.get(n.name, 0) for s in snapshots for n in s.nodes] or [1]) * (CELL + GAP)
     panel_width = width + 20
     height = max([len([n for n in s.nodes if gpu_counts.get(n.name)]) for s in snapshots] or [0]) * ROW + 40
-    legend_height = 18 * len(workloads) + 10
+    legend_top = height + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{panel_width * len(snapshots) + 10}" '
-             f'height="{height + legend_height + 30}" font-family="monospace" font-size="11">',
+             f'height="{legend_top + 18 * len(workloads) + 24}" font-family="monospace" font-size="11">',
              f'<text x="5" y="15" font-size="13">{escape(title)}</text>',
              '<defs><pattern id="new" width="4" height="4" patternUnits="userSpaceOnUse">'
              '<path d="M0,4 L4,0" stroke="#000" stroke-width="1"/></pattern></defs>']
@@ -51,7 +51,6 @@ def picture(title: str, snapshots: list[Snapshot]) -> str:
                 parts.append(f'<rect x="{x}" y="{top}" width="{CELL}" height="{CELL}" fill="{fill}"/>')
                 if index < len(taken) and taken[index][1] == "new":
                     parts.append(f'<rect x="{x}" y="{top}" width="{CELL}" height="{CELL}" fill="url(#new)"/>')
-    legend_top = height + 30
     for index, key in enumerate(workloads):
         y = legend_top + index * 18
         parts.append(f'<rect x="5" y="{y}" width="{CELL}" height="{CELL}" fill="{_colour(workloads, key)}"/>')
