@@ -1,8 +1,9 @@
 """Maintenance tool: vendor add-on CRD schemas as compact JSON with their provenance.
 
-Run ``python tools/vendor_crds.py DIR`` from the repository root, where DIR holds upstream CRD YAML files and a
-``README.md`` table naming the upstream repository, path and commit of each file (the layout of
-``../shared/crds``). Only ``spec.versions[].schema.openAPIV3Schema`` of served versions is kept.
+Run ``python tools/vendor_crds.py DIR [DIR...]`` from the repository root, where each DIR holds upstream CRD YAML
+files and a ``README.md`` table naming the upstream repository, path and commit of each file (the layout of
+``../shared/crds``). Only ``spec.versions[].schema.openAPIV3Schema`` of served versions is kept; the provenance
+file lists every DIR's records.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _upstream(readme: str) -> dict[str, dict[str, str]]:
 
 
 def vendor(source: Path) -> list[dict[str, Any]]:
-    """Write one JSON schema file per CRD kind and return the provenance records."""
+    """Write one JSON schema file per CRD kind of ``source`` and return the provenance records."""
     upstream = _upstream((source / "README.md").read_text())
     yaml = YAML(typ="safe")
     records = []
@@ -47,10 +48,11 @@ def vendor(source: Path) -> list[dict[str, Any]]:
         records.append({"file": target.name, "group": group, "kind": kind, "versions": sorted(versions),
                         "source_file": crd_file.name, "source_sha256": hashlib.sha256(raw).hexdigest(),
                         **upstream.get(crd_file.name, {})})
-    PROVENANCE_FILE.write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
     return records
 
 
 if __name__ == "__main__":
-    for record in vendor(Path(sys.argv[1])):
+    found = [record for source in sys.argv[1:] for record in vendor(Path(source))]
+    PROVENANCE_FILE.write_text(json.dumps(sorted(found, key=lambda r: r["file"]), indent=2, sort_keys=True) + "\n")
+    for record in found:
         print(f"{record['file']}: {record['kind']} {record['versions']} from {record.get('repository', '?')}")

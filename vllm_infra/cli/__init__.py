@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vllm_infra.cli.check import check, rules, validate
+from vllm_infra.cli.diff import diff
 from vllm_infra.cli.plan import models, plan
 from vllm_infra.cli.simulate import simulate
 from vllm_infra.cli.smoke import smoke
@@ -53,6 +54,7 @@ app.command()(models)
 app.command()(smoke)
 app.command("upgrade-check")(upgrade_check)
 app.command()(simulate)
+app.command()(diff)
 
 
 def tune_collector() -> None:

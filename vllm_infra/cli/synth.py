@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +25,8 @@ def synth(
     = OUT_DIR,
     check: Annotated[bool, typer.Option("--check", help="Write nothing to the tree; exit 1 and list files "
                                         "that differ from it (CI drift gate).")] = False,
+    show_diff: Annotated[bool, typer.Option("--diff", help="With --check: also show, object by object and field "
+                                            "by field, how the committed tree differs.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Render stacks into one YAML file per object plus a kustomization.yaml per stack.
@@ -63,6 +66,9 @@ def synth(
                 drifted += len(drift)
                 for item in drift:
                     say(f"{item.path}: {item.status}")
+                if show_diff and drift:
+                    for line in _committed_diff(directory, result.name, result.objects).splitlines():
+                        say(line)
                 continue
             try:
                 state = "written" if write_stack_dir(directory, result.parts(), advance) else "unchanged"
@@ -75,3 +81,13 @@ def synth(
             fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `vllm-infra synth` "
                  "and commit the result", code=ExitCode.FINDINGS)
         say(f"{out}: up to date ({len(results)} stack{'s' if len(results) != 1 else ''})")
+
+
+def _committed_diff(directory: Path, stack: str, objects: Sequence[Mapping[str, Any]]) -> str:
+    """How the objects committed in ``directory`` differ from what the stack renders."""
+    from vllm_infra.checker.loading import read_inputs
+    from vllm_infra.operations.diff import StackDiff, object_changes
+    from vllm_infra.operations.diff_report import render_text
+
+    committed = [o.manifest for o in read_inputs([str(directory)]).objects] if directory.is_dir() else []
+    return render_text([StackDiff(stack, object_changes(committed, objects))])

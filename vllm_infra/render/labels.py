@@ -1,5 +1,6 @@
-"""Recommended ``app.kubernetes.io/*`` labels. Selectors use only the name and instance labels,
-which never change and never collide between two services in one namespace."""
+"""Recommended ``app.kubernetes.io/*`` labels, and the one label selectors use: ``vllm-infra.io/service``,
+which never changes, never collides between two services in one namespace, and is left alone by
+Argo CD label tracking (which rewrites ``app.kubernetes.io/instance``) and Helm-style tooling."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from vllm_infra.render.context import RenderContext
 from vllm_infra.spec.resolved import ResolvedService
-from vllm_infra.vocabulary.kubernetes import MANAGED_BY, MANAGED_BY_LABEL
+from vllm_infra.vocabulary.kubernetes import INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL
 
 APP_NAME = "vllm"
 ENVIRONMENT_LABEL = "vllm-infra.io/environment"
@@ -16,13 +17,15 @@ MODEL_ANNOTATION = "vllm-infra.io/model"
 
 
 def selector_labels(service: ResolvedService) -> dict[str, str]:
-    """Immutable labels that select this service's pods."""
-    return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/instance": service.name}
+    """Immutable labels that select this service's pods (and its Services, for ServiceMonitors)."""
+    return {SERVICE_LABEL: service.name}
 
 
 def common_labels(service: ResolvedService, context: RenderContext) -> dict[str, str]:
     """Labels on every object of the service."""
     labels = {
+        "app.kubernetes.io/name": APP_NAME,
+        INSTANCE_LABEL: service.name,
         **selector_labels(service),
         "app.kubernetes.io/component": "model-server",
         "app.kubernetes.io/part-of": context.part_of,

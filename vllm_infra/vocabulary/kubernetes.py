@@ -23,6 +23,27 @@ PULUMI_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 
 PULUMI_SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+"""Recommended label; Argo CD's label tracking (its default before 3.0) overwrites it with the
+Application name on every object it manages, so nothing should select on it."""
+
+SERVICE_LABEL = "vllm-infra.io/service"
+"""What every rendered selector uses: a label no delivery tool rewrites."""
+
+IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec.selector",),
+    "ReplicaSet": ("spec.selector",),
+    "DaemonSet": ("spec.selector",),
+    "StatefulSet": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates", "spec.podManagementPolicy"),
+    "Job": ("spec.selector", "spec.template", "spec.completionMode"),
+    "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeMode", "spec.volumeName",
+                              "spec.selector", "spec.dataSource"),
+    "Service": ("spec.clusterIP", "spec.clusterIPs", "spec.ipFamilies"),
+}
+"""Fields the API server refuses to update: a change means deleting and recreating the object
+(``kubectl apply`` fails with "field is immutable"; Pulumi and Argo CD with Replace=true replace it).
+PersistentVolumeClaims may only grow ``resources.requests.storage``."""
+
 SPARE_GPUS_ANNOTATION = "vllm-infra.io/spare-gpus"
 """GPUs of the workload's type free in the cluster for a rollout to surge into."""
 

@@ -51,6 +51,14 @@ class ReportFormat(StrEnum):
     JUNIT = "junit"
 
 
+class DiffFormat(StrEnum):
+    """Formats of ``vllm-infra diff``: terminal text, a Markdown PR comment or job summary, JSON."""
+
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
 class DataFormat(StrEnum):
     """Formats of a listing (``plan``, ``rules``, ``models``): a table for people or JSON."""
 

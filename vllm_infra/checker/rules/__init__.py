@@ -10,6 +10,7 @@ from types import ModuleType
 from vllm_infra.checker.rules import (
     availability,
     capacity,
+    delivery,
     gpu,
     hygiene,
     images,
@@ -28,8 +29,8 @@ from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, R
 from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
-RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, gpu, hygiene, images, multinode, network, placement,
-                                        probes, rbac, reading, resources, schema, security, versions)
+RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, gpu, hygiene, images, multinode, network,
+                                        placement, probes, rbac, reading, resources, schema, security, versions)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 
