@@ -50,7 +50,7 @@ def test_reference_prod_passes_with_only_the_stated_digest_waiver() -> None:
     assert len(waived) == 5
     assert all(": VI-IMG-001 high: image vllm/vllm-openai:v0.32.0 is not pinned by digest at " in line
                and line.endswith(PROD_UNPINNED) for line in waived)
-    assert summary == (f"PASS: 31 objects, {len(RULES)} rules, profile restricted, Kubernetes 1.33: 0 critical, "
+    assert summary == (f"PASS: 32 objects, {len(RULES)} rules, profile restricted, Kubernetes 1.33: 0 critical, "
                        "0 high, 0 medium, 0 low, 5 waived; 0 at or above high")
 
 
@@ -59,9 +59,9 @@ def test_reference_dev_passes_under_the_dev_profile() -> None:
     dev = MANIFESTS_DIR / "dev"
     assert code == 0
     assert out.splitlines() == [
-        f"{dev}/deployment-llama-8b.yaml:45: Deployment/llama-8b: VI-AVL-008 medium: no priorityClassName at "
+        f"{dev}/deployment-llama-8b.yaml:47: Deployment/llama-8b: VI-AVL-008 medium: no priorityClassName at "
         "spec.template.spec.priorityClassName",
-        f"{dev}/deployment-qwen-7b.yaml:46: Deployment/qwen-7b: VI-AVL-008 medium: no priorityClassName at "
+        f"{dev}/deployment-qwen-7b.yaml:48: Deployment/qwen-7b: VI-AVL-008 medium: no priorityClassName at "
         "spec.template.spec.priorityClassName",
         f"PASS: 11 objects, {len(RULES)} rules, profile dev, Kubernetes 1.33: 0 critical, 0 high, 2 medium, 0 low, "
         "0 waived; 0 at or above high",
@@ -71,7 +71,7 @@ def test_reference_dev_passes_under_the_dev_profile() -> None:
 def test_gate_follows_fail_on() -> None:
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "staging"), "--fail-on", "medium")
     assert code == 1
-    assert out.splitlines()[-1].startswith("FAIL: 19 objects")
+    assert out.splitlines()[-1].startswith("FAIL: 20 objects")
     assert out.splitlines()[-1].endswith("3 at or above medium")
 
 
@@ -104,8 +104,8 @@ def test_broken_fixture_is_caught(prod: Path, file: str, old: str, new: str, rul
 
 def test_waiver_is_reported_not_dropped(prod: Path) -> None:
     edit(prod / "service-qwen-7b.yaml", "type: ClusterIP", "type: LoadBalancer")
-    edit(prod / "service-qwen-7b.yaml", "  labels:", "  annotations:\n    vllm-infra.io/waive.VI-NET-002: internal "
-                                                     "load balancer, VPC only\n  labels:")
+    edit(prod / "service-qwen-7b.yaml", "  annotations:\n", "  annotations:\n    vllm-infra.io/waive.VI-NET-002: "
+                                                           "internal load balancer, VPC only\n")
     code, out, _ = invoke("check", str(prod))
     line = line_of(prod / "service-qwen-7b.yaml", "type: LoadBalancer")
     assert code == 0
@@ -142,7 +142,7 @@ def test_junit_has_one_case_per_object_and_failures_at_the_gate(prod: Path) -> N
     code, out, _ = invoke("check", str(prod), "-o", "junit")
     suite = ET.fromstring(out.split("?>", 1)[1])
     assert code == 1
-    assert suite.attrib["tests"] == "31"
+    assert suite.attrib["tests"] == "32"
     assert suite.attrib["failures"] == "1"
     [failure] = suite.iter("failure")
     assert failure.attrib["type"] == "VI-NET-002"
@@ -185,7 +185,7 @@ def test_single_rule_selection() -> None:
 
 def test_validate_reference_manifests() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR))
-    assert (code, out) == (0, "PASS: 61 objects against Kubernetes 1.33: 61 valid, 0 invalid, 0 error, 0 skipped\n")
+    assert (code, out) == (0, "PASS: 63 objects against Kubernetes 1.33: 63 valid, 0 invalid, 0 error, 0 skipped\n")
 
 
 def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
@@ -196,7 +196,7 @@ def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
         f"{prod}/deployment-qwen-7b.yaml:{line_of(prod / 'deployment-qwen-7b.yaml', '- args:')}: Deployment/qwen-7b: "
         "invalid: spec.template.spec.containers[0]: Additional properties are not allowed ('startupprobe' was "
         "unexpected)",
-        "FAIL: 31 objects against Kubernetes 1.33: 30 valid, 1 invalid, 0 error, 0 skipped",
+        "FAIL: 32 objects against Kubernetes 1.33: 31 valid, 1 invalid, 0 error, 0 skipped",
     ]
 
 

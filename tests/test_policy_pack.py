@@ -160,7 +160,7 @@ def test_pack_entry_point_builds_the_pack_with_the_profile(monkeypatch: pytest.M
     monkeypatch.setitem(os.environ, "VLLM_INFRA_POLICY_PROFILE", "dev")
     runpy.run_path(str(ROOT / "policies" / "__main__.py"), run_name="__main__")
     assert built["name"] == "vllm-infra"
-    assert len(built["policies"]) == 67
+    assert len(built["policies"]) == 68
     small = good_objects()
     find(small, "Deployment", "small")["spec"]["replicas"] = 1
     policy = {p.name: p for p in built["policies"]}["vi-avl-004"]

@@ -38,7 +38,7 @@ class Recorder:
 def test_check_reports_reading_then_rules() -> None:
     recorder = Recorder()
     report = run_check([str(MANIFESTS_DIR / "prod")], progress=recorder)
-    files = len(list((MANIFESTS_DIR / "prod").glob("*.yaml")))  # kustomization.yaml is read, its content dropped
+    files = len(list((MANIFESTS_DIR / "prod").rglob("*.yaml")))  # kustomization.yaml is read, its content dropped
     bundle_rules = sum(1 for rule in RULES.values() if isinstance(rule, BundleRule))
     assert recorder.phases == [["reading manifests", files, files],
                                ["checking rules", len(report.objects) + bundle_rules,

@@ -124,8 +124,9 @@ def test_names_and_parent_chain_are_stable(monkeypatch: pytest.MonkeyPatch) -> N
 
 @pytest.mark.parametrize("stack", REFERENCE_STACKS)
 def test_pulumi_and_synth_produce_the_same_objects(monkeypatch: pytest.MonkeyPatch, stack: str) -> None:
-    recorder = run(run_program, stack=stack, config={"fleet": stack_config(stack)},
-                   monkeypatch=monkeypatch)
+    config = stack_config(stack)
+    mode = "cluster" if config.get("delivery", {}).get("tool", "pulumi") == "pulumi" else "gitops"
+    recorder = run(run_program, stack=stack, config={"fleet": config, "mode": mode}, monkeypatch=monkeypatch)
     [synthesized] = synthesize(STACKS_DIR, [stack])
     registered = recorder.kubernetes_objects()
     assert len(registered) == len(synthesized.objects)
@@ -191,6 +192,12 @@ def test_config_errors_list_every_problem_with_its_path(monkeypatch: pytest.Monk
         "  services[1].model.id: required field is missing\n"
         "  services[1].model.revision: required field is missing\n"
         "  services[1].modle: unknown field (did you mean 'model'?)")
+
+
+def test_a_stack_argo_cd_delivers_is_refused_in_cluster_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_expecting_error(monkeypatch, {"fleet": stack_config("prod")}) == (
+        "Pulumi.dev.yaml vllm-infra:fleet: delivery.tool is argocd, which applies this stack's objects; `pulumi up` "
+        "in cluster mode would manage the same objects. Use vllm-infra:mode gitops, or delivery.tool pulumi")
 
 
 def test_missing_fleet_and_bad_mode(monkeypatch: pytest.MonkeyPatch) -> None:

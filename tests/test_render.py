@@ -36,10 +36,10 @@ def test_minimal_service_objects_in_apply_order(service_data: Build) -> None:
     assert {obj["metadata"]["namespace"] for obj in objects} == {"llm"}
 
 
-def test_selectors_use_only_immutable_labels(service_data: Build) -> None:
+def test_selectors_use_only_a_label_no_delivery_tool_rewrites(service_data: Build) -> None:
     objects = render(service_data())
     selector = objects["Deployment"]["spec"]["selector"]["matchLabels"]
-    assert selector == {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "llama-8b"}
+    assert selector == {"vllm-infra.io/service": "llama-8b"}
     assert objects["Service"]["spec"]["selector"] == selector
     labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/version"] == "0.11.0"
@@ -199,7 +199,7 @@ def test_kv_cache_metric_follows_vllm_release(service_data: Build) -> None:
 def test_pdb_always_lets_one_pod_go(service_data: Build) -> None:
     objects = render(service_data(availability={"replicas": 3, "disruption_budget": {"min_available": 2}}))
     assert objects["PodDisruptionBudget"]["spec"] == {
-        "selector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "llama-8b"}},
+        "selector": {"matchLabels": {"vllm-infra.io/service": "llama-8b"}},
         "unhealthyPodEvictionPolicy": "AlwaysAllow", "minAvailable": 2}
 
 

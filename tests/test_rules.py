@@ -147,8 +147,17 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("NetworkPolicy/llama", "spec.egress[2]", "NetworkPolicy rule egress[2] allows all destinations")]),
     ("VI-NET-002", "LoadBalancer", lambda o: find(o, "Service", "llama")["spec"].update(type="LoadBalancer"),
      [("Service/llama", "spec.type", "Service type LoadBalancer exposes the inference API outside the cluster")]),
+    ("VI-DEL-001", "ServiceMonitor and Service select on the instance label", lambda o: (
+        find(o, "ServiceMonitor", "llama")["spec"]["selector"]["matchLabels"].update(
+            {"app.kubernetes.io/instance": "llama"}),
+        find(o, "Service", "small")["spec"]["selector"].update({"app.kubernetes.io/instance": "small"})),
+     [("Service/small", "spec.selector.app.kubernetes.io/instance", "selects pods on app.kubernetes.io/instance, a "
+       "label Argo CD and Helm-style tooling manage; select on a label of your own"),
+      ("ServiceMonitor/llama", "spec.selector.matchLabels.app.kubernetes.io/instance", "selects Services on "
+       "app.kubernetes.io/instance, which Argo CD label tracking overwrites with the Application name: the Services "
+       "are no longer found")]),
     ("VI-NET-003", "selector typo", lambda o: find(o, "Service", "llama")["spec"]["selector"].update(
-        {"app.kubernetes.io/instance": "lama"}),
+        {"vllm-infra.io/service": "lama"}),
      [("Service/llama", "spec.selector", "Service selects no pods in the manifests")]),
     ("VI-NET-003", "targetPort typo", lambda o: find(o, "Service", "llama")["spec"]["ports"][0].update(
         targetPort="htp"),

@@ -253,8 +253,7 @@ def test_inference_pool_and_route(service_data: Build) -> None:
                "hostnames": ["llm.example.com"]}
     objects = render(service_data(**MULTI_NODE, routing=routing))
     pool = objects["InferencePool"]["spec"]
-    assert pool == {"selector": {"matchLabels": {"app.kubernetes.io/name": "vllm",
-                                                 "app.kubernetes.io/instance": "llama-8b",
+    assert pool == {"selector": {"matchLabels": {"vllm-infra.io/service": "llama-8b",
                                                  "leaderworkerset.sigs.k8s.io/worker-index": "0"}},
                     "targetPorts": [{"number": 8000}],
                     "endpointPickerRef": {"name": "llm-epp", "port": {"number": 9002}, "failureMode": "FailClose"}}

@@ -76,8 +76,9 @@ def test_parallel_writing_gives_the_golden_tree(tmp_path: Path, monkeypatch: pyt
     assert len(prod.parts()) > 3
     assert write_stack_dir(tmp_path / "prod", prod.parts()) is True
     assert find_drift(MANIFESTS_DIR / "prod", prod.parts()) == []
-    assert {p.name: p.read_bytes() for p in (tmp_path / "prod").iterdir()} == \
-        {p.name: p.read_bytes() for p in (MANIFESTS_DIR / "prod").iterdir()}
+    assert {str(p.relative_to(tmp_path)): p.read_bytes() for p in (tmp_path / "prod").rglob("*") if p.is_file()} \
+        == {str(p.relative_to(MANIFESTS_DIR)): p.read_bytes() for p in (MANIFESTS_DIR / "prod").rglob("*")
+            if p.is_file()}
     assert write_stack_dir(tmp_path / "prod", prod.parts()) is False
 
 

@@ -51,7 +51,8 @@ def synth(
             fail(f"{count} problem{'s' if count != 1 else ''} in stack configuration; nothing was written",
                  [str(problem) for problem in exc.problems])
         refused = [finding_line(finding) for result in results
-                   for finding in check_objects(result.objects, f"{result.rendered.source} (rendered)",
+                   for finding in check_objects([*result.objects, *result.delivery],
+                                                f"{result.rendered.source} (rendered)",
                                                 profile=result.policy_profile, progress=bar,
                                                 cluster=cluster_of(result.cluster) if result.cluster else None,
                                                 ).gating()]

@@ -8,7 +8,7 @@ contents: files are produced one at a time when they are written or compared.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vllm_infra.outputs.stack_config import ConfigProblem, StackConfigError, find_stacks, load_stack
@@ -23,6 +23,7 @@ from vllm_infra.outputs.writers import (
 )
 from vllm_infra.outputs.writers.flat import FlatWriter
 from vllm_infra.render import Manifest, PatchError, render_fleet
+from vllm_infra.render.delivery import render_delivery
 from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.vocabulary.progress import SILENT, Progress
 from vllm_infra.vocabulary.reporting import Profile
@@ -41,11 +42,13 @@ class SynthesizedStack:
     """How many files ``files`` produces."""
     cluster: ClusterSpec | None = None
     """The stack's node inventory, which the policy gate simulates scheduling on."""
+    delivery: list[Manifest] = field(default_factory=list)
+    """The Argo CD or Flux objects of the stack (none when Pulumi delivers it)."""
 
     @property
     def rendered(self) -> RenderedStack:
         """What the writer lays out."""
-        return _rendered(self.name, self.source, self.objects)
+        return _rendered(self.name, self.source, self.objects, self.delivery)
 
     def parts(self) -> list[StackPart]:
         """The stack directory's files in independent parts (see ``writers.stack_parts``)."""
@@ -71,16 +74,17 @@ def select_stacks(stacks_dir: Path, names: Sequence[str]) -> dict[str, Path]:
     return {name: available[name] for name in names} if names else available
 
 
-def _rendered(name: str, source: Path, objects: list[Manifest]) -> RenderedStack:
+def _rendered(name: str, source: Path, objects: list[Manifest], delivery: list[Manifest]) -> RenderedStack:
     """Headers name the stack file relative to its directory's parent (stable across checkouts)."""
-    return RenderedStack(name, f"{source.parent.name}/{source.name}", objects)
+    return RenderedStack(name, f"{source.parent.name}/{source.name}", objects, delivery)
 
 
 def _synthesize_stack(name: str, path: Path, layout: Writer, progress: Progress) -> SynthesizedStack:
     fleet = load_stack(path)
     objects = render_fleet(fleet, progress.phase(f"rendering {name}", len(fleet.services)))
-    files = len(layout.paths(_rendered(name, path, objects)))  # a layout conflict is refused here
-    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files, fleet.cluster)
+    delivery = render_delivery(fleet, name, objects)
+    files = len(layout.paths(_rendered(name, path, objects, delivery)))  # a layout conflict is refused here
+    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files, fleet.cluster, delivery)
 
 
 def synthesize(stacks_dir: Path, names: Sequence[str] = (), writer: Writer | None = None,

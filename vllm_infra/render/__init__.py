@@ -7,10 +7,9 @@ Every renderer receives the service's resolved view, where each default is compu
 
 from __future__ import annotations
 
-from typing import Any
-
 from vllm_infra.render.autoscaling import autoscaler
-from vllm_infra.render.context import RenderContext
+from vllm_infra.render.context import Manifest, RenderContext
+from vllm_infra.render.delivery import annotated
 from vllm_infra.render.disruption import disruption_budget
 from vllm_infra.render.labels import ENVIRONMENT_LABEL
 from vllm_infra.render.network import network_policy
@@ -30,8 +29,6 @@ from vllm_infra.vocabulary.kubernetes import (
     object_sort_key,
 )
 from vllm_infra.vocabulary.progress import Advance, ignore
-
-Manifest = dict[str, Any]
 
 __all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_namespace", "render_service"]
 
@@ -53,14 +50,14 @@ def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manife
         inference_pool(service, context),
         http_route(service, context),
     ]
-    objects = [obj for obj in candidates if obj is not None]
+    objects = [annotated(obj) for obj in candidates if obj is not None]
     return sorted(apply_patches(service, objects), key=object_sort_key)
 
 
 def render_namespace(fleet: FleetSpec) -> Manifest:
     """Namespace enforcing a Pod Security Standards level."""
     level = fleet.namespace.pod_security.value
-    return {
+    return annotated({
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
@@ -74,7 +71,7 @@ def render_namespace(fleet: FleetSpec) -> Manifest:
                 "pod-security.kubernetes.io/warn": level,
             },
         },
-    }
+    })
 
 
 def render_fleet(fleet: FleetSpec, advance: Advance = ignore) -> list[Manifest]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+Manifest = dict[str, Any]
+"""A rendered Kubernetes object: a plain JSON-compatible dict."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from vllm_infra.spec.accelerator import AcceleratorSpec, ParallelismSpec
 from vllm_infra.spec.autoscaling import AutoscalingSpec, HpaAutoscalingSpec, KedaAutoscalingSpec, ScalingMetric
 from vllm_infra.spec.availability import AvailabilitySpec, DisruptionBudgetSpec, RolloutSpec, RolloutStrategy
 from vllm_infra.spec.base import SecretKeyRef
+from vllm_infra.spec.cluster import ClusterSpec, NodePoolSpec, NodeTaint
+from vllm_infra.spec.delivery import DeliverySpec, DeliveryTool
 from vllm_infra.spec.exposure import MetricsSpec, NetworkPolicySpec, SecuritySpec, ServiceSpec
 from vllm_infra.spec.fleet import FleetSpec, NamespaceSpec
 from vllm_infra.spec.image import ImageSpec
@@ -24,6 +26,9 @@ __all__ = [
     "AutoscalingSpec",
     "AvailabilitySpec",
     "CacheType",
+    "ClusterSpec",
+    "DeliverySpec",
+    "DeliveryTool",
     "DisruptionBudgetSpec",
     "DrainSpec",
     "Dtype",
@@ -40,7 +45,9 @@ __all__ = [
     "NamespaceSpec",
     "NetworkPolicySpec",
     "NodeLabelPlatform",
+    "NodePoolSpec",
     "NodeRequirement",
+    "NodeTaint",
     "ObjectPatch",
     "ParallelismSpec",
     "PreferredNode",

@@ -20,7 +20,7 @@ from vllm_infra.spec.base import (
 from vllm_infra.spec.scheduling import TolerationEffect
 
 
-class Taint(SpecModel):
+class NodeTaint(SpecModel):
     """A node taint."""
 
     key: QualifiedName
@@ -78,7 +78,7 @@ class NodePoolSpec(SpecModel):
     labels: dict[QualifiedName, LabelValue] = Field(default_factory=dict)
     """Further node labels. Default: none."""
 
-    taints: list[Taint] | None = None
+    taints: list[NodeTaint] | None = None
     """Node taints. Default: the GPU taint (``nvidia.com/gpu`` or ``amd.com/gpu``, value
     ``present``, ``NoSchedule``) on GPU pools, none on CPU pools."""
 

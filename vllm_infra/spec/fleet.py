@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
 from vllm_infra.spec.cluster import ClusterSpec
+from vllm_infra.spec.delivery import DeliverySpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.reporting import Profile
@@ -111,6 +112,10 @@ class FleetSpec(SpecModel):
     """The cluster's node inventory, which ``vllm-infra simulate`` and the policy gate play
     placement, rollouts, drains, zone loss and scale-out on. Default: none (scheduling is judged
     without a cluster and reported as unverified)."""
+
+    delivery: DeliverySpec = DeliverySpec()
+    """What applies the stack: ``pulumi``, or Argo CD / Flux reading the synthesized tree (synth
+    then also writes their objects under ``<stack>/delivery/``). Default: ``pulumi``."""
 
     policy_profile: Profile = Profile.RESTRICTED
     """Policy profile the environment is gated with (``vllm-infra check --profile``): ``restricted``

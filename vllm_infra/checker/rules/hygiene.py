@@ -16,6 +16,7 @@ from vllm_infra.checker.rules.k8s import (
 )
 from vllm_infra.checker.rules.probes import start_seconds
 from vllm_infra.vocabulary.autoscalers import HPA, KEDA
+from vllm_infra.vocabulary.delivery import ARGOCD_API_VERSION, FLUX_KUSTOMIZATION_API_VERSION
 from vllm_infra.vocabulary.kubernetes import (
     LWS_API_VERSION,
     MANAGED_BY,
@@ -32,6 +33,7 @@ STABLE_API_VERSIONS = frozenset({
     "v1", "apps/v1", "batch/v1", "policy/v1", HPA.api_version, "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1",
     "scheduling.k8s.io/v1", "storage.k8s.io/v1", LWS_API_VERSION, KEDA.api_version,
     "monitoring.coreos.com/v1", "inference.networking.k8s.io/v1", "gateway.networking.k8s.io/v1",
+    ARGOCD_API_VERSION, FLUX_KUSTOMIZATION_API_VERSION,
 })
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "StorageClass",
                             "CustomResourceDefinition", "PersistentVolume", "RuntimeClass"})

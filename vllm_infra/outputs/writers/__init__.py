@@ -32,6 +32,9 @@ class RenderedStack:
     source: str
     """Stack file as shown in file headers (stable wherever the repository is checked out)."""
     objects: Sequence[Mapping[str, Any]]
+    delivery: Sequence[Mapping[str, Any]] = ()
+    """The GitOps controller's objects for this stack (applied where the controller runs, so kept
+    out of the stack's own kustomization)."""
 
 
 class LayoutError(ValueError):

@@ -1,5 +1,5 @@
-"""The flat GitOps layout: one directory per stack, one object per file, and a kustomization.yaml
-listing them in apply order."""
+"""The flat GitOps layout: one directory per stack, one object per file, a kustomization.yaml
+listing them in apply order, and the delivery controller's objects under ``delivery/``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from vllm_infra.outputs.writers import HEADER, LayoutError, RenderedStack, Stack
 from vllm_infra.serialization.emitter import dump
 
 KUSTOMIZATION = PurePosixPath("kustomization.yaml")
+DELIVERY = PurePosixPath("delivery")
 
 
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
@@ -41,17 +42,17 @@ def _shown(value: object) -> str:
 
 
 class FlatWriter:
-    """``<out>/<stack>/<kind>-<name>.yaml`` plus ``kustomization.yaml``."""
+    """``<out>/<stack>/<kind>-<name>.yaml`` plus ``kustomization.yaml`` (and ``delivery/``)."""
 
     name = "flat"
 
     def paths(self, stack: RenderedStack) -> list[PurePosixPath]:
-        """One file per object, then the kustomization."""
+        """One file per object, then the kustomization, then the delivery objects."""
         paths = [manifest_filename(obj) for obj in stack.objects]
         shared = sorted(str(path) for path, count in Counter(paths).items() if count > 1)
         if shared:
             raise LayoutError(f"two objects would be written to {', '.join(shared)}")
-        return [*paths, KUSTOMIZATION]
+        return [*paths, KUSTOMIZATION, *(DELIVERY / manifest_filename(obj) for obj in stack.delivery)]
 
     def object_files(self, stack: RenderedStack, objects: range) -> Iterator[StackFile]:
         """One file per object."""
@@ -61,7 +62,10 @@ class FlatWriter:
             yield manifest_filename(obj), (header + dump(obj)).encode()
 
     def index_files(self, stack: RenderedStack) -> Iterator[StackFile]:
-        """The kustomization, listing every object's file in apply order."""
+        """The kustomization, listing every object's file in apply order, and the delivery objects."""
+        header = HEADER.format(source=stack.source)
         kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                          "resources": [str(manifest_filename(obj)) for obj in stack.objects]}
-        yield KUSTOMIZATION, (HEADER.format(source=stack.source) + dump(kustomization)).encode()
+        yield KUSTOMIZATION, (header + dump(kustomization)).encode()
+        for obj in stack.delivery:
+            yield DELIVERY / manifest_filename(obj), (header + dump(obj)).encode()
