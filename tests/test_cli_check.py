@@ -185,7 +185,7 @@ def test_single_rule_selection() -> None:
 
 def test_validate_reference_manifests() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR))
-    assert (code, out) == (0, "PASS: 63 objects against Kubernetes 1.33: 63 valid, 0 invalid, 0 error, 0 skipped\n")
+    assert (code, out) == (0, "PASS: 98 objects against Kubernetes 1.33: 98 valid, 0 invalid, 0 error, 0 skipped\n")
 
 
 def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:

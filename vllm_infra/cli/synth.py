@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,8 +14,19 @@ from vllm_infra.cli.output import fail, say
 from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.exits import ExitCode
 
+if TYPE_CHECKING:
+    from vllm_infra.outputs.synth import SynthesizedStack
+    from vllm_infra.outputs.writers import StackPart
+
 STACKS_DIR = Path("stacks")
 OUT_DIR = Path("manifests")
+
+
+class Layout(StrEnum):
+    """Output layouts of ``synth``."""
+
+    FLAT = "flat"
+    KUSTOMIZE = "kustomize"
 
 
 def synth(
@@ -27,9 +40,13 @@ def synth(
                                         "that differ from it (CI drift gate).")] = False,
     show_diff: Annotated[bool, typer.Option("--diff", help="With --check: also show, object by object and field "
                                             "by field, how the committed tree differs.")] = False,
+    layout: Annotated[Layout, typer.Option(help="flat: <out>/<stack>/, one file per object; kustomize: "
+                                                "<out>/kustomize/base/ shared by <out>/kustomize/overlays/<stack>/ "
+                                                "(every stack at once).")] = Layout.FLAT,
     quiet: Quiet = False,
 ) -> None:
-    """Render stacks into one YAML file per object plus a kustomization.yaml per stack.
+    """Render stacks into one YAML file per object plus a kustomization.yaml per stack (or, with
+    --layout kustomize, into a kustomize base and one overlay per stack).
 
     Output is byte-identical on every run. Writing is atomic per stack directory. Nothing is
     written if any requested stack is invalid, or if its rendered objects fail the policy gate
@@ -43,6 +60,8 @@ def synth(
     from vllm_infra.outputs.synth import synthesize
     from vllm_infra.outputs.tree import write_stack_dir
 
+    if layout == Layout.KUSTOMIZE and stacks:
+        fail("the kustomize layout is one tree for every stack (its base is shared): run it without stack names")
     with progress(quiet) as bar:
         try:
             results = synthesize(stacks_dir, stacks or [], progress=bar)
@@ -59,24 +78,24 @@ def synth(
         if refused:
             fail("the rendered objects fail the policy gate; nothing was written", refused)
         drifted = 0
-        for result in results:
-            directory = out / result.name
-            advance = bar.phase(f"{'comparing' if check else 'writing'} {result.name}", result.file_count)
+        for target in _targets(results, layout):
+            directory = out / target.name
+            advance = bar.phase(f"{'comparing' if check else 'writing'} {target.name}", target.file_count)
             if check:
-                drift = find_drift(directory, result.parts(), advance)
+                drift = find_drift(directory, target.parts, advance)
                 drifted += len(drift)
                 for item in drift:
                     say(f"{item.path}: {item.status}")
-                if show_diff and drift:
-                    for line in _committed_diff(directory, result.name, result.objects).splitlines():
+                if show_diff and drift and target.objects is not None:
+                    for line in _committed_diff(directory, target.name, target.objects).splitlines():
                         say(line)
                 continue
             try:
-                state = "written" if write_stack_dir(directory, result.parts(), advance) else "unchanged"
+                state = "written" if write_stack_dir(directory, target.parts, advance) else "unchanged"
             except OSError as error:  # disk full, read-only tree, --out a file or a dangling link
                 fail(f"cannot write {error.filename or directory}: {error.strerror or error}; {directory} was left "
                      "as it was")
-            say(f"{result.name}: {len(result.objects)} objects -> {directory} ({state})")
+            say(f"{target.name}: {target.summary} -> {directory} ({state})")
     if check:
         if drifted:
             fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `vllm-infra synth` "
@@ -92,3 +111,27 @@ def _committed_diff(directory: Path, stack: str, objects: Sequence[Mapping[str, 
 
     committed = [o.manifest for o in read_inputs([str(directory)]).objects] if directory.is_dir() else []
     return render_text([StackDiff(stack, object_changes(committed, objects))])
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One directory synth writes or compares."""
+
+    name: str
+    parts: list[StackPart]
+    file_count: int
+    summary: str
+    objects: Sequence[Mapping[str, Any]] | None
+    """The objects behind the files (for --diff), when they are one stack's."""
+
+
+def _targets(results: list[SynthesizedStack], layout: Layout) -> list[_Target]:
+    if layout == Layout.KUSTOMIZE:
+        from vllm_infra.outputs.writers import stack_parts
+        from vllm_infra.outputs.writers.kustomize import KustomizeWriter
+
+        writer = KustomizeWriter([result.rendered for result in results])
+        tree = writer.tree()
+        return [_Target(tree.name, stack_parts(writer, tree), len(writer.paths(tree)),
+                        f"base of {len(writer.base)} objects and {len(results)} overlays", None)]
+    return [_Target(r.name, r.parts(), r.file_count, f"{len(r.objects)} objects", r.objects) for r in results]

@@ -22,6 +22,7 @@ from vllm_infra.outputs.writers import (
     stack_parts,
 )
 from vllm_infra.outputs.writers.flat import FlatWriter
+from vllm_infra.outputs.writers.kustomize import LAYOUT_DIRECTORY
 from vllm_infra.render import Manifest, PatchError, render_fleet
 from vllm_infra.render.delivery import render_delivery
 from vllm_infra.spec.cluster import ClusterSpec
@@ -65,6 +66,11 @@ def select_stacks(stacks_dir: Path, names: Sequence[str]) -> dict[str, Path]:
     if not available:
         raise StackConfigError([ConfigProblem(str(stacks_dir), None, "",
                                               "no stack files (Pulumi.<stack>.yaml) found")])
+    reserved = [ConfigProblem(str(path), None, "", f"stack name '{name}' is reserved for the kustomize layout "
+                                                   f"(<out>/{name}/); rename the stack file")
+                for name, path in available.items() if name == LAYOUT_DIRECTORY]
+    if reserved:
+        raise StackConfigError(reserved)
     missing = [name for name in names if name not in available]
     if missing:
         known = ", ".join(available)
