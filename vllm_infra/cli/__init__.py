@@ -11,6 +11,7 @@ import typer
 from vllm_infra.cli.check import check, rules, validate
 from vllm_infra.cli.diff import diff
 from vllm_infra.cli.plan import models, plan
+from vllm_infra.cli.promote import promote
 from vllm_infra.cli.simulate import simulate
 from vllm_infra.cli.smoke import smoke
 from vllm_infra.cli.synth import synth
@@ -55,6 +56,7 @@ app.command()(smoke)
 app.command("upgrade-check")(upgrade_check)
 app.command()(simulate)
 app.command()(diff)
+app.command()(promote)
 
 
 def tune_collector() -> None:

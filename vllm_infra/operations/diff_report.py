@@ -24,12 +24,22 @@ def _value(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
 
 
+def _around_difference(before: str, after: str) -> tuple[str, str]:
+    """Two long texts cut to where they start to differ (a shared beginning shown as '...')."""
+    shared = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+                  min(len(before), len(after)))
+    start = max(0, shared - 20)
+    return (("..." if start else "") + before[start:], ("..." if start else "") + after[start:])
+
+
 def _field(change: FieldChange) -> str:
     before, after = change.before, change.after
     if before == ABSENT:
         return f"{change.path}: added {_value(after)}"
     if after == ABSENT:
         return f"{change.path}: removed (was {_value(before)})"
+    if isinstance(before, str) and isinstance(after, str) and max(len(before), len(after)) > MAX_VALUE_CHARS:
+        before, after = _around_difference(before, after)
     return f"{change.path}: {_value(before)} -> {_value(after)}"
 
 
