@@ -75,7 +75,7 @@ def _matrix_rows(job: dict[str, Any]) -> list[dict[str, str]]:
     return job.get("strategy", {}).get("matrix", {}).get("include", [{}])
 
 
-REPOSITORY_SAMPLES = {"SMOKE_ARGS": "http://127.0.0.1:9 --model m"}
+REPOSITORY_SAMPLES = {"SMOKE_ARGS": "http://127.0.0.1:9 --model m", "BASE_SHA": "HEAD"}
 """Sample values for repository variables and secrets a step reads."""
 
 
@@ -122,7 +122,7 @@ INVOCATIONS = _invocations()
 
 def test_workflows_run_vllm_infra() -> None:
     commands = {argv[0] for _, argv in INVOCATIONS}
-    assert commands == {"synth", "validate", "check", "smoke"}
+    assert commands == {"synth", "validate", "check", "smoke", "diff"}
 
 
 @pytest.mark.parametrize(("workflow", "argv"), INVOCATIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
@@ -149,3 +149,50 @@ def test_pulumi_steps_point_at_the_project_and_pack() -> None:
                 work_dir = ROOT / step["with"]["work-dir"]
                 assert (work_dir / "Pulumi.yaml").is_file()
                 assert (work_dir / step["with"]["policyPacks"] / "PulumiPolicy.yaml").is_file()
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_job_has_a_timeout(path: Path) -> None:
+    """Jobs that run steps say how long they may take; a job calling a reusable workflow takes the
+    called jobs' timeouts (GitHub allows none on the call)."""
+    for name, job in load(path)["jobs"].items():
+        if "uses" in job:
+            called = load(ROOT / job["uses"])
+            assert all("timeout-minutes" in inner for inner in called["jobs"].values()), job["uses"]
+        else:
+            assert isinstance(job.get("timeout-minutes"), int), f"{path.name}:{name} has no timeout-minutes"
+
+
+def test_pulumi_creates_missing_stacks_and_runs_only_with_secrets_and_never_for_forks() -> None:
+    for path in WORKFLOWS:
+        for step in steps(load(path)):
+            if step.get("uses", "").startswith("pulumi/actions@"):
+                assert step["with"]["upsert"] is True, path.name
+    preview = load(ROOT / ".github" / "workflows" / "preview.yml")["jobs"]
+    assert preview["pulumi-preview"]["needs"] == "secrets"
+    assert preview["pulumi-preview"]["if"] == "${{ needs.secrets.outputs.available == 'true' }}"
+    probe = preview["secrets"]["steps"][0]
+    assert '[ "${HEAD_REPOSITORY}" = "${REPOSITORY}" ]' in probe["run"] and "::notice::" in probe["run"]
+    assert "secrets." not in str(preview["render"])  # the diff job runs on forks: it reads no secret
+    comment = next(step for step in preview["render"]["steps"] if step.get("name", "").startswith("Sticky"))
+    assert comment["if"] == "${{ github.event.pull_request.head.repo.full_name == github.repository }}"
+    assert "<!-- vllm-infra diff -->" in comment["run"]
+
+
+def test_pulumi_deploys_only_the_stacks_pulumi_delivers() -> None:
+    from vllm_infra.outputs.stack_config import find_stacks, load_stack
+
+    deployed = {job["with"]["stack"] for job in load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"].values()}
+    previewed = {row["stack"] for row in load(ROOT / ".github" / "workflows" / "preview.yml")["jobs"][
+        "pulumi-preview"]["strategy"]["matrix"]["include"]}
+    by_pulumi = {name for name, path in find_stacks(ROOT / "stacks").items()
+                 if load_stack(path).delivery.tool == "pulumi"}
+    assert deployed == previewed == by_pulumi == {"dev"}
+
+
+def test_code_scanning_upload_is_optional() -> None:
+    upload = next(step for step in steps(load(ROOT / ".github" / "workflows" / "ci.yml"))
+                  if step.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
+    assert upload["continue-on-error"] is True
+    assert upload["if"] == "${{ vars.CODE_SCANNING != 'false' }}"
+
