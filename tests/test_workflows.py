@@ -196,3 +196,14 @@ def test_code_scanning_upload_is_optional() -> None:
     assert upload["continue-on-error"] is True
     assert upload["if"] == "${{ vars.CODE_SCANNING != 'false' }}"
 
+
+
+def test_every_pin_is_recorded_with_its_provenance() -> None:
+    table = (ROOT / ".github" / "ACTION_PINS.md").read_text()
+    recorded = {(m[0], m[2], m[1]) for m in re.findall(r"^\| ([\w./-]+) \| (v[\w.]+) \| ([0-9a-f]{40}) \|", table,
+                                                        re.MULTILINE)}
+    used = set()
+    for path in WORKFLOWS:
+        for action, sha, tag in re.findall(r"uses: ([\w./-]+)@([0-9a-f]{40})  # (v[\w.]+)", path.read_text()):
+            used.add((action, sha, tag))
+    assert used == recorded
