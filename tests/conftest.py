@@ -59,3 +59,16 @@ def service_data() -> Callable[..., dict[str, Any]]:
 def schema_validator() -> SchemaValidator:
     """Validator for the default Kubernetes version, compiled once per test session."""
     return SchemaValidator()
+
+
+def canary_70b(stacks: Path) -> None:
+    """The worked change of the diff tests and the README: prod's 70B service moves to TP 8 on the
+    next vLLM release."""
+    path = stacks / "Pulumi.prod.yaml"
+    text = path.read_text()
+    assert "        parallelism:\n          tensor: 4\n" in text
+    path.write_text(text.replace("        parallelism:\n          tensor: 4\n",
+                                 "        image:\n          tag: v0.33.0\n"
+                                 "          unpinned_reason: canary of the next release\n"
+                                 "        parallelism:\n          tensor: 8\n", 1))
+

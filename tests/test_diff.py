@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import STACKS_DIR
+from tests.conftest import STACKS_DIR, canary_70b
 from vllm_infra.cli import app
 from vllm_infra.operations.diff import StackDiff, object_changes
 from vllm_infra.operations.diff_report import MARKER, render_markdown
@@ -24,17 +24,6 @@ def copy_stacks(target: Path) -> Path:
     return target
 
 
-def change_70b(stacks: Path) -> None:
-    """The 70B service moves to TP 8 and the next vLLM release."""
-    path = stacks / "Pulumi.prod.yaml"
-    text = path.read_text()
-    assert "        parallelism:\n          tensor: 4\n" in text
-    path.write_text(text.replace("        parallelism:\n          tensor: 4\n",
-                                 "        image:\n          tag: v0.33.0\n"
-                                 "          unpinned_reason: canary of the next release\n"
-                                 "        parallelism:\n          tensor: 8\n", 1))
-
-
 def diff(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, ["diff", "-q", *args])
     return result.exit_code, result.stdout, result.stderr
@@ -43,7 +32,7 @@ def diff(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def trees(tmp_path: Path) -> tuple[Path, Path]:
     base, head = copy_stacks(tmp_path / "base"), copy_stacks(tmp_path / "head")
-    change_70b(head)
+    canary_70b(head)
     return base, head
 
 
@@ -138,7 +127,7 @@ def test_default_base_is_the_merge_base_with_the_default_branch(tmp_path: Path, 
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "stacks")
     git(repo, "checkout", "-qb", "feature")
-    change_70b(repo / "stacks")
+    canary_70b(repo / "stacks")
     monkeypatch.chdir(repo)
     code, out, _ = diff("prod")
     assert (code, out.splitlines()[0]) == (0, "prod: 10 changed, 0 added, 0 removed")
@@ -173,7 +162,7 @@ def test_synth_check_diff_shows_how_the_committed_tree_differs(tmp_path: Path) -
     stacks = copy_stacks(tmp_path / "stacks")
     out_dir = tmp_path / "manifests"
     assert runner.invoke(app, ["synth", "--stacks-dir", str(stacks), "--out", str(out_dir), "-q"]).exit_code == 0
-    change_70b(stacks)
+    canary_70b(stacks)
     result = runner.invoke(app, ["synth", "--stacks-dir", str(stacks), "--out", str(out_dir), "--check", "--diff",
                                  "-q", "prod"])
     assert result.exit_code == 1

@@ -80,3 +80,20 @@ def test_simulate_output_and_picture_in_the_readme_are_current(tmp_path: Path) -
     result = CliRunner().invoke(app, ["simulate", "prod", "--pictures", str(tmp_path), "-q"])
     assert (result.exit_code, result.stdout.replace(str(tmp_path), "docs/simulation")) == (0, block)
     assert (tmp_path / "prod.svg").read_bytes() == (ROOT / "docs" / "simulation" / "prod.svg").read_bytes()
+
+
+def test_sample_pr_comment_in_the_readme_is_current(tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import STACKS_DIR, canary_70b
+    from vllm_infra.cli import app
+
+    base, head = shutil.copytree(STACKS_DIR, tmp_path / "base"), shutil.copytree(STACKS_DIR, tmp_path / "head")
+    canary_70b(Path(head))
+    block = README.split("the comment reads:\n\n```markdown\n", 1)[1].split("```\n", 1)[0]
+    result = CliRunner().invoke(app, ["diff", "--base", str(base), "--head", str(head), "prod", "-o", "markdown",
+                                      "-q"])
+    assert (result.exit_code, result.stdout) == (0, block)
+
