@@ -47,13 +47,15 @@ def diff(
         try:
             sides = []
             for label, source in (("base", base or default_base(stacks_dir)), ("head", head)):
-                bar.phase(f"rendering {label}", 1)
+                advance = bar.phase(f"rendering {label}", 1)
                 directory = stacks_dir if not source else Path(source) if Path(source).is_dir() else \
                     materialize(source, stacks_dir, Path(scratch) / label)
                 sides.append(load_side(directory))
-        except (SourceError, StackConfigError) as error:
-            fail(str(error) if isinstance(error, SourceError) else f"{len(error.problems)} problem(s) in stack "
-                 "configuration", [str(p) for p in getattr(error, "problems", [])])
+                advance(1)
+        except SourceError as error:
+            fail(str(error))
+        except StackConfigError as error:
+            fail(f"{len(error.problems)} problem(s) in stack configuration", [str(p) for p in error.problems])
         before, after = sides
         if stacks:
             unknown = sorted(set(stacks) - before.keys() - after.keys())
@@ -61,8 +63,9 @@ def diff(
                 fail(f"stack(s) not found on either side: {', '.join(unknown)}")
             before = {name: side for name, side in before.items() if name in stacks}
             after = {name: side for name, side in after.items() if name in stacks}
-        bar.phase("comparing", 1)
+        advance = bar.phase("comparing", 1)
         diffs = diff_sides(before, after)
+        advance(1)
     if output == DiffFormat.JSON:
         stdout.out(json.dumps(as_json(diffs), indent=2, default=str), highlight=False)
     else:

@@ -104,10 +104,10 @@ def preferred_weight(shape: PodShape, labels: Mapping[str, str]) -> int:
                if term and all(_expression_matches(expr, labels) for expr in term))
 
 
-def untolerated_taint(shape: PodShape, node: Node, effects: frozenset[str] = HARD_EFFECTS) -> str | None:
-    """The first taint with one of ``effects`` that no toleration of the pod tolerates."""
+def untolerated_taint(shape: PodShape, node: Node) -> str | None:
+    """The first NoSchedule or NoExecute taint that no toleration of the pod tolerates."""
     for taint in node.taints:
-        if taint.effect in effects and not any(t.tolerates(taint.key, taint.value, taint.effect)
+        if taint.effect in HARD_EFFECTS and not any(t.tolerates(taint.key, taint.value, taint.effect)
                                                for t in shape.tolerations):
             return str(taint)
     return None
@@ -373,12 +373,6 @@ class ClusterState:
             view.append((constraint, counts, minimum - self_match))
         self._views[key] = (self._version, view)
         return view
-
-    def spread_skews(self, shape: PodShape, node: Node, *, hard: bool) -> list[tuple[int, SpreadConstraint]]:
-        """(skew the pod would create on ``node``, constraint) for its hard or soft constraints;
-        skew -1 when the node lacks the topology label."""
-        return [(_skew(counts, offset, node.labels.get(constraint.topology_key)), constraint)
-                for constraint, counts, offset in self._spread_view(shape, hard)]
 
     def _spread_reason(self, shape: PodShape, node: Node) -> str | None:
         return _spread_failure(self._spread_view(shape, True), node)
