@@ -320,11 +320,35 @@ def test_scale_out_reports_nodes_added_per_pool() -> None:
         (Verdict.DEGRADED, "2 of 3 replica(s) placed")]
 
 
-def test_the_simulation_leaves_its_state_as_it_found_it() -> None:
-    cluster = Cluster((pool(nodes=2, gpus=2, zones=("a", "b")),))
-    objects = [deployment("m", replicas=2), lws("g", tensor=2, pipeline=1)]
-    first = simulate_manifests(cluster, objects)
-    assert simulate_manifests(cluster, objects).outcomes == first.outcomes
+def test_rolling_back_restores_bindings_nodes_and_cordons() -> None:
+    """Every scenario is played from one state and rolled back: after placing a fleet (growing a
+    pool), draining a node and losing a zone, the state is what it was at the checkpoint."""
+    from vllm_infra.checker.simulation.scenarios import drain, place_fleet, zone_loss
+
+    cluster = Cluster((pool(nodes=2, max_nodes=4, gpus=2, zones=("a", "b")),))
+    fleet = read_workloads(Bundle([deployment("m", replicas=3), lws("g", tensor=2, pipeline=2)]))
+    state = ClusterState(cluster)
+
+    def picture() -> tuple[object, ...]:
+        used = {n.name: {key: amount for key, amount in u.items() if amount} for n, u in state.used.items()}
+        return ([n.name for n in state.nodes], used,
+                {n.name: [p.workload for p in pods] for n, pods in state.pods.items()}, dict(state.pool_size),
+                {n.name for n in state.cordoned})
+
+    empty = picture()
+    mark = state.checkpoint()
+    placement = place_fleet(state, fleet, lambda w: w.max_replicas)
+    assert state.pool_size["gpu"] > 2  # the autoscaler grew the pool
+    placed = picture()
+    inner = state.checkpoint()
+    replicas = {key: list(value) for key, value in placement.replicas.items()}
+    drain(state, state.nodes[0], {w.key: w for w in fleet}, replicas)
+    zone_loss(state, "b", {w.key: w for w in fleet}, {key: list(value) for key, value in placement.replicas.items()})
+    assert picture() != placed
+    state.rollback(inner)
+    assert picture() == placed
+    state.rollback(mark)
+    assert picture() == empty
 
 
 # -- Invariants ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def _autoscaling(draw: st.DrawFn) -> dict[str, Any]:
     high = low + draw(st.integers(0, 4))
     scaling: dict[str, Any] = {"min_replicas": low, "max_replicas": high,
                                "metric": draw(st.sampled_from(["queue-depth", "running-requests", "kv-cache-usage"])),
-                               "scale_down_stabilization": draw(st.integers(0, 1200)),
+                               "scale_down_stabilization": draw(st.integers(300, 1200)),
                                "scale_up_pods": draw(st.integers(1, 3))}
     if draw(st.booleans()):
         scaling["scale_up_period"] = draw(st.integers(1, 1800))
@@ -62,7 +62,7 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
                   "max_model_len": draw(st.sampled_from([2048, 8192, 32768])),
                   "dtype": draw(st.sampled_from(["auto", "float16", "bfloat16"])),
                   "max_num_seqs": draw(st.sampled_from([16, 256])),
-                  "gpu_memory_utilization": draw(st.sampled_from([0.5, 0.85, 0.9, 0.92, 0.95])),
+                  "gpu_memory_utilization": draw(st.sampled_from([0.5, 0.85, 0.9, 0.92])),
                   "extra_args": draw(st.sampled_from([{}, {"enable-prefix-caching": True},
                                                       {"enforce-eager": True, "max-num-batched-tokens": 4096},
                                                       {"enable-log-requests": True}, {"swap-space": 8},
@@ -73,9 +73,10 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
                         "nodes": nodes},
         "scheduling": {"spread_nodes": draw(st.sampled_from(["off", "preferred", "required"])),
                        "priority_class": draw(st.sampled_from([None, "serving"]))},
-        "lifecycle": {"image_pull_timeout": draw(SECONDS),
-                      "drain": {"endpoint_delay": draw(SECONDS), "request_timeout": draw(SECONDS)},
-                      "liveness": {"failure_threshold": draw(st.integers(1, 5))},
+        "lifecycle": {"image_pull_timeout": draw(st.one_of(st.integers(300, 4000), st.sampled_from(["10m", "1h30m"]))),
+                      "drain": {"endpoint_delay": draw(st.one_of(st.integers(1, 600), st.sampled_from(["90s", "10m"]))),
+                                "request_timeout": draw(SECONDS)},
+                      "liveness": {"failure_threshold": draw(st.integers(3, 5))},
                       "readiness": {"period_seconds": draw(st.integers(1, 30))}},
         "storage": {"model_cache": draw(st.sampled_from([
             {"type": "emptyDir"}, {"type": "pvc", "size": "300Gi"},
@@ -83,7 +84,7 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
             {"type": "existingClaim", "claim_name": "weights", "offline": True}])),
                     "shm_size": draw(st.sampled_from([None, "1Gi", "64Gi"])),
                     "hf_token_secret": draw(st.sampled_from([None, {"name": "hf"}]))},
-        "resources": {"memory": draw(st.sampled_from([None, "4Gi", "8Gi", "64Gi", "512Gi"])),
+        "resources": {"memory": draw(st.sampled_from([None, "8Gi", "64Gi", "512Gi"])),
                       "cpu": draw(st.sampled_from([None, "2", "500m"]))},
         "availability": {"rollout": {"max_surge": draw(st.sampled_from([None, 0, 1, "25%"])),
                                      "max_unavailable": draw(st.sampled_from([None, 0, 1, "50%"]))},
@@ -132,4 +133,42 @@ def test_every_valid_restricted_fleet_passes_check(fleet: FleetSpec) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(fleets(Profile.DEV))
 def test_every_valid_dev_fleet_passes_check_with_the_dev_profile(fleet: FleetSpec) -> None:
+    assert _gating(fleet) == []
+
+
+@st.composite
+def fleets_on_clusters(draw: st.DrawFn) -> FleetSpec:
+    """A drawn fleet with a drawn cluster inventory in place of ``spare_gpus``."""
+    fleet = draw(fleets(Profile.RESTRICTED))
+    service = fleet.services[0]
+    pool = {"name": "gpu", "gpu": service.accelerator.type.value, "cpu": "190", "memory": "1900Gi",
+            "ephemeral_storage": "2Ti", "platform": service.accelerator.platform.value,
+            "nodes": draw(st.integers(0, 4)), "zones": draw(st.sampled_from([[], ["a"], ["a", "b"]]))}
+    pool["max_nodes"] = pool["nodes"] + draw(st.integers(0, 4))
+    data = fleet.model_dump(mode="json", exclude_unset=True)
+    data.pop("spare_gpus", None)
+    data["services"][0].get("availability", {}).get("rollout", {}).pop("spare_gpus", None)
+    data["cluster"] = {"node_pools": [pool]}
+    try:
+        return FleetSpec.model_validate(data)
+    except ValidationError:
+        assume(False)
+        raise
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(fleets_on_clusters())
+def test_what_synth_accepts_on_its_cluster_passes_check_without_one(fleet: FleetSpec) -> None:
+    """synth's gate decides rollouts, drains and placement by simulating the stack's cluster; the
+    committed tree is then checked without it (CI, CrossGuard), by the heuristics: those must not
+    refuse what the simulation accepted."""
+    from vllm_infra.checker.simulation.scenarios import simulate_manifests
+    from vllm_infra.operations.simulate import cluster_of
+
+    assert fleet.cluster is not None
+    objects = render_fleet(fleet)
+    simulated = RuleContext(profile=fleet.policy_profile,
+                            simulation=simulate_manifests(cluster_of(fleet.cluster), objects))
+    assume(not [f for f in evaluate(objects, RULES.values(), simulated)
+                if f.waiver is None and f.severity.rank >= Severity.HIGH.rank])
     assert _gating(fleet) == []
