@@ -136,3 +136,33 @@ def test_single_field_mutations_of_stacks_are_refused_or_rendered(target: tuple[
         assert error.problems and all(str(problem) for problem in error.problems)
         return
     _reports_stay_valid(render_fleet(fleet))
+
+
+WORKLOAD_PATHS = [(index, path) for index, path in PATHS
+                  if OBJECTS[index].get("kind") in ("Deployment", "LeaderWorkerSet", "PodDisruptionBudget",
+                                                    "HorizontalPodAutoscaler", "ScaledObject")]
+
+
+def _cluster() -> Any:
+    from vllm_infra.operations.simulate import cluster_of
+    from vllm_infra.spec.cluster import ClusterSpec
+
+    return cluster_of(ClusterSpec.model_validate({"node_pools": [
+        {"name": "h100", "gpu": "H100-80GB", "cpu": "190", "memory": "1900Gi", "nodes": 4, "max_nodes": 6,
+         "zones": ["a", "b"]},
+        {"name": "l4", "gpu": "L4", "cpu": "46", "memory": "180Gi", "nodes": 1, "max_nodes": 2}]}))
+
+
+CLUSTER = _cluster()
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(WORKLOAD_PATHS), st.sampled_from(REPLACEMENTS), st.booleans())
+def test_mutated_workloads_never_escape_the_scheduling_simulation(target: tuple[int, tuple[Any, ...]],
+                                                                  replacement: Any, delete: bool) -> None:
+    objects = copy.deepcopy(OBJECTS)
+    index, path = target
+    _mutate(objects, index, path, replacement, delete)
+    report = check_objects(objects, "fuzz.yaml", profile=Profile.RESTRICTED, cluster=CLUSTER)
+    json.loads(render_check(report, ReportFormat.JSON), parse_constant=_strict)

@@ -172,6 +172,9 @@ def test_cluster_and_fleet_spare_gpus_exclude_each_other(service_data: Build) ->
     ({"nodes": 2, "max_nodes": 1}, "cluster.node_pools[1].max_nodes: below nodes (2)"),
     ({"reserved_gpus": 9}, "cluster.node_pools[1].reserved_gpus: more than the 8 GPU(s) of a node"),
     ({"platform": "gke", "gpu": "L40S"}, "cluster.node_pools[1].platform: L40S has no gke node label in the catalog"),
+    ({"nodes": 10, "max_nodes": 5_000}, "cluster.node_pools: the pools may grow to 5003 nodes; Kubernetes supports "
+                                        "5000 per cluster"),
+    ({"nodes": 2_147_483_647}, "cluster.node_pools[1].nodes: Input should be less than or equal to 5000"),
 ])
 def test_node_pools_are_validated(service_data: Build, pool: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError) as info:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from vllm_infra.vocabulary.kubernetes import INT32_MAX
@@ -90,8 +90,16 @@ def _check_duration(value: object) -> int:
     raise ValueError(f"{value!r} is not a duration (examples: 90s, 10m, 1h30m)")
 
 
-Int32 = Annotated[int, Field(le=INT32_MAX)]
-"""An integer the API server stores as int32 (replicas, probe fields, ports, IDs)."""
+def _int32(value: int) -> int:
+    if value > INT32_MAX:
+        raise PydanticCustomError("less_than_equal", "Input should be less than or equal to {le}", {"le": INT32_MAX})
+    return value
+
+
+Int32 = Annotated[int, AfterValidator(_int32)]
+"""An integer the API server stores as int32 (replicas, probe fields, ports, IDs). A validator, not
+a ``Field(le=...)``: pydantic lets an annotated constraint replace the field's own (a port's
+``le=65535`` would have become 2**31 - 1)."""
 
 
 Quantity = Annotated[str, BeforeValidator(_to_text), AfterValidator(_check_quantity)]

@@ -18,6 +18,7 @@ from vllm_infra.spec.base import (
     raise_problems,
 )
 from vllm_infra.spec.scheduling import TolerationEffect
+from vllm_infra.vocabulary.limits import MAX_CLUSTER_NODES
 
 
 class NodeTaint(SpecModel):
@@ -65,10 +66,10 @@ class NodePoolSpec(SpecModel):
     max_pods: Int32 = Field(default=110, gt=0)
     """Pods per node (kubelet ``maxPods``). Default: 110."""
 
-    nodes: Int32 = Field(default=1, ge=0)
+    nodes: Int32 = Field(default=1, ge=0, le=MAX_CLUSTER_NODES)
     """Nodes at rest (0 for a pool the node autoscaler creates from nothing). Default: 1."""
 
-    max_nodes: Int32 | None = Field(default=None, ge=0)
+    max_nodes: Int32 | None = Field(default=None, ge=0, le=MAX_CLUSTER_NODES)
     """Nodes the node autoscaler may grow the pool to. Default: ``nodes`` (no autoscaling)."""
 
     zones: list[LabelValue] = Field(default_factory=list)
@@ -135,6 +136,10 @@ class ClusterSpec(SpecModel):
     def _unique(self) -> ClusterSpec:
         seen: set[str] = set()
         problems = []
+        total = sum(pool.ceiling for pool in self.node_pools)
+        if total > MAX_CLUSTER_NODES:
+            problems.append(Problem(("node_pools",), f"the pools may grow to {total} nodes; Kubernetes supports "
+                                    f"{MAX_CLUSTER_NODES} per cluster", total))
         for index, pool in enumerate(self.node_pools):
             if pool.name in seen:
                 problems.append(Problem(("node_pools", index, "name"), "duplicate pool name", pool.name))

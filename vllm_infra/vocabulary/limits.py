@@ -60,3 +60,9 @@ def disruptions_allowed(*, min_available: int | str | None, max_unavailable: int
     if max_unavailable is not None:
         return scaled_int_or_percent(max_unavailable, replicas, round_up=True)
     return replicas
+
+
+MAX_CLUSTER_NODES = 5_000
+"""Kubernetes' supported cluster size (its scalability thresholds: at most 5,000 nodes); a
+declared inventory larger than that is a typo, and would cost the simulation without bound."""
+

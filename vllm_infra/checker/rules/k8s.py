@@ -122,6 +122,8 @@ def pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
 
 def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
     kind = obj.get("kind")
+    if not isinstance(kind, str):
+        return ()  # not an object of any kind: the schema rules report it
     if kind == "Pod":
         return (PodTemplate(("spec",), obj.get("spec") or {}, dig(obj, "metadata", "labels", default={})),)
     if kind == "CronJob":

@@ -186,8 +186,9 @@ def pod_shape(template: PodTemplate, namespace: str) -> PodShape:
     pod_affinity = dig(spec, "affinity", "podAffinity", default={}) or {}
     anti_affinity = dig(spec, "affinity", "podAntiAffinity", default={}) or {}
     selector = spec.get("nodeSelector")
+    labels = template.labels if isinstance(template.labels, Mapping) else {}
     return PodShape(
-        namespace=namespace, labels=dict(template.labels or {}), requests=effective_requests(spec),
+        namespace=namespace, labels={str(k): str(v) for k, v in labels.items()}, requests=effective_requests(spec),
         node_selector={str(k): str(v) for k, v in selector.items()} if isinstance(selector, Mapping) else {},
         required_terms=_terms(required.get("nodeSelectorTerms")) if isinstance(required, Mapping) else None,
         preferred_terms=preferred, tolerations=tolerations, spread=_spread(spec.get("topologySpreadConstraints")),

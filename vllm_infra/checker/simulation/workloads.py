@@ -106,39 +106,57 @@ def _startup_seconds(obj: Mapping[str, Any], bundle: Bundle) -> int:
     return DEFAULT_STARTUP_SECONDS
 
 
+def _budget(pdb: Mapping[str, Any]) -> Budget | None:
+    """The budget of a PDB whose numbers read (an int or ``N%``); None otherwise."""
+    spec = pdb.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    budget = Budget(name_of(pdb), spec.get("minAvailable"), spec.get("maxUnavailable"))
+    try:
+        budget.allowed(1, 1)
+    except (ValueError, TypeError, ArithmeticError):
+        return None  # the schema rules report the value
+    return budget
+
+
 def _budgets(bundle: Bundle) -> dict[int, Budget]:
     found: dict[int, Budget] = {}
     for pdb in bundle.of_kind("PodDisruptionBudget"):
-        spec = pdb.get("spec") or {}
-        for obj, _template in bundle.templates_selected(namespace_of(pdb), spec.get("selector")):
-            found.setdefault(id(obj), Budget(name_of(pdb), spec.get("minAvailable"), spec.get("maxUnavailable")))
+        budget = _budget(pdb)
+        selector = (pdb.get("spec") or {}).get("selector") if isinstance(pdb.get("spec"), Mapping) else None
+        if budget is None or not isinstance(selector, Mapping):
+            continue
+        for obj, _template in bundle.templates_selected(namespace_of(pdb), selector):
+            found.setdefault(id(obj), budget)
     return found
 
 
 def workloads(bundle: Bundle) -> list[Workload]:
-    """Every Deployment, StatefulSet and LeaderWorkerSet of the bundle (those whose quantities or
-    counts do not read are left out)."""
+    """Every Deployment, StatefulSet and LeaderWorkerSet of the bundle; one whose fields do not read
+    (a quantity, count or selector of the wrong type) is left out, as the schema rules report it."""
     budgets = _budgets(bundle)
     found = []
     for obj in bundle.objects:
-        if obj.get("kind") not in SERVING_KINDS:
-            continue
-        namespace = namespace_of(obj)
-        templates = bundle.templates_of(obj)
-        if not templates:
+        if not isinstance(obj.get("kind"), str) or obj.get("kind") not in SERVING_KINDS or \
+                not bundle.templates_of(obj):
             continue
         try:
-            shapes = [pod_shape(template, namespace) for template in templates]
-        except (ValueError, TypeError):
-            continue  # a quantity or count that does not read: the schema rules report it
-        pods = (shapes[0], *[shapes[-1]] * (group_size(obj) - 1)) if obj.get("kind") == "LeaderWorkerSet" \
-            else (shapes[0],)
-        scalers = bundle.autoscalers_of(obj)
-        low = bundle.minimum_scale(obj)
-        high = max([max_replicas(scaler) for scaler in scalers] or [low])
-        strategy, surge, unavailable = _rollout(obj, max(1, low))
-        found.append(Workload(
-            str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge, unavailable,
-            dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY), budgets.get(id(obj)),
-            _startup_seconds(obj, bundle)))
+            found.append(_workload(bundle, obj, budgets))
+        except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError, IndexError):
+            continue
     return found
+
+
+def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
+    namespace = namespace_of(obj)
+    shapes = [pod_shape(template, namespace) for template in bundle.templates_of(obj)]
+    pods = (shapes[0], *[shapes[-1]] * (group_size(obj) - 1)) if obj.get("kind") == "LeaderWorkerSet" \
+        else (shapes[0],)
+    scalers = bundle.autoscalers_of(obj)
+    low = bundle.minimum_scale(obj)
+    high = max([max_replicas(scaler) for scaler in scalers] or [low])
+    strategy, surge, unavailable = _rollout(obj, max(1, low))
+    exclusive = dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY)
+    return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge,
+                    unavailable, str(exclusive) if exclusive else None, budgets.get(id(obj)),
+                    _startup_seconds(obj, bundle))
