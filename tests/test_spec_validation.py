@@ -329,7 +329,8 @@ def test_a_fields_own_bound_holds_on_int32_fields(service_data: Build) -> None:
     validator, so it cannot replace them."""
     data = service_data(service={"port": 70000},
                         scheduling={"preferred_nodes": [{"key": "a", "values": ["b"], "weight": 1000}]})
-    assert service_errors(data) == [("scheduling.preferred_nodes[0].weight", "Input should be less than or equal to 100"),
-                                    ("service.port", "Input should be less than or equal to 65535")]
+    assert service_errors(data) == [
+        ("scheduling.preferred_nodes[0].weight", "Input should be less than or equal to 100"),
+        ("service.port", "Input should be less than or equal to 65535")]
     assert service_errors(service_data(availability={"replicas": 2**31})) == [
         ("availability.replicas", "Input should be less than or equal to 2147483647")]
