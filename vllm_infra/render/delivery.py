@@ -63,9 +63,10 @@ def object_name(stack: str) -> str:
 
 
 def _labels(fleet: FleetSpec, name: str) -> dict[str, str]:
+    """Recommended labels; the version of a controller object is the revision it follows."""
     return {"app.kubernetes.io/name": APP_NAME, INSTANCE_LABEL: name, "app.kubernetes.io/component": "delivery",
             "app.kubernetes.io/part-of": fleet.name, MANAGED_BY_LABEL: MANAGED_BY,
-            "app.kubernetes.io/version": fleet.environment}
+            "app.kubernetes.io/version": fleet.delivery.revision.replace("/", "-")[:63].strip("-._") or "head"}
 
 
 def _application_set(fleet: FleetSpec, delivery: DeliverySpec, name: str, path: str) -> Manifest:
