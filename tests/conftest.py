@@ -72,3 +72,15 @@ def canary_70b(stacks: Path) -> None:
                                  "          unpinned_reason: canary of the next release\n"
                                  "        parallelism:\n          tensor: 8\n", 1))
 
+
+def field_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON-like document, the document itself (``()``) first."""
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += field_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += field_paths(value, (*prefix, index))
+    return found
+

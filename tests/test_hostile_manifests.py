@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import MANIFESTS_DIR
+from tests.conftest import MANIFESTS_DIR, field_paths
 from vllm_infra.checker.loading import load
 from vllm_infra.checker.reports import render_check
 from vllm_infra.checker.runner import check_objects
@@ -28,18 +28,7 @@ REPLACEMENTS = [{}, [], 5, -1, 0, "x", "", None, True, 1e308, float("inf"), floa
                 {"": []}, [[{}]], "$(", "-", 1.5, "\x1b[31m", "../../x"]
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-PATHS = [(index, path) for index, obj in enumerate(OBJECTS) for path in _paths(obj)]
+PATHS = [(index, path) for index, obj in enumerate(OBJECTS) for path in field_paths(obj) if path]
 
 
 def _mutate(objects: list[Any], index: int, path: tuple[Any, ...], replacement: Any, delete: bool) -> None:
@@ -114,7 +103,7 @@ def _stack_configs() -> list[Any]:
 
 
 STACKS = _stack_configs()
-STACK_PATHS = [(index, path) for index, stack in enumerate(STACKS) for path in _paths(stack)]
+STACK_PATHS = [(index, path) for index, stack in enumerate(STACKS) for path in field_paths(stack) if path]
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import STACKS_DIR
+from tests.conftest import STACKS_DIR, field_paths
 from vllm_infra.checker.schemas.validator import SchemaValidator, UnknownKindError
 from vllm_infra.outputs.synth import synthesize
 
@@ -27,17 +27,6 @@ def reference_valid(obj: dict[str, Any]) -> bool:
     except kubernetes_validate.ValidationError:
         return False
     return True
-
-
-def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += paths(value, (*prefix, index))
-    return found
 
 
 def test_corpus_covers_every_core_kind_we_render() -> None:
@@ -58,7 +47,7 @@ MUTATIONS = st.sampled_from(["unknown-field", "wrong-type", "null-out", "drop"])
 @given(st.data())
 def test_random_mutations_agree(data: st.DataObject) -> None:
     obj = copy.deepcopy(data.draw(st.sampled_from(CORPUS)))
-    target_path = data.draw(st.sampled_from([p for p in paths(obj) if p and p[0] not in ("apiVersion", "kind")]))
+    target_path = data.draw(st.sampled_from([p for p in field_paths(obj) if p and p[0] not in ("apiVersion", "kind")]))
     parent = obj
     for part in target_path[:-1]:
         parent = parent[part]

@@ -59,6 +59,10 @@ class EngineFlag:
         """Whether the next argument (or ``=value``) belongs to this flag."""
         return self.kind != FlagKind.BOOL
 
+    def refuses(self, value: str) -> bool:
+        """Whether argparse would refuse ``value`` (one outside the flag's choices)."""
+        return bool(self.choices) and value not in self.choices
+
 
 @dataclass(frozen=True)
 class Metric:

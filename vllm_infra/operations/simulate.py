@@ -9,7 +9,6 @@ from types import MappingProxyType
 from typing import Any
 
 from vllm_infra.checker.simulation.cluster import (
-    DEFAULT_MAX_PODS,
     PODS_RESOURCE,
     Cluster,
     NodePool,
@@ -27,7 +26,7 @@ def _pool(spec: NodePoolSpec) -> NodePool:
     labels: dict[str, str] = dict(spec.labels)
     allocatable = resource_amounts({"cpu": spec.cpu, "memory": spec.memory,
                                     "ephemeral-storage": spec.ephemeral_storage, **spec.hugepages})
-    allocatable[PODS_RESOURCE] = spec.max_pods or DEFAULT_MAX_PODS
+    allocatable[PODS_RESOURCE] = spec.max_pods
     reserved = resource_amounts({"cpu": spec.reserved_cpu, "memory": spec.reserved_memory})
     taints = tuple(Taint(t.key, t.value, t.effect.value) for t in spec.taints or ())
     if model is not None:

@@ -215,7 +215,7 @@ def _extra_arg_problem(name: str, value: str | int | float | bool, version: Vllm
         return None
     if flag.kind == FlagKind.BOOL:
         return f"--{name} is a switch in vLLM {version}: set it to true or false"
-    if flag.choices and str(value) not in flag.choices:
+    if flag.refuses(str(value)):
         return f"--{name}={value}: vLLM {version} accepts {', '.join(flag.choices)}"
     return None
 

@@ -18,6 +18,7 @@ from vllm_infra.spec.base import (
     raise_problems,
 )
 from vllm_infra.spec.scheduling import TolerationEffect
+from vllm_infra.vocabulary.kubernetes import KUBELET_MAX_PODS
 from vllm_infra.vocabulary.limits import MAX_CLUSTER_NODES
 
 
@@ -63,7 +64,7 @@ class NodePoolSpec(SpecModel):
     hugepages: dict[QualifiedName, Quantity] = Field(default_factory=dict)
     """Other allocatable resources per node, such as ``hugepages-2Mi: 4Gi``. Default: none."""
 
-    max_pods: Int32 = Field(default=110, gt=0)
+    max_pods: Int32 = Field(default=KUBELET_MAX_PODS, gt=0)
     """Pods per node (kubelet ``maxPods``). Default: 110."""
 
     nodes: Int32 = Field(default=1, ge=0, le=MAX_CLUSTER_NODES)

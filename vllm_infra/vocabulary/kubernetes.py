@@ -124,6 +124,8 @@ WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"
+"""LWS annotation: each group gets one domain of this topology key to itself."""
 LWS_LEADER_ADDRESS_ENV = "LWS_LEADER_ADDRESS"
 """Set by the LeaderWorkerSet controller in every pod of a group: the leader's address."""
 NODE_RANK_ENV = "NODE_RANK"
@@ -145,6 +147,9 @@ DEFAULT_NAMESPACE = "default"
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """Label the API server puts on every Namespace (its own name), used by namespaceSelectors."""
+
+KUBELET_MAX_PODS = 110
+"""kubelet's default ``maxPods``: how many pods a node takes unless its pool says otherwise."""
 
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 ZONE_TOPOLOGY = "topology.kubernetes.io/zone"

@@ -96,5 +96,5 @@ def _flag_problems(argv: tuple[str, ...], version: VllmVersion) -> Iterator[str]
 
 
 def _value_problems(flag: EngineFlag, value: str, version: VllmVersion) -> Iterator[str]:
-    if flag.kind == FlagKind.CHOICE and flag.choices and value not in flag.choices:
+    if flag.refuses(value):
         yield f"{flag.name} {value}: vLLM {version} accepts {', '.join(flag.choices)}"

@@ -14,8 +14,7 @@ from vllm_infra.vocabulary.kubernetes import HOSTNAME_TOPOLOGY, ZONE_TOPOLOGY
 from vllm_infra.vocabulary.units import parse_quantity
 
 PODS_RESOURCE = "pods"
-"""Pods per node: every pod requests one (kubelet's default ``maxPods`` is 110)."""
-DEFAULT_MAX_PODS = 110
+"""Pods per node: every pod requests one of the node's ``maxPods``."""
 CPU_RESOURCE = "cpu"
 CORE_RESOURCES = frozenset({CPU_RESOURCE, "memory", "ephemeral-storage", PODS_RESOURCE})
 """What every node has; anything else a node offers is an accelerator or device."""

@@ -63,22 +63,22 @@ class Placement:
     """The fleet bound at one scale: replicas per workload and what stayed Pending."""
 
     replicas: dict[str, list[Replica]]
-    pending: dict[str, str]
-    """Workload key -> the scheduler's message for its first replica that did not fit."""
+    pending: dict[str, Unschedulable]
+    """Workload key -> why its first replica that did not fit stayed Pending."""
 
 
 def place_fleet(state: ClusterState, fleet: list[Workload], scale: Callable[[Workload], int],
                 base: Placement | None = None) -> Placement:
     """Bind every workload up to ``scale(workload)`` replicas (on top of ``base``)."""
     replicas = {w.key: list(base.replicas.get(w.key, [])) if base else [] for w in fleet}
-    pending: dict[str, str] = {}
+    pending: dict[str, Unschedulable] = {}
     for workload in _placement_order(fleet):
         have = replicas[workload.key]
         for index in range(len(have), scale(workload)):
             try:
                 have.append(place_replica(state, workload, index))
             except Unschedulable as error:
-                pending[workload.key] = error.message
+                pending[workload.key] = error
                 break
     return Placement(replicas, pending)
 
@@ -91,7 +91,7 @@ def scale_outcomes(fleet: list[Workload], at_min: Placement, at_max: Placement) 
             bound = len(placement.replicas[workload.key])
             if workload.key in placement.pending:
                 yield Outcome(scenario, workload.key, bad, f"{bound} of {target} replica(s) placed",
-                              placement.pending[workload.key])
+                              placement.pending[workload.key].message)
             else:
                 yield Outcome(scenario, workload.key, Verdict.OK, f"{target} replica(s) placed")
 
@@ -182,17 +182,17 @@ def drain(state: ClusterState, node: Node, fleet: dict[str, Workload],
         replicas.remove(replica)
         try:
             replicas.append(place_replica(state, workload, replica[0].group))
-            waits[workload.key] = waits.get(workload.key, 0) + 1
-            if workload.key not in outcomes:
-                seconds = waits[workload.key] * workload.startup_seconds
-                outcomes[workload.key] = Outcome(
-                    Scenario.DRAIN, workload.key, Verdict.OK,
-                    f"evicted from {node.name} and rescheduled; one replica short for about {seconds} s")
         except Unschedulable as error:
-            healthy = _healthy(placement, workload)
-            verdict = Verdict.DEGRADED
-            detail = f"evicted from {node.name}; the replacement stays Pending ({healthy} pod(s) left)"
-            outcomes[workload.key] = Outcome(Scenario.DRAIN, workload.key, verdict, detail, error.message)
+            detail = (f"evicted from {node.name}; the replacement stays Pending ({_healthy(placement, workload)} "
+                      "pod(s) left)")
+            outcomes[workload.key] = Outcome(Scenario.DRAIN, workload.key, Verdict.DEGRADED, detail, error.message)
+            continue
+        waits[workload.key] = waits.get(workload.key, 0) + 1
+        if outcomes.get(workload.key, Outcome(Scenario.DRAIN, "", Verdict.OK, "")).verdict == Verdict.OK:
+            seconds = waits[workload.key] * workload.startup_seconds  # the PDB lets one go at a time
+            outcomes[workload.key] = Outcome(
+                Scenario.DRAIN, workload.key, Verdict.OK,
+                f"evicted from {node.name} and rescheduled; one replica short for about {seconds} s")
     return outcomes
 
 
@@ -240,7 +240,6 @@ def simulate(cluster: Cluster, fleet: list[Workload], *, progress: Callable[[str
     result = Simulation()
     by_key = {w.key: w for w in fleet}
     state = ClusterState(cluster)
-    rest = state.checkpoint()
     at_min = place_fleet(state, fleet, lambda w: w.min_replicas)
     min_sizes = dict(state.pool_size)
     result.snapshots.append(_snapshot("minimum scale", state))
@@ -254,7 +253,6 @@ def simulate(cluster: Cluster, fleet: list[Workload], *, progress: Callable[[str
     _rollouts(state, fleet, at_min, result, progress)
     _drains(state, by_key, at_min, result, progress)
     _zones(state, by_key, at_min, result)
-    state.rollback(rest)
     return result
 
 
@@ -264,8 +262,7 @@ def scale_out(cluster: Cluster, at_min: dict[str, int], at_max: dict[str, int], 
     for pool in cluster.pools:
         detail = (f"{pool.nodes} node(s) at rest, {at_min[pool.name]} at minimum scale, {at_max[pool.name]} at "
                   f"maximum scale (pool maximum {pool.max_nodes})")
-        full = at_max[pool.name] >= pool.max_nodes and any(
-            f"{pool.name}: at its maximum" in reason for reason in placement.pending.values())
+        full = any(pool.name in error.full_pools for error in placement.pending.values())
         yield Outcome(Scenario.SCALE_OUT, f"NodePool/{pool.name}", Verdict.BLOCKED if full else Verdict.OK, detail)
 
 

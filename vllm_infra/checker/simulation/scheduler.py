@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vllm_infra.checker.rules.k8s import labels_match
-from vllm_infra.checker.simulation.cluster import CORE_RESOURCES, PODS_RESOURCE, Cluster, Node, NodePool
+from vllm_infra.checker.simulation.cluster import CORE_RESOURCES, PODS_RESOURCE, Cluster, Node, NodePool, Taint
 from vllm_infra.checker.simulation.pods import PodShape, PodTerm, SpreadConstraint
 
 UNSCHEDULABLE = "node(s) were unschedulable"
@@ -38,6 +38,7 @@ EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rul
 GROUP_DOMAIN_MISMATCH = "node(s) outside the group's exclusive topology domain"
 GROUP_DOMAIN_TAKEN = "node(s) in a topology domain another group holds exclusively"
 HARD_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+PREFER_EFFECTS = frozenset({"PreferNoSchedule"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,11 +63,13 @@ class GroupDomain:
 
 
 class Unschedulable(Exception):
-    """No node can take the pod; ``message`` is kube-scheduler's wording."""
+    """No node can take the pod; ``message`` is kube-scheduler's wording, ``full_pools`` the pools
+    that would have taken a fresh node but are at their maximum."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, full_pools: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.full_pools = full_pools
 
 
 def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -104,13 +107,16 @@ def preferred_weight(shape: PodShape, labels: Mapping[str, str]) -> int:
                if term and all(_expression_matches(expr, labels) for expr in term))
 
 
+def untolerated(shape: PodShape, node: Node, effects: frozenset[str]) -> list[Taint]:
+    """The node's taints with one of ``effects`` that no toleration of the pod tolerates."""
+    return [taint for taint in node.taints if taint.effect in effects
+            and not any(t.tolerates(taint.key, taint.value, taint.effect) for t in shape.tolerations)]
+
+
 def untolerated_taint(shape: PodShape, node: Node) -> str | None:
-    """The first NoSchedule or NoExecute taint that no toleration of the pod tolerates."""
-    for taint in node.taints:
-        if taint.effect in HARD_EFFECTS and not any(t.tolerates(taint.key, taint.value, taint.effect)
-                                               for t in shape.tolerations):
-            return str(taint)
-    return None
+    """The first NoSchedule or NoExecute taint the pod does not tolerate (what filters it out)."""
+    found = untolerated(shape, node, HARD_EFFECTS)
+    return str(found[0]) if found else None
 
 
 def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
@@ -303,7 +309,7 @@ class ClusterState:
         return [("Too many pods" if key == PODS_RESOURCE else f"Insufficient {key}")
                 for key, amount in shape.requests.items() if used.get(key, 0) + amount > free.get(key, 0)]
 
-    def _eligible_domains(self, shape: PodShape, index: int, constraint: SpreadConstraint) -> dict[Node, str]:
+    def _eligible_domains(self, shape: PodShape, constraint: SpreadConstraint) -> dict[Node, str]:
         """The nodes a spread constraint counts, with their topology value (memoised until nodes
         come or go; node inclusion is decided once per pool and zone)."""
         key = (shape.placement_key, constraint.topology_key, constraint.honor_node_affinity, constraint.honor_taints,
@@ -346,7 +352,7 @@ class ClusterState:
         cached = self._counts.get(key)
         if cached is not None and cached[0] == self._version:
             return cached[1]
-        members = self._eligible_domains(shape, index, constraint)
+        members = self._eligible_domains(shape, constraint)
         counts = dict.fromkeys(members.values(), 0)
         for placed in self.matching(constraint.selector, (shape.namespace,)):
             domain = members.get(placed.node)
@@ -449,8 +455,7 @@ class ClusterState:
         """(-preferred node-affinity weight, untolerated PreferNoSchedule taints), per pool."""
         key = self._signature(shape, node)
         if key not in self._preference:
-            prefer_no = sum(1 for taint in node.taints if taint.effect == "PreferNoSchedule" and not any(
-                t.tolerates(taint.key, taint.value, taint.effect) for t in shape.tolerations))
+            prefer_no = len(untolerated(shape, node, PREFER_EFFECTS))
             self._preference[key] = (-preferred_weight(shape, node.labels), prefer_no)
         return self._preference[key]
 
@@ -491,28 +496,33 @@ class ClusterState:
                 for node in candidates:
                     tally.update([UNSCHEDULABLE] if node in self.cordoned else
                                  self._dynamic_reasons(shape, node, workload, group, domain))
-                raise Unschedulable(fit_error(len(self.nodes), +tally) + grown)
+                why, full = grown
+                raise Unschedulable(fit_error(len(self.nodes), +tally) + why, full)
             best = ((0, 0, 0, 0), 0, grown)
         placed = Placed(shape, best[2], workload, group, revision)
         self.bind(placed)
         return placed
 
-    def _grow(self, shape: PodShape, workload: str, group: int, domain: GroupDomain | None) -> Node | str:
-        """A new node of the first pool that can take the pod, or why none can."""
+    def _grow(self, shape: PodShape, workload: str, group: int, domain: GroupDomain | None
+              ) -> Node | tuple[str, tuple[str, ...]]:
+        """A new node of the first pool that can take the pod; otherwise why none can, and the
+        pools at their maximum whose nodes the pod could use."""
         if not self.autoscale:
-            return ""
-        why = []
+            return "", ()
+        why, full = [], []
         for pool in self.cluster.pools:
             if pool.max_nodes <= pool.nodes:
                 continue
             if self.pool_size[pool.name] >= pool.max_nodes:
                 why.append(f"{pool.name}: at its maximum of {pool.max_nodes} node(s)")
+                if self._static_reason(shape, pool.node(self.pool_size[pool.name], added=True)) is None:
+                    full.append(pool.name)
                 continue
             reason = self._fresh_node_reason(pool, shape, workload, group, domain)
             if isinstance(reason, Node):
                 return reason
             why.append(f"{pool.name}: {reason}")
-        return f" No node pool can grow to fit it ({'; '.join(why)})." if why else ""
+        return (f" No node pool can grow to fit it ({'; '.join(why)})." if why else ""), tuple(full)
 
     def _fresh_node_reason(self, pool: NodePool, shape: PodShape, workload: str, group: int,
                            domain: GroupDomain | None) -> Node | str:

@@ -7,25 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vllm_infra.checker.rules.base import RuleContext
 from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import (
-    containers,
-    dig,
-    group_size,
-    max_replicas,
-    name_of,
-    namespace_of,
-    probe_budget,
-    serving_container,
-)
+from vllm_infra.checker.rules.k8s import dig, group_size, max_replicas, name_of, namespace_of
+from vllm_infra.checker.rules.probes import start_seconds
 from vllm_infra.checker.simulation.cluster import accelerator_count
 from vllm_infra.checker.simulation.pods import PodShape, pod_shape
-from vllm_infra.vocabulary.kubernetes import SERVING_KINDS, scaled_int_or_percent
+from vllm_infra.vocabulary.kubernetes import LWS_EXCLUSIVE_TOPOLOGY, SERVING_KINDS, scaled_int_or_percent
 from vllm_infra.vocabulary.limits import disruptions_allowed
-
-LWS_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"
-"""LWS annotation: each group gets one domain of this topology key to itself."""
-DEFAULT_STARTUP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -37,13 +26,11 @@ class Budget:
     max_unavailable: int | str | None
 
     def allowed(self, healthy: int, expected: int) -> int:
-        """Evictions allowed now (``disruptionsAllowed``): healthy pods above the desired count."""
-        if self.min_available is not None:
-            desired = scaled_int_or_percent(self.min_available, expected, round_up=True)
-        else:
-            desired = expected - disruptions_allowed(min_available=None, max_unavailable=self.max_unavailable,
-                                                     replicas=expected)
-        return healthy - desired
+        """Evictions allowed now (``disruptionsAllowed``): healthy pods above the desired count,
+        which is what the budget allows at full health subtracted from the expected pods."""
+        at_full_health = disruptions_allowed(min_available=self.min_available, max_unavailable=self.max_unavailable,
+                                             replicas=expected)
+        return healthy - (expected - at_full_health)
 
 
 @dataclass(frozen=True)
@@ -65,7 +52,7 @@ class Workload:
     exclusive_topology: str | None
     budget: Budget | None
     startup_seconds: int
-    """How long a replacement takes to become ready (its startup probe budget)."""
+    """How long a replacement takes to start serving (the rules' ``start_seconds``)."""
 
     @property
     def key(self) -> str:
@@ -95,15 +82,6 @@ def _rollout(obj: Mapping[str, Any], replicas: int) -> tuple[str, int, int]:
         surge, unavailable = rolling.get("maxSurge", "25%"), rolling.get("maxUnavailable", "25%")
     return (strategy, scaled_int_or_percent(surge, replicas, round_up=True),
             scaled_int_or_percent(unavailable, replicas, round_up=False))
-
-
-def _startup_seconds(obj: Mapping[str, Any], bundle: Bundle) -> int:
-    for template in bundle.templates_of(obj):
-        ref = serving_container(template) or next(iter(containers(template, include_init=False)), None)
-        if ref is not None:
-            return probe_budget(ref.spec.get("startupProbe")) or probe_budget(
-                ref.spec.get("readinessProbe")) or DEFAULT_STARTUP_SECONDS
-    return DEFAULT_STARTUP_SECONDS
 
 
 def _budget(pdb: Mapping[str, Any]) -> Budget | None:
@@ -159,4 +137,4 @@ def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budg
     exclusive = dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY)
     return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge,
                     unavailable, str(exclusive) if exclusive else None, budgets.get(id(obj)),
-                    _startup_seconds(obj, bundle))
+                    start_seconds(obj, RuleContext()))

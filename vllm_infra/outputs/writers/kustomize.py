@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -74,7 +75,7 @@ class KustomizeWriter:
 
     def paths(self, stack: RenderedStack) -> list[PurePosixPath]:
         """Every file of the tree, in the order ``index_files`` gives them."""
-        return [path for path, _content in self._files()]
+        return [path for path, _content in self._files]
 
     def object_files(self, stack: RenderedStack, objects: range) -> Iterator[StackFile]:
         """Nothing depends on single objects: every file depends on all environments."""
@@ -82,9 +83,11 @@ class KustomizeWriter:
 
     def index_files(self, stack: RenderedStack) -> Iterator[StackFile]:
         """The base groups, then each overlay."""
-        return iter(self._files())
+        return iter(self._files)
 
+    @cached_property
     def _files(self) -> list[StackFile]:
+        """The tree's files, produced once (``paths`` and ``index_files`` both need all of them)."""
         header = HEADER.format(source=self.tree().source)
         files: list[StackFile] = []
         for group, identities in sorted(self.groups.items()):
