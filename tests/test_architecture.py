@@ -116,8 +116,15 @@ def test_readme_architecture_names_every_package() -> None:
     assert named == packages
 
 
+PUBLIC_API = ["FleetSpec", "GpuType", "RenderContext", "StackConfigError", "VllmFleet", "VllmFleetArgs",
+              "VllmService", "VllmServiceArgs", "VllmServiceSpec", "__version__", "fleet_from_config", "load_stack",
+              "render_fleet", "render_service"]
+"""The names other infra repositories import: changing them is a breaking change, made here on purpose."""
+
+
 def test_public_api_names_resolve_on_first_use() -> None:
     import vllm_infra
 
+    assert vllm_infra.__all__ == PUBLIC_API
     assert sorted(vllm_infra.__all__) == sorted([*vllm_infra._HOMES, "__version__"])
     assert all(getattr(vllm_infra, name) is not None for name in vllm_infra.__all__)

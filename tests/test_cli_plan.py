@@ -87,3 +87,12 @@ def test_models_list_and_import(tmp_path: Path) -> None:
 def test_prices_must_be_finite_and_not_negative(price: str) -> None:
     result = runner.invoke(app, ["plan", "--stacks-dir", str(STACKS_DIR), "-o", "json", "--price", price])
     assert result.exit_code == 2 and f"{price}: expected" in result.stderr and result.stdout == ""
+
+
+def test_piped_tables_keep_their_natural_width() -> None:
+    """Piped into a file or a program there is no terminal width: no cell is cut at 80 columns."""
+    for command in (["plan", "--stacks-dir", str(STACKS_DIR), "prod"], ["models"], ["rules"]):
+        result = runner.invoke(app, command, env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.stderr
+        assert "…" not in result.stdout
+        assert max(len(line) for line in result.stdout.splitlines()) > 80

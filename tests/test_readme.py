@@ -19,6 +19,11 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
+def python_blocks() -> list[str]:
+    """The README's Python examples (the first is the library example)."""
+    return _blocks("python")
+
+
 def test_python_examples_run() -> None:
     blocks = _blocks("python")
     assert blocks

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vllm_infra.cli.output import fail, stdout
+from vllm_infra.cli.output import fail, print_table, stdout
 from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.reporting import DataFormat, Profile, ReportFormat, Severity
@@ -147,7 +147,7 @@ def rules(
     table = Table("id", "severity", "scope", "GPU", "title", title=f"{len(catalog)} rules")
     for r in catalog:
         table.add_row(r.id, r.severity.value, r.scope.value, "yes" if r.gpu_specific else "", r.title)
-    stdout.print(table)
+    print_table(table)
 
 
 def _gpu_type(name: str | None) -> GpuType | None:

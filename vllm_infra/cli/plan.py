@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from vllm_infra.cli.fleets import load_fleets
-from vllm_infra.cli.output import fail, stdout
+from vllm_infra.cli.output import fail, print_table, stdout
 from vllm_infra.cli.synth import STACKS_DIR
 from vllm_infra.vocabulary.reporting import DataFormat
 
@@ -105,7 +105,7 @@ def plan(
         table.caption = f"total USD/month: {total_min:,.0f}" + (f"-{total_max:,.0f}" if total_max != total_min
                                                                 else "") + (
             "   * includes scheduled minimum windows" if any(r.scheduled for r in stack_rows) else "")
-        stdout.print(table)
+        print_table(table)
 
 
 def models(
@@ -142,4 +142,4 @@ def models(
                                                      if arch.active_parameters else "")
         table.add_row(name, params, str(arch.layers), f"{arch.attention_heads} ({arch.kv_heads})",
                       str(arch.head_dim), f"{arch.context_length:,}")
-    stdout.print(table)
+    print_table(table)
