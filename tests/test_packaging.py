@@ -51,10 +51,12 @@ def _clean_env() -> dict[str, str]:
 
 
 def source_files() -> set[str]:
-    """The package's files in the source tree (what git tracks; the tree itself without git)."""
-    listed = subprocess.run(["git", "ls-files", "-z", PACKAGE], cwd=ROOT, capture_output=True, check=False)
+    """The package's files in the source tree (what git tracks or would, ignore rules applied; the
+    tree itself without git)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", PACKAGE],
+                            cwd=ROOT, capture_output=True, check=False)
     if listed.returncode == 0 and listed.stdout:
-        return {name for name in listed.stdout.decode().split("\0") if name}
+        return {name for name in listed.stdout.decode().split("\0") if name and (ROOT / name).is_file()}
     return {path.relative_to(ROOT).as_posix() for path in (ROOT / PACKAGE).rglob("*")
             if path.is_file() and "__pycache__" not in path.parts}
 

@@ -11,7 +11,7 @@ import pytest
 from tests.rule_fixtures import DIGEST, REVISION, container, env_index, find, good_objects, lws_objects, pod
 from vllm_infra.checker.loading import load
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
-from vllm_infra.checker.rules.placement import UNVERIFIED
+from vllm_infra.checker.rules.simulated import UNVERIFIED
 from vllm_infra.checker.runner import _findings, run_check
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.operations.simulate import cluster_of

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.rule_fixtures import good_objects, lws_objects
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import PodTemplate
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.templates import PodTemplate
 from vllm_infra.checker.simulation.cluster import Cluster, Node, NodePool, Taint
 from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
 from vllm_infra.checker.simulation.pods import effective_requests, pod_shape

@@ -13,7 +13,7 @@ from tests.test_cli_check import invoke
 from tests.test_spec_validation import Build, service_errors
 from vllm_infra.catalog.vllm import LoadSignal, VllmVersion
 from vllm_infra.catalog.vllm_releases import FlagUse, metric_for, release_catalog
-from vllm_infra.checker.rules.k8s import engine_args
+from vllm_infra.checker.reading.server import engine_args
 from vllm_infra.spec import VllmServiceSpec
 
 CATALOG = release_catalog()

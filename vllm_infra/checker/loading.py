@@ -184,11 +184,6 @@ def _document_objects(document: Document, source: str, text: Callable[[], str],
     return [SourceObject.read(value, source, document.index, None, text, document.duplicates)], []
 
 
-def parse_text(text: str, source: str) -> tuple[list[SourceObject], list[LoadProblem]]:
-    """Objects in one YAML (or JSON) stream held in memory."""
-    return _objects(read_stream(text), source, lambda: text)
-
-
 def _file_text(path: Path) -> Callable[[], str]:
     def read() -> str:
         try:

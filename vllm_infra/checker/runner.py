@@ -18,9 +18,9 @@ from vllm_infra.checker.loading import (
     iter_inputs,
     read_inputs,
 )
+from vllm_infra.checker.reading.server import runs_vllm
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, RuleFinding, evaluate
-from vllm_infra.checker.rules.k8s import runs_vllm
-from vllm_infra.checker.rules.reading import DUPLICATE_KEY, UNREADABLE
+from vllm_infra.checker.rules.inputs import DUPLICATE_KEY, UNREADABLE
 from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
 from vllm_infra.checker.simulation.cluster import Cluster
 from vllm_infra.checker.simulation.outcomes import Simulation

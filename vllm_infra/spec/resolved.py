@@ -250,14 +250,6 @@ class ResolvedService:
         return gib_to_bytes(max(MIN_CACHE_GIB, math.ceil(CACHE_WEIGHTS_FACTOR * weights / GIB_BYTES)))
 
     @property
-    def scaling_target(self) -> float | None:
-        """Per-pod autoscaling target with defaults resolved."""
-        scaling = self.spec.autoscaling
-        if scaling is None:
-            return None
-        return scaling.resolved_target(self.spec.model.max_num_seqs)
-
-    @property
     def scale_up_period(self) -> int:
         """Seconds in which at most ``scale_up_pods`` are added: no faster than a pod starts."""
         scaling = self.spec.autoscaling

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import ModuleType
 
+from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.rules import (
     availability,
     capacity,
@@ -14,23 +15,22 @@ from vllm_infra.checker.rules import (
     gpu,
     hygiene,
     images,
+    inputs,
     multinode,
     network,
     placement,
     probes,
     rbac,
-    reading,
     resources,
     schema,
     security,
     versions,
 )
 from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, Rule, RuleContext, Scope, Violation
-from vllm_infra.checker.rules.bundle import Bundle
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
-RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, gpu, hygiene, images, multinode, network,
-                                        placement, probes, rbac, reading, resources, schema, security, versions)
+RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, gpu, hygiene, images, inputs, multinode,
+                                        network, placement, probes, rbac, resources, schema, security, versions)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 

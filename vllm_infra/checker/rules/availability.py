@@ -8,23 +8,14 @@ from typing import Any
 
 from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.catalog.vllm_releases import release_catalog
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import (
-    catalogued_version,
-    dig,
-    group_size,
-    is_vllm_workload,
-    labels_match,
-    max_replicas,
-    min_replicas,
-    name_of,
-    namespace_of,
-    pod_templates,
-    vllm_pod_templates,
-)
-from vllm_infra.checker.rules.placement import UNVERIFIED, simulated
-from vllm_infra.checker.rules.probes import start_seconds
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.objects import Manifest, dig, labels_match, name_of, namespace_of
+from vllm_infra.checker.reading.probes import start_seconds
+from vllm_infra.checker.reading.scaling import max_replicas, min_replicas
+from vllm_infra.checker.reading.server import catalogued_version, is_vllm_workload, vllm_pod_templates
+from vllm_infra.checker.reading.templates import group_size, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.checker.rules.simulated import UNVERIFIED, simulated
 from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
@@ -225,7 +216,7 @@ def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violati
         if window < ctx.min_scale_down_stabilization:
             yield Violation(("spec",), f"scale-down stabilization {window}s < {ctx.min_scale_down_stabilization}s "
                                        "removes warm GPU pods on short dips", obj=scaler)
-        startup = start_seconds(workload, ctx)
+        startup = start_seconds(workload, ctx.default_load_budget)
         periods = [p.get("periodSeconds", 15) for p in dig(behavior, "scaleUp", "policies", default=[]) or []
                    if isinstance(p, Mapping)]
         if not periods or min(periods) < min(startup, MAX_SCALE_UP_PERIOD_SECONDS):

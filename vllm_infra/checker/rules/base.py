@@ -4,13 +4,14 @@ manifest dicts that yields violations. Resource rules see one object, bundle rul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuType
+from vllm_infra.checker.reading.objects import Manifest
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.limits import (
     GPU_MEMORY_UTILIZATION_CEILING,
@@ -22,10 +23,8 @@ from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Profile, Severity
 
 if TYPE_CHECKING:
-    from vllm_infra.checker.rules.bundle import Bundle
+    from vllm_infra.checker.reading.bundle import Bundle
     from vllm_infra.checker.simulation.outcomes import Simulation
-
-Manifest = Mapping[str, Any]
 
 
 class Scope(StrEnum):

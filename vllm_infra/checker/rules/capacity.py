@@ -30,21 +30,11 @@ from vllm_infra.catalog.gpus import (
 )
 from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.catalog.vllm_releases import release_catalog
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import (
-    ContainerRef,
-    EngineArgs,
-    PodTemplate,
-    as_list,
-    dig,
-    engine_args,
-    gpu_count,
-    gpu_resources,
-    group_size,
-    image_version,
-    is_cpu_build,
-    vllm_pod_templates,
-)
+from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources, is_cpu_build
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig
+from vllm_infra.checker.reading.server import EngineArgs, engine_args, image_version, vllm_pod_templates
+from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, group_size
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import Severity
 
@@ -154,8 +144,8 @@ def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, template
     """The estimate for the flags as written; None when a flag that decides memory cannot be read."""
     flags = args.flags
     version = image_version(serving.spec, template.labels) or release_catalog().newest.version
-    tensor, pipeline = _integer(flags.get("tensor-parallel-size"), 1), _integer(flags.get("pipeline-parallel-size"), 1)
-    length = _integer(flags.get("max-model-len"), arch.context_length)
+    tensor, pipeline = args.parallelism.tensor, args.parallelism.pipeline
+    length = args.integer("max-model-len", arch.context_length)
     dtype = _DTYPE_ALIASES.get(str(flags.get("dtype", "auto")))
     quantization = flags.get("quantization")
     quantized = _QUANTIZATION_ALIASES.get(str(quantization)) if quantization else None
@@ -168,10 +158,10 @@ def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, template
     kv_dtype = "fp8" if str(flags.get("kv-cache-dtype", "auto")).startswith("fp8") else "auto"
     return _cached_estimate(
         arch, gpu.type, tensor, pipeline, str(dtype), quantized, kv_dtype, length,
-        _integer(flags.get("max-num-seqs"), 0) or None, utilization, version,
-        _integer(flags.get("max-num-batched-tokens"), 0) or None,
-        _integer(flags.get("kv-cache-memory-bytes"), 0) or None,
-        _integer(flags.get("block-size"), 16) or 16, flags.get("enforce-eager") is True)
+        args.integer("max-num-seqs", 0) or None, utilization, version,
+        args.integer("max-num-batched-tokens", 0) or None,
+        args.integer("kv-cache-memory-bytes", 0) or None,
+        args.integer("block-size", 16) or 16, flags.get("enforce-eager") is True)
 
 
 @lru_cache(maxsize=4096)
@@ -188,14 +178,6 @@ def _cached_estimate(arch: ModelArchitecture, gpu: GpuType, tensor: int, pipelin
 def _default_utilization(version: VllmVersion) -> float:
     default = release_catalog().flags(version).get("--gpu-memory-utilization")
     return float(default.default) if default is not None and isinstance(default.default, float) else 0.9
-
-
-def _integer(value: Any, default: int) -> int | None:
-    """A flag's integer value, ``default`` when absent, None when it cannot be read."""
-    if value is None:
-        return default
-    text = str(value)
-    return int(text) if text.isdigit() else None
 
 
 def _fraction(value: Any, default: float) -> float | None:

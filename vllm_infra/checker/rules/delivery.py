@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
+from vllm_infra.checker.reading.objects import Manifest
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import INSTANCE_LABEL, SERVICE_LABEL
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.checker.rules.base import BundleRule, Manifest, ResourceRule, Rule, RuleContext, Violation
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import dig, shared_views
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.views import shared_views
+from vllm_infra.checker.rules.base import BundleRule, ResourceRule, Rule, RuleContext, Violation
 from vllm_infra.vocabulary.kubernetes import WAIVER_ANNOTATION_PREFIX
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Advance, Progress

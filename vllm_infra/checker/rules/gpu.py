@@ -8,18 +8,13 @@ from typing import Any
 
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import GPU_CATALOG, GPU_RESOURCE_NAMES
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import (
-    args_path,
-    containers,
-    dig,
-    engine_args,
-    gpu_count,
-    group_size,
-    vllm_pod_templates,
-)
-from vllm_infra.checker.rules.placement import UNVERIFIED, simulated
+from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
+from vllm_infra.checker.reading.templates import containers, group_size
+from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.checker.rules.simulated import UNVERIFIED, simulated
 from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
 from vllm_infra.vocabulary.kubernetes import (
     SERVING_KINDS,
@@ -35,17 +30,6 @@ GPU_NODE_LABEL_KEYS = frozenset(
 )
 
 
-def world_size(flags: Mapping[str, Any]) -> int:
-    """TP x PP x data-parallel size from engine flags (defaults 1)."""
-    size = 1
-    for name in ("tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size"):
-        try:
-            size *= int(str(flags.get(name, 1)))
-        except ValueError:
-            continue
-    return size
-
-
 @resource_rule(
     "VI-GPU-001", Severity.CRITICAL, "Multi-GPU pods mount /dev/shm from a sized memory emptyDir",
     "Mount an emptyDir {medium: Memory, sizeLimit} at /dev/shm in every GPU container; the default 64MiB "
@@ -53,7 +37,7 @@ def world_size(flags: Mapping[str, Any]) -> int:
 def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     multi = group_size(obj) > 1
     for template, serving in vllm_pod_templates(obj):
-        if world_size(engine_args(serving.spec).flags) == 1 and not multi:
+        if engine_args(serving.spec).parallelism.world_size == 1 and not multi:
             continue
         volumes = {v.get("name"): v for v in template.spec.get("volumes") or []}
         for ref in containers(template, include_init=False):
@@ -77,15 +61,14 @@ def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violat
         if template.role == "worker":
             continue
         args = engine_args(serving.spec)
-        world = world_size(args.flags)
+        world = args.parallelism.world_size
         gpus = gpu_count(serving.spec)
         if gpus and world != gpus * size:
             group = f" x {size} pods" if size > 1 else ""
             yield Violation(args_path(serving), f"TP x PP = {world} but the group has {gpus} GPUs per pod{group} = "
                                                 f"{gpus * size}")
         arch = MODEL_CATALOG.get(args.model or "")
-        tensor = int(str(args.flags.get("tensor-parallel-size", 1))) if str(
-            args.flags.get("tensor-parallel-size", 1)).isdigit() else 1
+        tensor = args.parallelism.tensor or 1
         if arch and arch.attention_heads % tensor:
             yield Violation(args_path(serving), f"--tensor-parallel-size {tensor} does not divide the "
                                                 f"{arch.attention_heads} attention heads of {args.model}")

@@ -6,15 +6,11 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import (
-    as_list,
-    containers,
-    dig,
-    engine_args,
-    pod_templates,
-)
-from vllm_infra.checker.rules.probes import start_seconds
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig
+from vllm_infra.checker.reading.probes import start_seconds
+from vllm_infra.checker.reading.server import engine_args
+from vllm_infra.checker.reading.templates import containers, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.autoscalers import HPA, KEDA
 from vllm_infra.vocabulary.delivery import ARGOCD_API_VERSION, FLUX_KUSTOMIZATION_API_VERSION
 from vllm_infra.vocabulary.kubernetes import (
@@ -108,7 +104,7 @@ def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     annotations = dig(obj, "metadata", "annotations", default={}) or {}
     if str(annotations.get(PULUMI_SKIP_AWAIT_ANNOTATION, "")).lower() == "true":
         yield Violation(("metadata", "annotations", PULUMI_SKIP_AWAIT_ANNOTATION), "skipAwait hides failed rollouts")
-    startup = start_seconds(obj, ctx)
+    startup = start_seconds(obj, ctx.default_load_budget)
     needed = startup + ctx.image_pull_allowance
     budget = int(annotations.get(PULUMI_TIMEOUT_ANNOTATION, 600))
     if budget < needed:

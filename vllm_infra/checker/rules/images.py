@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vllm_infra.catalog.huggingface import is_commit_hash
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import (
-    args_path,
-    containers,
-    engine_args,
-    env_values,
-    image_parts,
-    pod_templates,
-    vllm_pod_templates,
-)
+from vllm_infra.checker.reading.environment import env_values
+from vllm_infra.checker.reading.objects import Manifest, image_parts
+from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
+from vllm_infra.checker.reading.templates import containers, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import FLOATING_TAG, WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile, Severity
 

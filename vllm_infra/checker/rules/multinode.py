@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import dig, gpu_count, pod_templates, serving_container
+from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.server import serving_container
+from vllm_infra.checker.reading.templates import pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.reporting import Severity
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import (
-    PodTemplate,
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.objects import Manifest, dig, labels_match, namespace_of
+from vllm_infra.checker.reading.server import (
     api_ports,
-    dig,
     is_operator_resource,
     is_vllm_workload,
-    labels_match,
-    namespace_of,
     serving_container,
     vllm_pod_templates,
 )
+from vllm_infra.checker.reading.templates import PodTemplate
+from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
 from vllm_infra.vocabulary.reporting import Severity
 

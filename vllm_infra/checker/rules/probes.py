@@ -6,28 +6,20 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.capacity.memory import DTYPE_BYTES, QUANTIZED_BYTES
-from vllm_infra.capacity.startup import startup_seconds
-from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.vllm_releases import accepts
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import (
-    ContainerRef,
+from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.probes import load_budget, probe_budget, probe_field, serving_templates
+from vllm_infra.checker.reading.server import (
     api_ports,
     args_path,
-    containers,
-    dig,
     engine_args,
-    env_values,
-    gpu_count,
-    group_size,
     image_version,
     is_vllm_container,
-    pod_templates,
-    probe_budget,
-    probe_field,
     vllm_pod_templates,
 )
+from vllm_infra.checker.reading.templates import ContainerRef, containers, group_size, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import (
     LIVENESS_MIN_FAILURE_THRESHOLD,
@@ -36,40 +28,11 @@ from vllm_infra.vocabulary.limits import (
     READINESS_MIN_FAILURE_THRESHOLD,
     required_grace_period,
 )
-from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
 
 HEALTH_PATHS = frozenset({"/health", "/v1/models", "/ready", "/readyz"})
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 _SLEEP = re.compile(r"\bsleep\s+(\d+)")
-
-
-def _serving_templates(obj: Manifest) -> Iterator[tuple[FieldPath, Mapping[str, Any], ContainerRef]]:
-    for template, serving in vllm_pod_templates(obj):
-        if template.role != "worker":
-            yield template.path, template.spec, serving
-
-
-def load_budget(container: Mapping[str, Any], ctx: RuleContext, gpus_in_group: int) -> int:
-    """Seconds a cold start of this container's model takes (catalog models), else the default."""
-    args = engine_args(container)
-    arch = MODEL_CATALOG.get(args.model or "")
-    if arch is None:
-        return ctx.default_load_budget
-    quantization = args.flag("quantization")
-    dtype = args.flag("dtype")
-    return startup_seconds(arch, dtype=dtype if isinstance(dtype, str) and dtype in DTYPE_BYTES else "auto",
-                           quantization=quantization if isinstance(quantization, str) and quantization
-                           in QUANTIZED_BYTES else None, gpus=max(1, gpus_in_group),
-                           downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
-
-
-def start_seconds(workload: Manifest, ctx: RuleContext) -> int:
-    """How long the workload's vLLM pods take to start serving: the longer of the startup probe's
-    budget and the model's load budget (the default when no vLLM container is found)."""
-    return max((max(probe_budget(serving.spec.get("startupProbe")),
-                    load_budget(serving.spec, ctx, gpu_count(serving.spec) * group_size(workload)))
-                for _path, _spec, serving in _serving_templates(workload)), default=ctx.default_load_budget)
 
 
 @resource_rule(
@@ -78,9 +41,9 @@ def start_seconds(workload: Manifest, ctx: RuleContext) -> int:
     "capture (600s, or more for large models); liveness only starts after it passes.", kinds=SERVING_KINDS,
     gpu=True)
 def startup_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    for _path, _spec, serving in _serving_templates(obj):
+    for _path, _spec, serving in serving_templates(obj):
         probe, liveness = serving.spec.get("startupProbe"), serving.spec.get("livenessProbe")
-        budget = load_budget(serving.spec, ctx, gpu_count(serving.spec) * group_size(obj))
+        budget = load_budget(serving.spec, gpu_count(serving.spec) * group_size(obj), ctx.default_load_budget)
         if not probe:
             if isinstance(liveness, Mapping) and probe_budget(liveness) < budget:
                 yield Violation(serving.path, f"container '{serving.spec.get('name')}' has no startupProbe; liveness "
@@ -113,7 +76,7 @@ def _liveness(serving: ContainerRef, liveness: Mapping[str, Any], readiness: Any
     "Probe readiness with httpGet /health on the API port with failureThreshold >= 2; make liveness differ from "
     "readiness, with failureThreshold >= 3 and at least 30s of failures before a restart.", kinds=SERVING_KINDS)
 def readiness_and_liveness(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    for _path, _spec, serving in _serving_templates(obj):
+    for _path, _spec, serving in serving_templates(obj):
         container = serving.spec
         readiness, liveness = container.get("readinessProbe"), container.get("livenessProbe")
         if not isinstance(readiness, Mapping) or not readiness:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
+from vllm_infra.checker.reading.server import is_vllm_workload
+from vllm_infra.checker.reading.templates import pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import dig, is_vllm_workload, name_of, namespace_of, pod_templates
 from vllm_infra.vocabulary.reporting import Severity
 
 _SECRET_READ = {"get", "list", "watch", "*"}

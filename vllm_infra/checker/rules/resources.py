@@ -7,22 +7,11 @@ from typing import Any
 
 from vllm_infra.capacity.host import HostMemoryNeeds, host_needs
 from vllm_infra.catalog.architectures import MODEL_CATALOG
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import (
-    ContainerRef,
-    PodTemplate,
-    containers,
-    dig,
-    engine_args,
-    gpu_count,
-    gpu_resources,
-    group_size,
-    image_version,
-    is_cpu_build,
-    other_accelerator,
-    pod_templates,
-    vllm_pod_templates,
-)
+from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources, is_cpu_build, other_accelerator
+from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.server import engine_args, image_version, vllm_pod_templates
+from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, group_size, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import Severity
 from vllm_infra.vocabulary.units import format_bytes, parse_quantity

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
+from vllm_infra.checker.reading.objects import Manifest
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.checker.schemas.validator import SchemaValidator, UnknownKindError, is_skipped
 from vllm_infra.vocabulary.reporting import Severity
 

@@ -8,22 +8,13 @@ from typing import Any
 from vllm_infra.catalog.gpus import DEVICE_INDEX_ENV, DEVICE_SELECTION_ENV, NVIDIA_DEVICES_ENV, NVIDIA_NO_DEVICES
 from vllm_infra.catalog.huggingface import is_commit_hash
 from vllm_infra.catalog.vllm import CACHE_DIR_ENV
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, bundle_rule, resource_rule
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import (
-    args_path,
-    as_list,
-    containers,
-    dig,
-    engine_args,
-    env_entries,
-    env_values,
-    gpu_count,
-    name_of,
-    namespace_of,
-    pod_templates,
-    vllm_pod_templates,
-)
+from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.environment import env_entries, env_values
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig, name_of, namespace_of
+from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
+from vllm_infra.checker.reading.templates import containers, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.paths import FieldPath

@@ -15,16 +15,10 @@ from vllm_infra.catalog.vllm_releases import (
     release_catalog,
     unknown_release,
 )
-from vllm_infra.checker.rules.base import Manifest, RuleContext, Violation, resource_rule
-from vllm_infra.checker.rules.k8s import (
-    args_path,
-    containers,
-    engine_args,
-    image_parts,
-    image_version,
-    pod_templates,
-    vllm_pod_templates,
-)
+from vllm_infra.checker.reading.objects import Manifest, image_parts
+from vllm_infra.checker.reading.server import args_path, engine_args, image_version, vllm_pod_templates
+from vllm_infra.checker.reading.templates import containers, pod_templates
+from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import Severity
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from vllm_infra.checker.rules.k8s import PodTemplate, as_list, dig
+from vllm_infra.checker.reading.objects import as_list, dig
+from vllm_infra.checker.reading.templates import PodTemplate
 from vllm_infra.checker.simulation.cluster import PODS_RESOURCE, resource_amounts
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.checker.rules.bundle import Bundle
+from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.simulation.cluster import Cluster, Node, accelerator_count
 from vllm_infra.checker.simulation.outcomes import (
     SEVERITY_ORDER,

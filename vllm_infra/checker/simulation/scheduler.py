@@ -24,7 +24,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.checker.rules.k8s import labels_match
+from vllm_infra.checker.reading.objects import labels_match
 from vllm_infra.checker.simulation.cluster import CORE_RESOURCES, PODS_RESOURCE, Cluster, Node, NodePool, Taint
 from vllm_infra.checker.simulation.pods import PodShape, PodTerm, SpreadConstraint
 

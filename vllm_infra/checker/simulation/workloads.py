@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.checker.rules.base import RuleContext
-from vllm_infra.checker.rules.bundle import Bundle
-from vllm_infra.checker.rules.k8s import dig, group_size, max_replicas, name_of, namespace_of
-from vllm_infra.checker.rules.probes import start_seconds
+from vllm_infra.checker.reading.bundle import Bundle
+from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
+from vllm_infra.checker.reading.probes import start_seconds
+from vllm_infra.checker.reading.scaling import max_replicas
+from vllm_infra.checker.reading.templates import group_size
 from vllm_infra.checker.simulation.cluster import accelerator_count
 from vllm_infra.checker.simulation.pods import PodShape, pod_shape
 from vllm_infra.vocabulary.kubernetes import LWS_EXCLUSIVE_TOPOLOGY, SERVING_KINDS, scaled_int_or_percent
-from vllm_infra.vocabulary.limits import disruptions_allowed
+from vllm_infra.vocabulary.limits import MIN_STARTUP_SECONDS, disruptions_allowed
 
 
 @dataclass(frozen=True)
@@ -137,4 +138,4 @@ def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budg
     exclusive = dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY)
     return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge,
                     unavailable, str(exclusive) if exclusive else None, budgets.get(id(obj)),
-                    start_seconds(obj, RuleContext()))
+                    start_seconds(obj, MIN_STARTUP_SECONDS))

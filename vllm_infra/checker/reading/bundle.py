@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from vllm_infra.checker.rules.base import Manifest
-from vllm_infra.checker.rules.k8s import (
-    PodTemplate,
-    dig,
-    labels_match,
-    min_replicas,
-    name_of,
-    namespace_of,
-    pod_templates,
-)
+from vllm_infra.checker.reading.objects import Manifest, dig, labels_match, name_of, namespace_of
+from vllm_infra.checker.reading.scaling import min_replicas
+from vllm_infra.checker.reading.templates import PodTemplate, pod_templates
 
 _T = TypeVar("_T")
 

@@ -1,0 +1,74 @@
+"""Plain reads over Kubernetes object dicts: fields by path, names, namespaces, label selectors,
+image references."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from vllm_infra.vocabulary.kubernetes import DEFAULT_NAMESPACE
+
+Manifest = Mapping[str, Any]
+
+
+def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
+    """``obj[p0][p1]...`` or ``default`` when any step is missing (manifests are plain dicts and
+    lists, so no ABC checks on this hot path)."""
+    for part in path:
+        if type(part) is int:
+            if type(obj) is not list or part >= len(obj):
+                return default
+        elif type(obj) is not dict or part not in obj:
+            return default
+        obj = obj[part]
+    return obj
+
+
+def name_of(obj: Manifest) -> str:
+    """``metadata.name``."""
+    return str(dig(obj, "metadata", "name", default=""))
+
+
+def namespace_of(obj: Manifest) -> str:
+    """``metadata.namespace``; unset means the namespace the file is applied to, taken as
+    ``default`` (so it matches other unset ones and an explicit ``default``)."""
+    return str(dig(obj, "metadata", "namespace", default="") or DEFAULT_NAMESPACE)
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else nothing (a field of the wrong type holds no items)."""
+    return value if type(value) is list else []
+
+
+def labels_match(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """LabelSelector (matchLabels + matchExpressions) or plain map selector against labels.
+    An empty or missing selector matches nothing here: rules treat it as a defect."""
+    if not selector:
+        return False
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        return all(labels.get(k) == v for k, v in selector.items())
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (op == "In" and (not present or labels[key] not in values)) or \
+                (op == "NotIn" and present and labels[key] in values) or \
+                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True
+
+
+_TAG = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[\w][\w.-]*))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+
+
+def image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference."""
+    match = _TAG.match(image)
+    if not match:
+        return image, None, None
+    return match.group("repo"), match.group("tag"), match.group("digest")
+

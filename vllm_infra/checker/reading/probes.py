@@ -1,0 +1,64 @@
+"""Probe timings with the API server's defaults, and how long a vLLM workload takes to start
+serving (the longer of its startup probe and its model's load budget)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from vllm_infra.capacity.memory import DTYPE_BYTES, QUANTIZED_BYTES
+from vllm_infra.capacity.startup import startup_seconds
+from vllm_infra.catalog.architectures import MODEL_CATALOG
+from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.environment import env_values
+from vllm_infra.checker.reading.objects import Manifest
+from vllm_infra.checker.reading.server import engine_args, vllm_pod_templates
+from vllm_infra.checker.reading.templates import ContainerRef, group_size
+from vllm_infra.vocabulary.kubernetes import PROBE_DEFAULTS
+from vllm_infra.vocabulary.paths import FieldPath
+
+
+def probe_field(probe: Mapping[str, Any], key: str) -> int:
+    """A probe timing, or the API server's default when unset (or not a number)."""
+    value = probe.get(key)
+    return value if type(value) is int else PROBE_DEFAULTS[key]
+
+
+def probe_budget(probe: Mapping[str, Any] | None) -> int:
+    """Seconds a probe tolerates failing before acting (Kubernetes defaults applied)."""
+    if not isinstance(probe, Mapping) or not probe:
+        return 0
+    return probe_field(probe, "initialDelaySeconds") + probe_field(probe, "periodSeconds") * probe_field(
+        probe, "failureThreshold")
+
+
+
+def serving_templates(obj: Manifest) -> Iterator[tuple[FieldPath, Mapping[str, Any], ContainerRef]]:
+    """(path, pod spec, vLLM container) of the templates that serve: LeaderWorkerSet workers only
+    join their leader's server."""
+    for template, serving in vllm_pod_templates(obj):
+        if template.role != "worker":
+            yield template.path, template.spec, serving
+
+
+def load_budget(container: Mapping[str, Any], gpus_in_group: int, default: int) -> int:
+    """Seconds a cold start of this container's model takes (catalog models), else ``default``."""
+    args = engine_args(container)
+    arch = MODEL_CATALOG.get(args.model or "")
+    if arch is None:
+        return default
+    quantization = args.flag("quantization")
+    dtype = args.flag("dtype")
+    return startup_seconds(arch, dtype=dtype if isinstance(dtype, str) and dtype in DTYPE_BYTES else "auto",
+                           quantization=quantization if isinstance(quantization, str) and quantization
+                           in QUANTIZED_BYTES else None, gpus=max(1, gpus_in_group),
+                           downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
+
+
+def start_seconds(workload: Manifest, default: int) -> int:
+    """How long the workload's vLLM pods take to start serving: the longer of the startup probe's
+    budget and the model's load budget (``default`` when unknown or no vLLM container is found)."""
+    return max((max(probe_budget(serving.spec.get("startupProbe")),
+                    load_budget(serving.spec, gpu_count(serving.spec) * group_size(workload), default))
+                for _path, _spec, serving in serving_templates(workload)), default=default)
+

@@ -1,0 +1,219 @@
+"""The vLLM server in a container: whether it runs vLLM, its engine flags as vLLM's parser reads
+them, its release, where it listens, and the workloads that run it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vllm_infra.catalog.vllm import VLLM_DEFAULT_PORT, VllmVersion
+from vllm_infra.catalog.vllm_releases import FlagUse, release_catalog
+from vllm_infra.checker.reading.commands import command_tokens
+from vllm_infra.checker.reading.objects import Manifest, image_parts
+from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, pod_templates
+from vllm_infra.checker.reading.views import view
+from vllm_infra.vocabulary.kubernetes import CUSTOM_POD_TEMPLATES, SERVING_KINDS, VLLM_OPERATOR_KINDS, group_kind
+from vllm_infra.vocabulary.paths import FieldPath
+
+
+def is_vllm_container(container: Mapping[str, Any]) -> bool:
+    """Runs vLLM: the image is a vLLM image or the command starts the vLLM server."""
+    repository = image_parts(str(container.get("image", "")))[0]
+    tokens, _ = command_tokens(container)
+    return "vllm" in repository.lower() or any(t == "vllm" or "vllm.entrypoints" in t for t in tokens)
+
+
+def serving_container(template: PodTemplate) -> ContainerRef | None:
+    """The vLLM container of a pod template, if any (first match)."""
+    for ref in containers(template, include_init=False):
+        if is_vllm_container(ref.spec):
+            return ref
+    return None
+
+
+@dataclass(frozen=True)
+class EngineArgs:
+    """Parsed ``vllm serve`` arguments of a container."""
+
+    model: str | None
+    flags: dict[str, str | bool] = field(default_factory=dict)
+    shell: bool = False
+    exec_form: bool = True
+    """Whether vLLM becomes PID 1 (exec form, or ``exec`` inside ``sh -c``)."""
+    argv: tuple[str, ...] = ()
+    """The server's own arguments as written (after ``serve`` or the entrypoint module)."""
+    server_args: bool = False
+    """Whether ``argv`` surely goes to the vLLM server: after ``vllm serve`` or the entrypoint
+    module, or ``args`` alone handed to a vLLM image's own entrypoint."""
+
+    def flag(self, name: str) -> str | bool | None:
+        """Value of ``--name`` (True for a bare flag; None when absent)."""
+        return self.flags.get(name)
+
+    def number(self, name: str) -> float | None:
+        """Numeric value of ``--name`` (None when absent or not a number)."""
+        value = self.flags.get(name)
+        try:
+            return float(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+    def integer(self, name: str, default: int) -> int | None:
+        """Integer value of ``--name``: ``default`` when absent, None when it does not read as one."""
+        value = self.flags.get(name)
+        if value is None:
+            return default
+        text = str(value)
+        return int(text) if text.isdigit() else None
+
+    @property
+    def parallelism(self) -> Parallelism:
+        """Tensor, pipeline and data parallel sizes (1 when absent, None when unreadable)."""
+        return Parallelism(self.integer("tensor-parallel-size", 1), self.integer("pipeline-parallel-size", 1),
+                           self.integer("data-parallel-size", 1))
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """How vLLM splits the model over GPUs, as its flags say (None: a size that does not read)."""
+
+    tensor: int | None
+    pipeline: int | None
+    data: int | None
+
+    @property
+    def world_size(self) -> int:
+        """GPUs one server uses: TP x PP x DP, counting unreadable sizes as 1."""
+        return (self.tensor or 1) * (self.pipeline or 1) * (self.data or 1)
+
+
+_OPERATORS = frozenset({"&&", "||", ";", "|", "&"})
+
+
+def engine_args(container: Mapping[str, Any]) -> EngineArgs:
+    """Parse the vLLM server's arguments from command/args (plain or ``sh -c`` scripts)."""
+    return view("engine_args", container, _engine_args)
+
+
+def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
+    tokens, shell = command_tokens(container)
+    start, exec_form = None, not shell
+    for index, token in enumerate(tokens):
+        if token == "serve" and index > 0 and tokens[index - 1].endswith("vllm"):
+            start = index + 1
+            exec_form = exec_form or (index >= 2 and tokens[index - 2] == "exec")
+            break
+        if "vllm.entrypoints" in token:
+            start = index + 1
+            exec_form = exec_form or any(t == "exec" for t in tokens[max(0, index - 3):index])
+            break
+    server_args = start is not None or (not container.get("command") and bool(container.get("args"))
+                                        and "vllm" in image_parts(str(container.get("image", "")))[0])
+    if start is None:
+        start = 0
+    stop = next((index for index in range(start, len(tokens)) if tokens[index] in _OPERATORS), len(tokens))
+    argv = tuple(tokens[start:stop])
+    model, flags = _read_flags(argv, catalogued_version(str(container.get("image", ""))))
+    return EngineArgs(model, flags, shell, exec_form, argv, server_args)
+
+
+def _read_flags(argv: tuple[str, ...], version: VllmVersion | None) -> tuple[str | None, dict[str, str | bool]]:
+    """(model, flags by canonical name) as vLLM's parser reads ``argv``: switches take no value,
+    ``--no-x`` is False, ``-tp 2`` is ``tensor-parallel-size``; unknown flags keep their spelling."""
+    catalog = release_catalog() if any(token.startswith("-") for token in argv) else None
+    reading = version or (catalog.newest.version if catalog else None)
+    model: str | None = None
+    flags: dict[str, str | bool] = {}
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        resolved = catalog.resolve(token, reading) if catalog and reading and token.startswith("-") else None
+        known = resolved.flag if resolved is not None and resolved.use != FlagUse.UNKNOWN else None
+        following = argv[position + 1] if position + 1 < len(argv) else None
+        attached = "=" in token or (token.startswith("-O") and len(token) > 2)
+        if _is_short_option(token):
+            if known is not None:
+                consumes = known.takes_value and not attached and following is not None
+                flags[known.name[2:]] = following if consumes and following else (
+                    token.split("=", 1)[1] if "=" in token else True)
+                position += consumes
+        elif token.startswith("--"):
+            name, _, value = token[2:].partition("=")
+            name = known.name[2:] if known is not None else name.replace("_", "-")
+            takes_value = known is None or known.takes_value
+            if resolved is not None and resolved.use == FlagUse.NEGATED:
+                flags[name] = False
+            elif value:
+                flags[name] = value
+            elif takes_value and following is not None and not following.startswith("--"):
+                flags[name] = following
+                position += 1
+            else:
+                flags[name] = True
+        elif model is None and not token.startswith("-"):
+            model = token
+        position += 1
+    if "model" in flags and isinstance(flags["model"], str):
+        model = model or flags["model"]
+    return model, flags
+
+
+def image_version(container: Mapping[str, Any], labels: Mapping[str, str]) -> VllmVersion | None:
+    """vLLM release from the image tag, else from the ``app.kubernetes.io/version`` label."""
+    _repo, tag, _digest = image_parts(str(container.get("image", "")))
+    return VllmVersion.parse(tag or "") or VllmVersion.parse(str(labels.get("app.kubernetes.io/version", "")))
+
+
+def _is_short_option(token: str) -> bool:
+    return len(token) > 1 and token[0] == "-" and token[1] != "-" and not token[1].isdigit()
+
+
+def catalogued_version(image: str) -> VllmVersion | None:
+    """The vLLM release an image's tag names, when the release catalog covers it."""
+    version = VllmVersion.parse(image_parts(image)[1] or "")
+    if version is None:
+        return None
+    return version if release_catalog().covers(version) else None
+
+
+def api_ports(container: Mapping[str, Any]) -> set[str | int]:
+    """Where the vLLM server listens: ``--port`` (default 8000) and the port names declared for it."""
+    port = engine_args(container).flag("port")
+    ports: set[str | int] = {int(port) if isinstance(port, str) and port.isdigit() else VLLM_DEFAULT_PORT}
+    for item in container.get("ports") or []:
+        if isinstance(item, Mapping) and item.get("containerPort") in ports and item.get("name"):
+            ports.add(str(item["name"]))
+    return ports
+
+
+def args_path(ref: ContainerRef) -> FieldPath:
+    """Where the engine flags live (for findings)."""
+    return (*ref.path, "args") if ref.spec.get("args") else (*ref.path, "command")
+
+
+def vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef], ...]:
+    """(template, serving container) for every template of a workload that runs vLLM."""
+    return view("vllm_pod_templates", obj, _vllm_pod_templates)
+
+
+def _vllm_pod_templates(obj: Manifest) -> tuple[tuple[PodTemplate, ContainerRef], ...]:
+    return tuple((template, ref) for template in pod_templates(obj)
+                 if (ref := serving_container(template)) is not None)
+
+
+def is_vllm_workload(obj: Manifest) -> bool:
+    """A serving workload with at least one vLLM container."""
+    return obj.get("kind") in SERVING_KINDS and bool(vllm_pod_templates(obj))
+
+
+def runs_vllm(obj: Manifest) -> bool:
+    """Anything that runs vLLM: a pod template with a vLLM container, or a custom resource whose
+    operator starts vLLM from its own fields."""
+    return bool(vllm_pod_templates(obj)) or group_kind(obj) in VLLM_OPERATOR_KINDS
+
+
+def is_operator_resource(obj: Manifest) -> bool:
+    """A custom resource whose operator creates pods (and labels them beyond any template we see)."""
+    return group_kind(obj) in CUSTOM_POD_TEMPLATES or group_kind(obj) in VLLM_OPERATOR_KINDS
+

@@ -1,0 +1,131 @@
+"""Pod templates inside workloads (built-in kinds, LeaderWorkerSet leader and worker, operator
+resources from one table) and their containers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vllm_infra.checker.reading.objects import Manifest, dig, name_of
+from vllm_infra.checker.reading.views import view
+from vllm_infra.vocabulary.kubernetes import (
+    BUILT_IN_WORKLOAD_KINDS,
+    CUSTOM_POD_TEMPLATES,
+    LWS_LEADER_INDEX,
+    LWS_NAME_LABEL,
+    LWS_WORKER_INDEX_LABEL,
+    PodTemplateSite,
+    group_kind,
+)
+from vllm_infra.vocabulary.paths import FieldPath
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """A pod spec inside a workload, with its path and labels."""
+
+    path: FieldPath
+    spec: Mapping[str, Any]
+    labels: Mapping[str, str]
+    role: str = "pod"
+    """``pod``, or ``leader``/``worker`` for a LeaderWorkerSet."""
+
+
+def _lws_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    """Leader and worker templates with the labels the LWS controller adds to their pods (the
+    group name, and worker-index "0" for leaders); without a leaderTemplate, leaders use the
+    worker template."""
+    templates = []
+    group = dig(obj, "spec", "leaderWorkerTemplate", default={}) or {}
+    for role, key in (("leader", "leaderTemplate"), ("worker", "workerTemplate")):
+        source = key if isinstance(group.get(key), Mapping) else "workerTemplate"
+        template = group.get(source)
+        if not isinstance(template, Mapping):
+            continue
+        labels = {**(dig(template, "metadata", "labels", default={}) or {}), LWS_NAME_LABEL: name_of(obj),
+                  LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX if role == "leader" else "1"}
+        templates.append(PodTemplate(("spec", "leaderWorkerTemplate", source, "spec"), template.get("spec") or {},
+                                     labels, role))
+    return tuple(templates)
+
+
+def pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    """Every pod template of a workload (none for other kinds)."""
+    return view("pod_templates", obj, _pod_templates)
+
+
+def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        return ()  # not an object of any kind: the schema rules report it
+    if kind == "Pod":
+        return (PodTemplate(("spec",), obj.get("spec") or {}, dig(obj, "metadata", "labels", default={})),)
+    if kind == "CronJob":
+        base: FieldPath = ("spec", "jobTemplate", "spec", "template")
+    elif kind == "LeaderWorkerSet":
+        return _lws_templates(obj)
+    elif (sites := CUSTOM_POD_TEMPLATES.get(group_kind(obj))) is not None:
+        return tuple(template for site in sites for template in _custom_templates(obj, site))
+    elif kind in BUILT_IN_WORKLOAD_KINDS:
+        base = ("spec", "template")
+    else:
+        return ()
+    template = dig(obj, *base)
+    if not isinstance(template, Mapping):
+        return ()
+    return (PodTemplate((*base, "spec"), template.get("spec") or {}, dig(template, "metadata", "labels", default={})),)
+
+
+def _sites(node: Any, path: tuple[str, ...], at: FieldPath) -> Iterator[tuple[FieldPath, Any]]:
+    if not path:
+        yield at, node
+    elif path[0] == "*":
+        for index, item in enumerate(node if type(node) is list else ()):
+            yield from _sites(item, path[1:], (*at, index))
+    elif type(node) is dict and path[0] in node:
+        yield from _sites(node[path[0]], path[1:], (*at, path[0]))
+
+
+def _custom_templates(obj: Manifest, site: PodTemplateSite) -> Iterator[PodTemplate]:
+    for at, node in _sites(obj, site.path, ()):
+        if type(node) is not dict:
+            continue
+        labels = dict(site.labels)
+        if site.name_label:
+            labels[site.name_label] = name_of(obj)
+        if site.wrapped:
+            spec, labels = node.get("spec"), {**(dig(node, "metadata", "labels", default={}) or {}), **labels}
+            path = (*at, "spec")
+        else:
+            spec, path = node, at
+        if type(spec) is dict and spec.get("containers"):
+            yield PodTemplate(path, spec, labels, site.role)
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """One container with its path."""
+
+    path: FieldPath
+    spec: Mapping[str, Any]
+    init: bool = False
+
+
+def containers(template: PodTemplate, *, include_init: bool = True) -> list[ContainerRef]:
+    """Containers of a pod template (init and ephemeral containers too, unless excluded)."""
+    found = [ContainerRef((*template.path, "containers", i), c)
+             for i, c in enumerate(template.spec.get("containers") or [])]
+    if include_init:
+        for key in ("initContainers", "ephemeralContainers"):
+            found += [ContainerRef((*template.path, key, i), c, init=True)
+                      for i, c in enumerate(template.spec.get(key) or [])]
+    return found
+
+
+def group_size(obj: Manifest) -> int:
+    """Pods that serve one replica together (LWS ``size``; 1 otherwise)."""
+    if obj.get("kind") == "LeaderWorkerSet":
+        return int(dig(obj, "spec", "leaderWorkerTemplate", "size", default=1) or 1)
+    return 1
+
