@@ -105,7 +105,7 @@ def test_broken_fixture_is_caught(prod: Path, file: str, old: str, new: str, rul
 def test_waiver_is_reported_not_dropped(prod: Path) -> None:
     edit(prod / "service-qwen-7b.yaml", "type: ClusterIP", "type: LoadBalancer")
     edit(prod / "service-qwen-7b.yaml", "  annotations:\n", "  annotations:\n    vllm-infra.io/waive.VI-NET-002: "
-                                                           "internal load balancer, VPC only\n")
+                                                           "accepts=LoadBalancer; internal load balancer, VPC only\n")
     code, out, _ = invoke("check", str(prod))
     line = line_of(prod / "service-qwen-7b.yaml", "type: LoadBalancer")
     assert code == 0
@@ -134,7 +134,7 @@ def test_sarif_for_code_scanning(prod: Path) -> None:
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"].endswith("prod/service-qwen-7b.yaml")
     assert location["region"]["startLine"] == line_of(prod / "service-qwen-7b.yaml", "type: NodePort")
-    assert set(result["partialFingerprints"]) == {"vllmInfraFinding/v1"}
+    assert set(result["partialFingerprints"]) == {"vllmInfraFinding/v2"}
 
 
 def test_junit_has_one_case_per_object_and_failures_at_the_gate(prod: Path) -> None:
@@ -321,3 +321,52 @@ def test_missing_schemas_are_reported_unless_ignored() -> None:
     assert "VI-SCH-006" in rules
     ignored = _findings(invoke("check", "-o", "json", "--ignore-missing-schemas", fixture)[1])
     assert "VI-SCH-006" not in {rule for rule, _obj, _path in ignored}
+
+
+def test_a_digest_waiver_does_not_cover_latest_and_goes_stale(prod: Path) -> None:
+    """The waiver written for 'no digest of v0.32.0 yet' does not waive a move to :latest, and now
+    covering nothing, is itself reported."""
+    line = edit(prod / "deployment-llama-8b.yaml", "image: vllm/vllm-openai:v0.32.0", "image: vllm/vllm-openai:latest")
+    code, out, _ = invoke("check", str(prod), "-o", "json")
+    report = json.loads(out)
+    failed = [(f["rule"], f["file"], f["line"], f["severity"]) for f in report["findings"] if f["status"] == "failed"]
+    assert code == 1
+    assert ("VI-IMG-001", str(prod / "deployment-llama-8b.yaml"), line, "high") in failed
+    [latest] = [f for f in report["findings"] if f["rule"] == "VI-IMG-001" and f["status"] == "failed"]
+    assert latest["subject"] == "vllm/vllm-openai:latest"
+    assert latest["message"] == ("image vllm/vllm-openai:latest floats (no tag, or a moving tag such as 'latest' or "
+                                 "'nightly') (waiver not applied: this failure cannot be waived)")
+    [stale] = [f for f in report["findings"] if f["rule"] == "VI-WVR-001"]
+    assert (stale["kind"], stale["name"], stale["path"]) == (
+        "Deployment", "llama-8b", "metadata.annotations.vllm-infra.io/waive.VI-IMG-001")
+
+
+def test_rdma_fails_a_waived_privileged_pod_and_ipc_lock_in_a_restricted_namespace(tmp_path: Path) -> None:
+    tree = shutil.copytree(MANIFESTS_DIR / "prod", tmp_path / "prod")
+    deployment = tree / "deployment-qwen-7b.yaml"
+    edit(deployment, "          capabilities:\n            drop:\n",
+         "          capabilities:\n            add: [IPC_LOCK]\n            drop:\n")
+    code, out, _ = invoke("check", str(tree), "--profile", "rdma", "-o", "json")
+    found = {(f["rule"], f["status"]) for f in json.loads(out)["findings"]}
+    assert code == 1
+    assert ("VI-SEC-017", "failed") in found and ("VI-SEC-004", "failed") not in found
+    edit(deployment, "            add: [IPC_LOCK]\n", "")
+    edit(deployment, "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: false\n          privileged: true")
+    _, out, _ = invoke("check", str(tree), "--profile", "rdma", "-o", "json", "--rule", "VI-SEC-001")
+    [finding] = json.loads(out)["findings"]
+    edit(deployment, "  annotations:\n", f"  annotations:\n    vllm-infra.io/waive.VI-SEC-001: "
+                                         f"accepts={finding['fingerprint']}; self-approved\n")
+    code, out, _ = invoke("check", str(tree), "--profile", "rdma", "-o", "json", "--rule", "VI-SEC-001")
+    [kept] = json.loads(out)["findings"]
+    assert code == 1 and kept["status"] == "failed"
+    assert kept["message"].endswith("(waiver not applied: critical findings cannot be waived under the rdma profile)")
+
+
+def test_a_rendered_tree_is_judged_under_the_profile_its_marker_records() -> None:
+    code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev"), str(MANIFESTS_DIR / "prod"))
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith(f"PASS: 43 objects, {len(RULES)} rules, profiles dev, restricted, ")
+    code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev"), "--profile", "restricted")
+    assert code == 1  # an explicit profile wins over the marker
+    code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev" / "deployment-qwen-7b.yaml"), "-o", "json")
+    assert json.loads(out)["summary"]["profile"] == "dev"

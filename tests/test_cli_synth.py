@@ -170,6 +170,8 @@ def test_a_patch_that_breaks_policy_is_refused_before_anything_is_written(worksp
         "error: the rendered objects fail the policy gate; nothing was written",
         "  stacks/Pulumi.dev.yaml (rendered):1: Deployment/qwen-7b: VI-SEC-002 critical: pod shares the host's "
         "namespace (hostIPC: true) at spec.template.spec.hostIPC",
+        "  stacks/Pulumi.dev.yaml (rendered):1: Deployment/qwen-7b: VI-SEC-017 critical: namespace llm-dev enforces "
+        "the restricted Pod Security level, which refuses this pod: hostIPC: true at spec.template.spec.hostIPC",
     ]
     assert tree(workspace / "manifests") == before
 

@@ -53,11 +53,11 @@ def test_text_diff_names_fields_gpus_cost_capacity_and_findings(trees: tuple[Pat
         "    $126,966-157,636 -> $153,674-203,539 per month (+45,902 at maximum)"
     assert lines[lines.index("  services:") + 1] == (
         "    llama-70b: 4 x H100-80GB -> 8 x H100-80GB per replica, KV cache 428,144 -> 1,212,928 tokens")
-    assert lines[lines.index("  findings added:") + 1] == (
-        "    Deployment/llama-70b: VI-IMG-001 high: image vllm/vllm-openai:v0.33.0 is not pinned by digest at "
-        "spec.template.spec.containers[0].image")
-    assert lines[lines.index("  findings resolved:") + 1].startswith(
-        "    Deployment/llama-70b: VI-IMG-001 high: image vllm/vllm-openai:v0.32.0 is not pinned")
+    assert "  findings added:" not in lines and "  findings resolved:" not in lines  # the waiver moved with the image
+    assert lines[lines.index("  waivers:") + 1].startswith(
+        "    ~ Deployment/llama-70b: VI-IMG-001 waiver changed: accepts=vllm/vllm-openai:v0.32.0; No trusted record")
+    assert lines[lines.index("  waivers:") + 1].endswith("-> accepts=vllm/vllm-openai:v0.33.0; canary of the next "
+                                                         "release")
     assert not any("REPLACED" in line for line in lines)
 
 
@@ -67,7 +67,7 @@ def test_markdown_diff_is_a_sticky_comment_with_a_table_and_a_section_per_stack(
     assert code == 0
     assert out.startswith(f"{MARKER}\n### vllm-infra diff\n")
     assert ("| prod | 10 changed, 0 added, 0 removed | H100-80GB 42-54 -&gt; 50-70 | $126,966-157,636 -&gt; "
-            "$153,674-203,539 per month (+45,902 at maximum) | +1 / -1 |") in out.splitlines()
+            "$153,674-203,539 per month (+45,902 at maximum) | +0 / -0 |") in out.splitlines()
     assert "| dev | no object changes | unchanged | unchanged | +0 / -0 |" in out.splitlines()
     assert "<details><summary><b>prod</b>: 10 changed, 0 added, 0 removed</summary>" in out
     assert "  - `spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8`" \
@@ -169,3 +169,15 @@ def test_synth_check_diff_shows_how_the_committed_tree_differs(tmp_path: Path) -
     assert "  ~ Deployment/llama-70b" in result.stdout.splitlines()
     assert "      spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8" \
         in result.stdout.splitlines()
+
+
+def test_a_finding_that_stays_on_its_field_is_one_change_and_waived_ones_are_not_new() -> None:
+    from vllm_infra.operations.diff import _finding_lines
+
+    key = ("VI-IMG-001", "Deployment", "llm", "llama", "spec.template.spec.containers[0].image")
+    before = {key: "Deployment/llama: VI-IMG-001 high: image vllm/vllm-openai:v0.32.0 is not pinned by digest"}
+    after = {key: "Deployment/llama: VI-IMG-001 high: image vllm/vllm-openai:v0.33.0 is not pinned by digest"}
+    assert _finding_lines(before, after) == ([], [], [
+        "Deployment/llama: VI-IMG-001 high: image vllm/vllm-openai:v0.32.0 is not pinned by digest -> image "
+        "vllm/vllm-openai:v0.33.0 is not pinned by digest"])
+    assert _finding_lines(before, {}) == ([], [before[key]], [])

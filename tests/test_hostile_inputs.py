@@ -198,7 +198,10 @@ def test_errors_print_line_numbers_and_escape_control_characters(workspace: Path
 
 def test_critical_findings_cannot_be_waived_under_the_restricted_profile(tmp_path: Path) -> None:
     deployment = json.loads(json.dumps(PRIVILEGED))
-    deployment["metadata"]["annotations"] = {"vllm-infra.io/waive.VI-SEC-001": "we need it"}
+    (tmp_path / "d.yaml").write_text(json.dumps(deployment))
+    _, out, _ = invoke("check", "-o", "json", "--rule", "VI-SEC-001", str(tmp_path / "d.yaml"))
+    mark = json.loads(out)["findings"][0]["fingerprint"]
+    deployment["metadata"]["annotations"] = {"vllm-infra.io/waive.VI-SEC-001": f"accepts={mark}; we need it"}
     (tmp_path / "d.yaml").write_text(json.dumps(deployment))
     code, out, _ = invoke("check", "-o", "json", "--rule", "VI-SEC-001", str(tmp_path / "d.yaml"))
     [finding] = json.loads(out)["findings"]
@@ -257,7 +260,7 @@ def test_a_patch_may_not_add_a_waiver(workspace: Path) -> None:  # noqa: F811
               - {op: add, path: /metadata/annotations, value: {vllm-infra.io/waive.VI-NET-002: "patched in"}}
 """))
     code, _, err = run(workspace, "dev")
-    assert code == 2 and "patches may not add waivers (vllm-infra.io/waive.*)" in err
+    assert code == 2 and "patches may not add or change waivers (vllm-infra.io/waive.*)" in err
     assert not (workspace / "manifests").exists()
 
 

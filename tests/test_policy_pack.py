@@ -19,7 +19,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from tests.conftest import ROOT
 from tests.rule_fixtures import container, find, good_objects, pod
-from vllm_infra.checker.rules import RULES
+from vllm_infra.checker.rules import RULES, InputRule, evaluate
 from vllm_infra.pulumi import crossguard as pack_module
 from vllm_infra.pulumi.crossguard import WAIVERS_POLICY, api_version_kind, policies
 
@@ -142,7 +142,9 @@ def test_waived_findings_move_to_the_advisory_report() -> None:
     objects = good_objects()
     pod(objects).pop("priorityClassName")
     deployment = find(objects, "Deployment", "llama")
-    deployment["metadata"]["annotations"]["vllm-infra.io/waive.VI-AVL-008"] = "dedicated node pool"
+    [finding] = evaluate(objects, [RULES["VI-AVL-008"]])
+    deployment["metadata"]["annotations"]["vllm-infra.io/waive.VI-AVL-008"] = \
+        f"accepts={finding.fingerprint}; dedicated node pool"
     assert validate_resource("vi-avl-008", deployment) == []
     [(message, target)] = validate_stack(WAIVERS_POLICY, objects)
     assert message.startswith("waived (dedicated node pool): Deployment/llama: VI-AVL-008 medium: no "
@@ -160,7 +162,7 @@ def test_pack_entry_point_builds_the_pack_with_the_profile(monkeypatch: pytest.M
     monkeypatch.setitem(os.environ, "VLLM_INFRA_POLICY_PROFILE", "dev")
     runpy.run_path(str(ROOT / "policies" / "__main__.py"), run_name="__main__")
     assert built["name"] == "vllm-infra"
-    assert len(built["policies"]) == 68
+    assert len(built["policies"]) == len([rule for rule in RULES.values() if not isinstance(rule, InputRule)]) + 1
     small = good_objects()
     find(small, "Deployment", "small")["spec"]["replicas"] = 1
     policy = {p.name: p for p in built["policies"]}["vi-avl-004"]

@@ -102,3 +102,11 @@ def test_sample_pr_comment_in_the_readme_is_current(tmp_path: Path) -> None:
                                       "-q"])
     assert (result.exit_code, result.stdout) == (0, block)
 
+
+
+def test_the_profile_table_is_the_profile_descriptors() -> None:
+    from vllm_infra.vocabulary.profiles import PROFILES
+
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|$", README.split("**Policy profiles**", 1)[1].split("\n\n", 2)[1],
+                      flags=re.MULTILINE)
+    assert rows == [(policy.profile.value, policy.summary) for policy in PROFILES.values()]

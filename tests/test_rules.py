@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from tests.rule_fixtures import DIGEST, REVISION, container, env_index, find, go
 from vllm_infra.checker.loading import load
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
 from vllm_infra.checker.rules.simulated import UNVERIFIED
+from vllm_infra.checker.rules.waivers import STALE_WAIVER
 from vllm_infra.checker.runner import _findings, run_check
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.operations.simulate import cluster_of
@@ -348,7 +350,11 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-SEC-016", "a namespace that enforces baseline", lambda o: find(o, "Namespace", "llm")["metadata"][
         "labels"].update({"pod-security.kubernetes.io/enforce": "baseline"}),
      [("Namespace/llm", "metadata.labels", "namespace llm enforces baseline Pod Security level (restricted "
-                                          "expected)")]),
+                                          "expected under the restricted profile)")]),
+    ("VI-SEC-017", "IPC_LOCK in a namespace that enforces restricted", lambda o: container(o)["securityContext"][
+        "capabilities"].update(add=["IPC_LOCK"]),
+     [("Deployment/llama", f"{C0}.securityContext.capabilities.add", "namespace llm enforces the restricted Pod "
+       "Security level, which refuses this pod: container 'vllm' adds IPC_LOCK")]),
     ("VI-RES-007", "a MIG slice requested below its limit", lambda o: (
         container(o, "small")["resources"]["limits"].update({"nvidia.com/mig-3g.40gb": 2}),
         container(o, "small")["resources"]["requests"].update({"nvidia.com/mig-3g.40gb": 1})),
@@ -596,7 +602,7 @@ def test_simulated_mutation_is_caught(rule_id: str, case: str, mutate: Mutation,
 
 def test_every_rule_has_a_mutation_test() -> None:
     tested = {case[0] for case in CASES + LWS_CASES + CLUSTER_CASES} | {case[0] for case in INPUT_CASES} | \
-        {"VI-YAML-001"}
+        {"VI-YAML-001", STALE_WAIVER.id}  # VI-WVR-001: test_a_waiver_that_covers_nothing_is_itself_a_finding
     assert sorted(set(RULES) - tested) == []
 
 
@@ -647,35 +653,112 @@ def test_dev_profile_relaxes_replicas_pdbs_and_digests() -> None:
         assert findings(objects, rule_id) != []
 
 
-def test_rdma_profile_allows_ipc_lock_only() -> None:
+def test_rdma_profile_allows_ipc_lock_only_where_the_namespace_admits_it() -> None:
     objects = good_objects()
     container(objects)["securityContext"]["capabilities"]["add"] = ["IPC_LOCK"]
     assert findings(objects, "VI-SEC-004", Profile.RDMA) == []
     assert findings(objects, "VI-SEC-004") == [("Deployment/llama", f"{C0}.securityContext.capabilities.add",
                                                 "container 'vllm' adds capabilities IPC_LOCK")]
+    refused = [("Deployment/llama", f"{C0}.securityContext.capabilities.add", "namespace llm enforces the restricted "
+                "Pod Security level, which refuses this pod: container 'vllm' adds IPC_LOCK")]
+    assert findings(objects, "VI-SEC-017", Profile.RDMA) == refused
+    find(objects, "Namespace", "llm")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "privileged"
+    assert findings(objects, "VI-SEC-017", Profile.RDMA) == []
+    assert findings(objects, "VI-SEC-016", Profile.RDMA) == []
+    assert findings(objects, "VI-SEC-016") == [("Namespace/llm", "metadata.labels", "namespace llm enforces "
+                                                "privileged Pod Security level (restricted expected under the "
+                                                "restricted profile)")]
 
 
-def test_waivers_need_a_reason_and_are_reported() -> None:
+def test_rdma_profile_waives_no_critical_finding() -> None:
     objects = good_objects()
-    pod(objects).pop("priorityClassName")
+    container(objects)["securityContext"]["privileged"] = True
     annotations = find(objects, "Deployment", "llama")["metadata"]["annotations"]
-    annotations["vllm-infra.io/waive.VI-AVL-008"] = "capacity reserved by a dedicated node pool"
-    [waived] = evaluate(objects, [RULES["VI-AVL-008"]])
-    assert waived.waiver == "capacity reserved by a dedicated node pool"
-    annotations["vllm-infra.io/waive.VI-AVL-008"] = "  "
-    [unwaived] = evaluate(objects, [RULES["VI-AVL-008"]])
-    assert unwaived.waiver is None
-    assert unwaived.message == "no priorityClassName (waiver ignored: it gives no reason)"
+    [finding] = evaluate(objects, [RULES["VI-SEC-001"]], RuleContext(profile=Profile.RDMA))
+    annotations["vllm-infra.io/waive.VI-SEC-001"] = f"accepts={finding.fingerprint}; needs the host's devices"
+    for profile in (Profile.RDMA, Profile.RESTRICTED):
+        [kept] = evaluate(objects, [RULES["VI-SEC-001"]], RuleContext(profile=profile))
+        assert kept.waiver is None
+        assert kept.message == (f"container 'vllm' runs privileged (waiver not applied: critical findings cannot be "
+                                f"waived under the {profile} profile)")
+    [waived] = evaluate(objects, [RULES["VI-SEC-001"]], RuleContext(profile=Profile.DEV))
+    assert waived.waiver == "needs the host's devices"
+
+
+def _priority_waiver(objects: Objects, text: str) -> None:
+    pod(objects).pop("priorityClassName", None)
+    find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-AVL-008"] = text
+
+
+def test_a_waiver_covers_the_finding_it_names_until_it_expires() -> None:
+    objects = good_objects()
+    _priority_waiver(objects, "capacity reserved by a dedicated node pool")
+    [unbound] = evaluate(objects, [RULES["VI-AVL-008"]])
+    assert (unbound.waiver, unbound.message) == (None, "no priorityClassName (waiver not applied: it does not say what "
+                                                       "it accepts (write accepts=<the finding's subject or "
+                                                       "fingerprint>; reason))")
+    _priority_waiver(objects, f"accepts={unbound.fingerprint}; expires=2027-01-31; capacity reserved by a node pool")
+    context = RuleContext(today=datetime.date(2027, 1, 31))
+    [waived] = evaluate(objects, [RULES["VI-AVL-008"]], context)
+    assert (waived.waiver, waived.fingerprint) == ("capacity reserved by a node pool", unbound.fingerprint)
+    [expired] = evaluate(objects, [RULES["VI-AVL-008"]], RuleContext(today=datetime.date(2027, 2, 1)))
+    assert (expired.waiver, expired.message) == (None, "no priorityClassName (waiver not applied: it expired on "
+                                                       "2027-01-31)")
+    _priority_waiver(objects, "accepts=0123456789abcdef; capacity reserved by a node pool")
+    [other] = evaluate(objects, [RULES["VI-AVL-008"]])
+    assert other.message == (f"no priorityClassName (waiver not applied: it accepts 0123456789abcdef, not fingerprint "
+                             f"{unbound.fingerprint})")
+    _priority_waiver(objects, f"accepts={unbound.fingerprint};  ")
+    [reasonless] = evaluate(objects, [RULES["VI-AVL-008"]])
+    assert reasonless.message == "no priorityClassName (waiver not applied: it gives no reason)"
+    _priority_waiver(objects, f"accepts={unbound.fingerprint}; expires=soon; reviewed")
+    [undated] = evaluate(objects, [RULES["VI-AVL-008"]])
+    assert undated.message == "no priorityClassName (waiver not applied: its expiry date 'soon' is not a date " \
+                              "(YYYY-MM-DD))"
+
+
+def test_a_digest_waiver_names_its_image_and_never_covers_a_moving_tag() -> None:
+    objects = good_objects()
+    image = container(objects)["image"] = "vllm/vllm-openai:v0.18.1"
+    find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-IMG-001"] = \
+        f"accepts={image}; no digest recorded yet"
+    [waived] = evaluate(objects, [RULES["VI-IMG-001"]])
+    assert (waived.waiver, waived.subject) == ("no digest recorded yet", image)
+    container(objects)["image"] = "ghcr.io/attacker/miner:v1"
+    [other] = evaluate(objects, [RULES["VI-IMG-001"]])
+    assert other.waiver is None and other.message.endswith(f"(waiver not applied: it accepts {image}, not "
+                                                           f"ghcr.io/attacker/miner:v1 (fingerprint "
+                                                           f"{other.fingerprint}))")
+    container(objects)["image"] = "vllm/vllm-openai:latest"
+    find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-IMG-001"] = \
+        "accepts=vllm/vllm-openai:latest; we like it fresh"
+    [moving] = evaluate(objects, [RULES["VI-IMG-001"]])
+    assert moving.waiver is None and moving.message.endswith("(waiver not applied: this failure cannot be waived)")
+
+
+def test_a_waiver_that_covers_nothing_is_itself_a_finding() -> None:
+    objects = good_objects()
+    _priority_waiver(objects, "accepts=0123456789abcdef; capacity reserved by a node pool")
+    pod(objects)["priorityClassName"] = "llm-serving"
+    assert evaluate(objects, [RULES["VI-AVL-008"]]) == []
+    [stale] = evaluate(objects, [RULES["VI-AVL-008"], STALE_WAIVER])
+    assert (stale.rule.id, _path(stale.path), stale.message) == (
+        "VI-WVR-001", "metadata.annotations.vllm-infra.io/waive.VI-AVL-008",
+        "the waiver of VI-AVL-008 covers no current finding: it accepts 0123456789abcdef; what it was written for "
+        "changed or is gone")
+    assert evaluate(objects, [STALE_WAIVER]) == []  # a waiver of a rule that did not run is not judged
 
 
 def test_unpinned_remote_code_cannot_be_waived() -> None:
     objects = good_objects()
     container(objects)["args"].append("--trust-remote-code")
-    find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-SEC-013"] = "reviewed"
+    subject = f"meta-llama/Llama-3.1-70B-Instruct@{REVISION}"
+    find(objects, "Deployment", "llama")["metadata"]["annotations"]["vllm-infra.io/waive.VI-SEC-013"] = \
+        f"accepts={subject}; reviewed"
     results = [(f.message, f.waiver) for f in evaluate(objects, [RULES["VI-SEC-013"]])]
     assert results == [
         ("--trust-remote-code runs repository code that is not pinned: set --code-revision to a commit hash "
-         "(waiver not applicable to this failure)", None),
+         "(waiver not applied: this failure cannot be waived)", None),
         ("--trust-remote-code executes Python from the model repository", "reviewed"),
     ]
 

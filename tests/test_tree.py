@@ -41,4 +41,4 @@ def parts(files: list[StackFile]) -> list[StackPart]:
 def test_two_objects_for_one_file_are_refused_before_any_content() -> None:
     objects = [{"kind": "Service", "metadata": {"name": "x"}}, {"kind": "Service", "metadata": {"name": "x"}}]
     with pytest.raises(LayoutError, match=r"two objects would be written to service-x\.yaml"):
-        FlatWriter().paths(RenderedStack("dev", "stacks/Pulumi.dev.yaml", objects))
+        FlatWriter().paths(RenderedStack("dev", "stacks/Pulumi.dev.yaml", objects, "dev"))

@@ -28,6 +28,7 @@ from vllm_infra.serialization.kubernetes_yaml import (
     read_streams,
 )
 from vllm_infra.vocabulary.credentials import scrub
+from vllm_infra.vocabulary.markers import STACK_MARKER, StackMarker, read_marker
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Progress
 from vllm_infra.workers import Forked, balanced_pieces, worker_count
@@ -321,6 +322,40 @@ class Loaded:
     objects: list[SourceObject]
     problems: list[LoadProblem]
     inputs: int
+    markers: dict[str, StackMarker] = field(default_factory=dict)
+    """Directories synth rendered (by path as the sources name them) and what their marker says."""
+
+    def marker_of(self, source: str) -> StackMarker | None:
+        """The marker of the innermost rendered tree holding ``source``."""
+        return next((self.markers[str(parent)] for parent in Path(source).parents if str(parent) in self.markers),
+                    None)
+
+
+def stack_markers(inputs: Iterable[str]) -> dict[str, StackMarker]:
+    """The stack markers (``vocabulary.markers``) in the input directories, and around input files."""
+    found: dict[str, StackMarker] = {}
+
+    def read(directory: Path) -> None:
+        try:
+            marker = read_marker((directory / STACK_MARKER).read_text()[:4096])
+        except (OSError, UnicodeDecodeError):
+            return
+        if marker is not None:
+            found[str(directory)] = marker
+
+    for entry in inputs:
+        path = Path(entry)
+        if entry == STDIN:
+            continue
+        if path.is_dir():
+            for directory, _dirs, names in os.walk(path):
+                if STACK_MARKER in names:
+                    read(Path(directory))
+        else:  # a file inside a rendered tree, however deep
+            holder = next((parent for parent in path.parents if (parent / STACK_MARKER).is_file()), None)
+            if holder is not None:
+                read(holder)
+    return found
 
 
 def read_inputs(inputs: Iterable[str], progress: Progress = SILENT) -> Loaded:
@@ -328,11 +363,12 @@ def read_inputs(inputs: Iterable[str], progress: Progress = SILENT) -> Loaded:
     objects: list[SourceObject] = []
     problems: list[LoadProblem] = []
     count = 0
+    inputs = list(inputs)
     for found, trouble in iter_inputs(inputs, parallel=True, progress=progress):
         objects += found
         problems += trouble
         count += 1
-    return Loaded(objects, problems, count)
+    return Loaded(objects, problems, count, stack_markers(inputs))
 
 
 def load(inputs: Iterable[str], progress: Progress = SILENT) -> tuple[list[SourceObject], list[LoadProblem]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -43,7 +42,8 @@ def check_text(report: CheckReport) -> str:
     severities = ", ".join(f"{counts[s.value]} {s.value}" for s in Severity)
     gating = len(report.gating())
     verdict = "FAIL" if gating else "PASS"
-    lines.append(f"{verdict}: {len(report.objects)} objects, {len(report.rules)} rules, profile {report.profile}, "
+    profiles = f"profiles {', '.join(report.profiles)}" if report.profiles else f"profile {report.profile}"
+    lines.append(f"{verdict}: {len(report.objects)} objects, {len(report.rules)} rules, {profiles}, "
                  f"Kubernetes {report.kubernetes_version}: {severities}, {counts['waived']} waived; "
                  f"{gating} at or above {report.gate}")
     return "\n".join(lines) + "\n"
@@ -52,7 +52,7 @@ def check_text(report: CheckReport) -> str:
 def _finding_json(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule.id, "severity": f.severity.value, "status": f.status.value, "message": f.message,
             "file": f.source, "line": f.line, "kind": f.kind, "name": f.name, "namespace": f.namespace,
-            "path": f.path, "waiver": f.waiver}
+            "path": f.path, "waiver": f.waiver, "fingerprint": f.fingerprint, "subject": f.subject}
 
 
 def _problem_json(problem: LoadProblem) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def check_json(report: CheckReport) -> str:
         "problems": [_problem_json(problem) for problem in report.problems],
         "notices": report.notices,
         "summary": {"objects": len(report.objects), "files_read": report.files_read, "rules": len(report.rules),
-                    "profile": report.profile.value,
+                    "profile": report.profile.value, "profiles": [p.value for p in report.profiles or [report.profile]],
                     "kubernetes_version": report.kubernetes_version, "gate": report.gate.value,
                     "counts": report.counts(), "gating": len(report.gating()),
                     "exit_code": int(report.exit_code)},
@@ -105,7 +105,6 @@ def check_sarif(report: CheckReport) -> str:
     }
     results = []
     for f in report.findings:
-        fingerprint = hashlib.sha256(f"{f.rule.id}|{f.namespace}|{_object(f)}|{f.path}".encode()).hexdigest()
         result: dict[str, Any] = {
             "ruleId": f.rule.id,
             "ruleIndex": index[f.rule.id],
@@ -117,7 +116,7 @@ def check_sarif(report: CheckReport) -> str:
                 "logicalLocations": [{"fullyQualifiedName": f"{f.namespace or '-'}/{_object(f)}"
                                                             + (f".{f.path}" if f.path else ""), "kind": "object"}],
             }],
-            "partialFingerprints": {"vllmInfraFinding/v1": fingerprint},
+            "partialFingerprints": {"vllmInfraFinding/v2": f.fingerprint},
         }
         if f.status == Status.WAIVED:
             result["suppressions"] = [{"kind": "inSource", "justification": f.waiver}]

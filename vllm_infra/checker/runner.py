@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.checker.loading import (
+    Loaded,
     LoadProblem,
     Location,
     SourceObject,
@@ -53,6 +54,10 @@ class Finding:
     namespace: str
     path: str
     waiver: str | None = None
+    fingerprint: str = ""
+    """Stable across line moves and file renames (rule, object identity, path, subject or message)."""
+    subject: str | None = None
+    """What the finding is about, in the words a waiver accepts."""
 
     @property
     def status(self) -> Status:
@@ -75,6 +80,8 @@ class CheckReport:
     """What a reader should know that is no finding (e.g. no vLLM workload among the objects)."""
     files_read: int | None = None
     """Input files (and stdin) read; None when the objects were handed over in memory."""
+    profiles: tuple[Profile, ...] = ()
+    """Every profile objects were judged under (the trees synth rendered say theirs), when more than one."""
 
     def gating(self) -> list[Finding]:
         """Failed findings at or above the gate."""
@@ -102,7 +109,8 @@ def _located(located: dict[int, SourceObject], rule_findings: Iterable[RuleFindi
         findings.append(Finding(
             rule=finding.rule, severity=finding.severity, message=finding.message, source=source.source,
             line=source.line_of(finding.path), kind=source.kind, name=source.name, namespace=source.namespace,
-            path=format_path(finding.path), waiver=finding.waiver,
+            path=format_path(finding.path), waiver=finding.waiver, fingerprint=finding.fingerprint,
+            subject=finding.subject,
         ))
     return findings
 
@@ -135,7 +143,11 @@ def _findings(objects: Sequence[SourceObject], rules: Sequence[Rule], context: R
                          "", "") for problem in unreadable]
     if DUPLICATE_KEY in rules:
         findings += _duplicate_keys(objects)
-    return sorted(findings, key=lambda f: (f.source, f.line, f.rule.id, f.path))
+    return sorted(findings, key=_report_order)
+
+
+def _report_order(finding: Finding) -> tuple[str, int, str, str]:
+    return finding.source, finding.line, finding.rule.id, finding.path
 
 
 def _simulation(cluster: Cluster | None, objects: Sequence[SourceObject]) -> Simulation | None:
@@ -146,7 +158,7 @@ NO_VLLM_NOTICE = ("no vLLM workload found (no pod template runs a vLLM container
                   "describes one); only the rules for Kubernetes objects applied")
 
 
-def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
+def run_check(inputs: Sequence[str], *, profile: Profile | None = None,
               kubernetes_version: str | None = None, skip_kinds: Iterable[str] = (),
               gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None,
               ignore_missing_schemas: bool = False, progress: Progress = SILENT, gpu: GpuType | None = None,
@@ -154,10 +166,13 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
               cluster: Cluster | None = None) -> CheckReport:
     """Schema validation plus the rule catalog over manifests on disk (or stdin). Paths that do
     not exist, or inputs with no object at all, are bad input; everything else is analysed (with
-    ``cluster``, scheduling rules decide by a simulation on it)."""
+    ``cluster``, scheduling rules decide by a simulation on it). Without ``profile``, objects in a
+    tree synth rendered are judged under the profile its marker records, the others under
+    ``restricted``."""
     loaded = read_inputs(inputs, progress)
     objects, problems = loaded.objects, loaded.problems
-    context = RuleContext(profile=profile, skip_kinds=frozenset(skip_kinds),
+    groups, notices = _profile_groups(loaded, profile)
+    context = RuleContext(profile=next(iter(groups), Profile.RESTRICTED), skip_kinds=frozenset(skip_kinds),
                           kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
                           ignore_missing_schemas=ignore_missing_schemas, gpu=gpu,
                           architectures=tuple(sorted((architectures or {}).items())),
@@ -165,8 +180,8 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
     selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
     fatal = [problem for problem in problems if problem.argument] if objects else \
         problems or [LoadProblem(", ".join(inputs), None, "no Kubernetes objects found; refusing to pass")]
-    report = CheckReport([o.location for o in objects], [], fatal, gate, profile, context.kubernetes_version,
-                         selected)
+    report = CheckReport([o.location for o in objects], [], fatal, gate, context.profile, context.kubernetes_version,
+                         selected, notices, profiles=tuple(groups) if len(groups) > 1 else ())
     if fatal:
         return report
     if problems and UNREADABLE not in report.rules:
@@ -178,8 +193,31 @@ def run_check(inputs: Sequence[str], *, profile: Profile = Profile.RESTRICTED,
     if unread:
         report.notices.append(f"{sum(unread.values())} of {loaded.inputs} input files not read: "
                               + ", ".join(f"{count} {reason}" for reason, count in sorted(unread.items())))
-    report.findings = _findings(objects, selected, context, progress, problems)
+    findings: list[Finding] = []
+    for index, (group_profile, members) in enumerate(groups.items()):
+        findings += _findings(members, selected, replace(context, profile=group_profile), progress,
+                              problems if index == 0 else ())
+    report.findings = sorted(findings, key=_report_order)
     return report
+
+
+def _profile_groups(loaded: Loaded, profile: Profile | None) -> tuple[dict[Profile, list[SourceObject]], list[str]]:
+    """Objects by the profile they are judged under: ``profile`` for all when given, else each
+    rendered tree's recorded profile (``restricted`` outside one)."""
+    if profile is not None:
+        return {profile: list(loaded.objects)}, []
+    groups: dict[Profile, list[SourceObject]] = {}
+    notices = []
+    known = {member.value for member in Profile}
+    for directory, recorded in sorted(loaded.markers.items()):
+        if recorded.policy_profile not in known:
+            notices.append(f"{directory}: the stack marker names an unknown profile {recorded.policy_profile!r}; "
+                           "judged under restricted")
+    for obj in loaded.objects:
+        marker = loaded.marker_of(obj.source)
+        chosen = Profile(marker.policy_profile) if marker and marker.policy_profile in known else Profile.RESTRICTED
+        groups.setdefault(chosen, []).append(obj)
+    return dict(sorted(groups.items())), notices
 
 
 def check_objects(manifests: Sequence[Mapping[str, Any]], source: str, *, profile: Profile,

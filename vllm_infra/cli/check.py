@@ -11,6 +11,7 @@ import typer
 from vllm_infra.cli.output import fail, print_table, stdout
 from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
+from vllm_infra.vocabulary.profiles import PROFILES
 from vllm_infra.vocabulary.reporting import DataFormat, Profile, ReportFormat, Severity
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from vllm_infra.checker.simulation.cluster import Cluster
 
 PATHS_HELP = "Files or directories of rendered YAML (recursively), or - for stdin."
+PROFILE_HELP = ("Rule profile. Default: the profile each rendered tree's stack marker records, restricted "
+                "elsewhere. " + " ".join(f"{policy.profile}: {policy.summary}." for policy in PROFILES.values()))
 
 
 def _skips(values: list[str] | None) -> list[str]:
@@ -37,8 +40,7 @@ def _bad_input(problems: list[object], document: str | None) -> None:
 def check(
     paths: Annotated[list[str] | None, typer.Argument(help=PATHS_HELP + " Default: manifests.",
                                                       show_default=False)] = None,
-    profile: Annotated[Profile, typer.Option(help="Rule profile: dev relaxes PDB, replica and digest rules; "
-                                                  "rdma allows IPC_LOCK.")] = Profile.RESTRICTED,
+    profile: Annotated[Profile | None, typer.Option(help=PROFILE_HELP, show_default=False)] = None,
     output: Annotated[ReportFormat, typer.Option("--output", "-o", help="Report format.")] = ReportFormat.TEXT,
     fail_on: Annotated[Severity, typer.Option(help="Lowest severity that fails the run (exit 1).")]
     = Severity.HIGH,

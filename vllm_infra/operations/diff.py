@@ -9,13 +9,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vllm_infra.checker.runner import check_objects
+from vllm_infra.checker.runner import Status, check_objects
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.operations.plan import ServicePlan, plan_fleet
 from vllm_infra.operations.simulate import cluster_of
 from vllm_infra.render import Manifest
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.vocabulary.kubernetes import IMMUTABLE_FIELDS
+from vllm_infra.vocabulary.waivers import waivers_in
 
 ABSENT = "(absent)"
 """How a field that one side does not have is shown."""
@@ -71,7 +72,13 @@ class StackDiff:
     cost: tuple[tuple[float, float], tuple[float, float]] | None = None
     """Monthly USD (min, max) before and after, when it changes."""
     findings_added: list[str] = field(default_factory=list)
+    """Failed findings the change introduces (waived ones are listed under waivers)."""
     findings_resolved: list[str] = field(default_factory=list)
+    findings_changed: list[str] = field(default_factory=list)
+    """The same rule on the same field of the same object, failing before and after, saying something else
+    (an image bump that moves an unpinned tag from one release to the next)."""
+    waivers: list[str] = field(default_factory=list)
+    """Waivers added, removed and changed, object by object."""
     scheduling: list[str] = field(default_factory=list)
     """Scheduling verdicts that change, where an inventory exists on either side."""
     problem: str | None = None
@@ -85,7 +92,8 @@ class StackDiff:
     def empty(self) -> bool:
         """Whether nothing at all changes."""
         return not (self.objects or self.gpus or self.services or self.cost or self.findings_added
-                    or self.findings_resolved or self.scheduling or self.problem)
+                    or self.findings_resolved or self.findings_changed or self.waivers or self.scheduling
+                    or self.problem)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -182,13 +190,53 @@ def _cost(plans: Sequence[ServicePlan]) -> tuple[float, float]:
     return round(sum(row.cost_min for row in plans), 2), round(sum(row.cost_max for row in plans), 2)
 
 
-def _findings(side: StackSide, stack: str) -> set[str]:
+_FindingKey = tuple[str, str, str, str, str]
+
+
+def _failed(side: StackSide, stack: str) -> dict[_FindingKey, str]:
+    """Failed findings by (rule, kind, namespace, name, path) -> how they read."""
     if side.fleet is None:
-        return set()
+        return {}
     cluster = cluster_of(side.fleet.cluster) if side.fleet.cluster else None
     report = check_objects(side.objects, stack, profile=side.fleet.policy_profile, cluster=cluster)
-    return {f"{f.kind}/{f.name}: {f.rule.id} {f.severity}: {f.message}" + (f" at {f.path}" if f.path else "")
-            for f in report.findings}
+    return {(f.rule.id, f.kind, f.namespace, f.name, f.path):
+            f"{f.kind}/{f.name}: {f.rule.id} {f.severity}: {f.message}" + (f" at {f.path}" if f.path else "")
+            for f in report.findings if f.status == Status.FAILED}
+
+
+def _finding_lines(before: dict[_FindingKey, str], after: dict[_FindingKey, str],
+                   ) -> tuple[list[str], list[str], list[str]]:
+    """(added, resolved, changed): a finding that stays on its field but reads differently is one change."""
+    added = [after[key] for key in sorted(after.keys() - before.keys())]
+    resolved = [before[key] for key in sorted(before.keys() - after.keys())]
+    changed = [f"{before[key]} -> {after[key].split(': ', 2)[2]}" for key in sorted(before.keys() & after.keys())
+               if before[key] != after[key]]
+    return added, resolved, changed
+
+
+def _waivers(objects: Sequence[Manifest]) -> dict[tuple[str, str, str], str]:
+    """Waiver annotations by (Kind/name, namespace, rule) -> value."""
+    found = {}
+    for obj in objects:
+        kind, namespace, name = _key(obj)
+        for rule, waiver in waivers_in((obj.get("metadata") or {}).get("annotations")).items():
+            found[(f"{kind}/{name}", namespace, rule)] = waiver.annotation()[1] if waiver.problem is None else \
+                waiver.reason
+    return found
+
+
+def _waiver_lines(before: Sequence[Manifest], after: Sequence[Manifest]) -> list[str]:
+    old, new = _waivers(before), _waivers(after)
+    lines = []
+    for key in sorted(old.keys() | new.keys()):
+        title, _namespace, rule = key
+        if key not in old:
+            lines.append(f"+ {title}: {rule} waived: {new[key]}")
+        elif key not in new:
+            lines.append(f"- {title}: {rule} no longer waived (was: {old[key]})")
+        elif old[key] != new[key]:
+            lines.append(f"~ {title}: {rule} waiver changed: {old[key]} -> {new[key]}")
+    return lines
 
 
 def _verdicts(side: StackSide) -> dict[tuple[str, str], str]:
@@ -221,9 +269,9 @@ def diff_stack(stack: str, before: StackSide, after: StackSide) -> StackDiff:
     result.services = _service_lines(plans_before, plans_after)
     cost_before, cost_after = _cost(plans_before), _cost(plans_after)
     result.cost = (cost_before, cost_after) if cost_before != cost_after else None
-    findings_before, findings_after = _findings(before, stack), _findings(after, stack)
-    result.findings_added = sorted(findings_after - findings_before)
-    result.findings_resolved = sorted(findings_before - findings_after)
+    result.findings_added, result.findings_resolved, result.findings_changed = _finding_lines(
+        _failed(before, stack), _failed(after, stack))
+    result.waivers = _waiver_lines(before.objects, after.objects)
     result.scheduling = _scheduling_lines(before, after)
     return result
 

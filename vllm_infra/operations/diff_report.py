@@ -72,6 +72,7 @@ def _consequences(diff: StackDiff) -> list[tuple[str, list[str]]]:
     return [(title, lines) for title, lines in (
         ("GPUs (min-max)", _gpu_text(diff)), ("cost", [cost] if cost else []), ("services", diff.services),
         ("findings added", diff.findings_added), ("findings resolved", diff.findings_resolved),
+        ("findings changed", diff.findings_changed), ("waivers", diff.waivers),
         ("scheduling", diff.scheduling)) if lines]
 
 
@@ -128,7 +129,8 @@ def render_markdown(diffs: Sequence[StackDiff], limit: int = MARKDOWN_LIMIT) -> 
     head = [MARKER, "### vllm-infra diff", "",
             "| stack | objects | GPUs (min-max) | cost per month | findings |", "|---|---|---|---|---|"]
     for diff in diffs:
-        findings = f"+{len(diff.findings_added)} / -{len(diff.findings_resolved)}"
+        findings = f"+{len(diff.findings_added)} / -{len(diff.findings_resolved)}" + (
+            f" / ~{len(diff.findings_changed)}" if diff.findings_changed else "")
         head.append(f"| {_text(diff.stack)} | {_text(summary(diff))} | "
                     f"{_text('; '.join(_gpu_text(diff)) or 'unchanged')} | {_text(_cost_text(diff) or 'unchanged')} "
                     f"| {findings} |")

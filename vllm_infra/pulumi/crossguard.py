@@ -33,6 +33,7 @@ from vllm_infra.checker.rules import (
     Rule,
     RuleContext,
     RuleFinding,
+    WaiverRule,
     evaluate,
 )
 from vllm_infra.vocabulary.kubernetes import PULUMI_TIMEOUT_ANNOTATION
@@ -124,11 +125,13 @@ def _bundle(resources: Iterable[PolicyResource]) -> tuple[list[dict[str, Any]], 
     return objects, urns
 
 
-def _stack_validator(rules: list[Rule], context: RuleContext, waived: bool
+def _stack_validator(rules: list[Rule], context: RuleContext, waived: bool, only: Rule | None = None,
                      ) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         objects, urns = _bundle(args.resources)
         for finding in evaluate(objects, rules, context):
+            if only is not None and finding.rule is not only:
+                continue
             if waived and finding.waiver is not None:
                 report_violation(f"waived ({finding.waiver}): {_describe(finding)}", urns.get(id(finding.obj)))
             elif not waived and finding.waiver is None:
@@ -136,15 +139,19 @@ def _stack_validator(rules: list[Rule], context: RuleContext, waived: bool
     return validate
 
 
-def _policy(rule: ResourceRule | BundleRule, context: RuleContext) -> Policy:
+def _policy(rule: ResourceRule | BundleRule | WaiverRule, context: RuleContext) -> Policy:
     tags = ["kubernetes", "vllm", *(["gpu"] if rule.gpu_specific else [])]
     severity = PolicySeverity(rule.severity.value)
     if isinstance(rule, ResourceRule):
         return ResourceValidationPolicy(
             name=rule.id.lower(), description=rule.title, validate=_resource_validator(rule, context),
             enforcement_level=_enforcement(rule), severity=severity, remediation_steps=rule.remediation, tags=tags)
+    if isinstance(rule, WaiverRule):  # waivers are judged against the findings of every rule
+        validate = _stack_validator(list(RULES.values()), context, waived=False, only=rule)
+    else:
+        validate = _stack_validator([rule], context, waived=False)
     return StackValidationPolicy(
-        name=rule.id.lower(), description=rule.title, validate=_stack_validator([rule], context, waived=False),
+        name=rule.id.lower(), description=rule.title, validate=validate,
         enforcement_level=_enforcement(rule), severity=severity, remediation_steps=rule.remediation, tags=tags)
 
 

@@ -28,6 +28,7 @@ from vllm_infra.vocabulary.kubernetes import (
     MANAGED_BY_LABEL,
     object_sort_key,
 )
+from vllm_infra.vocabulary.profiles import POD_SECURITY_LABEL_PREFIX, POD_SECURITY_MODES
 from vllm_infra.vocabulary.progress import Advance, ignore
 
 __all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_namespace", "render_service"]
@@ -66,9 +67,7 @@ def render_namespace(fleet: FleetSpec) -> Manifest:
                 "app.kubernetes.io/part-of": fleet.name,
                 MANAGED_BY_LABEL: MANAGED_BY,
                 ENVIRONMENT_LABEL: fleet.environment,
-                "pod-security.kubernetes.io/enforce": level,
-                "pod-security.kubernetes.io/audit": level,
-                "pod-security.kubernetes.io/warn": level,
+                **{f"{POD_SECURITY_LABEL_PREFIX}{mode}": level for mode in POD_SECURITY_MODES},
             },
         },
     })

@@ -44,8 +44,8 @@ def apply_patches(service: ResolvedService, objects: list[dict[str, Any]]) -> li
             raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: {exc}") from exc
         if _waivers(patched[index]) - _waivers(objects[index]):
             raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: patches may not add "
-                             f"waivers ({WAIVER_ANNOTATION_PREFIX}*); the spec's typed reasons render the waivers it "
-                             "allows")
+                             f"or change waivers ({WAIVER_ANNOTATION_PREFIX}*); the spec's typed reasons render the "
+                             "waivers it allows")
         if _identity(patched[index]) != _identity(objects[index]):
             raise PatchError(f"services[{service.name}].patches[{number}] on {key[0]}/{key[1]}: patches may not "
                              "change apiVersion, kind, metadata.name or metadata.namespace (they decide the file "
@@ -53,10 +53,10 @@ def apply_patches(service: ResolvedService, objects: list[dict[str, Any]]) -> li
     return patched
 
 
-def _waivers(obj: Any) -> set[str]:
-    """Waiver annotations anywhere in an object (its own, or a pod template's)."""
+def _waivers(obj: Any) -> set[tuple[str, str]]:
+    """Waiver annotations (key, value) anywhere in an object (its own, or a pod template's)."""
     if isinstance(obj, dict):
-        found = {str(key) for key in obj if str(key).startswith(WAIVER_ANNOTATION_PREFIX)}
+        found = {(str(key), str(value)) for key, value in obj.items() if str(key).startswith(WAIVER_ANNOTATION_PREFIX)}
         return found.union(*(_waivers(value) for value in obj.values()))
     if isinstance(obj, list):
         return set().union(*(_waivers(item) for item in obj))

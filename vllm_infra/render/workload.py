@@ -13,9 +13,9 @@ from vllm_infra.vocabulary.kubernetes import (
     LWS_API_VERSION,
     PULUMI_TIMEOUT_ANNOTATION,
     SPARE_GPUS_ANNOTATION,
-    WAIVER_ANNOTATION_PREFIX,
 )
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, TRUST_REMOTE_CODE_RULE
+from vllm_infra.vocabulary.waivers import trusted_code_subject, waiver_annotation
 
 ROLLOUT_DEADLINE_MARGIN = 120
 
@@ -29,11 +29,15 @@ def workload_annotations(service: ResolvedService) -> dict[str, str]:
     }
     if service.spare_gpus:
         annotations[SPARE_GPUS_ANNOTATION] = str(service.spare_gpus)
-    reason = service.spec.model.trust_remote_code_reason
-    if reason:
-        annotations[f"{WAIVER_ANNOTATION_PREFIX}{TRUST_REMOTE_CODE_RULE}"] = reason
+    model = service.spec.model
+    if model.trust_remote_code_reason:
+        key, value = waiver_annotation(TRUST_REMOTE_CODE_RULE, (trusted_code_subject(model.id, model.revision),),
+                                       model.trust_remote_code_reason)
+        annotations[key] = value
     if service.spec.image.unpinned_reason:
-        annotations[f"{WAIVER_ANNOTATION_PREFIX}{IMAGE_PINNING_RULE}"] = service.spec.image.unpinned_reason
+        key, value = waiver_annotation(IMAGE_PINNING_RULE, (service.spec.image.reference,),
+                                       service.spec.image.unpinned_reason)
+        annotations[key] = value
     return annotations
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -14,17 +13,10 @@ from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.spec.delivery import DeliverySpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
-from vllm_infra.vocabulary.reporting import Profile
+from vllm_infra.vocabulary.profiles import DISRUPTION_BUDGET_RULE, PodSecurityLevel, policy_of
+from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile
 
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-
-
-class PodSecurityLevel(StrEnum):
-    """Pod Security Standards level enforced on the namespace."""
-
-    RESTRICTED = "restricted"
-    BASELINE = "baseline"
-    PRIVILEGED = "privileged"
 
 
 class NamespaceSpec(SpecModel):
@@ -170,22 +162,23 @@ class FleetSpec(SpecModel):
     @model_validator(mode="after")
     def _profile_requirements(self) -> FleetSpec:
         """What the profile's rules require of every service, so that synth never writes what
-        ``check --profile`` refuses (the dev profile relaxes digests and PDBs, nothing else)."""
-        strict = self.policy_profile != Profile.DEV
+        ``check --profile`` refuses (read from the profile's descriptor, as the rules read it)."""
+        policy = policy_of(self.policy_profile)
         problems = []
-        if strict and self.namespace.create and self.namespace.pod_security != PodSecurityLevel.RESTRICTED:
+        levels = policy.namespace_levels
+        if levels and self.namespace.create and self.namespace.pod_security not in levels:
             problems.append(Problem(("namespace", "pod_security"), f"the {self.policy_profile} profile enforces the "
-                                    "restricted Pod Security level on the namespace (VI-SEC-016)",
+                                    f"{' or '.join(sorted(levels))} Pod Security level on the namespace (VI-SEC-016)",
                                     self.namespace.pod_security.value))
         for index, service in enumerate(self.services):
-            if strict and service.image.digest is None and service.image.unpinned_reason is None:
+            if policy.requires_digests and service.image.digest is None and service.image.unpinned_reason is None:
                 problems.append(Problem(("services", index, "image", "digest"), f"the {self.policy_profile} profile "
-                                        "pins images by digest (VI-IMG-001); set image.digest (or say why not in "
-                                        "image.unpinned_reason), or policy_profile: dev", None))
-            if strict and not service.availability.disruption_budget.enabled:
+                                        f"pins images by digest ({IMAGE_PINNING_RULE}); set image.digest (or say why "
+                                        "not in image.unpinned_reason), or policy_profile: dev", None))
+            if policy.applies(DISRUPTION_BUDGET_RULE) and not service.availability.disruption_budget.enabled:
                 problems.append(Problem(("services", index, "availability", "disruption_budget", "enabled"),
                                         f"the {self.policy_profile} profile requires a PodDisruptionBudget "
-                                        "(VI-AVL-001)", False))
+                                        f"({DISRUPTION_BUDGET_RULE})", False))
             if not service.network_policy.enabled:
                 problems.append(Problem(("services", index, "network_policy", "enabled"), "every profile requires a "
                                         "NetworkPolicy around vLLM pods (VI-NET-001)", False))

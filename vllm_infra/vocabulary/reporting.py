@@ -32,14 +32,11 @@ class Severity(StrEnum):
 
 
 class Profile(StrEnum):
-    """Policy profiles: which relaxations apply."""
+    """Policy profile names; what each one means is its descriptor in ``vocabulary.profiles``."""
 
     RESTRICTED = "restricted"
-    """Every rule at full strength (default)."""
     DEV = "dev"
-    """Single-replica, digest-free development: relaxes AVL-001, AVL-004 and IMG-001's digest requirement."""
     RDMA = "rdma"
-    """Like restricted, but allows adding IPC_LOCK for RDMA (SEC-004)."""
 
 
 class ReportFormat(StrEnum):

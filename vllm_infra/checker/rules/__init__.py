@@ -25,12 +25,23 @@ from vllm_infra.checker.rules import (
     schema,
     security,
     versions,
+    waivers,
 )
-from vllm_infra.checker.rules.base import BundleRule, InputRule, ResourceRule, Rule, RuleContext, Scope, Violation
+from vllm_infra.checker.rules.base import (
+    BundleRule,
+    InputRule,
+    ResourceRule,
+    Rule,
+    RuleContext,
+    Scope,
+    Violation,
+    WaiverRule,
+)
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
 RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, gpu, hygiene, images, inputs, multinode,
-                                        network, placement, probes, rbac, resources, schema, security, versions)
+                                        network, placement, probes, rbac, resources, schema, security, versions,
+                                        waivers)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 
@@ -39,7 +50,7 @@ def catalog(modules: Iterable[ModuleType]) -> dict[str, Rule]:
     found: dict[str, Rule] = {}
     for module in modules:
         for value in vars(module).values():
-            if isinstance(value, ResourceRule | BundleRule | InputRule):
+            if isinstance(value, ResourceRule | BundleRule | InputRule | WaiverRule):
                 if value.id in found and found[value.id] is not value:
                     raise ValueError(f"duplicate rule id {value.id} in {module.__name__}")
                 found[value.id] = value
@@ -60,5 +71,6 @@ __all__ = [
     "RuleFinding",
     "Scope",
     "Violation",
+    "WaiverRule",
     "evaluate",
 ]

@@ -21,7 +21,7 @@ from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
 from vllm_infra.vocabulary.paths import FieldPath
-from vllm_infra.vocabulary.reporting import Profile, Severity
+from vllm_infra.vocabulary.reporting import Severity
 
 SATURATION_METRIC = re.compile(r"num_requests_waiting|num_requests_running|kv_cache_usage_perc|gpu_cache_usage_perc|"
                                r"flow_control|epp|queue|wva_desired_replicas", re.IGNORECASE)
@@ -44,8 +44,6 @@ def selected_workloads(bundle: Bundle, namespace: str, selector: Mapping[str, An
     "VI-AVL-001", Severity.HIGH, "Each serving workload is covered by exactly one PodDisruptionBudget",
     "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile accepts none.")
 def one_pdb(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
-    if ctx.profile == Profile.DEV:
-        return
     budgets_of: dict[int, list[Manifest]] = {}
     for pdb in bundle.of_kind("PodDisruptionBudget"):
         for workload in selected_workloads(bundle, namespace_of(pdb), dig(pdb, "spec", "selector")):
@@ -121,8 +119,6 @@ def _spreads_over_hosts(spec: Mapping[str, Any]) -> bool:
     "Run >= 2 replicas (or autoscaler minimum >= 2) with a topologySpreadConstraint or podAntiAffinity on "
     "kubernetes.io/hostname.")
 def replicated(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
-    if ctx.profile == Profile.DEV:
-        return
     for workload in _serving_workloads(bundle):
         if bundle.minimum_scale(workload) < 2:
             yield Violation(("spec",), "fewer than 2 replicas: one node or GPU failure is an outage", obj=workload)

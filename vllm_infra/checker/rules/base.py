@@ -4,6 +4,7 @@ manifest dicts that yields violations. Resource rules see one object, bundle rul
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +21,7 @@ from vllm_infra.vocabulary.limits import (
     MIN_STARTUP_SECONDS,
 )
 from vllm_infra.vocabulary.paths import FieldPath
+from vllm_infra.vocabulary.profiles import ProfilePolicy, policy_of
 from vllm_infra.vocabulary.reporting import Profile, Severity
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ class Scope(StrEnum):
     """All objects together (CrossGuard StackValidationPolicy)."""
     INPUT = "input"
     """How a file reads (syntax, duplicate keys), found while loading it."""
+    WAIVERS = "waivers"
+    """Waivers set against the findings of the other rules, found by the engine."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,16 @@ class RuleContext:
     """The GPU type assumed for pods that pin none (``check --gpu``)."""
     architectures: tuple[tuple[str, ModelArchitecture], ...] = ()
     """Architectures of models missing from the catalog, by model id (``check --model-config``)."""
+    today: datetime.date | None = None
+    """The date waiver expiries are judged on (None: today's)."""
     simulation: Simulation | None = None
     """The scheduling simulation on a declared cluster (``check --cluster``, a stack's
     ``cluster``): placement, rollout and drain rules decide by it instead of by heuristics."""
+
+    @property
+    def policy(self) -> ProfilePolicy:
+        """What the profile relaxes and admits."""
+        return policy_of(self.profile)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,9 @@ class Violation:
     """Overrides the rule's severity for a lesser finding (e.g. a warning inside a critical rule)."""
     waivable: bool = True
     """False when even a waiver must not hide this failure."""
+    subject: str | None = None
+    """What the finding is about, in the words a waiver accepts (an image reference, a model id);
+    None when only the finding's fingerprint names it."""
 
 
 ResourceCheck = Callable[[Manifest, RuleContext], Iterator[Violation]]
@@ -130,7 +144,16 @@ class InputRule(_RuleInfo):
     scope = Scope.INPUT
 
 
-Rule = ResourceRule | BundleRule | InputRule
+@dataclass(frozen=True)
+class WaiverRule(_RuleInfo):
+    """A finding about waivers themselves (one that covers nothing), raised by the engine."""
+
+    name: str
+    """A short identifier (SARIF ``name``)."""
+    scope = Scope.WAIVERS
+
+
+Rule = ResourceRule | BundleRule | InputRule | WaiverRule
 
 
 def resource_rule(rule_id: str, severity: Severity, title: str, remediation: str, *,

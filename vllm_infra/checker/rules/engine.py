@@ -1,24 +1,30 @@
 """Run the catalog over a set of objects and apply waivers.
 
-A waiver is the annotation ``vllm-infra.io/waive.<rule-id>: "<reason>"`` on the object a finding
-belongs to. Waived findings are reported as waived, never dropped; a waiver without a reason is
-ignored and says so.
+A waiver is the annotation ``vllm-infra.io/waive.<rule-id>: "accepts=<value>; expires=<date>;
+<reason>"`` on the object a finding belongs to (``vocabulary.waivers``). It covers the findings of
+that rule whose subject or fingerprint it accepts, until it expires, where the profile lets a
+finding of that severity be waived. Waived findings are reported as waived, never dropped; a
+finding a waiver does not cover says why; a waiver that covers nothing is itself a finding.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vllm_infra.checker.reading.bundle import Bundle
-from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.objects import Manifest, dig, name_of, namespace_of
 from vllm_infra.checker.reading.views import shared_views
 from vllm_infra.checker.rules.base import BundleRule, ResourceRule, Rule, RuleContext, Violation
+from vllm_infra.checker.rules.waivers import STALE_WAIVER
 from vllm_infra.vocabulary.kubernetes import WAIVER_ANNOTATION_PREFIX
-from vllm_infra.vocabulary.paths import FieldPath
+from vllm_infra.vocabulary.paths import FieldPath, format_path
 from vllm_infra.vocabulary.progress import SILENT, Advance, Progress
-from vllm_infra.vocabulary.reporting import Profile, Severity
+from vllm_infra.vocabulary.reporting import Severity
+from vllm_infra.vocabulary.waivers import Waiver, waivers_in
 from vllm_infra.workers import Forked, balanced_pieces, pieces, worker_count
 
 
@@ -33,12 +39,17 @@ class RuleFinding:
     severity: Severity
     waiver: str | None = None
     """The waiver's reason when the finding is waived."""
+    subject: str | None = None
+    """What the finding is about, in the words a waiver accepts."""
+    fingerprint: str = ""
+    """Stable across line moves and file renames: rule, object identity, path and subject (or message)."""
 
 
-def _waiver(obj: Manifest, rule_id: str) -> str | None:
-    annotations = dig(obj, "metadata", "annotations")
-    reason = annotations.get(WAIVER_ANNOTATION_PREFIX + rule_id) if isinstance(annotations, dict) else None
-    return None if reason is None else str(reason).strip()
+def fingerprint(rule_id: str, obj: Manifest, path: FieldPath, subject: str | None, message: str) -> str:
+    """16 hex digits naming one finding: what baselines record and waivers may accept."""
+    identity = "|".join((rule_id, str(obj.get("kind", "")), namespace_of(obj), name_of(obj), format_path(path),
+                         subject if subject is not None else message))
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 def evaluate(objects: Sequence[Manifest], rules: Iterable[Rule], context: RuleContext | None = None,
@@ -141,13 +152,15 @@ def _forked(bundle: Bundle, context: RuleContext, resource: list[ResourceRule], 
 
 def _findings(bundle: Bundle, context: RuleContext, rules: list[Rule], progress: Progress,
               parallel: bool) -> list[RuleFinding]:
-    """Resource rules over every object, then bundle rules once each."""
+    """Resource rules over every object, then bundle rules once each (those the profile runs)."""
+    rules = [rule for rule in rules if context.policy.applies(rule.id)]
     resource = [rule for rule in rules if isinstance(rule, ResourceRule)]
     bundle_rules = [rule for rule in rules if isinstance(rule, BundleRule)]
     advance = progress.phase("checking rules", len(bundle.objects) + len(bundle_rules))
     workers = worker_count() if parallel and len(bundle.objects) >= PARALLEL_MIN_OBJECTS else 1
     produced = _forked(bundle, context, resource, bundle_rules, advance, workers) if workers > 1 else \
         _serial(bundle, context, resource, bundle_rules, advance)
+    judge = _WaiverJudge(context)
     findings: list[RuleFinding] = []
     seen: set[tuple[str, int, FieldPath, str]] = set()
     for current, obj, violation in produced:
@@ -155,14 +168,70 @@ def _findings(bundle: Bundle, context: RuleContext, rules: list[Rule], progress:
         if key in seen:
             continue
         seen.add(key)
-        message, waiver = violation.message, _waiver(obj, current.id)
-        severity = violation.severity or current.severity
-        if waiver is not None and not violation.waivable:
-            message, waiver = f"{message} (waiver not applicable to this failure)", None
-        elif waiver is not None and severity == Severity.CRITICAL and context.profile == Profile.RESTRICTED:
-            message, waiver = f"{message} (waiver not applied: critical findings cannot be waived under the " \
-                              "restricted profile)", None
-        elif waiver == "":
-            message, waiver = f"{message} (waiver ignored: it gives no reason)", None
-        findings.append(RuleFinding(current, obj, violation.path, message, severity, waiver))
+        findings.append(judge.finding(current, obj, violation))
+    if STALE_WAIVER in rules:
+        findings += judge.stale([rule.id for rule in rules], bundle.objects)
     return findings
+
+
+class _WaiverJudge:
+    """Decides, finding by finding, whether the object's waiver covers it, and remembers which
+    waivers covered something."""
+
+    def __init__(self, context: RuleContext) -> None:
+        self.context = context
+        self.policy = context.policy
+        self.today = context.today or datetime.date.today()
+        self.used: set[tuple[int, str]] = set()
+        self._waivers: dict[int, dict[str, Waiver]] = {}
+
+    def waivers(self, obj: Manifest) -> dict[str, Waiver]:
+        """The object's waivers by rule id (read once per object)."""
+        if id(obj) not in self._waivers:
+            self._waivers[id(obj)] = waivers_in(dig(obj, "metadata", "annotations"))
+        return self._waivers[id(obj)]
+
+    def finding(self, rule: Rule, obj: Manifest, violation: Violation) -> RuleFinding:
+        severity = violation.severity or rule.severity
+        mark = fingerprint(rule.id, obj, violation.path, violation.subject, violation.message)
+        waiver = self.waivers(obj).get(rule.id)
+        message, reason = violation.message, None
+        if waiver is not None:
+            why_not = self._why_not(waiver, violation, severity, mark)
+            if why_not is None:
+                reason = waiver.reason
+                self.used.add((id(obj), rule.id))
+            else:
+                message = f"{message} (waiver not applied: {why_not})"
+        return RuleFinding(rule, obj, violation.path, message, severity, reason, violation.subject, mark)
+
+    def _why_not(self, waiver: Waiver, violation: Violation, severity: Severity, mark: str) -> str | None:
+        if not violation.waivable:
+            return "this failure cannot be waived"
+        if severity not in self.policy.waivable:
+            return f"{severity} findings cannot be waived under the {self.context.profile} profile"
+        if waiver.problem is not None:
+            return waiver.problem
+        if not waiver.covers(violation.subject, mark):
+            named = f"{violation.subject} (fingerprint {mark})" if violation.subject else f"fingerprint {mark}"
+            return f"it accepts {', '.join(waiver.accepts)}, not {named}"
+        if waiver.expired(self.today):
+            return f"it expired on {waiver.expires}"
+        return None
+
+    def stale(self, rule_ids: Iterable[str], objects: Iterable[Manifest]) -> list[RuleFinding]:
+        """A finding for each waiver of an evaluated rule that covered nothing."""
+        evaluated = set(rule_ids)
+        found = []
+        for obj in objects:
+            for rule_id, waiver in sorted(self.waivers(obj).items()):
+                if rule_id not in evaluated or (id(obj), rule_id) in self.used:
+                    continue
+                problem = f" ({waiver.problem})" if waiver.problem else ""
+                what = f"accepts {', '.join(waiver.accepts)}" if waiver.accepts else "accepts nothing"
+                message = (f"the waiver of {rule_id} covers no current finding{problem}: it {what}; what it was "
+                           "written for changed or is gone")
+                path: FieldPath = ("metadata", "annotations", f"{WAIVER_ANNOTATION_PREFIX}{rule_id}")
+                found.append(RuleFinding(STALE_WAIVER, obj, path, message, STALE_WAIVER.severity, None, None,
+                                         fingerprint(STALE_WAIVER.id, obj, path, rule_id, message)))
+        return found

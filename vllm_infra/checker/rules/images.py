@@ -11,7 +11,7 @@ from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_t
 from vllm_infra.checker.reading.templates import containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import FLOATING_TAG, WORKLOAD_KINDS
-from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile, Severity
+from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Severity
 
 
 @resource_rule(
@@ -23,10 +23,11 @@ def pinned_images(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             image = str(ref.spec.get("image", ""))
             _repo, tag, digest = image_parts(image)
             path = (*ref.path, "image")
-            if not digest and (tag is None or FLOATING_TAG.match(tag)):
-                yield Violation(path, f"image {image} floats (no tag, or a moving tag such as 'latest' or 'nightly')")
-            elif not digest and ctx.profile != Profile.DEV:
-                yield Violation(path, f"image {image} is not pinned by digest")
+            if not digest and (tag is None or FLOATING_TAG.match(tag)):  # no waiver makes a moving tag reviewable
+                yield Violation(path, f"image {image} floats (no tag, or a moving tag such as 'latest' or 'nightly')",
+                                waivable=False, subject=image)
+            elif not digest and ctx.policy.requires_digests:
+                yield Violation(path, f"image {image} is not pinned by digest", subject=image)
 
 
 @resource_rule(

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from vllm_infra.checker.reading.bundle import Bundle
-from vllm_infra.checker.reading.objects import Manifest, dig, labels_match, namespace_of
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig, labels_match, namespace_of
 from vllm_infra.checker.reading.server import (
     api_ports,
     is_operator_resource,
@@ -68,15 +68,17 @@ def network_isolation(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 
 @resource_rule(
     "VI-NET-002", Severity.HIGH, "Services are ClusterIP only",
-    "Use type ClusterIP and reach the model through a gateway; waive LoadBalancer/NodePort with a reason.",
+    "Use type ClusterIP and reach the model through a gateway; waive a reviewed LoadBalancer/NodePort with "
+    "vllm-infra.io/waive.VI-NET-002: \"accepts=LoadBalancer; <reason>\".",
     kinds={"Service"})
 def cluster_ip_only(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     service_type = dig(obj, "spec", "type", default="ClusterIP")
     if service_type != "ClusterIP":
         yield Violation(("spec", "type"), f"Service type {service_type} exposes the inference API outside the "
-                                          "cluster")
+                                          "cluster", subject=str(service_type))
     if dig(obj, "spec", "externalIPs"):
-        yield Violation(("spec", "externalIPs"), "Service sets externalIPs")
+        yield Violation(("spec", "externalIPs"), "Service sets externalIPs",
+                        subject=",".join(map(str, as_list(dig(obj, "spec", "externalIPs")))))
 
 
 def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[int]]:

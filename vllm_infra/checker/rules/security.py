@@ -13,12 +13,14 @@ from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.environment import env_entries, env_values
 from vllm_infra.checker.reading.objects import Manifest, as_list, dig, name_of, namespace_of
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
-from vllm_infra.checker.reading.templates import containers, pod_templates
+from vllm_infra.checker.reading.templates import PodTemplate, containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.paths import FieldPath
-from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE, Profile, Severity
+from vllm_infra.vocabulary.profiles import ADDED_CAPABILITIES_ADMITTED, POD_SECURITY_ENFORCE_LABEL, PodSecurityLevel
+from vllm_infra.vocabulary.reporting import TRUST_REMOTE_CODE_RULE, Severity
+from vllm_infra.vocabulary.waivers import trusted_code_subject
 
 _ALLOWED_VOLUMES = frozenset({"configMap", "downwardAPI", "emptyDir", "projected", "secret", "csi",
                               "persistentVolumeClaim", "ephemeral", "image"})
@@ -64,7 +66,7 @@ def no_privilege_escalation(obj: Manifest, ctx: RuleContext) -> Iterator[Violati
     "Set capabilities.drop: [ALL]; add only NET_BIND_SERVICE (IPC_LOCK only under the rdma profile).",
     kinds=WORKLOAD_KINDS)
 def least_capabilities(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    allowed = {"NET_BIND_SERVICE"} | ({"IPC_LOCK"} if ctx.profile == Profile.RDMA else set())
+    allowed = ctx.policy.added_capabilities
     for template in pod_templates(obj):
         for ref in containers(template):
             caps = dig(ref.spec, "securityContext", "capabilities", default={}) or {}
@@ -274,7 +276,8 @@ def trust_remote_code(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         if unpinned:
             yield Violation(args_path(ref), "--trust-remote-code runs repository code that is not pinned: set "
                             + " and ".join(f"--{flag}" for flag in unpinned) + " to a commit hash", waivable=False)
-        yield Violation(args_path(ref), "--trust-remote-code executes Python from the model repository")
+        yield Violation(args_path(ref), "--trust-remote-code executes Python from the model repository",
+                        subject=trusted_code_subject(args.model, args.flag("code-revision") or args.flag("revision")))
 
 
 def _all_allocated(var: str, value: str | None, container: Mapping[str, Any]) -> bool:
@@ -365,7 +368,44 @@ def _baseline_context(path: FieldPath, context: dict[str, Any], who: str) -> Ite
     "pods this catalog would refuse.", kinds={"Namespace"})
 def namespace_pod_security(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     labels = dig(obj, "metadata", "labels")
-    level = labels.get("pod-security.kubernetes.io/enforce") if isinstance(labels, dict) else None
-    if ctx.profile != Profile.DEV and level != "restricted":
-        yield Violation(("metadata", "labels"), f"namespace {name_of(obj)} enforces "
-                                                f"{level or 'no'} Pod Security level (restricted expected)")
+    level = labels.get(POD_SECURITY_ENFORCE_LABEL) if isinstance(labels, dict) else None
+    expected = ctx.policy.namespace_levels
+    if expected and level not in expected:
+        yield Violation(("metadata", "labels"), f"namespace {name_of(obj)} enforces {level or 'no'} Pod Security "
+                                                f"level ({' or '.join(sorted(expected))} expected under the "
+                                                f"{ctx.profile} profile)")
+
+
+def _refusals(template: PodTemplate, level: PodSecurityLevel) -> Iterator[tuple[FieldPath, str]]:
+    """What Pod Security admission at ``level`` refuses in one pod (privileges, host namespaces and
+    added capabilities: what a profile or a waiver may let through the catalog's own rules)."""
+    if level == PodSecurityLevel.PRIVILEGED:
+        return
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        if template.spec.get(field) is True:
+            yield (*template.path, field), f"{field}: true"
+    admitted = ADDED_CAPABILITIES_ADMITTED[level] or frozenset()
+    for ref in containers(template):
+        if dig(ref.spec, "securityContext", "privileged") is True:
+            yield (*ref.path, "securityContext", "privileged"), f"container '{ref.spec.get('name')}' is privileged"
+        added = {str(cap) for cap in as_list(dig(ref.spec, "securityContext", "capabilities", "add"))}
+        if added - admitted:
+            yield ((*ref.path, "securityContext", "capabilities", "add"),
+                   f"container '{ref.spec.get('name')}' adds {', '.join(sorted(added - admitted))}")
+
+
+@bundle_rule(
+    "VI-SEC-017", Severity.CRITICAL, "Pods pass the Pod Security admission their namespace enforces",
+    "Drop what the namespace's level refuses, or run the pod in a namespace whose enforced level admits it (IPC_LOCK "
+    "for RDMA is only admitted at privileged); the API server refuses such pods, whatever a waiver or profile says.")
+def namespace_admits_pods(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for namespace in bundle.of_kind("Namespace"):
+        labels = dig(namespace, "metadata", "labels")
+        enforced = str(labels.get(POD_SECURITY_ENFORCE_LABEL)) if isinstance(labels, dict) else ""
+        if enforced not in {level.value for level in PodSecurityLevel}:
+            continue
+        level = PodSecurityLevel(enforced)
+        for workload, template in bundle.templates_in(name_of(namespace)):
+            for path, what in _refusals(template, level):
+                yield Violation(path, f"namespace {name_of(namespace)} enforces the {level} Pod Security level, which "
+                                f"refuses this pod: {what}", obj=workload, waivable=False)

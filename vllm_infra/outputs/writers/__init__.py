@@ -12,6 +12,7 @@ from itertools import chain
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
+from vllm_infra.vocabulary.markers import STACK_MARKER, StackMarker, marker_text
 from vllm_infra.workers import balanced_pieces, worker_count
 
 StackFile = tuple[PurePosixPath, bytes]
@@ -32,6 +33,8 @@ class RenderedStack:
     source: str
     """Stack file as shown in file headers (stable wherever the repository is checked out)."""
     objects: Sequence[Mapping[str, Any]]
+    policy_profile: str
+    """The profile the stack was gated with, recorded in the tree's marker file."""
     delivery: Sequence[Mapping[str, Any]] = ()
     """The GitOps controller's objects for this stack (applied where the controller runs, so kept
     out of the stack's own kustomization)."""
@@ -64,6 +67,11 @@ def stack_parts(writer: Writer, stack: RenderedStack) -> list[StackPart]:
     """The stack's files as independent parts: runs of objects (a few per worker), then the index."""
     runs = balanced_pieces(len(stack.objects), worker_count(), PART_MIN_OBJECTS)
     return [*(lambda run=run: writer.object_files(stack, run) for run in runs), lambda: writer.index_files(stack)]
+
+
+def marker_file(stack: RenderedStack) -> StackFile:
+    """The stack directory's marker (``vocabulary.markers``)."""
+    return PurePosixPath(STACK_MARKER), marker_text(StackMarker(stack.name, stack.policy_profile)).encode()
 
 
 def stack_files(writer: Writer, stack: RenderedStack) -> Iterator[StackFile]:

@@ -9,8 +9,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from vllm_infra.outputs.writers import HEADER, LayoutError, RenderedStack, StackFile
+from vllm_infra.outputs.writers import HEADER, LayoutError, RenderedStack, StackFile, marker_file
 from vllm_infra.serialization.emitter import dump
+from vllm_infra.vocabulary.markers import STACK_MARKER
 
 KUSTOMIZATION = PurePosixPath("kustomization.yaml")
 DELIVERY = PurePosixPath("delivery")
@@ -52,7 +53,8 @@ class FlatWriter:
         shared = sorted(str(path) for path, count in Counter(paths).items() if count > 1)
         if shared:
             raise LayoutError(f"two objects would be written to {', '.join(shared)}")
-        return [*paths, KUSTOMIZATION, *(DELIVERY / manifest_filename(obj) for obj in stack.delivery)]
+        return [*paths, KUSTOMIZATION, PurePosixPath(STACK_MARKER),
+                *(DELIVERY / manifest_filename(obj) for obj in stack.delivery)]
 
     def object_files(self, stack: RenderedStack, objects: range) -> Iterator[StackFile]:
         """One file per object."""
@@ -67,5 +69,6 @@ class FlatWriter:
         kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                          "resources": [str(manifest_filename(obj)) for obj in stack.objects]}
         yield KUSTOMIZATION, (header + dump(kustomization)).encode()
+        yield marker_file(stack)
         for obj in stack.delivery:
             yield DELIVERY / manifest_filename(obj), (header + dump(obj)).encode()

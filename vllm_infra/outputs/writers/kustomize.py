@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonpatch
 
-from vllm_infra.outputs.writers import HEADER, RenderedStack, StackFile
+from vllm_infra.outputs.writers import HEADER, RenderedStack, StackFile, marker_file
 from vllm_infra.outputs.writers.flat import manifest_filename
 from vllm_infra.serialization.emitter import dump
 from vllm_infra.vocabulary.kubernetes import SERVICE_LABEL
@@ -71,7 +71,7 @@ class KustomizeWriter:
 
     def tree(self) -> RenderedStack:
         """The pseudo-stack this writer lays out (its directory is ``<out>/kustomize``)."""
-        return RenderedStack(LAYOUT_DIRECTORY, ", ".join(stack.source for stack in self.stacks), ())
+        return RenderedStack(LAYOUT_DIRECTORY, ", ".join(stack.source for stack in self.stacks), (), "")
 
     def paths(self, stack: RenderedStack) -> list[PurePosixPath]:
         """Every file of the tree, in the order ``index_files`` gives them."""
@@ -128,4 +128,6 @@ class KustomizeWriter:
             kustomization["patches"] = [*deletions, *edits]
         files = [(directory / manifest_filename(obj), (header + dump(obj)).encode()) for obj in local]
         files.append((directory / KUSTOMIZATION, (header + dump(kustomization)).encode()))
+        marker, content = marker_file(stack)
+        files.append((directory / marker, content))
         return files

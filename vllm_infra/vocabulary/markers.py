@@ -1,0 +1,32 @@
+"""The file synth writes into every stack directory it renders: which stack the tree is and the
+policy profile it was gated with. ``check`` reads the profile from it (so no workflow copies a
+profile per stack), and only a directory holding it is known to be synth's own tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STACK_MARKER = ".vllm-infra-stack"
+"""No ``.yaml`` suffix: kubectl, kustomize, Argo CD and Flux never read it as a manifest."""
+
+
+@dataclass(frozen=True)
+class StackMarker:
+    """What a rendered tree says about itself."""
+
+    stack: str
+    policy_profile: str
+
+
+def marker_text(marker: StackMarker) -> str:
+    """The marker file's content."""
+    return (f"# Written by vllm-infra synth: this directory is the rendered tree of one stack.\n"
+            f"stack: {marker.stack}\npolicy_profile: {marker.policy_profile}\n")
+
+
+def read_marker(text: str) -> StackMarker | None:
+    """The marker in a file's content, or None when it is not one."""
+    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line and not line.startswith("#"))
+    if "stack" not in fields or "policy_profile" not in fields:
+        return None
+    return StackMarker(fields["stack"].strip(), fields["policy_profile"].strip())
