@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from tests.rule_fixtures import DIGEST, REVISION, container, env_index, find, good_objects, lws_objects, pod
-from vllm_infra.checker.loading import load
 from vllm_infra.checker.rules import RULES, RuleContext, evaluate
 from vllm_infra.checker.rules.simulated import UNVERIFIED
 from vllm_infra.checker.rules.waivers import STALE_WAIVER
-from vllm_infra.checker.runner import _findings, run_check
+from vllm_infra.checker.runner import run_check
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.operations.simulate import cluster_of
 from vllm_infra.spec.cluster import ClusterSpec
@@ -619,13 +618,12 @@ def test_what_the_loader_finds_is_reported_with_line_and_path(tmp_path: Path, ru
                                                                expected: list[tuple[str, str, str, int]]) -> None:
     manifest = tmp_path / "input.yaml"
     manifest.write_text(text)
-    objects, problems = load([str(manifest)])
-    assert problems == []
-    found = [(f.severity.value, f.path, f.message, f.line) for f in _findings(objects, [RULES[rule_id]], RuleContext())]
-    assert found == expected
+    report = run_check([str(manifest)], rule_ids=[rule_id])
+    assert report.problems == []
+    assert [(f.severity.value, f.path, f.message, f.line) for f in report.findings] == expected
     clean = tmp_path / "clean.yaml"
     clean.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n")
-    assert _findings(load([str(clean)])[0], [RULES[rule_id]], RuleContext()) == []
+    assert run_check([str(clean)], rule_ids=[rule_id]).findings == []
 
 
 def test_rule_metadata_is_complete() -> None:

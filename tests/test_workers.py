@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MANIFESTS_DIR, STACKS_DIR
-from vllm_infra.checker import loading
-from vllm_infra.checker.rules import engine
+from vllm_infra.checker import pipeline
 from vllm_infra.checker.runner import run_check
 from vllm_infra.outputs import writers
 from vllm_infra.outputs.drift import find_drift
@@ -61,9 +60,7 @@ def test_parallel_check_finds_what_the_serial_check_finds(tmp_path: Path, monkey
     deployment = target / "deployment-qwen-7b.yaml"
     deployment.write_text(deployment.read_text().replace("runAsNonRoot: true", "runAsNonRoot: false"))
     serial = run_check([str(target)])
-    monkeypatch.setattr(loading, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(engine, "PARALLEL_MIN_OBJECTS", 2)
-    monkeypatch.setattr(engine, "PIECE_MIN_OBJECTS", 3)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_FILES", 2)
     parallel = run_check([str(target)])
     assert serial.findings and parallel.findings == serial.findings
     assert [(o.source, o.document) for o in parallel.objects] == [(o.source, o.document) for o in serial.objects]

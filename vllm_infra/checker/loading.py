@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +31,6 @@ from vllm_infra.vocabulary.credentials import scrub
 from vllm_infra.vocabulary.markers import STACK_MARKER, StackMarker, read_marker
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Progress
-from vllm_infra.workers import Forked, balanced_pieces, worker_count
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """Read in any letter case."""
@@ -57,6 +56,31 @@ class LoadProblem:
 
     def __str__(self) -> str:
         return scrub(f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}")
+
+
+@dataclass(frozen=True)
+class FileText:
+    """A file's text, read again when a line number is needed (picklable, so a location can leave
+    a forked child)."""
+
+    path: str
+    """As the location names it (a string: 100,000 ``Path`` objects would cost 45 MB)."""
+
+    def __call__(self) -> str:
+        try:
+            return Path(self.path).read_text()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+
+@dataclass(frozen=True)
+class HeldText:
+    """Text held in memory (stdin, a rendered stream)."""
+
+    text: str
+
+    def __call__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -97,7 +121,7 @@ class SourceObject:
 
     @classmethod
     def read(cls, manifest: Mapping[str, Any], source: str, document: int, item: int | None = None,
-             text: Callable[[], str] = lambda: "", duplicates: tuple[DuplicateKey, ...] = ()) -> SourceObject:
+             text: Callable[[], str] = HeldText(""), duplicates: tuple[DuplicateKey, ...] = ()) -> SourceObject:
         """An object with its location."""
         location = Location(source, document, item, *_identity(manifest), text)
         return cls(manifest if type(manifest) is dict else dict(manifest), location, duplicates)
@@ -153,7 +177,7 @@ def _unrendered(source: str, text: Callable[[], str]) -> tuple[Stream, Callable[
                             f"unrendered template placeholder {match.group()}: Kubernetes cannot read this file "
                             "(render the template first; the rest was checked with it read as text)")
                 for match in placeholders]
-    return again, _held(rendered), problems
+    return again, HeldText(rendered), problems
 
 
 def _objects(stream: Stream, source: str, text: Callable[[], str]) -> tuple[list[SourceObject], list[LoadProblem]]:
@@ -185,15 +209,6 @@ def _document_objects(document: Document, source: str, text: Callable[[], str],
     return [SourceObject.read(value, source, document.index, None, text, document.duplicates)], []
 
 
-def _file_text(path: Path) -> Callable[[], str]:
-    def read() -> str:
-        try:
-            return path.read_text()
-        except (OSError, UnicodeDecodeError):
-            return ""
-    return read
-
-
 def manifest_files(path: Path) -> list[Path | LoadProblem]:
     """Manifest files under a directory, sorted, with a problem for every entry that looks like one
     but cannot be read (dangling links, FIFOs and devices, unreadable directories): nothing is
@@ -219,16 +234,6 @@ def _not_readable(path: Path) -> LoadProblem | None:
     """Why ``path`` will not be read as a manifest file, if it will not."""
     reason = unreadable_reason(path)
     return LoadProblem(str(path), None, reason, unread=True) if reason else None
-
-
-PARALLEL_MIN_FILES = 512
-"""From this many files, ``load`` has forked children read and parse them: parsing is most of a
-cold check's time. It costs CPU (objects come back pickled), so ``iter_inputs``, which streams
-for ``validate``, stays in this process."""
-
-
-def _held(text: str) -> Callable[[], str]:
-    return lambda: text
 
 
 def _read_all(units: list[Path | str | LoadProblem], duplicates: bool = True) -> Iterator[Stream | LoadProblem]:
@@ -284,35 +289,34 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
             yield LoadProblem(entry, None, "no such file or directory", argument=True)
 
 
-def _streams(units: list[Path | str | LoadProblem], parallel: bool, duplicates: bool,
-             ) -> Iterator[Stream | LoadProblem]:
-    workers = worker_count()
-    files = sum(1 for unit in units if isinstance(unit, Path))
-    if not parallel or files < PARALLEL_MIN_FILES or workers < 2:
-        yield from _read_all(units, duplicates)
-        return
-    chunks = balanced_pieces(len(units), workers)
-    for streams in Forked(lambda index: list(_read_all(units[chunks[index].start:chunks[index].stop], duplicates)),
-                          len(chunks), workers):
-        yield from streams
+def input_units(inputs: Iterable[str]) -> list[Path | str | LoadProblem]:
+    """Files to read (directories expanded), stdin's text, or why an input gives nothing."""
+    return list(_inputs(inputs))
 
 
-def iter_inputs(inputs: Iterable[str], *, parallel: bool = False, duplicates: bool = True,
-                progress: Progress = SILENT, label: str = "reading manifests",
-                ) -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
-    """Objects and problems of the inputs (files, directories recursively, ``-`` for stdin), a
-    stream at a time; ``progress`` counts files under ``label``. Without ``duplicates``, keys given
-    twice are not reported (see ``read_streams``)."""
-    units = list(_inputs(inputs))
-    advance = progress.phase(label, len(units))
-    for unit, read in zip(units, _streams(units, parallel, duplicates), strict=True):
-        advance(1)
+def read_units(units: Sequence[Path | str | LoadProblem], duplicates: bool = True,
+               ) -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
+    """Objects and problems of each unit, in order, in this process."""
+    for unit, read in zip(units, _read_all(list(units), duplicates), strict=True):
         if isinstance(read, LoadProblem):
             yield [], [read]
         elif isinstance(unit, Path):
-            yield _objects(read, str(unit), _file_text(unit))
+            source = str(unit)
+            yield _objects(read, source, FileText(source))
         elif isinstance(unit, str):
-            yield _objects(read, STDIN_LABEL, _held(unit))
+            yield _objects(read, STDIN_LABEL, HeldText(unit))
+
+
+def iter_inputs(inputs: Iterable[str], *, duplicates: bool = True, progress: Progress = SILENT,
+                label: str = "reading manifests") -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
+    """Objects and problems of the inputs (files, directories recursively, ``-`` for stdin), a
+    stream at a time; ``progress`` counts files under ``label``. Without ``duplicates``, keys given
+    twice are not reported (see ``read_streams``)."""
+    units = input_units(inputs)
+    advance = progress.phase(label, len(units))
+    for found in read_units(units, duplicates):
+        advance(1)
+        yield found
 
 
 @dataclass(frozen=True)
@@ -364,7 +368,7 @@ def read_inputs(inputs: Iterable[str], progress: Progress = SILENT) -> Loaded:
     problems: list[LoadProblem] = []
     count = 0
     inputs = list(inputs)
-    for found, trouble in iter_inputs(inputs, parallel=True, progress=progress):
+    for found, trouble in iter_inputs(inputs, progress=progress):
         objects += found
         problems += trouble
         count += 1

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from vllm_infra.checker.loading import LoadProblem
+from vllm_infra.checker.pipeline import Finding, Status
 from vllm_infra.checker.rules import RULES
 from vllm_infra.checker.rules.schema import SCHEMA_RULE
-from vllm_infra.checker.runner import CheckReport, Finding, SchemaStatus, Status, ValidateReport
+from vllm_infra.checker.runner import CheckReport, SchemaStatus, ValidateReport
 from vllm_infra.vocabulary.reporting import Profile, ReportFormat, Severity
 from vllm_infra.vocabulary.terminal import escape_controls
 

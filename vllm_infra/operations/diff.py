@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vllm_infra.checker.runner import Status, check_objects
+from vllm_infra.checker.pipeline import Status
+from vllm_infra.checker.runner import check_objects
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.operations.plan import ServicePlan, plan_fleet
 from vllm_infra.operations.simulate import cluster_of

@@ -102,6 +102,22 @@ class _RuleInfo:
     remediation: str
     gpu_specific: bool
 
+    def __post_init__(self) -> None:
+        _DEFINED.setdefault(self.id, self)
+
+    def __reduce__(self) -> tuple[Callable[[str], object], tuple[str]]:
+        """A rule travels between processes as its id (its check function is the catalog's)."""
+        return rule_by_id, (self.id,)
+
+
+_DEFINED: dict[str, _RuleInfo] = {}
+"""Every rule made, by id (the catalog checks that ids are unique)."""
+
+
+def rule_by_id(rule_id: str) -> _RuleInfo:
+    """The rule with this id, as this process defined it."""
+    return _DEFINED[rule_id]
+
 
 @dataclass(frozen=True)
 class ResourceRule(_RuleInfo):

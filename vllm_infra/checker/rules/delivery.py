@@ -16,17 +16,24 @@ SELECTOR_KEYS = frozenset({"selector", "podSelector", "labelSelector", "namespac
 """Fields that hold a label selector (or, for a Service, a plain label map) wherever they appear."""
 
 
-def _selector_sites(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
-    """Every selector under ``node``, with its path."""
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key in SELECTOR_KEYS and isinstance(value, Mapping):
-                yield (*path, key), value
-            elif isinstance(value, Mapping | list):
-                yield from _selector_sites(value, (*path, key))
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            yield from _selector_sites(item, (*path, index))
+def _selector_sites(node: Any, path: FieldPath) -> list[tuple[FieldPath, Mapping[str, Any]]]:
+    """Every selector under ``node``, with its path (manifests are plain dicts and lists: this
+    walks every node of every object, so no ABC checks)."""
+    found: list[tuple[FieldPath, Mapping[str, Any]]] = []
+    pending: list[tuple[Any, FieldPath]] = [(node, path)]
+    while pending:
+        current, where = pending.pop()
+        if type(current) is dict:
+            for key, value in current.items():
+                kind = type(value)
+                if key in SELECTOR_KEYS and kind is dict:
+                    found.append(((*where, key), value))
+                elif kind is dict or kind is list:
+                    pending.append((value, (*where, key)))
+        elif type(current) is list:
+            pending += [(item, (*where, index)) for index, item in enumerate(current)
+                        if type(item) is dict or type(item) is list]
+    return found
 
 
 def _instance_key(selector: Mapping[str, Any], path: FieldPath) -> FieldPath | None:

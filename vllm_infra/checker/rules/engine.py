@@ -160,21 +160,40 @@ def _findings(bundle: Bundle, context: RuleContext, rules: list[Rule], progress:
     workers = worker_count() if parallel and len(bundle.objects) >= PARALLEL_MIN_OBJECTS else 1
     produced = _forked(bundle, context, resource, bundle_rules, advance, workers) if workers > 1 else \
         _serial(bundle, context, resource, bundle_rules, advance)
-    judge = _WaiverJudge(context)
-    findings: list[RuleFinding] = []
-    seen: set[tuple[str, int, FieldPath, str]] = set()
-    for current, obj, violation in produced:
-        key = (current.id, id(obj), violation.path, violation.message)
-        if key in seen:
-            continue
-        seen.add(key)
-        findings.append(judge.finding(current, obj, violation))
+    judge = WaiverJudge(context)
+    findings = judge.findings(produced)
     if STALE_WAIVER in rules:
         findings += judge.stale([rule.id for rule in rules], bundle.objects)
     return findings
 
 
-class _WaiverJudge:
+def applicable(rules: Iterable[Rule], context: RuleContext) -> list[Rule]:
+    """The rules the context's profile runs."""
+    return [rule for rule in rules if context.policy.applies(rule.id)]
+
+
+def resource_findings(objects: Sequence[Manifest], rules: Sequence[Rule], context: RuleContext,
+                      judge: WaiverJudge) -> list[RuleFinding]:
+    """The resource rules among ``rules`` over ``objects``, judged (for a stream, a piece at a time)."""
+    resource = [rule for rule in applicable(rules, context) if isinstance(rule, ResourceRule)]
+    return judge.findings([(rule, objects[position], violation) for position, rule, violation
+                           in _resource_violations(objects, resource, context)])
+
+
+def bundle_findings(objects: Sequence[Manifest], rules: Sequence[Rule], context: RuleContext, judge: WaiverJudge,
+                    advance: Advance) -> list[RuleFinding]:
+    """The bundle rules among ``rules`` over all ``objects`` together, judged; ``advance`` per rule."""
+    bundle = Bundle(list(objects))
+    produced: _Produced = []
+    with shared_views():
+        for rule in applicable(rules, context):
+            if isinstance(rule, BundleRule):
+                produced += _bundle_violations(bundle, rule, context)
+                advance(1)
+    return judge.findings(produced)
+
+
+class WaiverJudge:
     """Decides, finding by finding, whether the object's waiver covers it, and remembers which
     waivers covered something."""
 
@@ -182,7 +201,7 @@ class _WaiverJudge:
         self.context = context
         self.policy = context.policy
         self.today = context.today or datetime.date.today()
-        self.used: set[tuple[int, str]] = set()
+        self.used: dict[int, set[str]] = {}
         self._waivers: dict[int, dict[str, Waiver]] = {}
 
     def waivers(self, obj: Manifest) -> dict[str, Waiver]:
@@ -190,6 +209,25 @@ class _WaiverJudge:
         if id(obj) not in self._waivers:
             self._waivers[id(obj)] = waivers_in(dig(obj, "metadata", "annotations"))
         return self._waivers[id(obj)]
+
+    def findings(self, produced: Iterable[tuple[Rule, Manifest, Violation]]) -> list[RuleFinding]:
+        """Each violation judged once (a rule that reports the same thing twice is reported once)."""
+        found: list[RuleFinding] = []
+        seen: set[tuple[str, int, FieldPath, str]] = set()
+        for rule, obj, violation in produced:
+            key = (rule.id, id(obj), violation.path, violation.message)
+            if key not in seen:
+                seen.add(key)
+                found.append(self.finding(rule, obj, violation))
+        return found
+
+    def covered(self, obj: Manifest) -> frozenset[str]:
+        """Rule ids whose waiver on ``obj`` covered a finding so far."""
+        return frozenset(self.used.get(id(obj), ()))
+
+    def mark_covered(self, obj: Manifest, rule_ids: Iterable[str]) -> None:
+        """Record waivers of ``obj`` that covered findings judged elsewhere (another process)."""
+        self.used.setdefault(id(obj), set()).update(rule_ids)
 
     def finding(self, rule: Rule, obj: Manifest, violation: Violation) -> RuleFinding:
         severity = violation.severity or rule.severity
@@ -200,7 +238,7 @@ class _WaiverJudge:
             why_not = self._why_not(waiver, violation, severity, mark)
             if why_not is None:
                 reason = waiver.reason
-                self.used.add((id(obj), rule.id))
+                self.used.setdefault(id(obj), set()).add(rule.id)
             else:
                 message = f"{message} (waiver not applied: {why_not})"
         return RuleFinding(rule, obj, violation.path, message, severity, reason, violation.subject, mark)
@@ -225,7 +263,7 @@ class _WaiverJudge:
         found = []
         for obj in objects:
             for rule_id, waiver in sorted(self.waivers(obj).items()):
-                if rule_id not in evaluated or (id(obj), rule_id) in self.used:
+                if rule_id not in evaluated or rule_id in self.used.get(id(obj), ()):
                     continue
                 problem = f" ({waiver.problem})" if waiver.problem else ""
                 what = f"accepts {', '.join(waiver.accepts)}" if waiver.accepts else "accepts nothing"

@@ -109,6 +109,12 @@ def _crd_index() -> dict[tuple[str, str], Path]:
     return index
 
 
+PRELOADED_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("v1", "Service"),
+                   ("v1", "ServiceAccount"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Namespace"),
+                   ("v1", "PersistentVolumeClaim"), ("policy/v1", "PodDisruptionBudget"),
+                   ("autoscaling/v2", "HorizontalPodAutoscaler"), ("networking.k8s.io/v1", "NetworkPolicy"))
+
+
 class SchemaValidator:
     """Validates objects against one Kubernetes version's schemas plus the vendored CRDs."""
 
@@ -153,6 +159,12 @@ class SchemaValidator:
             raise UnknownKindError(f"no schema for {kind} ({api_version}) in Kubernetes "
                                    f"{self.kubernetes_version} or the vendored CRDs")
         return compiled
+
+    def preload(self) -> None:
+        """Compile the kinds every vLLM fleet has and the vendored CRDs now: a process about to fork
+        its workers does it once for all of them (each would compile its own copy otherwise)."""
+        for api_version, kind in (*PRELOADED_KINDS, *_crd_index()):
+            self._compiled.setdefault((api_version, kind), self._load(api_version, kind))
 
     def is_valid(self, obj: dict[str, Any]) -> bool:
         """Fast path: True if the object is valid (raises UnknownKindError for unknown kinds)."""
