@@ -34,7 +34,7 @@ def test_benchmark_runs_and_reports_everything(tmp_path: Path) -> None:
         for name in commands:
             assert entry[name]["wall"] > 0 and entry[name]["cpu"] > 0 and entry[name]["peak_rss_mib"] > 1
     verdicts = {item["target"]: item["met"] for item in report["targets"]}
-    assert verdicts["peak memory of check <= 400 MB at 50,000 objects"] is None  # size not run
+    assert verdicts["peak memory of check <= 400 MB at 100,000 objects"] is None  # size not run
     assert verdicts["neither pydantic nor Pulumi imported by the CLI entry point"] is True
     assert "Targets" in result.stdout
 

@@ -69,8 +69,10 @@ def test_the_kustomize_layout_is_written_whole_and_covered_by_the_drift_gate(wor
     assert tree(out / "kustomize") == tree(committed)
     assert run(workspace, "--layout", "kustomize", "--check")[:2] == (0, f"{out}: up to date (3 stacks)\n")
     (out / "kustomize" / "overlays" / "prod" / "kustomization.yaml").write_text("edited\n")
-    code, stdout, _ = run(workspace, "--layout", "kustomize", "--check")
+    code, stdout, stderr = run(workspace, "--layout", "kustomize", "--check")
     assert (code, stdout) == (1, f"{out / 'kustomize' / 'overlays' / 'prod' / 'kustomization.yaml'}: changed\n")
+    assert stderr == ("error: 1 file differ from the stacks; run `vllm-infra synth --layout kustomize` and commit "
+                      "the result\n")
     code, _, stderr = run(workspace, "--layout", "kustomize", "prod")
     assert (code, stderr) == (2, "error: the kustomize layout is one tree for every stack (its base is shared): run "
                                  "it without stack names\n")

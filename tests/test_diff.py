@@ -169,6 +169,19 @@ def test_synth_check_diff_shows_how_the_committed_tree_differs(tmp_path: Path) -
     assert "  ~ Deployment/llama-70b" in result.stdout.splitlines()
     assert "      spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8" \
         in result.stdout.splitlines()
+    assert not any(line.startswith("  - ") for line in result.stdout.splitlines())  # the delivery object stays
+
+
+def test_synth_check_diff_of_an_unchanged_delivered_stack_lists_nothing_removed(tmp_path: Path) -> None:
+    stacks = copy_stacks(tmp_path / "stacks")
+    out_dir = tmp_path / "manifests"
+    assert runner.invoke(app, ["synth", "--stacks-dir", str(stacks), "--out", str(out_dir), "-q"]).exit_code == 0
+    marker = out_dir / "staging" / ".vllm-infra-stack"
+    marker.write_text(marker.read_text() + "# touched\n")  # drift, but no object changed
+    result = runner.invoke(app, ["synth", "--stacks-dir", str(stacks), "--out", str(out_dir), "--check", "--diff",
+                                 "-q", "staging"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [f"{marker}: changed", "staging: no object changes"]
 
 
 def test_a_finding_that_stays_on_its_field_is_one_change_and_waived_ones_are_not_new() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Callable
 from pathlib import Path
@@ -187,6 +188,16 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "llm-epp", "namespace": "llm"},
         "spec": {"selector": {"app": "epp"}, "ports": [{"name": "grpc", "port": 9003}]}}),
      [("InferencePool/llama", "spec.endpointPickerRef.port", "endpoint picker Service llm-epp has no port 9002")]),
+    ("VI-NET-007", "a second model routed on / of the same Gateway", lambda o: add(o, {
+        **copy.deepcopy(find(o, "HTTPRoute", "llama")), "metadata": {"name": "small", "namespace": "llm"}}),
+     [("HTTPRoute/small", "spec.rules[0].matches[0]", "claims the same requests as HTTPRoute llama on Gateway "
+       "gateway/gw (PathPrefix /, overlapping hostnames): only one of them is used")]),
+    ("VI-NET-007", "a wildcard hostname over the other route's host", lambda o: (
+        find(o, "HTTPRoute", "llama")["spec"].update(hostnames=["llm.example.com"]),
+        add(o, {**copy.deepcopy(find(o, "HTTPRoute", "llama")), "metadata": {"name": "small", "namespace": "llm"}}),
+        find(o, "HTTPRoute", "small")["spec"].update(hostnames=["*.example.com"])),
+     [("HTTPRoute/small", "spec.rules[0].matches[0]", "claims the same requests as HTTPRoute llama on Gateway "
+       "gateway/gw (PathPrefix /, overlapping hostnames): only one of them is used")]),
     ("VI-NET-006", "route to a missing pool", lambda o: find(o, "HTTPRoute", "llama")["spec"]["rules"][0][
         "backendRefs"][0].update(name="llama-pool"),
      [("HTTPRoute/llama", "spec.rules[0].backendRefs[0]", "backendRef InferencePool/llama-pool is not in the "

@@ -269,6 +269,19 @@ def test_inference_pool_and_route(service_data: Build) -> None:
     assert [(f.rule.id, f.message) for f in evaluate(list(objects.values()), [RULES["VI-NET-006"]])] == []
 
 
+def test_two_services_may_not_claim_one_gateway_path(service_data: Build) -> None:
+    from tests.rule_fixtures import GOOD_FLEET
+
+    route = {"gateway": {"name": "gw", "namespace": "gateway"}}
+    fleet = {**GOOD_FLEET, "services": [service_data(name="a", routing=route), service_data(name="b", routing=route)]}
+    with pytest.raises(ValidationError) as raised:
+        FleetSpec.model_validate(fleet)
+    assert "services.1.routing.path_prefix" in str(raised.value).replace("[", ".").replace("]", "")
+    assert "services[0] (a) already routes this path prefix on Gateway gateway/gw" in str(raised.value)
+    fleet["services"][1]["routing"] = {**route, "path_prefix": "/b"}
+    assert FleetSpec.model_validate(fleet).services[1].routing.path_prefix == "/b"
+
+
 def test_routing_needs_its_references(service_data: Build) -> None:
     assert errors(service_data(routing={"inference_pool": True})) == [
         ("routing.endpoint_picker", "an InferencePool needs the endpoint picker's Service name")]

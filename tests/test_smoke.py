@@ -145,9 +145,11 @@ def test_wrong_model_fails_with_what_is_served(server: StandIn) -> None:
 
 def test_failing_health_is_retried_then_reported(server: StandIn) -> None:
     server.mode = "failing"
-    code, lines, _ = run(server.url, "--retries", "2")
+    code, lines, err = run(server.url, "--retries", "2")
     assert code == 1
     assert re.fullmatch(rf"FAIL {re.escape(server.url)}/health: HTTP 503 \(\d+ ms, 3 attempts\)", lines[0])
+    assert err.splitlines()[:2] == [f"...  {server.url}/health: HTTP 503; retry 1 of 2 in 0s",
+                                    f"...  {server.url}/health: HTTP 503; retry 2 of 2 in 0s"]
     assert sum(1 for _, path, _ in server.received if path == "/health") == 3
 
 
@@ -198,6 +200,16 @@ def test_unreachable_endpoint_and_bad_input() -> None:
     assert (code, err) == (2, "error: URLs must be well-formed and start with http:// or https://\n  llama:8000\n")
     code, _, err = run("http://a", "http://b", "-m", "x", "-m", "y", "-m", "z")
     assert (code, err) == (2, "error: give one --model for all URLs or one per URL (2 URLs, 3 models)\n")
+
+
+def test_each_check_is_told_as_it_ends_not_after_all_retries(server: StandIn) -> None:
+    """A CI log shows a check's result (and each retry) when it happens: the callback for the
+    first check runs before the second check's first request."""
+    seen: list[tuple[str, int]] = []
+    smoke([(server.url, MODEL)], SmokeSettings(retries=0), done=lambda result: seen.append(
+        (result.check, len(server.received))))
+    assert [check for check, _ in seen] == ["/health", "/v1/models", "/metrics", "/v1/completions"]
+    assert [requests for _, requests in seen] == [1, 2, 3, 4]
 
 
 def test_library_backoff_doubles(server: StandIn) -> None:

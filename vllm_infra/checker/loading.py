@@ -236,21 +236,26 @@ def _not_readable(path: Path) -> LoadProblem | None:
     return LoadProblem(str(path), None, reason, unread=True) if reason else None
 
 
-def _read_all(units: list[Path | str | LoadProblem], duplicates: bool = True) -> Iterator[Stream | LoadProblem]:
+Unit = str | HeldText | LoadProblem
+"""One input: a file's path (a string: 100,000 ``Path`` objects would cost 45 MB, and each forked
+child would copy the pages it touches), stdin's text, or why an input gives nothing."""
+
+
+def _read_all(units: Sequence[Unit], duplicates: bool = True) -> Iterator[Stream | LoadProblem]:
     """A stream (or the reason there is none) for each unit, in order and lazily; fast-path
     documents are decoded in batches across files (see ``read_streams``)."""
     unreadable: dict[int, LoadProblem] = {}
 
     def texts() -> Iterator[tuple[int, str]]:
         for index, unit in enumerate(units):
-            if isinstance(unit, str):
-                yield index, unit
-            elif isinstance(unit, Path):
+            if isinstance(unit, HeldText):
+                yield index, unit.text
+            elif isinstance(unit, str):
                 try:
-                    yield index, read_limited(unit).decode()
+                    yield index, read_limited(Path(unit)).decode()
                 except (OSError, UnicodeDecodeError) as exc:
                     reason = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-                    unreadable[index] = LoadProblem(str(unit), None, f"cannot read: {reason}", unread=True)
+                    unreadable[index] = LoadProblem(unit, None, f"cannot read: {reason}", unread=True)
             else:
                 unreadable[index] = unit
 
@@ -266,13 +271,13 @@ def _read_all(units: list[Path | str | LoadProblem], duplicates: bool = True) ->
         upcoming += 1
 
 
-def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
+def _inputs(inputs: Iterable[str]) -> Iterator[Unit]:
     """Files to read, stdin's text, or why an input gives nothing."""
     for entry in inputs:
         if entry == STDIN:
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
             try:
-                yield data.decode() if len(data) <= MAX_FILE_BYTES else LoadProblem(
+                yield HeldText(data.decode()) if len(data) <= MAX_FILE_BYTES else LoadProblem(
                     STDIN_LABEL, None, f"larger than the {MAX_FILE_BYTES // 2**20} MiB limit for one file", unread=True)
             except UnicodeDecodeError:
                 yield LoadProblem(STDIN_LABEL, None, "cannot read: not valid UTF-8", unread=True)
@@ -282,29 +287,28 @@ def _inputs(inputs: Iterable[str]) -> Iterator[Path | str | LoadProblem]:
             files = manifest_files(path)
             if not files:
                 yield LoadProblem(entry, None, "no manifest files in directory", argument=True)
-            yield from files
+            yield from (str(item) if isinstance(item, Path) else item for item in files)
         elif path.exists() or path.is_symlink():
-            yield _not_readable(path) or path
+            yield _not_readable(path) or str(path)
         else:
             yield LoadProblem(entry, None, "no such file or directory", argument=True)
 
 
-def input_units(inputs: Iterable[str]) -> list[Path | str | LoadProblem]:
+def input_units(inputs: Iterable[str]) -> list[Unit]:
     """Files to read (directories expanded), stdin's text, or why an input gives nothing."""
     return list(_inputs(inputs))
 
 
-def read_units(units: Sequence[Path | str | LoadProblem], duplicates: bool = True,
+def read_units(units: Sequence[Unit], duplicates: bool = True,
                ) -> Iterator[tuple[list[SourceObject], list[LoadProblem]]]:
     """Objects and problems of each unit, in order, in this process."""
     for unit, read in zip(units, _read_all(list(units), duplicates), strict=True):
         if isinstance(read, LoadProblem):
             yield [], [read]
-        elif isinstance(unit, Path):
-            source = str(unit)
-            yield _objects(read, source, FileText(source))
+        elif isinstance(unit, HeldText):
+            yield _objects(read, STDIN_LABEL, unit)
         elif isinstance(unit, str):
-            yield _objects(read, STDIN_LABEL, HeldText(unit))
+            yield _objects(read, unit, FileText(unit))
 
 
 def iter_inputs(inputs: Iterable[str], *, duplicates: bool = True, progress: Progress = SILENT,

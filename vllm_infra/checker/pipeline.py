@@ -1,21 +1,20 @@
-"""A check in one pass over its inputs: each piece of files is read, judged by the rules that see
+"""A check in one pass over its inputs: each batch of files is read, judged by the rules that see
 one object at a time, and reduced to what the rules over the whole bundle read (its projection),
-in a forked child when the input is large; only the bundle rules run over everything, here.
+in forked children when the input is large; only the bundle rules run over everything, here.
 
-So no process holds every object as read: a child holds one piece at a time, and this process the
-projections, whose equal subtrees are shared. Findings leave the child with their line numbers
-(the file's text is at hand there), so nothing is read twice.
+So no process holds every object as read: a child holds one batch at a time and sends it on, and
+this process the projections, whose equal subtrees are shared. Findings leave the child with their
+line numbers (the file's text is at hand there), so nothing is read twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, read_units
+from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, Unit, read_units
 from vllm_infra.checker.reading.projection import SharedNodes, bundle_projection
 from vllm_infra.checker.reading.server import runs_vllm
 from vllm_infra.checker.reading.views import shared_views
@@ -31,7 +30,7 @@ from vllm_infra.workers import Forked, worker_count
 
 PARALLEL_MIN_FILES = 256
 """From this many files, pieces run in forked children (fewer cost more to fork than they save)."""
-BATCH_FILES = 500
+BATCH_FILES = 200
 """Files a piece reads and judges at once."""
 
 
@@ -133,16 +132,15 @@ class Pass:
     profile_of: Callable[[str], Profile]
     """The profile a source file is judged under."""
 
-    def piece(self, units: Sequence[Path | str | LoadProblem], chosen: Sequence[int]) -> PieceResult:
-        """Read the ``chosen`` units a batch at a time, judge their objects, keep their
-        projections: a piece holds one batch of objects as read, never all of its own."""
-        result = PieceResult()
-        shared = SharedNodes()
+    def batches(self, units: Sequence[Unit], chosen: Sequence[int]) -> Iterator[PieceResult]:
+        """The ``chosen`` units read, judged and projected a batch at a time: whoever consumes
+        the batches decides what is held (a child sends each one on as soon as it is made)."""
         for batch in range(0, len(chosen), BATCH_FILES):
-            self._batch(units, chosen[batch:batch + BATCH_FILES], result, shared)
-        return result
+            result = PieceResult()
+            self._batch(units, chosen[batch:batch + BATCH_FILES], result, SharedNodes())
+            yield result
 
-    def _batch(self, units: Sequence[Path | str | LoadProblem], chosen: Sequence[int], result: PieceResult,
+    def _batch(self, units: Sequence[Unit], chosen: Sequence[int], result: PieceResult,
                shared: SharedNodes) -> None:
         groups: dict[Profile, list[tuple[tuple[int, int], SourceObject]]] = {}
         for index, (objects, problems) in zip(chosen, read_units([units[index] for index in chosen]), strict=True):
@@ -164,25 +162,27 @@ class Pass:
                                             judge.covered(obj.manifest), order))
 
 
-def run_pieces(units: Sequence[Path | str | LoadProblem], settings: Pass, progress: Progress) -> PieceResult:
+def run_pieces(units: Sequence[Unit], settings: Pass, progress: Progress) -> PieceResult:
     """Every unit read and judged, in pieces (forked children for large inputs), merged in input
-    order. One piece per child, forked while this process is still small; the children take the
-    units in turn, because files sorted by name come grouped by kind and kinds differ in cost."""
+    order. One piece per child, forked while this process is still small; the children take runs
+    of units in turn, because files sorted by name come grouped by kind and kinds differ in cost
+    (a child touching only its own runs copies fewer of this process's pages)."""
     advance = progress.phase("checking manifests", len(units))
     workers = worker_count()
-    files = sum(1 for unit in units if isinstance(unit, Path))
+    files = sum(1 for unit in units if isinstance(unit, str))
     if workers < 2 or files < PARALLEL_MIN_FILES:
-        result = settings.piece(units, range(len(units)))
+        batches = list(settings.batches(units, range(len(units))))
         advance(len(units))
-        return result
+        return PieceResult().merged(batches)
     validator_for(settings.context.kubernetes_version).preload()  # compiled once, shared by every child
-    turns = [range(start, len(units), workers) for start in range(workers)]
-    results = []
-    for turn, result in zip(turns, Forked(lambda index: settings.piece(units, turns[index]), workers, workers),
-                            strict=True):
-        results.append(result)
+    runs = [range(start, min(start + BATCH_FILES, len(units))) for start in range(0, len(units), BATCH_FILES)]
+    turns = [[index for run in runs[child::workers] for index in run] for child in range(workers)]
+    results: list[PieceResult] = []
+    for turn, parts in zip(turns, Forked(lambda index: settings.batches(units, turns[index]), workers, workers,
+                                         streamed=True), strict=True):
+        results += parts
         advance(len(turn))
-    return results[0].merged(results[1:])
+    return PieceResult().merged(results)
 
 
 def judge_bundle(kept: Sequence[Kept], rules: Sequence[Rule], context: RuleContext,

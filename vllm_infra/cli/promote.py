@@ -42,6 +42,8 @@ def promote(
         fail(f"{len(error.problems)} problem(s) in stack configuration", [str(p) for p in error.problems])
     except PromotionError as error:
         fail(f"cannot promote {source} to {target}: {error}")
+    for sentence in result.left_out:
+        say(f"{target}: {sentence}")
     if not result.changes:
         say(f"{target}: already runs what {source} runs; nothing to do")
         return

@@ -27,7 +27,15 @@ def smoke(
     """Check /health, /v1/models, /metrics and one tiny completion on each URL, with timings,
     retries with exponential backoff and a timeout. Exit codes: 0 healthy, 1 a check failed,
     2 bad input."""
-    from vllm_infra.operations.smoke import SmokeSettings, alert_payload, redact_url, send_alert, smoke, summary
+    from vllm_infra.operations.smoke import (
+        CheckResult,
+        SmokeSettings,
+        alert_payload,
+        redact_url,
+        send_alert,
+        smoke,
+        summary,
+    )
 
     problems = [redact_url(url) for url in urls if not url.startswith(("http://", "https://")) or
                 redact_url(url) == "<unparseable URL>"]
@@ -37,14 +45,18 @@ def smoke(
     if len(models) not in (0, 1, len(urls)):
         fail(f"give one --model for all URLs or one per URL ({len(urls)} URLs, {len(models)} models)")
     expected = [models[0] if len(models) == 1 else (models[i] if models else None) for i in range(len(urls))]
+    def done(check: CheckResult) -> None:
+        state = "ok  " if check.ok else "FAIL"
+        tries = f", {check.attempts} attempts" if check.attempts > 1 else ""
+        say(f"{state} {check.url}{check.check}: {check.detail} ({check.seconds * 1000:.0f} ms{tries})")
+
+    def retrying(url: str, check: str, attempt: int, detail: str, delay: float) -> None:
+        say(f"...  {url}{check}: {detail}; retry {attempt} of {retries} in {delay:g}s", stderr)
+
     started = time.monotonic()
     results = smoke(list(zip(urls, expected, strict=True)), SmokeSettings(
-        timeout=timeout, retries=retries, backoff=backoff, api_key=os.environ.get(api_key_env) or None))
-    for endpoint in results:
-        for check in endpoint.checks:
-            state = "ok  " if check.ok else "FAIL"
-            tries = f", {check.attempts} attempts" if check.attempts > 1 else ""
-            say(f"{state} {endpoint.url}{check.check}: {check.detail} ({check.seconds * 1000:.0f} ms{tries})")
+        timeout=timeout, retries=retries, backoff=backoff, api_key=os.environ.get(api_key_env) or None),
+        done=done, retrying=retrying)
     line = summary(results, time.monotonic() - started)
     say(line)
     if all(r.ok for r in results):

@@ -98,8 +98,9 @@ def synth(
             say(f"{target.name}: {target.summary} -> {directory} ({state})")
     if check:
         if drifted:
-            fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `vllm-infra synth` "
-                 "and commit the result", code=ExitCode.FINDINGS)
+            again = "vllm-infra synth" + (" --layout kustomize" if layout == Layout.KUSTOMIZE else "")
+            fail(f"{drifted} file{'s' if drifted != 1 else ''} differ from the stacks; run `{again}` and commit the "
+                 "result", code=ExitCode.FINDINGS)
         say(f"{out}: up to date ({len(results)} stack{'s' if len(results) != 1 else ''})")
 
 
@@ -122,7 +123,7 @@ class _Target:
     file_count: int
     summary: str
     objects: Sequence[Mapping[str, Any]] | None
-    """The objects behind the files (for --diff), when they are one stack's."""
+    """The objects behind the files (for --diff), delivery objects included, when they are one stack's."""
 
 
 def _targets(results: list[SynthesizedStack], layout: Layout) -> list[_Target]:
@@ -134,4 +135,5 @@ def _targets(results: list[SynthesizedStack], layout: Layout) -> list[_Target]:
         tree = writer.tree()
         return [_Target(tree.name, stack_parts(writer, tree), len(writer.paths(tree)),
                         f"base of {len(writer.base)} objects and {len(results)} overlays", None)]
-    return [_Target(r.name, r.parts(), r.file_count, f"{len(r.objects)} objects", r.objects) for r in results]
+    return [_Target(r.name, r.parts(), r.file_count, f"{len(r.objects)} objects", [*r.objects, *r.delivery])
+            for r in results]

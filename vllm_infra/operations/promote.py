@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -29,6 +29,9 @@ class Promotion:
     text: str
     fleet: FleetSpec
     changes: list[str]
+    left_out: list[str] = field(default_factory=list)
+    """Services one stack runs and the other does not: nothing is promoted for them, and the
+    sentences say so (a service is never skipped without a word)."""
 
 
 def _yaml() -> YAML:
@@ -61,6 +64,13 @@ def _image_change(key: str) -> str:
     return f"image.{key}"
 
 
+def _left_out(source_names: Sequence[str], target_names: Sequence[str]) -> list[str]:
+    """What a promotion of every shared service leaves out, in words."""
+    return [*(f"{name}: not in the target stack, not promoted (add it there by hand)" for name in source_names
+              if name not in target_names),
+            *(f"{name}: not in the source stack, left as it is" for name in target_names if name not in source_names)]
+
+
 def promote(source: FleetSpec, target_text: str, target_source: str, services: Sequence[str] = ()) -> Promotion:
     """``target_text`` with every named service (default: every service both stacks run) pinned
     to the image and model revision it has in ``source``; raises PromotionError. When every
@@ -77,6 +87,7 @@ def promote(source: FleetSpec, target_text: str, target_source: str, services: S
         raise PromotionError(f"not a service of both stacks: {', '.join(unknown)}")
     if not chosen:
         raise PromotionError("the stacks share no service")
+    left_out = [] if services else _left_out(sorted(source_names), target_names)
     pins = {name: _pins(source, name) for name in chosen}
     defaults = fleet_node.get("defaults")
     default_image = defaults.get("image") if isinstance(defaults, CommentedMap) else None
@@ -110,12 +121,17 @@ def promote(source: FleetSpec, target_text: str, target_source: str, services: S
     out = io.StringIO()
     yaml.dump(document, out)
     text = out.getvalue()
+    return Promotion(text, _validated(text, target_source, pins), changes, left_out)
+
+
+def _validated(text: str, target_source: str, pins: dict[str, tuple[dict[str, Any], str | None]]) -> FleetSpec:
+    """The promoted stack, refused (PromotionError) when it does not validate or pins differ."""
     try:
         promoted = fleet_from_config(YAML(typ="safe").load(text)["config"][FLEET_KEY], target_source)
     except StackConfigError as error:
         raise PromotionError("the promoted stack would not be valid: " + "; ".join(map(str, error.problems))) \
             from None
-    wrong = [name for name in chosen if _pins(promoted, name) != pins[name]]
+    wrong = [name for name in pins if _pins(promoted, name) != pins[name]]
     if wrong:
         raise PromotionError(f"could not pin {', '.join(wrong)} without changing other services")
-    return Promotion(text, promoted, changes)
+    return promoted

@@ -160,8 +160,13 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("/health", _health), ("/v1/models", _models), ("/metrics", _metrics), ("/v1/completions", _completion))
 
 
+Retrying = Callable[[str, str, int, str, float], None]
+"""Told of each failed attempt before its retry: (URL, check, attempt, why, seconds until the next)."""
+
+
 def _attempt(client: httpx.Client, url: str, model: str | None, name: str, check: Check,
-             settings: SmokeSettings, sleep: Callable[[float], None]) -> tuple[CheckResult, str | None]:
+             settings: SmokeSettings, sleep: Callable[[float], None], retrying: Retrying,
+             ) -> tuple[CheckResult, str | None]:
     started, delay, detail = time.monotonic(), settings.backoff, ""
     for attempt in range(1, settings.retries + 2):
         try:
@@ -174,14 +179,17 @@ def _attempt(client: httpx.Client, url: str, model: str | None, name: str, check
         except httpx.HTTPError as exc:
             detail = f"{type(exc).__name__}: {scrub(str(exc))}"
         if attempt <= settings.retries:
+            retrying(redact_url(url), name, attempt, detail, delay)
             sleep(delay)
             delay *= 2
     return CheckResult(redact_url(url), name, False, detail, time.monotonic() - started, settings.retries + 1), model
 
 
 def smoke(targets: Sequence[tuple[str, str | None]], settings: SmokeSettings | None = None,
-          sleep: Callable[[float], None] = time.sleep) -> list[EndpointResult]:
-    """Run every check against every (base URL, expected model) target."""
+          sleep: Callable[[float], None] = time.sleep, done: Callable[[CheckResult], None] = lambda _result: None,
+          retrying: Retrying = lambda *_details: None) -> list[EndpointResult]:
+    """Run every check against every (base URL, expected model) target; ``done`` hears of each
+    check as it ends and ``retrying`` of each retry, so a caller can show progress as it happens."""
     settings = settings or SmokeSettings()
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     results = []
@@ -190,8 +198,9 @@ def smoke(targets: Sequence[tuple[str, str | None]], settings: SmokeSettings | N
             endpoint = EndpointResult(redact_url(url.rstrip("/")), expected)
             model = expected
             for name, check in CHECKS:
-                result, model = _attempt(client, url.rstrip("/"), model, name, check, settings, sleep)
+                result, model = _attempt(client, url.rstrip("/"), model, name, check, settings, sleep, retrying)
                 endpoint.checks.append(result)
+                done(result)
             results.append(endpoint)
     return results
 

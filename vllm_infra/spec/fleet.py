@@ -13,6 +13,7 @@ from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.spec.delivery import DeliverySpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
+from vllm_infra.vocabulary.gateway import hostnames_overlap
 from vllm_infra.vocabulary.profiles import DISRUPTION_BUDGET_RULE, PodSecurityLevel, policy_of
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile
 
@@ -182,6 +183,29 @@ class FleetSpec(SpecModel):
             if not service.network_policy.enabled:
                 problems.append(Problem(("services", index, "network_policy", "enabled"), "every profile requires a "
                                         "NetworkPolicy around vLLM pods (VI-NET-001)", False))
+        raise_problems("FleetSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _routes_do_not_collide(self) -> FleetSpec:
+        """Two services routed through one Gateway listener on overlapping hostnames must not claim
+        the same path prefix: the Gateway would send both models' requests to one of them (VI-NET-007)."""
+        claimed: dict[tuple[str, str, str, str], list[tuple[int, list[str]]]] = {}
+        problems = []
+        for index, service in enumerate(self.services):
+            routing = service.routing
+            if routing.gateway is None:
+                continue
+            key = (routing.gateway.namespace or self.namespace.name, routing.gateway.name,
+                   routing.gateway.section_name or "", routing.path_prefix)
+            for other, hostnames in claimed.get(key, []):
+                if hostnames_overlap(routing.hostnames, hostnames):
+                    problems.append(Problem(("services", index, "routing", "path_prefix"), "services"
+                                            f"[{other}] ({self.services[other].name}) already routes this path prefix "
+                                            f"on Gateway {key[0]}/{key[1]} for overlapping hostnames (VI-NET-007); "
+                                            "give one of them its own routing.path_prefix or routing.hostnames",
+                                            routing.path_prefix))
+            claimed.setdefault(key, []).append((index, list(routing.hostnames)))
         raise_problems("FleetSpec", problems)
         return self
 

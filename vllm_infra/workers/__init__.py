@@ -64,10 +64,19 @@ class ChildFailed(RuntimeError):
     re-raised exception, or the error itself when the exception could not be sent back)."""
 
 
-def _run(task: Callable[[int], object], index: int, connection: Connection) -> None:
+_PART = "part"
+"""A child's message that carries one part of a streamed result (``Forked(..., streamed=True)``)."""
+
+
+def _run(task: Callable[[int], object], index: int, connection: Connection, streamed: bool) -> None:
     gc.freeze()  # the collector must not walk what the parent made: touching it copies every page
     try:
-        result: tuple[bool, object] = (True, task(index))
+        if streamed:  # each part leaves as soon as it is made, so the child never holds its whole result
+            for part in task(index):  # type: ignore[attr-defined]
+                connection.send((_PART, part))
+            result: tuple[bool | str, object] = (True, None)
+        else:
+            result = (True, task(index))
     except BaseException as exc:  # the parent re-raises it; a child must never die silently
         result = (False, (exc, traceback.format_exc()))
     try:
@@ -78,10 +87,13 @@ def _run(task: Callable[[int], object], index: int, connection: Connection) -> N
 
 
 class Forked(Generic[_Result]):
-    """``task(0) .. task(count - 1)``, each in its own forked child, results in index order."""
+    """``task(0) .. task(count - 1)``, each in its own forked child, results in index order. With
+    ``streamed``, a task returns an iterator of parts, which the child sends one by one, and the
+    result of a task is the list of its parts."""
 
-    def __init__(self, task: Callable[[int], _Result], count: int, workers: int) -> None:
-        self._task, self._count, self._workers = task, count, max(1, workers)
+    def __init__(self, task: Callable[[int], _Result], count: int, workers: int, streamed: bool = False) -> None:
+        self._task, self._count, self._workers, self._streamed = task, count, max(1, workers), streamed
+        self._parts: dict[int, list[object]] = {}
         self._context = multiprocessing.get_context("fork")
         self._next = 0
         self._running: dict[Connection, tuple[int, BaseProcess]] = {}
@@ -91,7 +103,8 @@ class Forked(Generic[_Result]):
     def _fill(self) -> None:
         while self._next < self._count and len(self._running) < self._workers:
             receiver, sender = self._context.Pipe(duplex=False)
-            process = self._context.Process(target=_run, args=(self._task, self._next, sender), daemon=True)
+            process = self._context.Process(target=_run, args=(self._task, self._next, sender, self._streamed),
+                                            daemon=True)
             process.start()
             sender.close()
             self._running[receiver] = (self._next, process)
@@ -100,11 +113,15 @@ class Forked(Generic[_Result]):
     def _collect(self) -> None:
         for ready in wait(list(self._running)):
             assert isinstance(ready, Connection)
-            index, process = self._running.pop(ready)
+            index, process = self._running[ready]
             try:
                 succeeded, value = ready.recv()
             except EOFError:
                 succeeded, value = False, (None, f"the child exited without a result (exit code {process.exitcode})")
+            if succeeded == _PART:
+                self._parts.setdefault(index, []).append(value)
+                continue
+            del self._running[ready]
             ready.close()
             process.join()
             if not succeeded:
@@ -114,7 +131,7 @@ class Forked(Generic[_Result]):
                 if isinstance(error, BaseException):
                     raise error from failure
                 raise failure
-            self._done[index] = value
+            self._done[index] = self._parts.pop(index, []) if self._streamed else value  # type: ignore[assignment]
         self._fill()
 
     def __iter__(self) -> Iterator[_Result]:

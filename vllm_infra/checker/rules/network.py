@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -16,7 +17,9 @@ from vllm_infra.checker.reading.server import (
 )
 from vllm_infra.checker.reading.templates import PodTemplate
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
+from vllm_infra.vocabulary.gateway import hostnames_overlap
 from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
+from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
 
 
@@ -221,3 +224,50 @@ def routing_references(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
                         p.get("port") for p in dig(target, "spec", "ports", default=[]) or []}:
                     yield Violation(path, f"Service {backend.get('name')} has no port {backend.get('port')}",
                                     obj=route)
+
+
+def _parent_keys(route: Manifest) -> list[tuple[str, str, str]]:
+    """(gateway namespace, name, listener) of each Gateway the route attaches to."""
+    keys = []
+    for parent in as_list(dig(route, "spec", "parentRefs")):
+        if type(parent) is dict and parent.get("kind", "Gateway") == "Gateway":
+            keys.append((str(parent.get("namespace") or namespace_of(route)), str(parent.get("name")),
+                         str(parent.get("sectionName") or "")))
+    return keys
+
+
+def _matches(route: Manifest) -> list[tuple[FieldPath, str]]:
+    """(path to the match, the match written canonically) of every rule of the route."""
+    found: list[tuple[FieldPath, str]] = []
+    for r_index, route_rule in enumerate(as_list(dig(route, "spec", "rules"))):
+        matches = as_list(route_rule.get("matches")) if type(route_rule) is dict else []
+        for m_index, match in enumerate(matches or [{}]):
+            if type(match) is not dict:
+                continue
+            written = match.get("path")
+            path: dict[str, Any] = written if type(written) is dict else {}
+            canonical = json.dumps({**match, "path": {"type": path.get("type", "PathPrefix"),
+                                                      "value": path.get("value", "/")}}, sort_keys=True)
+            found.append((("spec", "rules", r_index, "matches", m_index) if matches else ("spec", "rules", r_index),
+                          canonical))
+    return found
+
+
+@bundle_rule(
+    "VI-NET-007", Severity.HIGH, "No two HTTPRoutes on one Gateway claim the same requests",
+    "Give each route its own hostname or path prefix (routing.hostnames, routing.path_prefix): between equal "
+    "matches the Gateway sends every request to the oldest route, and the other model is never reached.")
+def routes_do_not_collide(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    claimed: dict[tuple[tuple[str, str, str], str], list[tuple[Manifest, list[str]]]] = {}
+    for route in bundle.of_kind("HTTPRoute"):
+        hostnames = [str(name) for name in as_list(dig(route, "spec", "hostnames"))]
+        for parent in _parent_keys(route):
+            for path, match in _matches(route):
+                for other, other_hostnames in claimed.get((parent, match), []):
+                    if other is not route and hostnames_overlap(hostnames, other_hostnames):
+                        described = json.loads(match)["path"]
+                        yield Violation(path, f"claims the same requests as HTTPRoute {dig(other, 'metadata', 'name')} "
+                                              f"on Gateway {parent[0]}/{parent[1]} ({described['type']} "
+                                              f"{described['value']}, overlapping hostnames): only one of them is "
+                                              "used", obj=route)
+                claimed.setdefault((parent, match), []).append((route, hostnames))
