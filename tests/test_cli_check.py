@@ -61,8 +61,10 @@ def test_reference_dev_passes_under_the_dev_profile() -> None:
     assert out.splitlines() == [
         f"{dev}/deployment-llama-8b.yaml:47: Deployment/llama-8b: VI-AVL-008 medium: no priorityClassName at "
         "spec.template.spec.priorityClassName",
+        f"  fix: {RULES['VI-AVL-008'].remediation}",
         f"{dev}/deployment-qwen-7b.yaml:48: Deployment/qwen-7b: VI-AVL-008 medium: no priorityClassName at "
         "spec.template.spec.priorityClassName",
+        f"  fix: {RULES['VI-AVL-008'].remediation}",
         f"PASS: 11 objects, {len(RULES)} rules, profile dev, Kubernetes 1.33: 0 critical, 0 high, 2 medium, 0 low, "
         "0 waived; 0 at or above high",
     ]
@@ -141,11 +143,16 @@ def test_junit_has_one_case_per_object_and_failures_at_the_gate(prod: Path) -> N
     edit(prod / "service-qwen-7b.yaml", "type: ClusterIP", "type: NodePort")
     code, out, _ = invoke("check", str(prod), "-o", "junit")
     suite = ET.fromstring(out.split("?>", 1)[1])
+    cases = list(suite.iter("testcase"))
     assert code == 1
-    assert suite.attrib["tests"] == "32"
-    assert suite.attrib["failures"] == "1"
-    [failure] = suite.iter("failure")
-    assert failure.attrib["type"] == "VI-NET-002"
+    assert suite.attrib["tests"] == str(len(cases)) and len(cases) > 32 * 10  # objects x rules evaluated on them
+    assert suite.attrib["failures"] == "1" and suite.attrib["errors"] == "0"
+    [failing] = [case for case in cases if case.find("failure") is not None]
+    assert failing.attrib["name"] == "Service/qwen-7b VI-NET-002"
+    assert failing.find("failure").attrib["type"] == "VI-NET-002"  # type: ignore[union-attr]
+    names = {case.attrib["name"] for case in cases}
+    assert {"Service/qwen-7b VI-SCH-001", "Deployment/qwen-7b VI-SEC-001"} <= names
+    assert "Service/qwen-7b VI-SEC-001" not in names  # a pod rule does not judge a Service
 
 
 def test_reads_stdin() -> None:
@@ -211,7 +218,8 @@ def test_validate_missing_schema_is_an_error_unless_skipped(tmp_path: Path) -> N
     (tmp_path / "w.yaml").write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
     code, out, _ = invoke("validate", str(tmp_path))
     assert (code, out.splitlines()[0]) == (1, f"{tmp_path}/w.yaml:1: Widget/w: error: no schema for Widget "
-                                              "(example.com/v1) in Kubernetes 1.33 or the vendored CRDs")
+                                              "(example.com/v1) in Kubernetes 1.33, the vendored CRDs or the "
+                                              "--schema-dir schemas")
     code, out, _ = invoke("validate", str(tmp_path), "--skip", "example.com/v1/Widget")
     assert (code, out) == (0, "PASS: 1 objects against Kubernetes 1.33: 0 valid, 0 invalid, 0 error, 1 skipped\n")
 
@@ -233,7 +241,8 @@ def test_rules_lists_the_catalog() -> None:
     assert catalog[0] == {"id": "VI-AVL-001", "severity": "high", "scope": "bundle", "gpu_specific": False,
                           "title": "Each serving workload is covered by exactly one PodDisruptionBudget",
                           "remediation": "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile "
-                                         "accepts none."}
+                                         "accepts none.", "rationale": RULES["VI-AVL-001"].rationale,
+                          "example": RULES["VI-AVL-001"].example, "relaxed_by": ["dev"]}
 
 
 HANDWRITTEN = Path(__file__).parent / "fixtures" / "handwritten"

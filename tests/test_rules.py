@@ -459,8 +459,8 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
                                  "under stringData)")]),
     ("VI-SCH-006", "kind without schema", lambda o: add(o, {"apiVersion": "example.com/v1", "kind": "Widget",
                                                             "metadata": {"name": "w", "namespace": "llm"}}),
-     [("Widget/w", "kind", "no schema for Widget (example.com/v1) in Kubernetes 1.33 or the vendored CRDs: the object "
-                           "was not validated")]),
+     [("Widget/w", "kind", "no schema for Widget (example.com/v1) in Kubernetes 1.33, the vendored CRDs or the "
+                           "--schema-dir schemas: the object was not validated")]),
     ("VI-ENV-001", "shell-style reference in env", lambda o: container(o)["env"].append(
         {"name": "LD_LIBRARY_PATH", "value": "${LD_LIBRARY_PATH}:/usr/local/nvidia/lib64"}),
      [("Deployment/llama", f"{C0}.env[10].value", "env LD_LIBRARY_PATH='${LD_LIBRARY_PATH}:/usr/local/nvidia/lib64': "

@@ -174,7 +174,8 @@ def run_pieces(units: Sequence[Unit], settings: Pass, progress: Progress) -> Pie
         batches = list(settings.batches(units, range(len(units))))
         advance(len(units))
         return PieceResult().merged(batches)
-    validator_for(settings.context.kubernetes_version).preload()  # compiled once, shared by every child
+    context = settings.context
+    validator_for(context.kubernetes_version, context.schema_dirs).preload()  # compiled once, shared by every child
     runs = [range(start, min(start + BATCH_FILES, len(units))) for start in range(0, len(units), BATCH_FILES)]
     turns = [[index for run in runs[child::workers] for index in run] for child in range(workers)]
     results: list[PieceResult] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from vllm_infra.checker.loading import LoadProblem
 from vllm_infra.checker.pipeline import Finding, Status
-from vllm_infra.checker.rules import RULES
+from vllm_infra.checker.rules import RULES, ResourceRule, Rule
 from vllm_infra.checker.rules.schema import SCHEMA_RULE
 from vllm_infra.checker.runner import CheckReport, SchemaStatus, ValidateReport
 from vllm_infra.vocabulary.reporting import Profile, ReportFormat, Severity
@@ -35,18 +35,28 @@ def finding_line(f: Finding) -> str:
     return f"{_where(f)}: {_object(f)}: {f.rule.id} {f.severity}: {f.message}{where}{status}"
 
 
-def check_text(report: CheckReport) -> str:
-    """One line per finding, then a summary line."""
-    lines = [escape_controls(finding_line(f)) for f in report.findings] + [
-        f"notice: {escape_controls(str(notice))}" for notice in report.notices]
+def summary_line(report: CheckReport) -> str:
+    """``PASS: 32 objects, ... 0 at or above high``: the verdict and the counts."""
     counts = report.counts()
     severities = ", ".join(f"{counts[s.value]} {s.value}" for s in Severity)
     gating = len(report.gating())
     verdict = "FAIL" if gating else "PASS"
     profiles = f"profiles {', '.join(report.profiles)}" if report.profiles else f"profile {report.profile}"
-    lines.append(f"{verdict}: {len(report.objects)} objects, {len(report.rules)} rules, {profiles}, "
-                 f"Kubernetes {report.kubernetes_version}: {severities}, {counts['waived']} waived; "
-                 f"{gating} at or above {report.gate}")
+    baselined = f"; {report.baselined} in the baseline" if report.baselined else ""
+    return (f"{verdict}: {len(report.objects)} objects, {len(report.rules)} rules, {profiles}, "
+            f"Kubernetes {report.kubernetes_version}: {severities}, {counts['waived']} waived; "
+            f"{gating} at or above {report.gate}{baselined}")
+
+
+def check_text(report: CheckReport) -> str:
+    """One line per finding (a failed one followed by how to fix it), then a summary line."""
+    lines = []
+    for f in report.findings:
+        lines.append(escape_controls(finding_line(f)))
+        if f.status == Status.FAILED:
+            lines.append(f"  fix: {f.rule.remediation}")
+    lines += [f"notice: {escape_controls(str(notice))}" for notice in report.notices]
+    lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
 
@@ -69,7 +79,7 @@ def check_json(report: CheckReport) -> str:
         "summary": {"objects": len(report.objects), "files_read": report.files_read, "rules": len(report.rules),
                     "profile": report.profile.value, "profiles": [p.value for p in report.profiles or [report.profile]],
                     "kubernetes_version": report.kubernetes_version, "gate": report.gate.value,
-                    "counts": report.counts(), "gating": len(report.gating()),
+                    "counts": report.counts(), "gating": len(report.gating()), "baselined": report.baselined,
                     "exit_code": int(report.exit_code)},
     }, indent=2) + "\n"
 
@@ -136,34 +146,94 @@ def check_sarif(report: CheckReport) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
+def _evaluated(report: CheckReport, kind: str, found: list[Finding]) -> list[Rule]:
+    """The rules that judged an object of ``kind``: the per-object rules for its kind, and the
+    others where they found something on it."""
+    named = {f.rule.id for f in found}
+    return [rule for rule in sorted(report.rules, key=lambda r: r.id)
+            if rule.id in named or (isinstance(rule, ResourceRule) and (not rule.kinds or kind in rule.kinds))]
+
+
 def check_junit(report: CheckReport) -> str:
-    """JUnit XML: one test case per object, one failure per failed finding at or above the gate."""
+    """JUnit XML: one test case per object and rule evaluated on it, failed when the rule found
+    something at or above the gate; files that did not read are test cases of their own."""
     gating = {id(f) for f in report.gating()}
-    by_object: dict[tuple[str, str], list[Finding]] = {}
+    by_object: dict[tuple[str, str, str], list[Finding]] = {}
     for f in report.findings:
-        by_object.setdefault((f.source, _object(f)), []).append(f)
-    suite = ET.Element("testsuite", name="vllm-infra check", tests=str(len(report.objects) + len(report.problems)),
-                       failures=str(sum(1 for f in report.findings if id(f) in gating)),
-                       errors=str(len(report.problems)))
+        by_object.setdefault((f.source, f.kind, f.name), []).append(f)
+    suite = ET.Element("testsuite", name="vllm-infra check")
+    tests = failures = errors = 0
     for problem in report.problems:
         case = ET.SubElement(suite, "testcase", classname=problem.source, name="input")
         ET.SubElement(case, "error", type="bad-input", message=problem.message).text = str(problem)
-    for obj in report.objects:
-        case = ET.SubElement(suite, "testcase", classname=obj.source, name=f"{obj.kind}/{obj.name}")
-        for f in by_object.get((obj.source, f"{obj.kind}/{obj.name}"), []):
-            text = f"{_where(f)} {f.path}: {f.message}"
+        tests, errors = tests + 1, errors + 1
+    for (source, kind, name), found in sorted(by_object.items()):
+        if kind or name:
+            continue
+        for f in found:  # a file that did not read: no object to attribute it to
+            case = ET.SubElement(suite, "testcase", classname=source, name=f"{f.rule.id} (file)")
+            tests += 1
             if id(f) in gating:
                 ET.SubElement(case, "failure", type=f.rule.id, message=f"{f.rule.id} {f.severity}: {f.message}"
-                              ).text = text
-            else:
-                ET.SubElement(case, "system-out").text = f"{f.rule.id} {f.severity} ({f.status}): {text}"
+                              ).text = f"{_where(f)}: {f.message}"
+                failures += 1
+    for obj in report.objects:
+        found = by_object.get((obj.source, obj.kind, obj.name), [])
+        for rule in _evaluated(report, obj.kind, found):
+            case = ET.SubElement(suite, "testcase", classname=obj.source, name=f"{obj.kind}/{obj.name} {rule.id}")
+            tests += 1
+            failed = False
+            for f in (f for f in found if f.rule.id == rule.id):
+                text = f"{_where(f)} {f.path}: {f.message}"
+                if id(f) in gating and not failed:
+                    ET.SubElement(case, "failure", type=f.rule.id, message=f"{f.rule.id} {f.severity}: {f.message}"
+                                  ).text = f"{text}\nfix: {f.rule.remediation}"
+                    failed = True
+                else:
+                    ET.SubElement(case, "system-out").text = f"{f.rule.id} {f.severity} ({f.status}): {text}"
+            failures += failed
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
     return str(ET.tostring(suite, encoding="unicode", xml_declaration=True)) + "\n"
+
+
+_GITHUB_LEVEL = {True: "error", False: "warning"}
+
+
+def _github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def check_github(report: CheckReport) -> str:
+    """GitHub Actions workflow commands: an error annotation per failed finding at or above the
+    gate, a warning per failed finding below it (waived ones are not annotated), then the summary."""
+    gating = {id(f) for f in report.gating()}
+    lines = []
+    for f in report.findings:
+        if f.status != Status.FAILED:
+            continue
+        level = _GITHUB_LEVEL[id(f) in gating]
+        where = f" at {f.path}" if f.path else ""
+        properties = f"file={_github_property(_uri(f.source))},line={max(1, f.line)},title=" + _github_property(
+            f"{f.rule.id} {f.severity}: {f.rule.title}")
+        lines.append(f"::{level} {properties}::" + _github_data(
+            f"{_object(f)}: {f.message}{where}\nFix: {f.rule.remediation}"))
+    for problem in report.problems:
+        lines.append(f"::error file={_github_property(_uri(problem.source))},line={problem.line or 1}::"
+                     + _github_data(problem.message))
+    lines += [f"::notice::{_github_data(notice)}" for notice in report.notices]
+    return "\n".join([*lines, summary_line(report)]) + "\n"
 
 
 def render_check(report: CheckReport, output: ReportFormat) -> str:
     """The check report in the requested format."""
-    renderers = {ReportFormat.TEXT: check_text, ReportFormat.JSON: check_json,
-                 ReportFormat.SARIF: check_sarif, ReportFormat.JUNIT: check_junit}
+    renderers = {ReportFormat.TEXT: check_text, ReportFormat.JSON: check_json, ReportFormat.SARIF: check_sarif,
+                 ReportFormat.JUNIT: check_junit, ReportFormat.GITHUB: check_github}
     return renderers[output](report)
 
 

@@ -3,6 +3,7 @@ rule catalog, attribute findings to file and line, decide the exit code."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,10 +13,13 @@ from typing import Any
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuType
+from vllm_infra.checker.baseline import Baseline
 from vllm_infra.checker.loading import (
+    STDIN_LABEL,
     LoadProblem,
     Location,
     SourceObject,
+    Unit,
     input_units,
     iter_inputs,
     stack_markers,
@@ -23,6 +27,7 @@ from vllm_infra.checker.loading import (
 from vllm_infra.checker.pipeline import Finding, Pass, Status, judge_bundle, locate, run_pieces
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, evaluate
 from vllm_infra.checker.rules.inputs import UNREADABLE
+from vllm_infra.checker.rules.schema import validator_for
 from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
 from vllm_infra.checker.simulation.cluster import Cluster
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
@@ -50,6 +55,8 @@ class CheckReport:
     """Input files (and stdin) read; None when the objects were handed over in memory."""
     profiles: tuple[Profile, ...] = ()
     """Every profile objects were judged under (the trees synth rendered say theirs), when more than one."""
+    baselined: int = 0
+    """Failed findings left out because the baseline accepted them."""
 
     def gating(self) -> list[Finding]:
         """Failed findings at or above the gate."""
@@ -83,18 +90,26 @@ def run_check(inputs: Sequence[str], *, profile: Profile | None = None,
               gate: Severity = Severity.HIGH, rule_ids: Iterable[str] | None = None,
               ignore_missing_schemas: bool = False, progress: Progress = SILENT, gpu: GpuType | None = None,
               architectures: Mapping[str, ModelArchitecture] | None = None,
-              cluster: Cluster | None = None) -> CheckReport:
+              cluster: Cluster | None = None, exclude_rules: Iterable[str] = (),
+              exclude_paths: Sequence[str] = (), severities: Mapping[str, Severity] | None = None,
+              schema_dirs: Sequence[str] = (), baseline: Baseline | None = None) -> CheckReport:
     """Schema validation plus the rule catalog over manifests on disk (or stdin), in one pass (see
     ``pipeline``). Paths that do not exist, or inputs with no object at all, are bad input;
     everything else is analysed (with ``cluster``, scheduling rules decide by a simulation on it).
     Without ``profile``, objects in a tree synth rendered are judged under the profile its marker
-    records, the others under ``restricted``."""
-    units = input_units(inputs)
+    records, the others under ``restricted``. Files matching ``exclude_paths`` are not read (a
+    notice counts them); findings ``baseline`` accepted are left out (``baselined`` counts them)."""
+    units, excluded = _excluded(input_units(inputs), exclude_paths)
     profile_of, notices = _profile_choice(stack_markers(inputs), profile)
     context = RuleContext(skip_kinds=frozenset(skip_kinds), kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
                           ignore_missing_schemas=ignore_missing_schemas, gpu=gpu,
-                          architectures=tuple(sorted((architectures or {}).items())))
-    selected = [RULES[rule_id] for rule_id in rule_ids] if rule_ids is not None else list(RULES.values())
+                          architectures=tuple(sorted((architectures or {}).items())),
+                          severities=tuple(sorted((severities or {}).items())), schema_dirs=tuple(schema_dirs))
+    validator_for(context.kubernetes_version, context.schema_dirs)  # bad user schemas are bad input, here
+    left_out = set(exclude_rules)
+    selected = [RULES[rule_id] for rule_id in (rule_ids if rule_ids is not None else RULES) if rule_id not in left_out]
+    if excluded:
+        notices.append(f"{excluded} input file{'s' if excluded != 1 else ''} excluded by exclude_paths")
     passed = run_pieces(units, Pass(selected, context, profile_of), progress)
     unit_count = len(units)
     del units  # 100,000 paths hold 45 MB the bundle phase does not need
@@ -122,8 +137,30 @@ def run_check(inputs: Sequence[str], *, profile: Profile | None = None,
     findings += judge_bundle(kept, selected, replace(context, simulation=simulation), progress)
     findings += [Finding(UNREADABLE, UNREADABLE.severity, problem.message, problem.source, problem.line or 1, "", "",
                          "", "") for problem in problems]
+    findings = [replace(f, severity=context.severity_of(f.rule.id, f.severity)) for f in findings]
+    if baseline is not None:
+        accepted = [f for f in findings if f.status == Status.FAILED and baseline.covers(f)]
+        report.baselined = len(accepted)
+        findings = [f for f in findings if not (f.status == Status.FAILED and baseline.covers(f))]
+        fixed = len(baseline.entries.keys() - {f.fingerprint for f in accepted})
+        if fixed:
+            report.notices.append(f"{fixed} finding{'s' if fixed != 1 else ''} of the baseline {baseline.source} "
+                                  "no longer occur; write the baseline again to drop them")
     report.findings = sorted(findings, key=_report_order)
     return report
+
+
+def _excluded(units: list[Unit], patterns: Sequence[str]) -> tuple[list[Unit], int]:
+    """The units no pattern matches (fnmatch on the path as given: ``*`` also crosses directories)."""
+    if not patterns:
+        return units, 0
+    kept = [unit for unit in units if not any(fnmatch.fnmatchcase(_unit_path(unit), pattern) for pattern in patterns)]
+    return kept, len(units) - len(kept)
+
+
+def _unit_path(unit: Unit) -> str:
+    path = unit if isinstance(unit, str) else unit.source if isinstance(unit, LoadProblem) else STDIN_LABEL
+    return Path(path).as_posix().removeprefix("./")
 
 
 def _profile_choice(markers: Mapping[str, StackMarker], profile: Profile | None,
@@ -203,9 +240,10 @@ class ValidateReport:
 
 
 def run_validate(inputs: Sequence[str], *, kubernetes_version: str | None = None,
-                 skip_kinds: Iterable[str] = (), progress: Progress = SILENT) -> ValidateReport:
+                 skip_kinds: Iterable[str] = (), progress: Progress = SILENT,
+                 schema_dirs: Sequence[str] = ()) -> ValidateReport:
     """Strict schema validation of every object in the inputs, one file at a time."""
-    validator = SchemaValidator(kubernetes_version) if kubernetes_version else SchemaValidator()
+    validator = SchemaValidator(kubernetes_version or KUBERNETES_VERSION, tuple(schema_dirs))
     skip = frozenset(skip_kinds)
     results: list[SchemaResult] = []
     problems: list[LoadProblem] = []

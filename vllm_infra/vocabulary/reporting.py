@@ -46,6 +46,8 @@ class ReportFormat(StrEnum):
     JSON = "json"
     SARIF = "sarif"
     JUNIT = "junit"
+    GITHUB = "github"
+    """GitHub Actions workflow commands: each finding annotates the pull request's diff."""
 
 
 class DiffFormat(StrEnum):

@@ -42,7 +42,12 @@ def selected_workloads(bundle: Bundle, namespace: str, selector: Mapping[str, An
 
 @bundle_rule(
     "VI-AVL-001", Severity.HIGH, "Each serving workload is covered by exactly one PodDisruptionBudget",
-    "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile accepts none.")
+    "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile accepts none.",
+    rationale=("Without a PodDisruptionBudget a node drain may evict every replica of a model at once; "
+               "with two budgets on one workload the eviction API refuses every eviction."),
+    example=("kind: Deployment\n"
+             "metadata: {name: llama}\n"
+             "spec: {replicas: 2}   # and no PodDisruptionBudget selecting its pods"))
 def one_pdb(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     budgets_of: dict[int, list[Manifest]] = {}
     for pdb in bundle.of_kind("PodDisruptionBudget"):
@@ -59,7 +64,12 @@ def one_pdb(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 @bundle_rule(
     "VI-AVL-002", Severity.CRITICAL, "PodDisruptionBudgets always permit a disruption",
     "Prefer maxUnavailable >= 1; keep minAvailable below the minimum replica count; never use minAvailable "
-    "with scale-to-zero.")
+    "with scale-to-zero.",
+    rationale=("A budget that allows no disruption (minAvailable equal to the replicas, maxUnavailable: 0,"
+               " or minAvailable with scale to zero) blocks node drains and cluster upgrades indefinitely."),
+    example=("kind: PodDisruptionBudget\n"
+             "spec:\n"
+             "  minAvailable: 2        # the workload runs 2 replicas: no eviction is ever allowed"))
 def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     if ctx.simulation is not None:
         yield from simulated(bundle, ctx.simulation.of(Scenario.DRAIN), ("metadata", "name"),
@@ -100,7 +110,12 @@ def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-AVL-003", Severity.MEDIUM, "PDBs evict unhealthy pods (AlwaysAllow)",
     "Set unhealthyPodEvictionPolicy: AlwaysAllow so pods stuck loading never pin a node.",
-    kinds={"PodDisruptionBudget"})
+    kinds={"PodDisruptionBudget"},
+    rationale=("A model server that is still loading is not Ready; with the default policy the budget "
+               "counts it as healthy-to-protect and a drain waits for a pod that may never become ready."),
+    example=("kind: PodDisruptionBudget\n"
+             "spec:\n"
+             "  maxUnavailable: 1      # unhealthyPodEvictionPolicy unset (IfHealthyBudget)"))
 def unhealthy_eviction(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if dig(obj, "spec", "unhealthyPodEvictionPolicy") != "AlwaysAllow":
         yield Violation(("spec",), "unhealthy pods are protected too (unhealthyPodEvictionPolicy is not AlwaysAllow)")
@@ -117,7 +132,12 @@ def _spreads_over_hosts(spec: Mapping[str, Any]) -> bool:
 @bundle_rule(
     "VI-AVL-004", Severity.MEDIUM, "At least two replicas spread over nodes (dev may run one)",
     "Run >= 2 replicas (or autoscaler minimum >= 2) with a topologySpreadConstraint or podAntiAffinity on "
-    "kubernetes.io/hostname.")
+    "kubernetes.io/hostname.",
+    rationale=("One replica, or replicas packed on one node, make a single node or GPU failure an outage "
+               "of the model."),
+    example=("kind: Deployment\n"
+             "spec:\n"
+             "  replicas: 1            # no second replica, no spread over kubernetes.io/hostname"))
 def replicated(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for workload in _serving_workloads(bundle):
         if bundle.minimum_scale(workload) < 2:
@@ -129,7 +149,12 @@ def replicated(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 
 @bundle_rule(
     "VI-AVL-005", Severity.HIGH, "One autoscaler per workload, targeting a rendered workload",
-    "Keep a single HPA or ScaledObject per workload and point scaleTargetRef at its kind and name.")
+    "Keep a single HPA or ScaledObject per workload and point scaleTargetRef at its kind and name.",
+    rationale=("Two autoscalers on one workload fight over its replica count; one pointing at a workload "
+               "that does not exist scales nothing."),
+    example=("kind: HorizontalPodAutoscaler\n"
+             "spec:\n"
+             "  scaleTargetRef: {kind: Deployment, name: llama}   # and a ScaledObject on llama too"))
 def one_autoscaler(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for scaler in bundle.objects:
         if scaler.get("kind") not in AUTOSCALERS:
@@ -148,7 +173,10 @@ def one_autoscaler(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 
 @bundle_rule(
     "VI-AVL-006", Severity.HIGH, "Autoscaled workloads leave replicas to the autoscaler",
-    "Omit spec.replicas (YAML) or register the workload with ignoreChanges: [spec.replicas] (Pulumi).")
+    "Omit spec.replicas (YAML) or register the workload with ignoreChanges: [spec.replicas] (Pulumi).",
+    rationale=("A replica count in the manifest is reset on every apply, undoing what the autoscaler "
+               "decided."),
+    example="kind: Deployment\nspec:\n  replicas: 2            # while an HPA owns the count")
 def replicas_owned_by_autoscaler(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for workload in bundle.of_kind(*SERVING_KINDS):
         if bundle.autoscalers_of(workload) and "replicas" in (workload.get("spec") or {}):
@@ -187,7 +215,11 @@ def _behavior(scaler: Manifest) -> Mapping[str, Any]:
 @bundle_rule(
     "VI-AVL-007", Severity.HIGH, "Autoscalers follow vLLM saturation metrics, slowly",
     "Scale on vllm:num_requests_waiting or KV-cache usage (names your vLLM release emits), with scale-down "
-    "stabilization >= 300s, scale-up periods >= the startup budget and maxReplicas > minReplicas.", gpu=True)
+    "stabilization >= 300s, scale-up periods >= the startup budget and maxReplicas > minReplicas.", gpu=True,
+    rationale=("CPU and memory do not show when a GPU server saturates, a metric the release does not emit"
+               " leaves the autoscaler blind, and fast scale-down thrashes replicas that take minutes to "
+               "load."),
+    example="kind: HorizontalPodAutoscaler\nspec:\n  metrics: [{type: Resource, resource: {name: cpu}}]")
 def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for scaler in bundle.objects:
         if scaler.get("kind") not in AUTOSCALERS:
@@ -259,7 +291,10 @@ def _missing_metric(name: str, version: VllmVersion) -> str:
 @resource_rule(
     "VI-AVL-008", Severity.MEDIUM, "Serving pods set a priority class",
     "Set priorityClassName to the cluster's serving class so batch work cannot preempt model servers.",
-    kinds=SERVING_KINDS)
+    kinds=SERVING_KINDS,
+    rationale=("Without a priority class a model server can be preempted by batch work, and a GPU node "
+               "freed that way is not refilled quickly."),
+    example="kind: Deployment\nspec:\n  template:\n    spec: {}             # no priorityClassName")
 def priority_class(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, _serving in vllm_pod_templates(obj):
         if not template.spec.get("priorityClassName"):
@@ -269,7 +304,11 @@ def priority_class(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @bundle_rule(
     "VI-AVL-009", Severity.CRITICAL, "ReadWriteOnce model caches are mounted by one pod at a time",
     "Use ReadWriteMany/ReadOnlyMany (or per-replica claims) when more than one pod, a surge pod or a multi-node "
-    "group mounts the cache.", gpu=True)
+    "group mounts the cache.", gpu=True,
+    rationale=("A ReadWriteOnce claim attaches to one node: a second replica, a surge pod or a multi-node "
+               "worker that mounts it stays Pending."),
+    example=("kind: PersistentVolumeClaim\n"
+             "spec: {accessModes: [ReadWriteOnce]}   # mounted by a Deployment with 2 replicas"))
 def single_attach_volumes(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     mounted_by: dict[tuple[str, str], list[Manifest]] = {}
     for workload in bundle.of_kind(*SERVING_KINDS):
@@ -309,7 +348,12 @@ def _sharing_reason(bundle: Bundle, workload: Manifest) -> str:
 @bundle_rule(
     "VI-AVL-010", Severity.HIGH, "Selectors select what they protect",
     "Keep workload selectors a subset of template labels and make PDB, NetworkPolicy and Service selectors match "
-    "the intended pods; a LeaderWorkerSet's Service selects leaders only.")
+    "the intended pods; a LeaderWorkerSet's Service selects leaders only.",
+    rationale=("A selector that matches nothing (or more than intended) protects, isolates or routes to "
+               "the wrong pods, silently."),
+    example=("kind: PodDisruptionBudget\n"
+             "spec:\n"
+             "  selector: {matchLabels: {app: lama}}   # the pods are labelled app: llama"))
 def selector_coherence(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for workload in bundle.of_kind("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         selector = dig(workload, "spec", "selector")

@@ -62,11 +62,20 @@ class RuleContext:
     """The GPU type assumed for pods that pin none (``check --gpu``)."""
     architectures: tuple[tuple[str, ModelArchitecture], ...] = ()
     """Architectures of models missing from the catalog, by model id (``check --model-config``)."""
+    severities: tuple[tuple[str, Severity], ...] = ()
+    """Severity per rule id, replacing the catalog's for every finding of that rule (a repository's
+    configuration)."""
+    schema_dirs: tuple[str, ...] = ()
+    """Directories of the user's own schemas (CRDs, JSON Schema), validated against like the vendored ones."""
     today: datetime.date | None = None
     """The date waiver expiries are judged on (None: today's)."""
     simulation: Simulation | None = None
     """The scheduling simulation on a declared cluster (``check --cluster``, a stack's
     ``cluster``): placement, rollout and drain rules decide by it instead of by heuristics."""
+
+    def severity_of(self, rule_id: str, severity: Severity) -> Severity:
+        """A finding's severity once the configured severities apply."""
+        return dict(self.severities).get(rule_id, severity)
 
     @property
     def policy(self) -> ProfilePolicy:
@@ -101,6 +110,10 @@ class _RuleInfo:
     title: str
     remediation: str
     gpu_specific: bool
+    rationale: str = field(default="", kw_only=True)
+    """Why the rule exists: what breaks, or what an attacker gets, when it fails."""
+    example: str = field(default="", kw_only=True)
+    """A short manifest fragment the rule fails (``vllm-infra rules <id>`` shows it)."""
 
     def __post_init__(self) -> None:
         _DEFINED.setdefault(self.id, self)
@@ -173,26 +186,28 @@ Rule = ResourceRule | BundleRule | InputRule | WaiverRule
 
 
 def resource_rule(rule_id: str, severity: Severity, title: str, remediation: str, *,
-                  kinds: frozenset[str] | set[str] = frozenset(), gpu: bool = False,
-                  ) -> Callable[[ResourceCheck], ResourceRule]:
+                  kinds: frozenset[str] | set[str] = frozenset(), gpu: bool = False, rationale: str = "",
+                  example: str = "") -> Callable[[ResourceCheck], ResourceRule]:
     """Make a per-object check function a catalog entry."""
 
     def make(check: ResourceCheck) -> ResourceRule:
-        return ResourceRule(rule_id, severity, title, remediation, gpu, check, frozenset(kinds))
+        return ResourceRule(rule_id, severity, title, remediation, gpu, check, frozenset(kinds), rationale=rationale,
+                            example=example)
 
     return make
 
 
-def input_rule(rule_id: str, name: str, severity: Severity, title: str, remediation: str) -> InputRule:
+def input_rule(rule_id: str, name: str, severity: Severity, title: str, remediation: str, *, rationale: str = "",
+               example: str = "") -> InputRule:
     """A catalog entry for what the loader finds."""
-    return InputRule(rule_id, severity, title, remediation, False, name)
+    return InputRule(rule_id, severity, title, remediation, False, name, rationale=rationale, example=example)
 
 
 def bundle_rule(rule_id: str, severity: Severity, title: str, remediation: str, *, gpu: bool = False,
-                ) -> Callable[[BundleCheck], BundleRule]:
+                rationale: str = "", example: str = "") -> Callable[[BundleCheck], BundleRule]:
     """Make a whole-bundle check function a catalog entry."""
 
     def make(check: BundleCheck) -> BundleRule:
-        return BundleRule(rule_id, severity, title, remediation, gpu, check)
+        return BundleRule(rule_id, severity, title, remediation, gpu, check, rationale=rationale, example=example)
 
     return make

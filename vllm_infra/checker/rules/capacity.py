@@ -46,7 +46,10 @@ _QUANTIZATION_ALIASES = {"awq_marlin": "awq", "gptq_marlin": "gptq", **{q: q for
     "VI-CAP-001", Severity.HIGH, "The model fits the memory of the GPUs it is scheduled on",
     "Follow the finding's numbers: more tensor parallelism, a larger GPU, a shorter --max-model-len, fp8 weights "
     "or KV cache, or more room outside --gpu-memory-utilization; pin the GPU type with a node selector.",
-    kinds=WORKLOAD_KINDS, gpu=True)
+    kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("vLLM allocates the KV cache from what the GPU has left after weights and profiling: a "
+               "model that does not fit exits at start, or serves fewer tokens than max_model_len."),
+    example="args: [--model, meta-llama/Llama-3.1-70B-Instruct]   # on one L4 (24 GB)")
 def model_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if template.role == "worker" or is_cpu_build(serving.spec) or not gpu_resources(serving.spec):

@@ -58,7 +58,12 @@ select pods, whose template labels Argo CD leaves as rendered."""
     "VI-DEL-001", Severity.HIGH, "Selectors avoid app.kubernetes.io/instance, which Argo CD rewrites",
     f"Select on a label no delivery tool manages (vllm-infra renders {SERVICE_LABEL}). Argo CD's label "
     "tracking sets app.kubernetes.io/instance to the Application name on every object it syncs, so a "
-    "ServiceMonitor selecting it stops finding its Service and scraping (and the autoscalers' metric) stops.")
+    "ServiceMonitor selecting it stops finding its Service and scraping (and the autoscalers' metric) stops.",
+    rationale=("Argo CD's label tracking rewrites app.kubernetes.io/instance on every object it syncs, so "
+               "selectors on it stop matching after the first sync."),
+    example=("kind: ServiceMonitor\n"
+             "spec:\n"
+             "  selector: {matchLabels: {app.kubernetes.io/instance: llama}}"))
 def selectors_survive_delivery(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for path, selector in _selector_sites(obj.get("spec"), ("spec",)):
         where = _instance_key(selector, path)

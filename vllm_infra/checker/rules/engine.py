@@ -230,12 +230,13 @@ class WaiverJudge:
         self.used.setdefault(id(obj), set()).update(rule_ids)
 
     def finding(self, rule: Rule, obj: Manifest, violation: Violation) -> RuleFinding:
-        severity = violation.severity or rule.severity
+        native = violation.severity or rule.severity  # what a waiver is judged by: no setting widens it
+        severity = self.context.severity_of(rule.id, native)
         mark = fingerprint(rule.id, obj, violation.path, violation.subject, violation.message)
         waiver = self.waivers(obj).get(rule.id)
         message, reason = violation.message, None
         if waiver is not None:
-            why_not = self._why_not(waiver, violation, severity, mark)
+            why_not = self._why_not(waiver, violation, native, mark)
             if why_not is None:
                 reason = waiver.reason
                 self.used.setdefault(id(obj), set()).add(rule.id)

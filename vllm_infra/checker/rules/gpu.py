@@ -33,7 +33,10 @@ GPU_NODE_LABEL_KEYS = frozenset(
 @resource_rule(
     "VI-GPU-001", Severity.CRITICAL, "Multi-GPU pods mount /dev/shm from a sized memory emptyDir",
     "Mount an emptyDir {medium: Memory, sizeLimit} at /dev/shm in every GPU container; the default 64MiB "
-    "makes NCCL fail.", kinds=WORKLOAD_KINDS, gpu=True)
+    "makes NCCL fail.", kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("Tensor and pipeline parallel workers exchange data through /dev/shm; the container default"
+               " of 64 MiB makes NCCL fail or hang."),
+    example=("args: [--tensor-parallel-size, \"4\"]   # and no emptyDir {medium: Memory} mounted at /dev/shm"))
 def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     multi = group_size(obj) > 1
     for template, serving in vllm_pod_templates(obj):
@@ -54,7 +57,10 @@ def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-GPU-002", Severity.CRITICAL, "TP x PP == GPUs per pod x pods per group",
     "Make --tensor-parallel-size x --pipeline-parallel-size equal the GPU limit times the LeaderWorkerSet size "
-    "(1 for Deployments).", kinds=SERVING_KINDS, gpu=True)
+    "(1 for Deployments).", kinds=SERVING_KINDS, gpu=True,
+    rationale=("vLLM needs exactly TP x PP GPUs in its group; more are wasted, fewer make it exit at "
+               "start."),
+    example="args: [--tensor-parallel-size, \"4\"]\nresources: {limits: {nvidia.com/gpu: 2}}")
 def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     size = group_size(obj)
     for template, serving in vllm_pod_templates(obj):
@@ -95,7 +101,11 @@ def _targets_gpu_class(spec: Mapping[str, Any]) -> bool:
 @resource_rule(
     "VI-GPU-003", Severity.HIGH, "GPU pods tolerate the GPU taint and target a GPU class",
     "Tolerate nvidia.com/gpu (or amd.com/gpu) NoSchedule and require the GPU model with a nodeSelector or "
-    "required node affinity on a GPU label.", kinds=WORKLOAD_KINDS, gpu=True)
+    "required node affinity on a GPU label.", kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("GPU nodes are tainted and come in several models; a pod without the toleration stays "
+               "Pending, one without a GPU-model selector lands on a GPU it was not sized for."),
+    example=("resources: {limits: {nvidia.com/gpu: 1}}   # no toleration of nvidia.com/gpu, no "
+             "nodeSelector on the GPU model"))
 def gpu_placement(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if not gpu_count(serving.spec):
@@ -109,7 +119,10 @@ def gpu_placement(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-GPU-004", Severity.MEDIUM, "--gpu-memory-utilization stays at or below 0.92",
     "Lower --gpu-memory-utilization to 0.92 or less; sampler warm-up needs the rest.", kinds=WORKLOAD_KINDS,
-    gpu=True)
+    gpu=True,
+    rationale=("The rest of GPU memory must hold the CUDA context and, on older releases, the CUDA graphs;"
+               " above the ceiling the engine can run out of memory after allocating the KV cache."),
+    example="args: [--gpu-memory-utilization, \"0.98\"]")
 def memory_fraction(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _template, serving in vllm_pod_templates(obj):
         value = engine_args(serving.spec).number("gpu-memory-utilization")
@@ -133,7 +146,11 @@ def _rollout(obj: Manifest) -> tuple[str, Any, Any, tuple[str, ...]]:
 @bundle_rule(
     "VI-GPU-005", Severity.CRITICAL, "Rollouts can finish with the GPUs that exist",
     "Without spare GPUs use maxSurge: 0 and maxUnavailable >= 1 (or Recreate); declare spare GPUs with the "
-    "vllm-infra.io/spare-gpus annotation before allowing surge.", gpu=True)
+    "vllm-infra.io/spare-gpus annotation before allowing surge.", gpu=True,
+    rationale=("A rolling update that surges a GPU replica needs GPUs nobody else holds; without them the "
+               "new pod stays Pending and the rollout never finishes."),
+    example=("strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}   # on a cluster with no spare "
+             "GPUs"))
 def rollout_feasible(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     if ctx.simulation is not None:
         yield from simulated(bundle, [o for o in ctx.simulation.of(Scenario.ROLLOUT) if _has_gpus(bundle, o.subject)],

@@ -38,7 +38,10 @@ RECOMMENDED_LABELS = ("name", "instance", "version", "component", "part-of", "ma
 
 @resource_rule(
     "VI-SCH-002", Severity.HIGH, "Only GA (allow-listed) API versions",
-    "Use GA API versions (apps/v1, policy/v1, autoscaling/v2, ...) or the allow-listed add-on versions.")
+    "Use GA API versions (apps/v1, policy/v1, autoscaling/v2, ...) or the allow-listed add-on versions.",
+    rationale=("Beta and alpha API versions are removed in later Kubernetes releases, and manifests that "
+               "use them stop applying."),
+    example="apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler")
 def stable_api_versions(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if obj.get("apiVersion") not in STABLE_API_VERSIONS:
         yield Violation(("apiVersion",), f"apiVersion {obj.get('apiVersion')} is not on the allow-list")
@@ -47,7 +50,10 @@ def stable_api_versions(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-SCH-003", Severity.MEDIUM, "Explicit namespace and recommended labels (instance == workload name)",
     "Set metadata.namespace (not default) and the app.kubernetes.io/{name,instance,version,component,part-of,"
-    "managed-by} labels.")
+    "managed-by} labels.",
+    rationale=("Without an explicit namespace an object lands wherever it is applied; without the "
+               "recommended labels, tools and people cannot tell which model and release it belongs to."),
+    example="metadata: {name: llama}   # no namespace, no app.kubernetes.io labels")
 def namespace_and_labels(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     kind = obj.get("kind")
     namespace = dig(obj, "metadata", "namespace")
@@ -68,14 +74,18 @@ def namespace_and_labels(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]
 
 @resource_rule(
     "VI-SCH-004", Severity.HIGH, "No bare Pods", "Run model servers through a Deployment, StatefulSet or "
-    "LeaderWorkerSet.", kinds={"Pod"})
+    "LeaderWorkerSet.", kinds={"Pod"},
+    rationale="A bare Pod is not recreated when its node fails, and cannot be rolled out or scaled.",
+    example="kind: Pod\nspec: {containers: [{name: vllm, image: vllm/vllm-openai:v0.11.0}]}")
 def no_bare_pods(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     yield Violation(("kind",), "a bare Pod is never rescheduled, drained gracefully or rolled out")
 
 
 @resource_rule(
     "VI-SCH-005", Severity.LOW, "No duplicate env var or container port names",
-    "Remove duplicates; the last value silently wins.", kinds=WORKLOAD_KINDS)
+    "Remove duplicates; the last value silently wins.", kinds=WORKLOAD_KINDS,
+    rationale="A name given twice keeps the last value: what a reviewer reads first is not what runs.",
+    example="env: [{name: HF_HOME, value: /cache}, {name: HF_HOME, value: /tmp}]")
 def no_duplicates(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -97,7 +107,11 @@ def _managed_by_pulumi(obj: Manifest, ctx: RuleContext) -> bool:
 @resource_rule(
     "VI-PUL-001", Severity.HIGH, "The Pulumi await budget covers image pull and model start-up",
     "Set pulumi.com/timeoutSeconds (or customTimeouts) >= startup probe budget + image pull time; never "
-    "pulumi.com/skipAwait on a serving workload.", kinds=SERVING_KINDS, gpu=True)
+    "pulumi.com/skipAwait on a serving workload.", kinds=SERVING_KINDS, gpu=True,
+    rationale=("Pulumi's default await is 10 minutes: a model that loads for longer fails the deployment "
+               "that would have succeeded."),
+    example=("metadata:\n"
+             "  annotations: {pulumi.com/timeoutSeconds: \"600\"}   # the startup budget is 1,800 s"))
 def await_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if not _managed_by_pulumi(obj, ctx):
         return
@@ -118,7 +132,10 @@ _SHELL_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 @resource_rule(
     "VI-ENV-001", Severity.HIGH, "Environment values and exec-form arguments reference variables as $(VAR)",
     "Write $(VAR) (Kubernetes expands it from earlier env entries); ${VAR} is only expanded by a shell, so "
-    "here it is passed literally.", kinds=WORKLOAD_KINDS)
+    "here it is passed literally.", kinds=WORKLOAD_KINDS,
+    rationale=("Kubernetes expands $(VAR) in command, args and env; ${VAR} outside a shell reaches vLLM "
+               "literally."),
+    example="args: [--served-model-name, \"${MODEL_NAME}\"]   # not run by a shell")
 def kubernetes_references(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):

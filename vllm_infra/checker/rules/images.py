@@ -16,7 +16,10 @@ from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Severity
 
 @resource_rule(
     IMAGE_PINNING_RULE, Severity.HIGH, "Images have an explicit non-latest tag; restricted profile needs a digest",
-    "Pin images by tag and @sha256 digest (the dev profile accepts a release tag).", kinds=WORKLOAD_KINDS)
+    "Pin images by tag and @sha256 digest (the dev profile accepts a release tag).", kinds=WORKLOAD_KINDS,
+    rationale=("A moving tag runs a different image after every pull; without a digest nobody can say "
+               "which build served a request."),
+    example="image: vllm/vllm-openai:latest")
 def pinned_images(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -33,7 +36,10 @@ def pinned_images(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-IMG-002", Severity.MEDIUM, "The model source is pinned",
     "Pass --revision=<commit>, or serve a pre-populated volume with HF_HUB_OFFLINE=1.", kinds=WORKLOAD_KINDS,
-    gpu=True)
+    gpu=True,
+    rationale=("Without a pinned revision the weights change when the model repository changes, and "
+               "replicas started on different days serve different models."),
+    example="args: [--model, meta-llama/Llama-3.1-8B-Instruct]   # no --revision=<commit>")
 def pinned_model(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if template.role == "worker":

@@ -15,7 +15,10 @@ from vllm_infra.vocabulary.reporting import Severity
 @resource_rule(
     "VI-MN-001", Severity.HIGH, "LeaderWorkerSet groups restart together and leader/worker templates agree",
     "Set restartPolicy: RecreateGroupOnPodRestart and size >= 2, keep startupPolicy LeaderCreated, and give "
-    "leader and worker the same image, GPU count and /dev/shm mount.", kinds={"LeaderWorkerSet"}, gpu=True)
+    "leader and worker the same image, GPU count and /dev/shm mount.", kinds={"LeaderWorkerSet"}, gpu=True,
+    rationale=("A multi-node group whose pods restart alone cannot rejoin its NCCL or Ray group, and "
+               "leader and worker templates that differ run different engines."),
+    example="kind: LeaderWorkerSet\nspec:\n  leaderWorkerTemplate: {restartPolicy: None}")
 def group_consistency(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     template = dig(obj, "spec", "leaderWorkerTemplate", default={}) or {}
     base = ("spec", "leaderWorkerTemplate")

@@ -47,7 +47,10 @@ def _open_rule(entry: Mapping[str, Any], peers_key: str) -> bool:
 @bundle_rule(
     "VI-NET-001", Severity.HIGH, "A NetworkPolicy isolates every vLLM pod (ingress and egress)",
     "Render a NetworkPolicy selecting the vLLM pods with policyTypes [Ingress, Egress]: API only from the "
-    "gateway/app namespaces, metrics only from monitoring, egress only DNS and model downloads.")
+    "gateway/app namespaces, metrics only from monitoring, egress only DNS and model downloads.",
+    rationale=("Without a NetworkPolicy every pod in the cluster can call the model server and reach "
+               "anything from it."),
+    example="# a Deployment running vllm serve and no NetworkPolicy selecting its pods")
 def network_isolation(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     selecting = policies_by_template(bundle)
     for obj in bundle.objects:
@@ -73,7 +76,9 @@ def network_isolation(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     "VI-NET-002", Severity.HIGH, "Services are ClusterIP only",
     "Use type ClusterIP and reach the model through a gateway; waive a reviewed LoadBalancer/NodePort with "
     "vllm-infra.io/waive.VI-NET-002: \"accepts=LoadBalancer; <reason>\".",
-    kinds={"Service"})
+    kinds={"Service"},
+    rationale="A LoadBalancer or NodePort exposes the unauthenticated inference API beyond the cluster.",
+    example="kind: Service\nspec: {type: LoadBalancer}")
 def cluster_ip_only(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     service_type = dig(obj, "spec", "type", default="ClusterIP")
     if service_type != "ClusterIP":
@@ -123,7 +128,13 @@ def _target_ports(service: Manifest, matched: list[PodTemplate]) -> Iterator[Vio
 @bundle_rule(
     "VI-NET-003", Severity.HIGH, "Services select pods and target their ports; ServiceMonitors select Services",
     "Make the Service selector match the pod template labels and targetPort name a container port; make the "
-    "ServiceMonitor selector match the Service and its endpoint port name a Service port.")
+    "ServiceMonitor selector match the Service and its endpoint port name a Service port.",
+    rationale=("A Service whose selector or target port matches no pod routes nowhere; a ServiceMonitor "
+               "that selects no Service scrapes nothing, and the autoscaler loses its metric."),
+    example=("kind: Service\n"
+             "spec:\n"
+             "  selector: {app: llama}\n"
+             "  ports: [{port: 8000, targetPort: http}]   # the container names no port http"))
 def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     # where operators label pods beyond their templates, an unmatched selector proves nothing
     operated = {namespace_of(obj) for obj in bundle.objects if is_operator_resource(obj)}
@@ -154,7 +165,10 @@ def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-NET-004", Severity.MEDIUM, "vLLM pods disable Service links",
     "Set enableServiceLinks: false; injected VLLM_PORT-style variables crash vLLM.", kinds={"Deployment",
-    "StatefulSet", "LeaderWorkerSet"}, gpu=True)
+    "StatefulSet", "LeaderWorkerSet"}, gpu=True,
+    rationale=("Kubernetes injects <SERVICE>_PORT variables for every Service; a Service named vllm "
+               "injects VLLM_PORT, which vLLM reads as its own setting and rejects."),
+    example="kind: Deployment\nspec:\n  template:\n    spec: {}   # enableServiceLinks unset (true)")
 def no_service_links(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, _ref in vllm_pod_templates(obj):
         if template.spec.get("enableServiceLinks") is not False:
@@ -165,7 +179,10 @@ def no_service_links(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @bundle_rule(
     "VI-NET-005", Severity.MEDIUM, "Multi-node groups may talk to each other on any port",
     "Add a NetworkPolicy rule allowing all ports between pods of the same LeaderWorkerSet (Ray and NCCL use "
-    "dynamic ports).", gpu=True)
+    "dynamic ports).", gpu=True,
+    rationale=("Ray and NCCL open dynamic ports between the pods of a group; a policy that allows only the"
+               " API port breaks the group."),
+    example="kind: NetworkPolicy   # selecting LeaderWorkerSet pods, ingress only on port 8000")
 def lws_group_traffic(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     selecting = policies_by_template(bundle)
     for lws in bundle.of_kind("LeaderWorkerSet"):
@@ -189,7 +206,12 @@ def lws_group_traffic(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 @bundle_rule(
     "VI-NET-006", Severity.HIGH, "Routing references line up: InferencePool, HTTPRoute, endpoint picker",
     "Make the InferencePool select the serving pods and target their API port, point HTTPRoute backendRefs at "
-    "objects that exist, and keep the endpoint picker's port consistent.", gpu=True)
+    "objects that exist, and keep the endpoint picker's port consistent.", gpu=True,
+    rationale=("An InferencePool that selects no pods, a route to a backend that does not exist or an "
+               "endpoint picker on the wrong port make the gateway answer with errors."),
+    example=("kind: HTTPRoute\n"
+             "spec:\n"
+             "  rules: [{backendRefs: [{kind: InferencePool, name: llama-pool}]}]   # no such pool"))
 def routing_references(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for pool in bundle.of_kind("InferencePool"):
         namespace = namespace_of(pool)
@@ -256,7 +278,10 @@ def _matches(route: Manifest) -> list[tuple[FieldPath, str]]:
 @bundle_rule(
     "VI-NET-007", Severity.HIGH, "No two HTTPRoutes on one Gateway claim the same requests",
     "Give each route its own hostname or path prefix (routing.hostnames, routing.path_prefix): between equal "
-    "matches the Gateway sends every request to the oldest route, and the other model is never reached.")
+    "matches the Gateway sends every request to the oldest route, and the other model is never reached.",
+    rationale=("Between equally specific matches the Gateway sends every request to the oldest route: the "
+               "other model is never reached and nothing reports it."),
+    example=("# HTTPRoutes llama and qwen, both on Gateway llm-gateway with PathPrefix / and no hostnames"))
 def routes_do_not_collide(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     claimed: dict[tuple[tuple[str, str, str], str], list[tuple[Manifest, list[str]]]] = {}
     for route in bundle.of_kind("HTTPRoute"):

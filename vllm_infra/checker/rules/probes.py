@@ -39,7 +39,11 @@ _SLEEP = re.compile(r"\bsleep\s+(\d+)")
     "VI-PRB-001", Severity.CRITICAL, "A startup probe covers the model's load budget",
     "Add a startupProbe on /health whose periodSeconds x failureThreshold covers download + load + CUDA graph "
     "capture (600s, or more for large models); liveness only starts after it passes.", kinds=SERVING_KINDS,
-    gpu=True)
+    gpu=True,
+    rationale=("Large models take minutes to download and load; without a startup probe that covers it the"
+               " liveness probe kills the server before it serves, in a CrashLoopBackOff."),
+    example=("livenessProbe: {httpGet: {path: /health, port: 8000}, failureThreshold: 3}   # no "
+             "startupProbe, 70B weights"))
 def startup_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _path, _spec, serving in serving_templates(obj):
         probe, liveness = serving.spec.get("startupProbe"), serving.spec.get("livenessProbe")
@@ -74,7 +78,11 @@ def _liveness(serving: ContainerRef, liveness: Mapping[str, Any], readiness: Any
 @resource_rule(
     "VI-PRB-002", Severity.HIGH, "Readiness on /health; liveness differs and tolerates a busy server",
     "Probe readiness with httpGet /health on the API port with failureThreshold >= 2; make liveness differ from "
-    "readiness, with failureThreshold >= 3 and at least 30s of failures before a restart.", kinds=SERVING_KINDS)
+    "readiness, with failureThreshold >= 3 and at least 30s of failures before a restart.", kinds=SERVING_KINDS,
+    rationale=("Readiness must follow vLLM's /health so traffic stops when it cannot serve; a liveness "
+               "probe identical to readiness, or intolerant of a busy server, restarts healthy servers "
+               "under load."),
+    example="readinessProbe: {tcpSocket: {port: 8000}}")
 def readiness_and_liveness(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _path, _spec, serving in serving_templates(obj):
         container = serving.spec
@@ -97,7 +105,9 @@ def readiness_and_liveness(obj: Manifest, ctx: RuleContext) -> Iterator[Violatio
 
 @resource_rule(
     "VI-PRB-003", Severity.HIGH, "Probe ports exist on the container",
-    "Point probes at a port name the container declares, or at the port vLLM listens on.", kinds=SERVING_KINDS)
+    "Point probes at a port name the container declares, or at the port vLLM listens on.", kinds=SERVING_KINDS,
+    rationale="A probe on a port the container does not declare or listen on always fails.",
+    example=("startupProbe: {httpGet: {path: /health, port: metrics}}   # no container port named metrics"))
 def probe_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template, include_init=False):
@@ -130,7 +140,10 @@ def _pre_stop_seconds(container: Mapping[str, Any]) -> int | None:
 @resource_rule(
     "VI-PRB-004", Severity.HIGH, "Graceful drain: preStop sleep and a grace period covering it",
     "Add lifecycle.preStop.sleep, pass --shutdown-timeout (vLLM >= 0.18) and set terminationGracePeriodSeconds "
-    ">= preStop + shutdown timeout + 5 and >= 60.", kinds=SERVING_KINDS, gpu=True)
+    ">= preStop + shutdown timeout + 5 and >= 60.", kinds=SERVING_KINDS, gpu=True,
+    rationale=("Without a preStop pause and a grace period that covers draining, in-flight requests are "
+               "cut when a pod stops."),
+    example="terminationGracePeriodSeconds: 10   # and no lifecycle.preStop")
 def graceful_drain(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if template.role == "worker":
@@ -156,7 +169,10 @@ def graceful_drain(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-PRB-005", Severity.MEDIUM, "vLLM runs as PID 1 (exec form or exec inside sh -c)",
     "Use command: [vllm, serve] or 'exec vllm serve ...' in a shell script so SIGTERM reaches vLLM.",
-    kinds=SERVING_KINDS, gpu=True)
+    kinds=SERVING_KINDS, gpu=True,
+    rationale=("A shell that stays PID 1 does not forward SIGTERM: vLLM never drains and is killed after "
+               "the grace period."),
+    example="command: [sh, -c, \"vllm serve meta-llama/Llama-3.1-8B-Instruct\"]   # no exec")
 def exec_form(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if template.role == "worker":

@@ -33,7 +33,11 @@ def _rule_problems(rule_spec: Mapping[str, Any]) -> list[str]:
 @bundle_rule(
     "VI-RBAC-001", Severity.HIGH, "The vLLM ServiceAccount holds no dangerous permissions",
     "Bind no Role to the model server's ServiceAccount; never wildcards, Secret reads, pods/exec, pod creation "
-    "or cluster-admin.")
+    "or cluster-admin.",
+    rationale=("A model server that can read Secrets or exec into pods turns any prompt-injection or "
+               "dependency compromise into cluster access."),
+    example=("kind: Role\n"
+             "rules: [{apiGroups: [\"\"], resources: [secrets], verbs: [get]}]   # bound to the vLLM ServiceAccount"))
 def least_privilege(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     accounts = {(namespace_of(obj), t.spec.get("serviceAccountName"))
                 for obj in bundle.objects if is_vllm_workload(obj) for t in pod_templates(obj)}

@@ -33,7 +33,10 @@ def memory_volumes(template: PodTemplate) -> dict[str, float | None]:
 @resource_rule(
     "VI-RES-001", Severity.CRITICAL, "The vLLM container limits an integer number of GPUs (requests == limits)",
     "Set resources.limits['nvidia.com/gpu'] (or amd.com/gpu) to TP x PP; if requests name it, make them equal; "
-    "keep GPUs off init and sidecar containers.", kinds=WORKLOAD_KINDS, gpu=True)
+    "keep GPUs off init and sidecar containers.", kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("The device plugin hands out whole GPUs by limit; a missing, fractional or unequal request "
+               "leaves the pod without its GPUs or unschedulable."),
+    example="resources: {requests: {nvidia.com/gpu: 1}}   # no limit")
 def gpu_limits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if is_cpu_build(serving.spec) or other_accelerator(template, serving.spec):
@@ -60,7 +63,10 @@ def gpu_limits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-RES-002", Severity.HIGH, "GPU containers: memory request == limit, covering tmpfs plus headroom",
     "Set memory requests equal to limits, at least the memory-backed emptyDirs (e.g. /dev/shm) plus 8Gi.",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale=("Memory-backed volumes count against the memory limit: without room for /dev/shm and the "
+               "weights the kubelet OOM-kills the server while it loads."),
+    example="resources: {limits: {memory: 8Gi}}   # with a 16Gi /dev/shm emptyDir")
 def memory_sized(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         if not gpu_resources(serving.spec):
@@ -93,7 +99,10 @@ def _host_needs(obj: Manifest, template: PodTemplate, serving: ContainerRef) -> 
 @resource_rule(
     "VI-RES-003", Severity.MEDIUM, "CPU request set (CPU limit optional)",
     "Set resources.requests.cpu so the scheduler reserves CPU for tokenization and the API server.",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale=("Tokenization and the API server run on CPUs; without a request the scheduler may pack the "
+               "pod where it starves."),
+    example="resources: {limits: {nvidia.com/gpu: 1}}   # no requests.cpu")
 def cpu_request(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _template, serving in vllm_pod_templates(obj):
         if dig(serving.spec, "resources", "requests", "cpu") is None:
@@ -103,7 +112,10 @@ def cpu_request(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-RES-004", Severity.MEDIUM, "Disk emptyDirs are bounded and ephemeral storage is requested",
     "Give disk-backed emptyDirs a sizeLimit and set ephemeral-storage requests and limits on the container.",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale=("An unbounded disk emptyDir can fill the node's disk; without ephemeral-storage requests "
+               "the pod is evicted under disk pressure."),
+    example="volumes: [{name: cache, emptyDir: {}}]")
 def ephemeral_storage(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         disk = [(i, v) for i, v in enumerate(template.spec.get("volumes") or [])
@@ -122,7 +134,10 @@ def ephemeral_storage(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-RES-005", Severity.MEDIUM, "Memory-backed emptyDirs are bounded and fit in the memory limit",
     "Give every medium: Memory emptyDir a sizeLimit below the container's memory limit.", kinds=WORKLOAD_KINDS,
-    gpu=True)
+    gpu=True,
+    rationale=("A memory emptyDir without a size limit can grow to the node's memory, and one larger than "
+               "the memory limit OOM-kills the container."),
+    example="volumes: [{name: dshm, emptyDir: {medium: Memory}}]")
 def tmpfs_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         volumes = memory_volumes(template)
@@ -142,7 +157,10 @@ def tmpfs_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-RES-006", Severity.HIGH, "vLLM without an accelerator sets memory requests and limits",
     "Set resources.requests.memory and limits.memory to the weights plus the KV cache (VLLM_CPU_KVCACHE_SPACE) "
-    "plus headroom.", kinds=WORKLOAD_KINDS)
+    "plus headroom.", kinds=WORKLOAD_KINDS,
+    rationale=("vLLM on CPUs keeps weights and KV cache in host memory: without requests and limits the "
+               "pod lands where it does not fit and is OOM-killed."),
+    example="image: vllm/vllm-openai-cpu:v0.11.0   # no resources.requests.memory")
 def cpu_serving_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
         accelerated = other_accelerator(template, serving.spec) and not is_cpu_build(serving.spec)
@@ -162,7 +180,10 @@ def cpu_serving_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-RES-007", Severity.CRITICAL, "Extended resources (GPUs, MIG slices) and hugepages: request equals limit",
     "Give extended resources and hugepages equal requests and limits (or limits only): the API server refuses a "
-    "pod whose request differs, so nothing deploys.", kinds=WORKLOAD_KINDS)
+    "pod whose request differs, so nothing deploys.", kinds=WORKLOAD_KINDS,
+    rationale=("The API server refuses a pod whose extended-resource or hugepages request differs from its"
+               " limit: nothing deploys."),
+    example="resources: {requests: {nvidia.com/gpu: 1}, limits: {nvidia.com/gpu: 2}}")
 def extended_resources_equal(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):

@@ -13,9 +13,9 @@ from vllm_infra.vocabulary.reporting import Severity
 
 
 @cache
-def validator_for(version: str) -> SchemaValidator:
-    """One compiled validator per Kubernetes version per process."""
-    return SchemaValidator(version)
+def validator_for(version: str, schema_dirs: tuple[str, ...] = ()) -> SchemaValidator:
+    """One compiled validator per Kubernetes version (and user schema directories) per process."""
+    return SchemaValidator(version, schema_dirs)
 
 
 SCHEMA_RULE = "VI-SCH-001"
@@ -24,11 +24,17 @@ SCHEMA_RULE = "VI-SCH-001"
 @resource_rule(
     SCHEMA_RULE, Severity.CRITICAL, "Every object validates strictly against the pinned schemas",
     "Fix the field named in the message (unknown fields are errors); add a schema or --skip the kind if it is "
-    "not a Kubernetes built-in or a vendored CRD.")
+    "not a Kubernetes built-in or a vendored CRD.",
+    rationale=("The API server rejects objects with unknown or mistyped fields (or, with lenient tools, "
+               "drops them silently)."),
+    example=("spec:\n"
+             "  template:\n"
+             "    spec:\n"
+             "      containers: [{name: vllm, imag: vllm/vllm-openai:v0.11.0}]   # imag"))
 def strict_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if is_skipped(obj, ctx.skip_kinds):
         return
-    validator = validator_for(ctx.kubernetes_version)
+    validator = validator_for(ctx.kubernetes_version, ctx.schema_dirs)
     manifest = dict(obj)
     try:
         if validator.is_valid(manifest):
@@ -43,11 +49,15 @@ def strict_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-SCH-006", Severity.MEDIUM, "Every kind has a schema to validate against",
     "Pass the operator's CRDs with --schema-dir, skip the kind with --skip, or accept unvalidated objects with "
-    "--ignore-missing-schemas.")
+    "--ignore-missing-schemas.",
+    rationale=("An object of a kind without a schema is not validated at all: its typos reach the cluster."),
+    example=("apiVersion: example.com/v1\n"
+             "kind: Widget   # no CRD schema vendored or given with --schema-dir"))
 def known_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if ctx.ignore_missing_schemas or is_skipped(obj, ctx.skip_kinds):
         return
     try:
-        validator_for(ctx.kubernetes_version).validator(str(obj.get("apiVersion")), str(obj.get("kind")))
+        validator = validator_for(ctx.kubernetes_version, ctx.schema_dirs)
+        validator.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
     except UnknownKindError as exc:
         yield Violation(("kind",), f"{exc}: the object was not validated")

@@ -29,7 +29,9 @@ _ALLOWED_VOLUMES = frozenset({"configMap", "downwardAPI", "emptyDir", "projected
 @resource_rule(
     "VI-SEC-001", Severity.CRITICAL, "No container runs privileged",
     "Remove securityContext.privileged; GPUs come from the device plugin, not from privileges.",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale=("A privileged container owns the node; GPUs never need it, the device plugin provides them."),
+    example="securityContext: {privileged: true}")
 def no_privileged(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -41,7 +43,9 @@ def no_privileged(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-SEC-002", Severity.CRITICAL, "No host network, PID or IPC namespace",
     "Drop hostNetwork/hostPID/hostIPC; give NCCL shared memory with an emptyDir (medium: Memory) on /dev/shm.",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale="Host namespaces expose the node's network, processes and shared memory to the pod.",
+    example="hostIPC: true   # for NCCL shared memory: use an emptyDir on /dev/shm instead")
 def no_host_namespaces(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for field in ("hostNetwork", "hostPID", "hostIPC"):
@@ -52,7 +56,10 @@ def no_host_namespaces(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-SEC-003", Severity.HIGH, "Every container sets allowPrivilegeEscalation: false",
     "Set securityContext.allowPrivilegeEscalation: false on every container (restricted PSS).",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale=("Without allowPrivilegeEscalation: false a process can gain more privileges than its parent"
+               " (setuid binaries)."),
+    example="securityContext: {}   # allowPrivilegeEscalation unset")
 def no_privilege_escalation(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -64,7 +71,9 @@ def no_privilege_escalation(obj: Manifest, ctx: RuleContext) -> Iterator[Violati
 @resource_rule(
     "VI-SEC-004", Severity.HIGH, "Capabilities: drop ALL, add at most NET_BIND_SERVICE",
     "Set capabilities.drop: [ALL]; add only NET_BIND_SERVICE (IPC_LOCK only under the rdma profile).",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale="Every capability beyond what the server needs widens what a compromise can do.",
+    example="securityContext: {capabilities: {add: [SYS_ADMIN]}}")
 def least_capabilities(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     allowed = ctx.policy.added_capabilities
     for template in pod_templates(obj):
@@ -88,7 +97,10 @@ def _effective(template_spec: Mapping[str, Any], container: Mapping[str, Any], k
 @resource_rule(
     "VI-SEC-005", Severity.HIGH, "Pods run as non-root with a non-root group and an fsGroup",
     "Set pod securityContext runAsNonRoot: true, runAsUser/runAsGroup != 0 and fsGroup (so cache volumes are "
-    "writable).", kinds=WORKLOAD_KINDS)
+    "writable).", kinds=WORKLOAD_KINDS,
+    rationale=("A server running as root makes every container escape a root escape, and without fsGroup "
+               "the cache volumes are not writable."),
+    example="securityContext: {runAsUser: 0}")
 def non_root(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         sec_path = (*template.path, "securityContext")
@@ -105,7 +117,9 @@ def non_root(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
 @resource_rule(
     "VI-SEC-006", Severity.HIGH, "Seccomp profile RuntimeDefault or Localhost",
-    "Set securityContext.seccompProfile.type: RuntimeDefault on the pod; never Unconfined.", kinds=WORKLOAD_KINDS)
+    "Set securityContext.seccompProfile.type: RuntimeDefault on the pod; never Unconfined.", kinds=WORKLOAD_KINDS,
+    rationale="Without a seccomp profile every system call is open to the process.",
+    example="securityContext: {seccompProfile: {type: Unconfined}}")
 def seccomp(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         pod_type = dig(template.spec, "securityContext", "seccompProfile", "type")
@@ -118,7 +132,9 @@ def seccomp(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
 @resource_rule(
     "VI-SEC-007", Severity.CRITICAL, "No hostPath; only restricted volume types",
-    "Use a PVC or emptyDir for model and compile caches instead of hostPath.", kinds=WORKLOAD_KINDS)
+    "Use a PVC or emptyDir for model and compile caches instead of hostPath.", kinds=WORKLOAD_KINDS,
+    rationale="A hostPath volume reads and writes the node's filesystem.",
+    example="volumes: [{name: models, hostPath: {path: /mnt/models}}]")
 def restricted_volumes(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for index, volume in enumerate(template.spec.get("volumes") or []):
@@ -130,7 +146,10 @@ def restricted_volumes(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
 @resource_rule(
     "VI-SEC-008", Severity.MEDIUM, "No hostPort and no host override in probes or hooks",
-    "Remove hostPort and 'host' from probes and lifecycle handlers; expose through a Service.", kinds=WORKLOAD_KINDS)
+    "Remove hostPort and 'host' from probes and lifecycle handlers; expose through a Service.", kinds=WORKLOAD_KINDS,
+    rationale=("A hostPort binds the node's network and bypasses Services and policies; a probe host "
+               "override sends probes elsewhere."),
+    example="ports: [{containerPort: 8000, hostPort: 8000}]")
 def no_host_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -160,7 +179,10 @@ def _under(path: str, roots: list[str]) -> bool:
     "VI-SEC-009", Severity.HIGH, "Read-only root filesystem with every vLLM cache path on a writable mount",
     "Set readOnlyRootFilesystem: true, mount an emptyDir on /tmp and point HOME, HF_HOME, XDG_CACHE_HOME, "
     "VLLM_CACHE_ROOT, TRITON_CACHE_DIR, TORCHINDUCTOR_CACHE_DIR and NUMBA_CACHE_DIR at writable mounts.",
-    kinds=WORKLOAD_KINDS, gpu=True)
+    kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("A writable root filesystem lets a compromise persist in the image layer; vLLM, Triton and "
+               "Hugging Face write caches that must then go to mounted volumes."),
+    example="securityContext: {readOnlyRootFilesystem: false}")
 def writable_caches(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _template, ref in vllm_pod_templates(obj):
         name = ref.spec.get("name")
@@ -196,7 +218,10 @@ def writable_caches(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-SEC-010", Severity.CRITICAL, "Tokens and keys come from Secrets, never literals",
     "Reference tokens with env[].valueFrom.secretKeyRef; keep Secret data out of Git (create it out of band).",
-    kinds=WORKLOAD_KINDS | {"Secret"})
+    kinds=WORKLOAD_KINDS | {"Secret"},
+    rationale=("A literal token in a manifest is in Git, in every copy of the rendered tree and in the API"
+               " server's object history."),
+    example="env: [{name: HF_TOKEN, value: hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}]")
 def no_literal_secrets(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if obj.get("kind") == "Secret":
         for field in ("data", "stringData"):
@@ -233,7 +258,10 @@ def _literal_secret_argument(token: str) -> bool:
 @resource_rule(
     "VI-SEC-011", Severity.LOW, "Prefer Secrets mounted as files over environment variables",
     "Mount the Secret as a file (e.g. HF_TOKEN_PATH) so it does not leak through the environment.",
-    kinds=WORKLOAD_KINDS)
+    kinds=WORKLOAD_KINDS,
+    rationale=("Environment variables leak into logs, crash dumps and child processes; a mounted file does"
+               " not."),
+    example="env: [{name: HF_TOKEN, valueFrom: {secretKeyRef: {name: hf, key: token}}}]")
 def secrets_as_files(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -244,7 +272,10 @@ def secrets_as_files(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
 @bundle_rule(
     "VI-SEC-012", Severity.HIGH, "Dedicated ServiceAccount that exists, no token automount",
-    "Render a ServiceAccount per service, reference it, and set automountServiceAccountToken: false.")
+    "Render a ServiceAccount per service, reference it, and set automountServiceAccountToken: false.",
+    rationale=("A shared or default ServiceAccount gives the model server whatever else was bound to it, "
+               "and an automounted token is a credential it never needs."),
+    example="serviceAccountName: default")
 def dedicated_service_account(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for obj in bundle.objects:
         if obj.get("kind") not in WORKLOAD_KINDS:
@@ -265,7 +296,12 @@ def dedicated_service_account(bundle: Bundle, ctx: RuleContext) -> Iterator[Viol
 @resource_rule(
     TRUST_REMOTE_CODE_RULE, Severity.HIGH, "--trust-remote-code needs a waiver and pinned --revision/--code-revision",
     "Pin --revision and --code-revision to commit hashes, and add the annotation "
-    "vllm-infra.io/waive.VI-SEC-013 with the reason the remote code is trusted.", kinds=WORKLOAD_KINDS, gpu=True)
+    "vllm-infra.io/waive.VI-SEC-013: \"accepts=<model>@<revision>; <why the remote code is trusted>\".",
+    kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("--trust-remote-code runs Python from the model repository inside the server; unpinned, "
+               "anyone who can push to it runs code in your cluster."),
+    example=("args: [--model, acme/custom-model, --trust-remote-code]   # no --revision/--code-revision, "
+             "no waiver"))
 def trust_remote_code(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for _template, ref in vllm_pod_templates(obj):
         args = engine_args(ref.spec)
@@ -290,7 +326,10 @@ def _all_allocated(var: str, value: str | None, container: Mapping[str, Any]) ->
 @resource_rule(
     "VI-SEC-014", Severity.HIGH, "GPUs are never selected through environment variables",
     "Remove NVIDIA_VISIBLE_DEVICES/CUDA_VISIBLE_DEVICES; in GPU pods set NVIDIA_VISIBLE_DEVICES=void on "
-    "containers without a GPU limit.", kinds=WORKLOAD_KINDS, gpu=True)
+    "containers without a GPU limit.", kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("Selecting GPUs through environment variables bypasses the device plugin: containers see "
+               "GPUs they were not allocated and share them with other pods."),
+    example="env: [{name: NVIDIA_VISIBLE_DEVICES, value: all}]")
 def no_device_env(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         refs = containers(template)
@@ -323,7 +362,10 @@ APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
     "VI-SEC-015", Severity.CRITICAL, "Pod Security baseline: no hostProcess, default /proc, confined SELinux and "
     "AppArmor, safe sysctls only",
     "Remove windowsOptions.hostProcess, procMount: Unmasked, custom SELinux user/role/types, Unconfined AppArmor "
-    "profiles and sysctls outside the safe set: the baseline Pod Security level refuses them.", kinds=WORKLOAD_KINDS)
+    "profiles and sysctls outside the safe set: the baseline Pod Security level refuses them.", kinds=WORKLOAD_KINDS,
+    rationale=("These controls are the Pod Security baseline: each one opens a known path from the "
+               "container to the node."),
+    example="securityContext: {procMount: Unmasked}")
 def pod_security_baseline(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         pod_context = template.spec.get("securityContext")
@@ -365,7 +407,10 @@ def _baseline_context(path: FieldPath, context: dict[str, Any], who: str) -> Ite
 @resource_rule(
     "VI-SEC-016", Severity.HIGH, "Namespaces enforce the restricted Pod Security level",
     "Label the namespace pod-security.kubernetes.io/enforce: restricted; a lower level lets the API server admit "
-    "pods this catalog would refuse.", kinds={"Namespace"})
+    "pods this catalog would refuse.", kinds={"Namespace"},
+    rationale=("A namespace that enforces less than the profile admits pods this catalog refuses, from any"
+               " tool that applies them."),
+    example="kind: Namespace\nmetadata: {labels: {pod-security.kubernetes.io/enforce: baseline}}")
 def namespace_pod_security(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     labels = dig(obj, "metadata", "labels")
     level = labels.get(POD_SECURITY_ENFORCE_LABEL) if isinstance(labels, dict) else None
@@ -397,7 +442,10 @@ def _refusals(template: PodTemplate, level: PodSecurityLevel) -> Iterator[tuple[
 @bundle_rule(
     "VI-SEC-017", Severity.CRITICAL, "Pods pass the Pod Security admission their namespace enforces",
     "Drop what the namespace's level refuses, or run the pod in a namespace whose enforced level admits it (IPC_LOCK "
-    "for RDMA is only admitted at privileged); the API server refuses such pods, whatever a waiver or profile says.")
+    "for RDMA is only admitted at privileged); the API server refuses such pods, whatever a waiver or profile says.",
+    rationale=("Pod Security admission refuses pods that break its level, whatever a profile or waiver "
+               "says: such a workload never starts."),
+    example="# namespace llm enforces restricted; a container adds IPC_LOCK for RDMA")
 def namespace_admits_pods(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     for namespace in bundle.of_kind("Namespace"):
         labels = dig(namespace, "metadata", "labels")

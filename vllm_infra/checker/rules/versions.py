@@ -27,8 +27,11 @@ _BOOLEAN_WORDS = frozenset({"true", "false", "True", "False", "1", "0", "yes", "
 
 @resource_rule(
     "VI-VER-001", Severity.CRITICAL, "vLLM image tags name published vLLM releases",
-    "Use a tag vLLM published (see `vllm-infra releases`); a tag that was never pushed leaves pods in "
-    "ImagePullBackOff.", kinds=WORKLOAD_KINDS)
+    "Use a tag vLLM published (the release catalog, vllm_infra/catalog/data/vllm_releases.json, lists them); "
+    "a tag that was never pushed leaves pods in "
+    "ImagePullBackOff.", kinds=WORKLOAD_KINDS,
+    rationale="A tag vLLM never published leaves every pod in ImagePullBackOff.",
+    example="image: vllm/vllm-openai:v0.18.2   # never released")
 def published_release(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     catalog = release_catalog()
     for template in pod_templates(obj):
@@ -46,7 +49,10 @@ def published_release(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-VER-002", Severity.CRITICAL, "Engine flags exist in the image's vLLM release",
     "Drop or rename flags the release does not define (vLLM exits at start with 'unrecognized arguments', "
-    "CrashLoopBackOff); `vllm-infra upgrade-check` lists them per release.", kinds=WORKLOAD_KINDS, gpu=True)
+    "CrashLoopBackOff); `vllm-infra upgrade-check` lists them per release.", kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("vLLM exits at start on a flag its release does not define, or on a value outside its "
+               "choices: CrashLoopBackOff."),
+    example="image: vllm/vllm-openai:v0.33.0\nargs: [--disable-log-requests]   # removed in 0.17.0")
 def known_engine_flags(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     catalog = release_catalog()
     for template, serving in vllm_pod_templates(obj):

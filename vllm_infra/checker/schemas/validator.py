@@ -109,6 +109,74 @@ def _crd_index() -> dict[tuple[str, str], Path]:
     return index
 
 
+class UserSchemaError(ValueError):
+    """A schema directory or file given by the user cannot be used (it names the file)."""
+
+
+_Kind = tuple[str, str]
+_CRD_API = "apiextensions.k8s.io/v1"
+
+
+def _crd_schemas(document: Any) -> dict[_Kind, dict[str, Any]]:
+    """JSON Schemas of a CustomResourceDefinition's versions, strict like the vendored ones."""
+    spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
+    group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+    found = {}
+    for version in spec.get("versions") or []:
+        schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
+        if isinstance(group, str) and isinstance(kind, str) and isinstance(schema, dict):
+            converted = _structural_to_json_schema(schema)
+            converted.setdefault("properties", {})["metadata"] = {"$ref": _OBJECT_META}
+            converted["required"] = sorted({*converted.get("required", []), "apiVersion", "kind", "metadata"})
+            found[(f"{group}/{version.get('name')}", kind)] = converted
+    return found
+
+
+def _json_schema_kinds(schema: dict[str, Any], path: Path, root: Path) -> list[_Kind]:
+    """Kinds a plain JSON Schema file describes: its ``x-kubernetes-group-version-kind``, else the
+    name kubeconform's catalogs give it (``<group>/<kind>_<version>.json``, kind in lower case)."""
+    marked = schema.get("x-kubernetes-group-version-kind")
+    if isinstance(marked, list):
+        return [(f"{entry['group']}/{entry['version']}" if entry.get("group") else str(entry["version"]),
+                 str(entry["kind"])) for entry in marked if isinstance(entry, dict) and "kind" in entry]
+    kind, _, version = path.stem.partition("_")
+    group = path.parent.relative_to(root).as_posix() if path.parent != root else ""
+    return [(f"{group}/{version}" if group else version, kind.lower())] if version else []
+
+
+def user_schemas(directories: tuple[str, ...]) -> dict[_Kind, dict[str, Any]]:
+    """Schemas from the user's directories (``check --schema-dir``): CRDs in YAML or JSON, and JSON
+    Schema files; raises UserSchemaError naming the file that cannot be used."""
+    from vllm_infra.serialization.kubernetes_yaml import read_stream
+
+    found: dict[_Kind, dict[str, Any]] = {}
+    for directory in directories:
+        root = Path(directory)
+        if not root.is_dir():
+            raise UserSchemaError(f"{directory}: not a directory")
+        for path in sorted(root.rglob("*")):
+            if path.suffix.lower() not in (".yaml", ".yml", ".json") or not path.is_file():
+                continue
+            try:
+                text = path.read_text()
+            except (OSError, UnicodeDecodeError) as error:
+                raise UserSchemaError(f"{path}: cannot read: {error}") from None
+            stream = read_stream(text)
+            if stream.error is not None:
+                raise UserSchemaError(f"{path}:{stream.error.line}: {stream.error.message}")
+            for document in stream.documents:
+                value = document.value
+                if not isinstance(value, dict):
+                    continue
+                if value.get("kind") == "CustomResourceDefinition" and value.get("apiVersion") == _CRD_API:
+                    found.update(_crd_schemas(value))
+                elif "$schema" in value or "properties" in value or "x-kubernetes-group-version-kind" in value:
+                    found.update(dict.fromkeys(_json_schema_kinds(value, path, root), value))
+    if not found and directories:
+        raise UserSchemaError(f"{', '.join(directories)}: no CRD or JSON Schema found")
+    return found
+
+
 PRELOADED_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("v1", "Service"),
                    ("v1", "ServiceAccount"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Namespace"),
                    ("v1", "PersistentVolumeClaim"), ("policy/v1", "PodDisruptionBudget"),
@@ -118,9 +186,10 @@ PRELOADED_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("v1",
 class SchemaValidator:
     """Validates objects against one Kubernetes version's schemas plus the vendored CRDs."""
 
-    def __init__(self, kubernetes_version: str = KUBERNETES_VERSION) -> None:
+    def __init__(self, kubernetes_version: str = KUBERNETES_VERSION, schema_dirs: tuple[str, ...] = ()) -> None:
         self.kubernetes_version = normalize_version(kubernetes_version)
         self._dir = _core_schema_dir(self.kubernetes_version)
+        self._user = user_schemas(schema_dirs)
         self._registry: jsonschema_rs.Registry | None = None
         self._compiled: dict[tuple[str, str], jsonschema_rs.Validator | None] = {}
 
@@ -131,6 +200,10 @@ class SchemaValidator:
         return self._registry
 
     def _load(self, api_version: str, kind: str) -> jsonschema_rs.Validator | None:
+        user = self._user.get((api_version, kind)) or self._user.get((api_version, kind.lower()))
+        if user is not None:
+            return jsonschema_rs.Draft202012Validator(user, registry=self._shared_registry(),
+                                                      base_uri=f"https://vllm-infra.local/user/{kind.lower()}.json")
         crd = _crd_index().get((api_version, kind))
         if crd is not None:
             version = api_version.split("/", 1)[1]
@@ -157,7 +230,7 @@ class SchemaValidator:
         compiled = self._compiled[key]
         if compiled is None:
             raise UnknownKindError(f"no schema for {kind} ({api_version}) in Kubernetes "
-                                   f"{self.kubernetes_version} or the vendored CRDs")
+                                   f"{self.kubernetes_version}, the vendored CRDs or the --schema-dir schemas")
         return compiled
 
     def preload(self) -> None:
