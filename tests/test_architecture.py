@@ -90,9 +90,9 @@ FACTS: dict[object, str] = {
 }
 """A value that states a fact (a string or number in code, docstrings aside) -> its only home."""
 
-NAMED_ELSEWHERE = {("NUMBA_CACHE_DIR", "render/pod.py"), ("NUMBA_CACHE_DIR", "spec/checks.py")}
-"""render/pod.py sets each cache variable to a path and the spec reserves the names it renders;
-neither decides which variables vLLM writes through (catalog/vllm.py does)."""
+NAMED_ELSEWHERE = {("NUMBA_CACHE_DIR", "spec/environment.py")}
+"""spec/environment.py sets each cache variable to a path (and the renderer writes what it says);
+it does not decide which variables vLLM writes through (catalog/vllm.py does)."""
 
 
 def _constants(path: Path) -> set[object]:
@@ -137,3 +137,26 @@ def test_public_api_names_resolve_on_first_use() -> None:
     assert vllm_infra.__all__ == PUBLIC_API
     assert sorted(vllm_infra.__all__) == sorted([*vllm_infra._HOMES, "__version__"])
     assert all(getattr(vllm_infra, name) is not None for name in vllm_infra.__all__)
+
+
+def test_the_spec_reserves_exactly_what_the_renderer_sets() -> None:
+    """One table decides the server's own environment: every name rendered for any service is reserved,
+    and no reserved name is invented."""
+    from vllm_infra.render import RenderContext, render_service
+    from vllm_infra.spec import VllmServiceSpec
+    from vllm_infra.spec.environment import MANAGED_ENV
+
+    rendered: set[str] = set()
+    for storage in ({"model_cache": {"type": "emptyDir"}}, {"hf_token_secret": {"name": "hf"},
+                    "model_cache": {"type": "pvc", "size": "100Gi", "offline": True}}):
+        spec = VllmServiceSpec.model_validate({"name": "m", "model": {"id": "meta-llama/Llama-3.1-8B-Instruct",
+                                               "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+                                               "max_model_len": 8192}, "image": {"tag": "v0.11.0"},
+                                               "accelerator": {"type": "L4"}, "storage": storage,
+                                               "security": {"api_key_secret": {"name": "k", "key": "key"}}})
+        for obj in render_service(spec, RenderContext(namespace="llm")):
+            for template in [obj.get("spec", {}).get("template", {})]:
+                for container in template.get("spec", {}).get("containers", []):
+                    rendered |= {entry["name"] for entry in container.get("env", [])}
+    assert rendered and rendered <= MANAGED_ENV
+    assert MANAGED_ENV - rendered <= {"HF_TOKEN", "NODE_RANK"}  # reserved, and set for multi-node workers

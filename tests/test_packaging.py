@@ -130,6 +130,8 @@ def test_check_validate_and_rules_from_the_wheel(installed: Installed) -> None:
     assert listed.returncode == 0, listed.stderr
     assert {"VI-PRB-001", "VI-SCH-001"} <= {rule["id"] for rule in json.loads(listed.stdout)}
     assert installed.run("--version").stdout.startswith("vllm-infra ")
+    page = installed.run("rules", "VI-PRB-001")
+    assert page.returncode == 0 and "Example that fails:" in page.stdout
 
 
 def test_synth_plan_simulate_and_upgrade_check_from_the_wheel(installed: Installed) -> None:

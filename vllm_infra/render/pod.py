@@ -10,6 +10,7 @@ from typing import Any
 from vllm_infra.catalog.vllm_releases import accepts, native_multi_node
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import ROLE_LABEL, common_labels
+from vllm_infra.spec.environment import API_KEY_ENV, CACHE_PATH, HF_TOKEN_DIR, TMP_PATH, managed_env
 from vllm_infra.spec.model import Dtype, KvCacheDtype
 from vllm_infra.spec.resolved import STARTUP_PROBE_PERIOD, ResolvedService
 from vllm_infra.spec.scheduling import Spread
@@ -28,9 +29,6 @@ PORT_NAME = "http"
 HEALTH_PATH = "/health"
 METRICS_PATH = "/metrics"
 SHM_PATH = "/dev/shm"
-TMP_PATH = "/tmp"
-CACHE_PATH = "/model-cache"
-HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 RAY_PORT = 6379
 MASTER_PORT = 29501
 """torch.distributed rendezvous on the leader for native multi-node (vLLM's default)."""
@@ -116,27 +114,11 @@ def _command(service: ResolvedService, role: PodRole) -> dict[str, list[str]]:
 
 
 def _env(service: ResolvedService, role: PodRole) -> list[dict[str, Any]]:
-    cache = service.spec.storage.model_cache
-    values = {
-        "HOME": f"{TMP_PATH}/home",
-        "XDG_CACHE_HOME": f"{TMP_PATH}/.cache",
-        "XDG_CONFIG_HOME": f"{TMP_PATH}/.config",
-        "HF_HOME": f"{CACHE_PATH}/huggingface",
-        "VLLM_CACHE_ROOT": f"{TMP_PATH}/vllm" if cache.offline else f"{CACHE_PATH}/vllm",
-        "TRITON_CACHE_DIR": f"{TMP_PATH}/triton",
-        "TORCHINDUCTOR_CACHE_DIR": f"{TMP_PATH}/torchinductor",
-        "NUMBA_CACHE_DIR": f"{TMP_PATH}/numba",
-        "VLLM_NO_USAGE_STATS": "1",
-        **service.spec.env,
-    }
-    if cache.offline:
-        values["HF_HUB_OFFLINE"] = "1"
-    if service.spec.storage.hf_token_secret:
-        values["HF_TOKEN_PATH"] = f"{HF_TOKEN_DIR}/token"
+    values = {**managed_env(service), **service.spec.env}
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in values.items()]
     secrets = dict(service.spec.secret_env)
     if service.spec.security.api_key_secret:
-        secrets["VLLM_API_KEY"] = service.spec.security.api_key_secret
+        secrets[API_KEY_ENV] = service.spec.security.api_key_secret
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
             for name, ref in secrets.items()]
     if role == PodRole.WORKER and native_multi_node(service.vllm_version):

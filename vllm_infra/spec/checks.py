@@ -12,18 +12,12 @@ from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.catalog.vllm_releases import FlagKind, accepts, catalog_unknown_flag, release_catalog
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
+from vllm_infra.spec.environment import MANAGED_ENV
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.storage import AccessMode, CacheType
 from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
-from vllm_infra.vocabulary.kubernetes import NODE_RANK_ENV
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
 from vllm_infra.vocabulary.units import format_bytes, format_duration, parse_quantity
-
-RENDERED_ENV = frozenset({"HOME", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH", NODE_RANK_ENV,
-                          "VLLM_API_KEY", "VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
-                          "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "NUMBA_CACHE_DIR"})
-"""Environment variables vllm-infra sets itself (cache paths for a read-only root filesystem,
-the token file, the API key); ``env`` and ``secret_env`` may not set them."""
 
 
 def service_problems(service: ResolvedService) -> list[Problem]:
@@ -151,10 +145,10 @@ def _env(service: ResolvedService) -> list[Problem]:
         elif name in DEVICE_SELECTION_ENV:
             problems.append(Problem(("env", name), f"{name} bypasses the GPU device plugin; GPUs come from "
                                     "accelerator.count", value))
-        elif name in RENDERED_ENV:
+        elif name in MANAGED_ENV:
             problems.append(Problem(("env", name), f"{name} is set by vllm-infra", value))
     for name in sorted(spec.secret_env):
-        if name in RENDERED_ENV or name in DEVICE_SELECTION_ENV or name in spec.env:
+        if name in MANAGED_ENV or name in DEVICE_SELECTION_ENV or name in spec.env:
             problems.append(Problem(("secret_env", name), f"{name} is already set elsewhere", name))
     return problems
 
