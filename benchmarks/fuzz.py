@@ -11,20 +11,25 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_hostile_manifests import (
+    FILES,
     OBJECTS,
     PATHS,
     REPLACEMENTS,
     STACK_PATHS,
     STACKS,
+    TEXT_TRANSFORMS,
     _mutate,
     _reports_stay_valid,
+    text_stays_checked,
 )
 from vllm_infra.outputs.stack_config import StackConfigError, fleet_from_config
 from vllm_infra.render import render_fleet
@@ -55,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
             return
         _reports_stay_valid(render_fleet(fleet))
 
-    for name, target in (("manifests", manifests), ("stacks", stacks)):
+    @budget
+    @given(st.sampled_from(FILES), st.lists(st.sampled_from(sorted(TEXT_TRANSFORMS)), min_size=1, max_size=3))
+    def files(path: Any, transforms: list[str]) -> None:
+        text = path.read_text()
+        for transform in transforms:
+            text = TEXT_TRANSFORMS[transform](text)
+        with tempfile.TemporaryDirectory() as directory:
+            text_stays_checked(text, Path(directory))
+
+    for name, target in (("manifests", manifests), ("stacks", stacks), ("files", files)):
         started = time.monotonic()
         try:
             target()

@@ -169,10 +169,12 @@ def test_literal_credentials_are_found_by_value_in_env_args_and_annotations(tmp_
 def test_leftovers_of_an_interrupted_synth_are_removed_and_never_checked(workspace: Path) -> None:  # noqa: F811
     assert run(workspace, "dev")[0] == 0
     out = workspace / "manifests"
-    for leftover in (".dev.new-x1y2", ".dev.old-1a2b3c4d"):
+    for leftover in (".dev.new-x1y2", ".dev.old-1a2b3c4d"):  # what synth leaves: its staging marker, or the old tree
         (out / leftover).mkdir()
         for path in (out / "dev").glob("*.yaml"):
             (out / leftover / path.name).write_bytes(path.read_bytes())
+    (out / ".dev.new-x1y2" / ".vllm-infra-staging").write_text("")
+    (out / ".dev.old-1a2b3c4d" / ".vllm-infra-stack").write_bytes((out / "dev" / ".vllm-infra-stack").read_bytes())
     _, report, _ = invoke("check", "-o", "json", "--profile", "dev", str(out))
     assert json.loads(report)["summary"]["objects"] == 11  # only dev itself
     (out / "dev" / "service-qwen-7b.yaml").write_text("stale\n")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.conftest import MANIFESTS_DIR, field_paths
 from vllm_infra.checker.loading import load
 from vllm_infra.checker.reports import render_check
-from vllm_infra.checker.runner import check_objects
+from vllm_infra.checker.runner import check_objects, run_check
 from vllm_infra.vocabulary.reporting import Profile, ReportFormat
 
 HANDWRITTEN = Path(__file__).parent / "fixtures" / "handwritten"
@@ -39,6 +39,47 @@ def _mutate(objects: list[Any], index: int, path: tuple[Any, ...], replacement: 
         del parent[path[-1]]
     else:
         parent[path[-1]] = copy.deepcopy(replacement)
+
+
+def _nested_list(text: str) -> str:
+    inner = "\n".join("      " + line for line in text.splitlines())
+    return f"apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: List\n    items:\n    -\n{inner}\n"
+
+
+DOTTED_BOMB = "".join(["a0: &l.0 [x, x, x, x, x, x, x, x, x, x]\n"] + [
+    f"a{level}: &l.{level} [{', '.join([f'*l.{level - 1}'] * 10)}]\n" for level in range(1, 9)])
+
+TEXT_TRANSFORMS: dict[str, Any] = {
+    "CR line endings": lambda text: text.replace("\n", "\r"),
+    "CRLF line endings": lambda text: text.replace("\n", "\r\n"),
+    "a BOM": lambda text: "\ufeff" + text,
+    "nested Lists": _nested_list,
+    "a dotted-anchor bomb": lambda text: text + "---\n" + DOTTED_BOMB,
+    "nesting past the recursion limit": lambda text: text + "---\nx: " + "[" * 1200 + "]" * 1200 + "\n",
+    "a document that is a list": lambda text: text + "---\n- [1]\n",
+    "a Tab in indentation": lambda text: text.replace("\n  ", "\n\t", 1),
+}
+"""Whole-file shapes of the second hostile round: each file still reads (or is a finding), in bounded
+time, and every report stays valid."""
+FILES = [path for path in _SOURCES if path.name != "kustomization.yaml"]
+
+
+def text_stays_checked(text: str, directory: Path) -> None:
+    """``check`` over one file of ``text`` (the streaming path, from bytes), every format valid."""
+    target = directory / "fuzz.yaml"
+    target.write_bytes(text.encode())
+    report = run_check([str(target)])
+    for output in (ReportFormat.JSON, ReportFormat.SARIF):
+        json.loads(render_check(report, output), parse_constant=_strict)
+    for output in (ReportFormat.TEXT, ReportFormat.JUNIT, ReportFormat.GITHUB):
+        render_check(report, output)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(FILES), st.sampled_from(sorted(TEXT_TRANSFORMS)))
+def test_whole_file_shapes_never_escape(tmp_path: Path, path: Path, transform: str) -> None:
+    text_stays_checked(TEXT_TRANSFORMS[transform](path.read_text()), tmp_path)
 
 
 def _strict(constant: str) -> Any:

@@ -28,7 +28,7 @@ from vllm_infra.serialization.kubernetes_yaml import (
     read_streams,
 )
 from vllm_infra.vocabulary.credentials import scrub
-from vllm_infra.vocabulary.markers import STACK_MARKER, StackMarker, read_marker
+from vllm_infra.vocabulary.markers import STACK_MARKER, STAGING_MARKER, StackMarker, read_marker
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.progress import SILENT, Progress
 
@@ -90,7 +90,7 @@ class Location:
     source: str
     document: int
     """Index of the document inside ``source`` (among non-empty documents)."""
-    item: int | None
+    item: tuple[int, ...] | None
     """Index inside ``items`` when the document is a ``List``."""
     kind: str
     name: str
@@ -100,7 +100,7 @@ class Location:
 
     def line_of(self, path: Iterable[str | int] = ()) -> int:
         """Line of the deepest existing node along ``path`` (the object's first line for ``()``)."""
-        prefix: FieldPath = ("items", self.item) if self.item is not None else ()
+        prefix: FieldPath = tuple(part for index in self.item or () for part in ("items", index))
         return _lines(self.text, self.document)((*prefix, *path))
 
 
@@ -120,7 +120,7 @@ class SourceObject:
     """Keys given twice in this object's document (Kubernetes kept the last value)."""
 
     @classmethod
-    def read(cls, manifest: Mapping[str, Any], source: str, document: int, item: int | None = None,
+    def read(cls, manifest: Mapping[str, Any], source: str, document: int, item: tuple[int, ...] | None = None,
              text: Callable[[], str] = HeldText(""), duplicates: tuple[DuplicateKey, ...] = ()) -> SourceObject:
         """An object with its location."""
         location = Location(source, document, item, *_identity(manifest), text)
@@ -203,24 +203,59 @@ def _document_objects(document: Document, source: str, text: Callable[[], str],
         line = _lines(text, document.index)(())
         return [], [LoadProblem(source, line, f"document {document.index + 1} is not a Kubernetes object (needs "
                                               "apiVersion and kind)")]
-    if str(value["kind"]).endswith("List") and isinstance(value.get("items"), list):
-        return [SourceObject.read(item, source, document.index, position, text, document.duplicates)
-                for position, item in enumerate(value["items"]) if isinstance(item, Mapping)], []
-    return [SourceObject.read(value, source, document.index, None, text, document.duplicates)], []
+    return [SourceObject.read(item, source, document.index, where or None, text, document.duplicates)
+            for where, item in _listed(value, ())], []
+
+
+def _listed(value: Mapping[str, Any], where: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], Mapping[str, Any]]]:
+    """The objects of a document: a ``*List`` is flattened, nested ones too, as kubectl does until
+    no list is left (bounded by the nesting limit the YAML reader enforces)."""
+    if str(value.get("kind", "")).endswith("List") and isinstance(value.get("items"), list):
+        for position, item in enumerate(value["items"]):
+            if isinstance(item, Mapping):
+                yield from _listed(item, (*where, position))
+    else:
+        yield where, value
+
+
+def _synth_staging(directory: Path) -> bool:
+    """A directory synth is writing, or an old tree it is replacing (see ``STAGING_MARKER``)."""
+    if not STAGING_DIRECTORY.match(directory.name):
+        return False
+    if (directory / STAGING_MARKER).is_file():
+        return True
+    try:
+        marker = read_marker((directory / STACK_MARKER).read_text()[:4096])
+    except (OSError, UnicodeDecodeError):
+        return False
+    return marker is not None and directory.name.startswith(f".{marker.stack}.")
 
 
 def manifest_files(path: Path) -> list[Path | LoadProblem]:
     """Manifest files under a directory, sorted, with a problem for every entry that looks like one
-    but cannot be read (dangling links, FIFOs and devices, unreadable directories): nothing is
-    skipped silently. Symbolic links to directories are not followed (no loops, no escapes)."""
+    but cannot be read (dangling links, FIFOs and devices, unreadable directories, a link back into
+    a directory already walked): nothing is skipped silently. Links to directories are followed,
+    as ``kubectl apply -R -f`` follows them; only synth's own staging directories are left out."""
     found: list[Path | LoadProblem] = []
+    walked: set[str] = set()
 
     def unreadable(error: OSError) -> None:
         found.append(LoadProblem(str(error.filename or path), None, f"cannot read directory: {error.strerror}",
                                  unread=True))
 
-    for directory, dirs, names in os.walk(path, onerror=unreadable):
-        dirs[:] = [name for name in dirs if not STAGING_DIRECTORY.match(name)]
+    for directory, dirs, names in os.walk(path, onerror=unreadable, followlinks=True):
+        walked.add(os.path.realpath(directory))
+        kept = []
+        for name in dirs:
+            child = Path(directory) / name
+            if _synth_staging(child):
+                continue
+            if os.path.realpath(child) in walked or os.path.realpath(child) == os.path.realpath(path):
+                found.append(LoadProblem(str(child), None, "link back into a directory already read (a loop)",
+                                         unread=True))
+                continue
+            kept.append(name)
+        dirs[:] = kept
         for name in names:
             candidate = Path(directory) / name
             if candidate.suffix.lower() not in MANIFEST_SUFFIXES:

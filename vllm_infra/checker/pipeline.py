@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from vllm_infra.checker.loading import LoadProblem, Location, SourceObject, Unit, read_units
 from vllm_infra.checker.reading.projection import SharedNodes, bundle_projection
@@ -98,6 +98,18 @@ class PieceResult:
                            any(piece.runs_vllm for piece in pieces))
 
 
+_T = TypeVar("_T")
+
+
+def _guarded(read: Callable[[Any], _T], manifest: Any, otherwise: _T) -> _T:
+    """What ``read`` makes of an object, or ``otherwise`` where the object is malformed in a way
+    it cannot read (the rules, each behind its own guard, report the object)."""
+    try:
+        return read(manifest)
+    except Exception:  # a malformed object must not end the run; its findings say what is wrong
+        return otherwise
+
+
 def locate(finding: RuleFinding, where: Location) -> Finding:
     """A rule finding placed in its file."""
     return Finding(finding.rule, finding.severity, finding.message, where.source, where.line_of(finding.path),
@@ -157,8 +169,9 @@ class Pass:
                 result.located += [locate(finding, where[id(finding.obj)]) for finding in resource_findings(
                     [obj.manifest for _order, obj in members], self.rules, context, judge)]
                 for order, obj in members:
-                    result.runs_vllm = result.runs_vllm or runs_vllm(obj.manifest)
-                    result.kept.append(Kept(bundle_projection(obj.manifest, shared), obj.location, profile,
+                    result.runs_vllm = result.runs_vllm or _guarded(runs_vllm, obj.manifest, False)
+                    result.kept.append(Kept(_guarded(lambda manifest: bundle_projection(manifest, shared),
+                                                     obj.manifest, obj.manifest), obj.location, profile,
                                             judge.covered(obj.manifest), order))
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vllm_infra.cli.output import fail, say, stdout
-from vllm_infra.cli.synth import STACKS_DIR
+from vllm_infra.cli.output import fail, say, stderr, stdout
+from vllm_infra.cli.synth import LOCK_WAIT_SECONDS, STACKS_DIR
 
 
 def promote(
@@ -20,10 +21,24 @@ def promote(
     stacks_dir: Annotated[Path, typer.Option("--stacks-dir", help="Directory with Pulumi.<stack>.yaml files.")]
     = STACKS_DIR,
     dry_run: Annotated[bool, typer.Option(help="Show what would change; write nothing.")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait while another run writes the same stacks (then "
+                                             "exit 2).", min=0)] = LOCK_WAIT_SECONDS,
 ) -> None:
     """Copy image tag, digest (or unpinned_reason) and model revision of each service from one
     stack to another, keeping the target file's comments and layout, then show the diff of the
-    rendered objects. Nothing is written when the result would not validate (exit 2)."""
+    rendered objects. Nothing is written when the result would not validate (exit 2). Two runs on
+    one stacks directory do not interleave: the second waits for the first (--wait)."""
+    from vllm_infra.outputs.tree import TreeBusy, exclusive
+
+    try:
+        with nullcontext() if dry_run else exclusive(stacks_dir, wait, lambda: say(
+                f"waiting for another run writing {stacks_dir}", stderr)):
+            _promote(source, target, services, stacks_dir, dry_run)
+    except TreeBusy as error:
+        fail(f"{error}; nothing was written")
+
+
+def _promote(source: str, target: str, services: list[str] | None, stacks_dir: Path, dry_run: bool) -> None:
     from vllm_infra.operations.diff import StackSide, diff_stack
     from vllm_infra.operations.diff_report import render_text
     from vllm_infra.operations.promote import PromotionError

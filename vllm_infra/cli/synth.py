@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vllm_infra.cli.output import fail, say
+from vllm_infra.cli.output import fail, say, stderr
 from vllm_infra.cli.progress import Quiet, progress
 from vllm_infra.vocabulary.exits import ExitCode
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 STACKS_DIR = Path("stacks")
 OUT_DIR = Path("manifests")
+LOCK_WAIT_SECONDS = 600.0
+"""How long a run waits for another one writing the same tree (a large fleet takes minutes)."""
 
 
 class Layout(StrEnum):
@@ -43,6 +46,8 @@ def synth(
     layout: Annotated[Layout, typer.Option(help="flat: <out>/<stack>/, one file per object; kustomize: "
                                                 "<out>/kustomize/base/ shared by <out>/kustomize/overlays/<stack>/ "
                                                 "(every stack at once).")] = Layout.FLAT,
+    wait: Annotated[float, typer.Option(help="Seconds to wait while another run writes the same --out (then "
+                                             "exit 2).", min=0)] = LOCK_WAIT_SECONDS,
     quiet: Quiet = False,
 ) -> None:
     """Render stacks into one YAML file per object plus a kustomization.yaml per stack (or, with
@@ -51,7 +56,22 @@ def synth(
     Output is byte-identical on every run. Writing is atomic per stack directory. Nothing is
     written if any requested stack is invalid, or if its rendered objects fail the policy gate
     (findings at or above high under the stack's policy_profile, e.g. from patches): exit 2.
+    Two runs on one --out do not interleave: the second waits for the first (--wait).
     """
+    from vllm_infra.outputs.tree import TreeBusy, exclusive
+
+    if layout == Layout.KUSTOMIZE and stacks:
+        fail("the kustomize layout is one tree for every stack (its base is shared): run it without stack names")
+    try:
+        with nullcontext() if check else exclusive(out, wait, lambda: say(f"waiting for another run writing {out}",
+                                                                           stderr)):
+            _synth(stacks, stacks_dir, out, check, show_diff, layout, quiet)
+    except TreeBusy as error:
+        fail(f"{error}; nothing was written")
+
+
+def _synth(stacks: list[str] | None, stacks_dir: Path, out: Path, check: bool, show_diff: bool, layout: Layout,
+           quiet: bool) -> None:
     from vllm_infra.checker.reports import finding_line
     from vllm_infra.checker.runner import check_objects
     from vllm_infra.operations.simulate import cluster_of
@@ -60,8 +80,6 @@ def synth(
     from vllm_infra.outputs.synth import synthesize
     from vllm_infra.outputs.tree import write_stack_dir
 
-    if layout == Layout.KUSTOMIZE and stacks:
-        fail("the kustomize layout is one tree for every stack (its base is shared): run it without stack names")
     with progress(quiet) as bar:
         try:
             results = synthesize(stacks_dir, stacks or [], progress=bar)

@@ -4,16 +4,20 @@ not rewritten."""
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from vllm_infra.outputs.drift import compare_parts
 from vllm_infra.outputs.writers import StackPart
 from vllm_infra.serialization.files import STAGING_DIRECTORY
+from vllm_infra.vocabulary.markers import STAGING_MARKER
 from vllm_infra.vocabulary.progress import Advance, ignore
 
 
@@ -40,6 +44,7 @@ def write_stack_dir(directory: Path, parts: Sequence[StackPart], advance: Advanc
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=parent))
     backup = parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
     try:
+        os.close(os.open(staging / STAGING_MARKER, os.O_CREAT | os.O_WRONLY, 0o644))  # check leaves it alone
         existing, outcomes = compare_parts(directory, parts, staging, advance)
         produced = [path for outcome in outcomes for path in outcome.produced]
         differing = {str(item.path.relative_to(directory)) for outcome in outcomes for item in outcome.differing}
@@ -48,6 +53,7 @@ def write_stack_dir(directory: Path, parts: Sequence[StackPart], advance: Advanc
         for path in produced:
             if path not in differing:
                 _carry_over(directory / path, staging / path)
+        (staging / STAGING_MARKER).unlink()
         staging.chmod(0o755)
         if directory.is_dir() and not directory.is_symlink() and _exchange(staging, directory):
             return True  # staging now holds the old tree, removed below
@@ -104,3 +110,36 @@ def write_file(path: Path, text: str) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+class TreeBusy(OSError):
+    """Another run holds the directory's lock past the wait."""
+
+
+@contextmanager
+def exclusive(directory: Path, wait: float, waiting: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Hold an exclusive lock for writing ``directory`` while a run writes it: an advisory ``flock``
+    on its nearest existing ancestor (a directory, so no lock file lands anywhere and nothing is
+    made before the run decides to write). A second ``synth`` or ``promote`` on the same tree waits
+    for the first (``waiting`` is told once), or raises TreeBusy after ``wait`` seconds. The lock
+    goes with the process, however it ends."""
+    anchor = next(path for path in (directory.absolute(), *directory.absolute().parents) if path.is_dir())
+    handle = os.open(anchor.parent if anchor == directory.absolute() else anchor, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TreeBusy(f"{directory} is being written by another vllm-infra run (waited {wait:g}s)") \
+                        from None
+                if not told:
+                    waiting()
+                    told = True
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(handle)

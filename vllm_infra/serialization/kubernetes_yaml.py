@@ -587,37 +587,60 @@ _DEEP_INDENT = re.compile(rf"^[ \t-]{{{MAX_DEPTH},}}", re.MULTILINE)
 def bounds_error(text: str) -> YamlError | None:
     """Whether a YAML stream stays within MAX_DEPTH and MAX_ALIAS_NODES, read as events only (no
     values are built): for loaders without these limits, such as ruamel's for stack files, which a
-    billion-laughs bomb or 600 nested brackets would otherwise hang or crash."""
+    billion-laughs bomb or 600 nested brackets would otherwise hang or crash. What libyaml cannot
+    parse is counted on ruamel.yaml's own events (it accepts more, e.g. anchors with dots, which
+    YAML 1.2 allows), so no construct the loaders accept escapes the bound."""
     if "*" not in text and text.count("[") + text.count("{") < MAX_DEPTH and not _DEEP_INDENT.search(text):
         return None  # no alias, and too few brackets or indentation to nest that deep
+    try:
+        return _bounds(yaml.parse(text, Loader=yaml.CSafeLoader), _LIBYAML_EVENTS)
+    except yaml.YAMLError:
+        pass
+    from ruamel.yaml import YAML
+    from ruamel.yaml import events as ruamel_events
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    try:
+        return _bounds(YAML(typ="rt").parse(text), (ruamel_events.MappingStartEvent, ruamel_events.SequenceStartEvent,
+                                                     ruamel_events.MappingEndEvent, ruamel_events.SequenceEndEvent,
+                                                     ruamel_events.ScalarEvent, ruamel_events.AliasEvent))
+    except RuamelError:
+        return None  # a syntax error to both: the loader reports it with its own position
+
+
+_LIBYAML_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.MappingEndEvent, yaml.SequenceEndEvent,
+                   yaml.ScalarEvent, yaml.AliasEvent)
+
+
+def _bounds(events: Iterable[Any], kinds: tuple[type, ...]) -> YamlError | None:
+    """The first limit the events pass (nesting, alias expansion), or None."""
+    mapping_start, sequence_start, mapping_end, sequence_end, scalar, alias = kinds
     sizes: dict[str, int] = {}
     frames: list[tuple[str | None, int]] = []
     expanded = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            line = event.start_mark.line + 1 if event.start_mark else None
-            nodes = 0
-            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-                if len(frames) >= MAX_DEPTH:
-                    return YamlError(f"nesting deeper than {MAX_DEPTH} levels", line)
-                frames.append((event.anchor, 1))
-                continue
-            if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                anchor, nodes = frames.pop()
-                if anchor:
-                    sizes[anchor] = nodes
-            elif isinstance(event, yaml.ScalarEvent):
-                nodes = 1
-                if event.anchor:
-                    sizes[event.anchor] = 1
-            elif isinstance(event, yaml.AliasEvent):
-                nodes = sizes.get(event.anchor or "", 1)
-                expanded += nodes
-                if expanded > MAX_ALIAS_NODES:
-                    return YamlError(f"aliases expand to more than {MAX_ALIAS_NODES} nodes", line)
-            if frames:
-                anchor, count = frames[-1]
-                frames[-1] = (anchor, count + nodes)
-    except yaml.YAMLError:
-        return None  # a syntax error: the loader reports it with its own position
+    for event in events:
+        line = event.start_mark.line + 1 if event.start_mark else None
+        named: str | None = getattr(event, "anchor", None)
+        nodes = 0
+        if isinstance(event, mapping_start | sequence_start):
+            if len(frames) >= MAX_DEPTH:
+                return YamlError(f"nesting deeper than {MAX_DEPTH} levels", line)
+            frames.append((named, 1))
+            continue
+        if isinstance(event, mapping_end | sequence_end):
+            anchor, nodes = frames.pop()
+            if anchor:
+                sizes[anchor] = nodes
+        elif isinstance(event, scalar):
+            nodes = 1
+            if named:
+                sizes[named] = 1
+        elif isinstance(event, alias):
+            nodes = sizes.get(named or "", 1)
+            expanded += nodes
+            if expanded > MAX_ALIAS_NODES:
+                return YamlError(f"aliases expand to more than {MAX_ALIAS_NODES} nodes", line)
+        if frames:
+            anchor, count = frames[-1]
+            frames[-1] = (anchor, count + nodes)
     return None

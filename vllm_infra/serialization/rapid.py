@@ -40,6 +40,9 @@ def _reserved_start(text: str) -> bool:
 
 _NOT_PLAIN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 """Characters YAML forbids in a stream or reads as line breaks (NEL, LS, PS)."""
+_LONE_CR = re.compile("\r(?!\n)")
+"""A carriage return alone: YAML and libyaml break lines there, rapidyaml reads on (a file of
+lone-CR lines would be one comment line to it)."""
 
 
 def needs_exact_source(text: str) -> bool:
@@ -52,6 +55,8 @@ def needs_exact_source(text: str) -> bool:
     if "\\" in text and _ESCAPE.search(text):
         return True
     if ("@" in text or "`" in text) and _reserved_start(text):
+        return True
+    if "\r" in text and _LONE_CR.search(text):
         return True
     return _NOT_PLAIN_TEXT.search(text) is not None
 

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 STACK_MARKER = ".vllm-infra-stack"
 """No ``.yaml`` suffix: kubectl, kustomize, Argo CD and Flux never read it as a manifest."""
+STAGING_MARKER = ".vllm-infra-staging"
+"""Written into synth's staging directory when it is made, removed before it takes the stack's
+place: ``check`` skips a directory named like synth's staging directories only when it holds
+this file or a stack marker of the stack in its name (never by name alone)."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ starts a thread, so forking stays safe.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -68,7 +70,23 @@ _PART = "part"
 """A child's message that carries one part of a streamed result (``Forked(..., streamed=True)``)."""
 
 
-def _run(task: Callable[[int], object], index: int, connection: Connection, streamed: bool) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this child when its parent dies (Linux ``PR_SET_PDEATHSIG``), so a
+    killed run leaves no worker writing into the tree; a parent already gone ends the child now."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pipe closing still ends the child's send
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _run(task: Callable[[int], object], index: int, connection: Connection, streamed: bool, parent: int) -> None:
+    _die_with(parent)
     gc.freeze()  # the collector must not walk what the parent made: touching it copies every page
     try:
         if streamed:  # each part leaves as soon as it is made, so the child never holds its whole result
@@ -103,8 +121,8 @@ class Forked(Generic[_Result]):
     def _fill(self) -> None:
         while self._next < self._count and len(self._running) < self._workers:
             receiver, sender = self._context.Pipe(duplex=False)
-            process = self._context.Process(target=_run, args=(self._task, self._next, sender, self._streamed),
-                                            daemon=True)
+            process = self._context.Process(target=_run, daemon=True,
+                                            args=(self._task, self._next, sender, self._streamed, os.getpid()))
             process.start()
             sender.close()
             self._running[receiver] = (self._next, process)

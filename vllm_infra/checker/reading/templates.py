@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.checker.reading.objects import Manifest, dig, name_of
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig, name_of
 from vllm_infra.checker.reading.views import view
 from vllm_infra.vocabulary.kubernetes import (
     BUILT_IN_WORKLOAD_KINDS,
@@ -113,14 +113,11 @@ class ContainerRef:
 
 
 def containers(template: PodTemplate, *, include_init: bool = True) -> list[ContainerRef]:
-    """Containers of a pod template (init and ephemeral containers too, unless excluded)."""
-    found = [ContainerRef((*template.path, "containers", i), c)
-             for i, c in enumerate(template.spec.get("containers") or [])]
-    if include_init:
-        for key in ("initContainers", "ephemeralContainers"):
-            found += [ContainerRef((*template.path, key, i), c, init=True)
-                      for i, c in enumerate(template.spec.get(key) or [])]
-    return found
+    """Containers of a pod template (init and ephemeral containers too, unless excluded); an entry
+    that is not an object is no container (the schema rule reports it)."""
+    keys = ("containers", "initContainers", "ephemeralContainers") if include_init else ("containers",)
+    return [ContainerRef((*template.path, key, i), c, init=key != "containers") for key in keys
+            for i, c in enumerate(as_list(template.spec.get(key))) if type(c) is dict]
 
 
 def group_size(obj: Manifest) -> int:
