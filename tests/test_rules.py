@@ -262,7 +262,11 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-RES-005", "unbounded shm", lambda o: pod(o)["volumes"][0]["emptyDir"].pop("sizeLimit"),
      [("Deployment/llama", f"{POD}.volumes[0].emptyDir", "memory-backed emptyDir 'dshm' has no sizeLimit")]),
     ("VI-GPU-001", "TP=2 without shm", lambda o: container(o)["volumeMounts"].pop(0),
-     [("Deployment/llama", f"{C0}.volumeMounts", "container 'vllm' has no sized memory-backed /dev/shm")]),
+     [("Deployment/llama", f"{C0}.volumeMounts", "container 'vllm' has no memory-backed /dev/shm (the container "
+       "runtime's 64 MiB default makes NCCL fail)")]),
+    ("VI-GPU-001", "TP=2 with a disk emptyDir on /dev/shm", lambda o: pod(o)["volumes"][0]["emptyDir"].pop("medium"),
+     [("Deployment/llama", f"{C0}.volumeMounts", "container 'vllm' has no memory-backed /dev/shm (the container "
+       "runtime's 64 MiB default makes NCCL fail)")]),
     ("VI-GPU-002", "TP x PP != GPUs", lambda o: set_args(o, "--tensor-parallel-size=2", "--tensor-parallel-size=4"),
      [("Deployment/llama", f"{C0}.args", "TP x PP = 4 but the group has 2 GPUs per pod = 2")]),
     ("VI-GPU-003", "no toleration, no GPU affinity", lambda o: (pod(o).pop("tolerations"), pod(o).pop("affinity")),
@@ -469,12 +473,21 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-RES-006", "CPU serving without memory", lambda o: (
         container(o).update(image="vllm/vllm-openai-cpu:v0.18.1"), container(o).update(resources={
             "requests": {"cpu": "16"}, "limits": {"cpu": "16"}})),
-     [("Deployment/llama", f"{C0}.resources", "container 'vllm' serves on CPUs with no memory request or limit: a "
-                                              "BestEffort pod, the first evicted or OOM-killed, holding weights and KV "
-                                              "cache in host memory")]),
+     [("Deployment/llama", f"{C0}.resources", "container 'vllm' runs vLLM without a GPU and with no memory request "
+                                              "or limit: a BestEffort pod, the first evicted or OOM-killed, holding its "
+                                              "weights in host memory")]),
+    ("VI-RES-006", "a runtime template's 2Gi", lambda o: (
+        container(o).update(image="vllm/vllm-openai-cpu:v0.18.1"), container(o).update(resources={
+            "requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}})),
+     [("Deployment/llama", f"{C0}.resources.limits.memory", "memory limit 2Gi cannot hold vLLM's own processes (8Gi "
+       "before any weights): the server is OOM-killed loading any model")]),
+    ("VI-IMG-003", "pip install at every start", lambda o: container(o).update(
+        command=["bash", "-exc", "pip install flash-attn\nexec vllm serve meta-llama/Llama-3.1-70B-Instruct"]),
+     [("Deployment/llama", f"{C0}.args", "container 'vllm' runs `pip install flash-attn` at every start: it needs "
+       "egress, slows the start-up and is not reproducible")]),
     ("VI-SCH-002", "beta API", lambda o: find(o, "HorizontalPodAutoscaler", "llama").update(
         apiVersion="autoscaling/v2beta2"),
-     [("HorizontalPodAutoscaler/llama", "apiVersion", "apiVersion autoscaling/v2beta2 is not on the allow-list")]),
+     [("HorizontalPodAutoscaler/llama", "apiVersion", "apiVersion autoscaling/v2beta2 is a pre-GA version of a Kubernetes API: later releases remove it")]),
     ("VI-SCH-003", "default namespace, missing labels", lambda o: (
         find(o, "Service", "small")["metadata"].pop("namespace"),
         find(o, "Service", "small")["metadata"]["labels"].pop("app.kubernetes.io/part-of")),

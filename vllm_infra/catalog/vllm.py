@@ -11,10 +11,34 @@ from typing import NamedTuple
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?")
 
-CPU_BUILD_MARKERS = ("-cpu", "cpu-", "/cpu")
-"""Image repository spellings of vLLM's CPU builds (``vllm/vllm-openai-cpu``,
-``public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo``); ``VLLM_TARGET_DEVICE=cpu`` or ``--device cpu``
-say the same."""
+class ImageBuild(StrEnum):
+    """What a vLLM image was built for, as its publisher says."""
+
+    CUDA = "cuda"
+    ROCM = "rocm"
+    CPU = "cpu"
+    OTHER = "other"
+    """TPU, Neuron, Gaudi, XPU: accelerators whose devices the GPU rules do not count."""
+
+
+IMAGE_BUILDS: tuple[tuple[re.Pattern[str], ImageBuild], ...] = (
+    (re.compile(r"(?:^|/)(?:vllm-openai-cpu|vllm-cpu[^/]*|[^/]*-cpu)$|(?:^|/)opea/vllm$"), ImageBuild.CPU),
+    (re.compile(r"(?:^|/)vllm/vllm-tpu$|tpu|neuron|gaudi|habana|xpu|(?:^|/)intel/vllm"), ImageBuild.OTHER),
+    (re.compile(r"(?:^|/)rocm/vllm(?:-dev)?$|rocm"), ImageBuild.ROCM),
+    (re.compile(r"(?:^|/)vllm/vllm-openai$|(?:^|/)lmcache/vllm-openai$|(?:^|/)llm-d/llm-d(?:-cuda)?$"),
+     ImageBuild.CUDA),
+)
+"""Image repositories by build, checked in order: vLLM's CUDA images (vllm/vllm-openai and the
+projects that rebuild it as such), AMD's ROCm builds, the CPU builds (vllm/vllm-openai-cpu,
+OPEA's opea/vllm), and other accelerators' builds. Any other image (ubuntu, python, a private
+build) says nothing about the accelerator: a name alone decides nothing."""
+
+
+def image_build(repository: str) -> ImageBuild | None:
+    """The build an image repository is known to be, or None when its publisher does not say."""
+    lowered = repository.lower()
+    return next((build for pattern, build in IMAGE_BUILDS if pattern.search(lowered)), None)
+
 
 VLLM_DEFAULT_PORT = 8000
 """Where `vllm serve` listens without ``--port`` (the API, /health and /metrics)."""

@@ -3,6 +3,7 @@ same ones."""
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -36,10 +37,27 @@ _SECRET_FIELD = re.compile(r"(token|secret|password|passwd|api[_-]?key|credentia
 REDACTED = "<redacted>"
 
 
+_SEGMENT = re.compile(r"[-_.=]")
+MIN_KEY_SEGMENT = 20
+"""A key is one long random run; model ids and image tags are short words joined by ``-``/``_``
+(``Qwen3-Coder-480B-A35B-Instruct-FP8``: nine segments, none over eight characters)."""
+MIN_KEY_ENTROPY_BITS = 3.5
+"""Shannon entropy per character of a random base62 run is near 5.9 bits; words and repeated
+characters stay well under this."""
+
+
+def _entropy(text: str) -> float:
+    counts = [text.count(char) for char in set(text)]
+    return -sum(count / len(text) * math.log2(count / len(text)) for count in counts)
+
+
 def _high_entropy(run: str) -> bool:
-    """Lower case, upper case and digits mixed over 32+ characters: a key, not a word (commit
-    hashes and sha256 digests are lower-case hex and stay)."""
-    return all(re.search(pattern, run) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
+    """A key, not words: a segment (between ``-``, ``_``, ``.``, ``=``) of 20+ characters that
+    mixes lower case, upper case and digits with a random string's entropy. Commit hashes and
+    sha256 digests are lower-case hex and stay; model ids and image tags are short segments."""
+    longest = max(_SEGMENT.split(run), key=len)
+    mixed = all(re.search(pattern, longest) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
+    return len(longest) >= MIN_KEY_SEGMENT and mixed and _entropy(longest) >= MIN_KEY_ENTROPY_BITS
 
 
 @lru_cache(maxsize=65536)

@@ -71,6 +71,9 @@ class PodTemplateSite:
     """Labels the controller puts on the pods."""
     name_label: str | None = None
     """Label the controller sets to the custom resource's name."""
+    template: bool = False
+    """A template other resources instantiate, not pods that run as written (KServe runtimes,
+    OpenShift Templates)."""
 
 
 def _ray_groups(*cluster: str, name_label: str | None = None) -> tuple[PodTemplateSite, ...]:
@@ -83,15 +86,20 @@ def _ray_groups(*cluster: str, name_label: str | None = None) -> tuple[PodTempla
                             labels={"ray.io/node-type": "worker"}))
 
 
-_KSERVE_RUNTIME = (PodTemplateSite(("spec",), wrapped=False),
-                   PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker"))
-"""KServe (serving.kserve.io) runtimes and predictors embed PodSpec fields directly."""
+_KSERVE_RUNTIME = (PodTemplateSite(("spec",), wrapped=False, template=True),
+                   PodTemplateSite(("spec", "workerSpec"), wrapped=False, role="worker", template=True))
+"""KServe (serving.kserve.io) runtimes embed PodSpec fields directly; an InferenceService
+instantiates them with its model, resources and GPUs."""
 
 CUSTOM_POD_TEMPLATES: dict[tuple[str, str], tuple[PodTemplateSite, ...]] = {
     ("argoproj.io", "Rollout"): (PodTemplateSite(("spec", "template")),),  # a Deployment-shaped template
     ("ray.io", "RayCluster"): _ray_groups("spec", name_label="ray.io/cluster"),
     ("ray.io", "RayService"): _ray_groups("spec", "rayClusterConfig"),  # the cluster's name is generated
     ("ray.io", "RayJob"): _ray_groups("spec", "rayClusterSpec"),
+    ("orchestration.aibrix.ai", "RayClusterFleet"): _ray_groups("spec", "template", "spec"),
+    ("template.openshift.io", "Template"): (
+        PodTemplateSite(("objects", "*", "spec", "template"), template=True),
+        PodTemplateSite(("objects", "*", "spec", "jobTemplate", "spec", "template"), template=True)),
     ("serving.kserve.io", "ServingRuntime"): _KSERVE_RUNTIME,
     ("serving.kserve.io", "ClusterServingRuntime"): _KSERVE_RUNTIME,
     ("serving.kserve.io", "InferenceService"): (
@@ -106,6 +114,9 @@ CUSTOM_POD_TEMPLATES: dict[tuple[str, str], tuple[PodTemplateSite, ...]] = {
 """Pod templates inside custom resources, by (API group, kind), that run vLLM (operators that describe the server in
 their own fields, such as KubeAI's Model or production-stack's VLLMRuntime, have none)."""
 
+DISAGGREGATED_SET = ("disaggregatedset.x-k8s.io", "DisaggregatedSet")
+"""LWS's prefill/decode set: one LeaderWorkerSet per role (``spec.roles[i].spec``)."""
+
 VLLM_OPERATOR_KINDS = frozenset({
     ("kubeai.org", "Model"), ("production-stack.vllm.ai", "VLLMRuntime"),
     ("serving.kserve.io", "LLMInferenceService"), ("serving.kserve.io", "InferenceService"),
@@ -118,7 +129,7 @@ def group_kind(obj: Mapping[str, object]) -> tuple[str, str]:
     api_version = str(obj.get("apiVersion", ""))
     return api_version.rpartition("/")[0], str(obj.get("kind", ""))
 
-WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_TEMPLATES}
+WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_TEMPLATES} | {DISAGGREGATED_SET[1]}
 """Kinds whose pods the rules inspect."""
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES, OTHER_ACCELERATOR_PREFIXES
-from vllm_infra.catalog.vllm import CPU_BUILD_MARKERS
+from vllm_infra.catalog.vllm import ImageBuild, image_build
 from vllm_infra.checker.reading.environment import env_values
 from vllm_infra.checker.reading.objects import dig, image_parts
 from vllm_infra.checker.reading.server import engine_args
@@ -47,9 +47,15 @@ def other_accelerator(template: PodTemplate, container: Mapping[str, Any]) -> bo
         name.startswith(OTHER_ACCELERATOR_PREFIXES) for name in _resource_names(container))
 
 
+def build_of(container: Mapping[str, Any]) -> ImageBuild | None:
+    """What the container's vLLM was built for: ``VLLM_TARGET_DEVICE``/``--device cpu``, else what
+    the image's publisher says (None when neither says)."""
+    if env_values(container).get("VLLM_TARGET_DEVICE") == "cpu" or engine_args(container).flag("device") == "cpu":
+        return ImageBuild.CPU
+    return image_build(image_parts(str(container.get("image", "")))[0])
+
+
 def is_cpu_build(container: Mapping[str, Any]) -> bool:
-    """vLLM's CPU build: by image name, ``VLLM_TARGET_DEVICE=cpu`` or ``--device cpu``."""
-    repository = image_parts(str(container.get("image", "")))[0].lower()
-    return any(marker in repository for marker in CPU_BUILD_MARKERS) or \
-        env_values(container).get("VLLM_TARGET_DEVICE") == "cpu" or engine_args(container).flag("device") == "cpu"
+    """vLLM's CPU build (see ``build_of``)."""
+    return build_of(container) == ImageBuild.CPU
 

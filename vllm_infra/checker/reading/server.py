@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm_infra.catalog.vllm import VLLM_DEFAULT_PORT, VllmVersion
-from vllm_infra.catalog.vllm_releases import FlagUse, release_catalog
-from vllm_infra.checker.reading.commands import command_tokens
+from vllm_infra.catalog.vllm_releases import FlagKind, FlagUse, release_catalog
+from vllm_infra.checker.reading.commands import command_line
 from vllm_infra.checker.reading.objects import Manifest, image_parts
 from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, pod_templates
 from vllm_infra.checker.reading.views import view
@@ -17,11 +17,22 @@ from vllm_infra.vocabulary.kubernetes import CUSTOM_POD_TEMPLATES, SERVING_KINDS
 from vllm_infra.vocabulary.paths import FieldPath
 
 
+def _server_start(argv: tuple[str, ...]) -> int | None:
+    """Where the server's own arguments begin in a command: after ``vllm serve`` or the API
+    server module (``python -m vllm.entrypoints.openai.api_server``); None when it starts no server."""
+    for index, word in enumerate(argv):
+        if word == "serve" and index > 0 and argv[index - 1].rsplit("/", 1)[-1] == "vllm":
+            return index + 1
+        if word.startswith("vllm.entrypoints") and index > 0 and argv[index - 1] == "-m":
+            return index + 1
+    return None
+
+
 def is_vllm_container(container: Mapping[str, Any]) -> bool:
-    """Runs vLLM: the image is a vLLM image or the command starts the vLLM server."""
+    """Runs vLLM: the image is a vLLM image or a command starts the vLLM server."""
     repository = image_parts(str(container.get("image", "")))[0]
-    tokens, _ = command_tokens(container)
-    return "vllm" in repository.lower() or any(t == "vllm" or "vllm.entrypoints" in t for t in tokens)
+    return "vllm" in repository.lower() or any(
+        _server_start(command.argv) is not None for command in command_line(container).commands)
 
 
 def serving_container(template: PodTemplate) -> ContainerRef | None:
@@ -88,34 +99,25 @@ class Parallelism:
         return (self.tensor or 1) * (self.pipeline or 1) * (self.data or 1)
 
 
-_OPERATORS = frozenset({"&&", "||", ";", "|", "&"})
-
-
 def engine_args(container: Mapping[str, Any]) -> EngineArgs:
     """Parse the vLLM server's arguments from command/args (plain or ``sh -c`` scripts)."""
     return view("engine_args", container, _engine_args)
 
 
 def _engine_args(container: Mapping[str, Any]) -> EngineArgs:
-    tokens, shell = command_tokens(container)
-    start, exec_form = None, not shell
-    for index, token in enumerate(tokens):
-        if token == "serve" and index > 0 and tokens[index - 1].endswith("vllm"):
-            start = index + 1
-            exec_form = exec_form or (index >= 2 and tokens[index - 2] == "exec")
-            break
-        if "vllm.entrypoints" in token:
-            start = index + 1
-            exec_form = exec_form or any(t == "exec" for t in tokens[max(0, index - 3):index])
-            break
-    server_args = start is not None or (not container.get("command") and bool(container.get("args"))
-                                        and "vllm" in image_parts(str(container.get("image", "")))[0])
-    if start is None:
-        start = 0
-    stop = next((index for index in range(start, len(tokens)) if tokens[index] in _OPERATORS), len(tokens))
-    argv = tuple(tokens[start:stop])
+    line = command_line(container)
+    for command in line.commands:
+        start = _server_start(command.argv)
+        if start is not None:
+            argv = command.argv[start:]
+            model, flags = _read_flags(argv, catalogued_version(str(container.get("image", ""))))
+            return EngineArgs(model, flags, line.shell is not None, command.replaces_shell, argv, True)
+    # no vllm serve: args alone handed to a vLLM image's own entrypoint are the server's
+    entrypoint = not container.get("command") and bool(container.get("args")) and \
+        "vllm" in image_parts(str(container.get("image", "")))[0].lower()
+    argv = line.argv if entrypoint else ()
     model, flags = _read_flags(argv, catalogued_version(str(container.get("image", ""))))
-    return EngineArgs(model, flags, shell, exec_form, argv, server_args)
+    return EngineArgs(model, flags, line.shell is not None, line.shell is None, argv, entrypoint)
 
 
 def _read_flags(argv: tuple[str, ...], version: VllmVersion | None) -> tuple[str | None, dict[str, str | bool]]:
@@ -147,8 +149,12 @@ def _read_flags(argv: tuple[str, ...], version: VllmVersion | None) -> tuple[str
             elif value:
                 flags[name] = value
             elif takes_value and following is not None and not following.startswith("--"):
-                flags[name] = following
-                position += 1
+                taken = 1
+                if known is not None and known.kind == FlagKind.LIST:  # nargs='+': up to the next option
+                    while position + 1 + taken < len(argv) and not argv[position + 1 + taken].startswith("-"):
+                        taken += 1
+                flags[name] = " ".join(argv[position + 1:position + 1 + taken])
+                position += taken
             else:
                 flags[name] = True
         elif model is None and not token.startswith("-"):

@@ -12,6 +12,7 @@ from vllm_infra.checker.reading.views import view
 from vllm_infra.vocabulary.kubernetes import (
     BUILT_IN_WORKLOAD_KINDS,
     CUSTOM_POD_TEMPLATES,
+    DISAGGREGATED_SET,
     LWS_LEADER_INDEX,
     LWS_NAME_LABEL,
     LWS_WORKER_INDEX_LABEL,
@@ -30,24 +31,40 @@ class PodTemplate:
     labels: Mapping[str, str]
     role: str = "pod"
     """``pod``, or ``leader``/``worker`` for a LeaderWorkerSet."""
+    size: int = 1
+    """Pods that serve one replica together (a LeaderWorkerSet group's size)."""
+    template: bool = False
+    """A template other resources instantiate (a KServe ServingRuntime, an OpenShift Template): what
+    the instance adds (GPUs, the model) is not here to judge."""
 
 
-def _lws_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
-    """Leader and worker templates with the labels the LWS controller adds to their pods (the
-    group name, and worker-index "0" for leaders); without a leaderTemplate, leaders use the
-    worker template."""
+def _lws_templates(obj: Manifest, spec: FieldPath = ("spec",), name: str | None = None) -> tuple[PodTemplate, ...]:
+    """Leader and worker templates of the LeaderWorkerSet spec at ``spec``, with the labels the LWS
+    controller adds to their pods (the group name, and worker-index "0" for leaders); without a
+    leaderTemplate, leaders use the worker template."""
     templates = []
-    group = dig(obj, "spec", "leaderWorkerTemplate", default={}) or {}
+    group = dig(obj, *spec, "leaderWorkerTemplate", default={}) or {}
+    if not isinstance(group, Mapping):
+        return ()
+    size = group.get("size", 1)
     for role, key in (("leader", "leaderTemplate"), ("worker", "workerTemplate")):
         source = key if isinstance(group.get(key), Mapping) else "workerTemplate"
         template = group.get(source)
         if not isinstance(template, Mapping):
             continue
-        labels = {**(dig(template, "metadata", "labels", default={}) or {}), LWS_NAME_LABEL: name_of(obj),
+        labels = {**(dig(template, "metadata", "labels", default={}) or {}), LWS_NAME_LABEL: name or name_of(obj),
                   LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX if role == "leader" else "1"}
-        templates.append(PodTemplate(("spec", "leaderWorkerTemplate", source, "spec"), template.get("spec") or {},
-                                     labels, role))
+        templates.append(PodTemplate((*spec, "leaderWorkerTemplate", source, "spec"), template.get("spec") or {},
+                                     labels, role, size if type(size) is int and size > 0 else 1))
     return tuple(templates)
+
+
+def _disaggregated_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
+    """Each role of an LWS DisaggregatedSet is a LeaderWorkerSet the controller creates
+    (``<set>-<role>``), its leader and worker templates at ``spec.roles[i].spec``."""
+    return tuple(template for index, role in enumerate(as_list(dig(obj, "spec", "roles"))) if type(role) is dict
+                 for template in _lws_templates(obj, ("spec", "roles", index, "spec"),
+                                                f"{name_of(obj)}-{role.get('name', index)}"))
 
 
 def pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
@@ -65,6 +82,8 @@ def _pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
         base: FieldPath = ("spec", "jobTemplate", "spec", "template")
     elif kind == "LeaderWorkerSet":
         return _lws_templates(obj)
+    elif group_kind(obj) == DISAGGREGATED_SET:
+        return _disaggregated_templates(obj)
     elif (sites := CUSTOM_POD_TEMPLATES.get(group_kind(obj))) is not None:
         return tuple(template for site in sites for template in _custom_templates(obj, site))
     elif kind in BUILT_IN_WORKLOAD_KINDS:
@@ -100,7 +119,7 @@ def _custom_templates(obj: Manifest, site: PodTemplateSite) -> Iterator[PodTempl
         else:
             spec, path = node, at
         if type(spec) is dict and spec.get("containers"):
-            yield PodTemplate(path, spec, labels, site.role)
+            yield PodTemplate(path, spec, labels, site.role, template=site.template)
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,7 @@ def containers(template: PodTemplate, *, include_init: bool = True) -> list[Cont
 
 def group_size(obj: Manifest) -> int:
     """Pods that serve one replica together (LWS ``size``; 1 otherwise)."""
-    if obj.get("kind") == "LeaderWorkerSet":
+    if obj.get("kind") == "LeaderWorkerSet":  # a DisaggregatedSet's roles carry their own (PodTemplate.size)
         return int(dig(obj, "spec", "leaderWorkerTemplate", "size", default=1) or 1)
     return 1
 

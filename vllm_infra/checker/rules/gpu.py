@@ -31,7 +31,7 @@ GPU_NODE_LABEL_KEYS = frozenset(
 
 
 @resource_rule(
-    "VI-GPU-001", Severity.CRITICAL, "Multi-GPU pods mount /dev/shm from a sized memory emptyDir",
+    "VI-GPU-001", Severity.CRITICAL, "Multi-GPU pods mount /dev/shm from a memory emptyDir",
     "Mount an emptyDir {medium: Memory, sizeLimit} at /dev/shm in every GPU container; the default 64MiB "
     "makes NCCL fail.", kinds=WORKLOAD_KINDS, gpu=True,
     rationale=("Tensor and pipeline parallel workers exchange data through /dev/shm; the container default"
@@ -48,10 +48,9 @@ def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                 continue
             mounts = [m for m in ref.spec.get("volumeMounts") or [] if m.get("mountPath") == "/dev/shm"]
             volume = volumes.get(mounts[0].get("name")) if mounts else None
-            if volume is None or dig(volume, "emptyDir", "medium") != "Memory" \
-                    or dig(volume, "emptyDir", "sizeLimit") is None:
-                yield Violation((*ref.path, "volumeMounts"), f"container '{ref.spec.get('name')}' has no sized "
-                                "memory-backed /dev/shm")
+            if volume is None or dig(volume, "emptyDir", "medium") != "Memory":  # unsized: VI-RES-005's concern
+                yield Violation((*ref.path, "volumeMounts"), f"container '{ref.spec.get('name')}' has no "
+                                "memory-backed /dev/shm (the container runtime's 64 MiB default makes NCCL fail)")
 
 
 @resource_rule(

@@ -11,10 +11,7 @@ from vllm_infra.checker.reading.probes import start_seconds
 from vllm_infra.checker.reading.server import engine_args
 from vllm_infra.checker.reading.templates import containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
-from vllm_infra.vocabulary.autoscalers import HPA, KEDA
-from vllm_infra.vocabulary.delivery import ARGOCD_API_VERSION, FLUX_KUSTOMIZATION_API_VERSION
 from vllm_infra.vocabulary.kubernetes import (
-    LWS_API_VERSION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PULUMI_ANNOTATION_PREFIX,
@@ -25,26 +22,28 @@ from vllm_infra.vocabulary.kubernetes import (
 )
 from vllm_infra.vocabulary.reporting import Severity
 
-STABLE_API_VERSIONS = frozenset({
-    "v1", "apps/v1", "batch/v1", "policy/v1", HPA.api_version, "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1",
-    "scheduling.k8s.io/v1", "storage.k8s.io/v1", LWS_API_VERSION, KEDA.api_version,
-    "monitoring.coreos.com/v1", "inference.networking.k8s.io/v1", "gateway.networking.k8s.io/v1",
-    ARGOCD_API_VERSION, FLUX_KUSTOMIZATION_API_VERSION,
-})
+BUILT_IN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions"})
+"""Kubernetes' own API groups without a ``.k8s.io`` suffix (those with one are Kubernetes' too)."""
+_PRE_GA = re.compile(r"^v\d+(alpha|beta)\d*$")
+
+
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "StorageClass",
                             "CustomResourceDefinition", "PersistentVolume", "RuntimeClass"})
 RECOMMENDED_LABELS = ("name", "instance", "version", "component", "part-of", "managed-by")
 
 
 @resource_rule(
-    "VI-SCH-002", Severity.HIGH, "Only GA (allow-listed) API versions",
-    "Use GA API versions (apps/v1, policy/v1, autoscaling/v2, ...) or the allow-listed add-on versions.",
-    rationale=("Beta and alpha API versions are removed in later Kubernetes releases, and manifests that "
-               "use them stop applying."),
+    "VI-SCH-002", Severity.HIGH, "Kubernetes' own APIs at GA versions",
+    "Use the GA version of the Kubernetes API (apps/v1, policy/v1, autoscaling/v2, resource.k8s.io/v1 ...); "
+    "an operator's own API versions are its project's to retire.",
+    rationale=("Alpha and beta versions of Kubernetes' APIs are removed in later releases, and manifests that "
+               "use them stop applying (whether a version exists at all is the schema rule's to say)."),
     example="apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler")
 def stable_api_versions(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    if obj.get("apiVersion") not in STABLE_API_VERSIONS:
-        yield Violation(("apiVersion",), f"apiVersion {obj.get('apiVersion')} is not on the allow-list")
+    group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+    if (group in BUILT_IN_GROUPS or group.endswith(".k8s.io")) and _PRE_GA.match(version):
+        yield Violation(("apiVersion",), f"apiVersion {obj.get('apiVersion')} is a pre-GA version of a Kubernetes "
+                                         "API: later releases remove it")
 
 
 @resource_rule(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.checker.reading.commands import command_line
 from vllm_infra.checker.reading.environment import env_values
 from vllm_infra.checker.reading.objects import Manifest, image_parts
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
@@ -52,3 +53,39 @@ def pinned_model(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         elif not is_commit_hash(args.flag("revision")):
             yield Violation(args_path(serving), f"model {args.model or '(unknown)'} is not pinned to a commit "
                                                 "(--revision)")
+
+
+_INSTALLERS = {"pip": "install", "pip3": "install", "uv": "pip", "apt-get": "install", "apt": "install",
+               "apk": "add", "yum": "install", "dnf": "install", "microdnf": "install", "conda": "install",
+               "mamba": "install", "npm": "install"}
+"""Package managers and the subcommand that installs (``uv pip install`` through ``pip``)."""
+
+
+def _installs(argv: tuple[str, ...]) -> str | None:
+    """The install command a command line runs, as written, or None."""
+    words = list(argv)
+    for index, word in enumerate(words):
+        program = word.rsplit("/", 1)[-1]
+        if program.startswith("python") and words[index + 1:index + 3] == ["-m", "pip"] and "install" in words:
+            return " ".join(words[index:index + 4])
+        if _INSTALLERS.get(program) in words[index + 1:index + 3]:
+            return " ".join(words[index:index + 3])
+    return None
+
+
+@resource_rule(
+    "VI-IMG-003", Severity.MEDIUM, "Containers start what their image holds: no package installs at start",
+    "Build the packages into the image (or an init container's image) and pin them there; installing at start "
+    "needs egress, slows every start and runs whatever the index serves that day.", kinds=WORKLOAD_KINDS,
+    rationale=("A package installed when the container starts is not in the reviewed image: every restart "
+               "fetches it again (through egress a NetworkPolicy should deny), adds minutes to the start-up, and "
+               "may get another version than yesterday's."),
+    example="command: [bash, -c, \"pip install vllm==0.11.0 && vllm serve ...\"]")
+def no_installs_at_start(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template in pod_templates(obj):
+        for ref in containers(template):
+            installing = next((found for command in command_line(ref.spec).commands
+                               if (found := _installs(command.argv)) is not None), None)
+            if installing is not None:
+                yield Violation(args_path(ref), f"container '{ref.spec.get('name')}' runs `{installing}` at every "
+                                                "start: it needs egress, slows the start-up and is not reproducible")

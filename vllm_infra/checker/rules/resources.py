@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from vllm_infra.capacity.host import HostMemoryNeeds, host_needs
+from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES, HostMemoryNeeds, host_needs
 from vllm_infra.catalog.architectures import MODEL_CATALOG
-from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources, is_cpu_build, other_accelerator
+from vllm_infra.catalog.vllm import ImageBuild
+from vllm_infra.checker.reading.accelerators import build_of, gpu_count, gpu_resources, is_cpu_build, other_accelerator
 from vllm_infra.checker.reading.objects import Manifest, dig
 from vllm_infra.checker.reading.server import engine_args, image_version, vllm_pod_templates
 from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, group_size, pod_templates
@@ -43,10 +44,12 @@ def gpu_limits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
             continue
         resources = gpu_resources(serving.spec)
         path = (*serving.path, "resources")
-        if not resources:
+        build = build_of(serving.spec)
+        if not resources and build in (ImageBuild.CUDA, ImageBuild.ROCM) and not template.template \
+                and engine_args(serving.spec).server_args:  # a template's GPUs come from what uses it
             yield Violation(path, f"container '{serving.spec.get('name')}' requests no GPU, but its image "
-                                  f"{serving.spec.get('image')!r} is a CUDA build of vLLM (serve on CPUs with the CPU "
-                                  "build, e.g. vllm/vllm-openai-cpu)")
+                                  f"{serving.spec.get('image')!r} is a {build.value.upper()} build of vLLM (serve on "
+                                  "CPUs with the CPU build, e.g. vllm/vllm-openai-cpu)")
         for name, (request, limit) in resources.items():
             if limit is None:
                 yield Violation((*path, "limits"), f"{name} is requested but not limited (extended resources need "
@@ -155,26 +158,34 @@ def tmpfs_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
 
 @resource_rule(
-    "VI-RES-006", Severity.HIGH, "vLLM without an accelerator sets memory requests and limits",
-    "Set resources.requests.memory and limits.memory to the weights plus the KV cache (VLLM_CPU_KVCACHE_SPACE) "
-    "plus headroom.", kinds=WORKLOAD_KINDS,
-    rationale=("vLLM on CPUs keeps weights and KV cache in host memory: without requests and limits the "
-               "pod lands where it does not fit and is OOM-killed."),
+    "VI-RES-006", Severity.HIGH, "vLLM without a GPU sets memory requests and limits that hold vLLM",
+    "Set resources.requests.memory and limits.memory to the weights plus the KV cache (VLLM_CPU_KVCACHE_SPACE on "
+    "CPUs) plus 8Gi for vLLM's own processes.", kinds=WORKLOAD_KINDS,
+    rationale=("vLLM on CPUs or on accelerators outside the GPU catalog (Gaudi, Neuron, TPU) keeps weights in "
+               "host memory while it loads: without requests and limits the pod lands where it does not fit, and "
+               "a limit below what vLLM's processes take OOM-kills it before any model loads."),
     example="image: vllm/vllm-openai-cpu:v0.11.0   # no resources.requests.memory")
 def cpu_serving_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    for template, serving in vllm_pod_templates(obj):
-        accelerated = other_accelerator(template, serving.spec) and not is_cpu_build(serving.spec)
-        if gpu_resources(serving.spec) or accelerated:
-            continue
+    for _template, serving in vllm_pod_templates(obj):
+        if gpu_resources(serving.spec):
+            continue  # VI-RES-002 sizes GPU containers
+        name = serving.spec.get("name")
         missing = [key for key in ("requests", "limits") if dig(serving.spec, "resources", key, "memory") is None]
         if len(missing) == 2:
-            yield Violation((*serving.path, "resources"), f"container '{serving.spec.get('name')}' serves on CPUs with "
-                                                          "no memory request or limit: a BestEffort pod, the first "
-                                                          "evicted or OOM-killed, holding weights and KV cache in host "
-                                                          "memory")
+            yield Violation((*serving.path, "resources"), f"container '{name}' runs vLLM without a GPU and with no "
+                                                          "memory request or limit: a BestEffort pod, the first "
+                                                          "evicted or OOM-killed, holding its weights in host memory")
         elif missing == ["limits"]:
-            yield Violation((*serving.path, "resources", "limits"), f"container '{serving.spec.get('name')}' serves "
-                                                                    "on CPUs with no memory limit")
+            yield Violation((*serving.path, "resources", "limits"), f"container '{name}' runs vLLM without a GPU "
+                                                                    "and with no memory limit")
+        for key in ("limits", "requests"):
+            amount = _quantity(dig(serving.spec, "resources", key, "memory"))
+            if amount is not None and amount < HOST_MEMORY_HEADROOM_BYTES:
+                yield Violation((*serving.path, "resources", key, "memory"),
+                                f"memory {key[:-1]} {format_bytes(int(amount))} cannot hold vLLM's own processes "
+                                f"({format_bytes(HOST_MEMORY_HEADROOM_BYTES)} before any weights): the server is "
+                                "OOM-killed loading any model")
+                break
 
 
 @resource_rule(
