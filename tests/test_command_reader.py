@@ -44,7 +44,8 @@ def test_option_clusters_with_c_run_a_script(option: str) -> None:
 
 
 def test_dash_dash_after_the_option_is_not_the_script() -> None:
-    args = engine_args(container(["/bin/bash", "-lc", "--"], ["ray start --head; vllm serve m --tensor-parallel-size 2"]))
+    args = engine_args(container(["/bin/bash", "-lc", "--"],
+                                 ["ray start --head; vllm serve m --tensor-parallel-size 2"]))
     assert (args.model, args.flags["tensor-parallel-size"]) == ("m", "2")
 
 

@@ -473,9 +473,9 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-RES-006", "CPU serving without memory", lambda o: (
         container(o).update(image="vllm/vllm-openai-cpu:v0.18.1"), container(o).update(resources={
             "requests": {"cpu": "16"}, "limits": {"cpu": "16"}})),
-     [("Deployment/llama", f"{C0}.resources", "container 'vllm' runs vLLM without a GPU and with no memory request "
-                                              "or limit: a BestEffort pod, the first evicted or OOM-killed, holding its "
-                                              "weights in host memory")]),
+     [("Deployment/llama", f"{C0}.resources", "container 'vllm' runs vLLM without a GPU and with no memory "
+                                              "request or limit: a BestEffort pod, the first evicted or OOM-killed, "
+                                              "holding its weights in host memory")]),
     ("VI-RES-006", "a runtime template's 2Gi", lambda o: (
         container(o).update(image="vllm/vllm-openai-cpu:v0.18.1"), container(o).update(resources={
             "requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}})),
