@@ -487,7 +487,13 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
        "egress, slows the start-up and is not reproducible")]),
     ("VI-SCH-002", "beta API", lambda o: find(o, "HorizontalPodAutoscaler", "llama").update(
         apiVersion="autoscaling/v2beta2"),
-     [("HorizontalPodAutoscaler/llama", "apiVersion", "apiVersion autoscaling/v2beta2 is a pre-GA version of a Kubernetes API: later releases remove it")]),
+     [("HorizontalPodAutoscaler/llama", "apiVersion", "apiVersion autoscaling/v2beta2 is a pre-GA version of a "
+       "Kubernetes API: later releases remove it")]),
+    ("VI-SCH-002", "an alpha version of Dynamic Resource Allocation", lambda o: add(o, {
+        "apiVersion": "resource.k8s.io/v1alpha3", "kind": "ResourceClaimTemplate",
+        "metadata": {"name": "gpu", "namespace": "llm"}, "spec": {}}),
+     [("ResourceClaimTemplate/gpu", "apiVersion", "apiVersion resource.k8s.io/v1alpha3 is a pre-GA version of a "
+       "Kubernetes API: later releases remove it")]),
     ("VI-SCH-003", "default namespace, missing labels", lambda o: (
         find(o, "Service", "small")["metadata"].pop("namespace"),
         find(o, "Service", "small")["metadata"]["labels"].pop("app.kubernetes.io/part-of")),
