@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,8 +88,7 @@ def test_bash_itself_agrees(script: str, replaced: bool) -> None:
     process = subprocess.Popen(["bash", "-c", script])
     try:
         time.sleep(0.5)
-        with open(f"/proc/{process.pid}/comm") as comm:
-            assert (comm.read().strip() == "sleep") is replaced
+        assert (Path(f"/proc/{process.pid}/comm").read_text().strip() == "sleep") is replaced
     finally:
         process.wait()
 
