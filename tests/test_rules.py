@@ -116,6 +116,15 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-SEC-010", "Secret data in Git", lambda o: add(o, {"apiVersion": "v1", "kind": "Secret", "metadata": {
         "name": "hf", "namespace": "llm"}, "stringData": {"token": "hf_x"}}),
      [("Secret/hf", "stringData", "Secret 'hf' carries stringData in the manifests")]),
+    ("VI-SEC-010", "a token kept in a ConfigMap for envFrom", lambda o: add(o, {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "llm-env", "namespace": "llm"},
+        "data": {"HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_x", "MODEL": "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8"}}),
+     [("ConfigMap/llm-env", "data.HF_TOKEN", "ConfigMap 'llm-env' holds a credential under HF_TOKEN; a ConfigMap "
+       "is not a Secret: move it to one")]),
+    ("VI-SEC-010", "a token read from a ConfigMap key", lambda o: container(o)["env"].append(
+        {"name": "HF_TOKEN", "valueFrom": {"configMapKeyRef": {"name": "llm-env", "key": "token"}}}),
+     [("Deployment/llama", f"{C0}.env[10].valueFrom", "HF_TOKEN is read from ConfigMap 'llm-env', which is not a "
+       "Secret; use valueFrom.secretKeyRef")]),
     ("VI-SEC-011", "secret in env", lambda o: container(o)["env"].append(
         {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "api", "key": "key"}}}),
      [("Deployment/llama", f"{C0}.env[10]", "VLLM_API_KEY reads a Secret into the environment")]),
@@ -175,8 +184,12 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-NET-003", "monitor selector typo", lambda o: find(o, "ServiceMonitor", "llama")["spec"]["selector"][
         "matchLabels"].update({"app.kubernetes.io/instance": "lama"}),
      [("ServiceMonitor/llama", "spec.selector", "ServiceMonitor selects no Service in the manifests")]),
-    ("VI-NET-004", "service links on", lambda o: pod(o).pop("enableServiceLinks"),
-     [("Deployment/llama", f"{POD}.enableServiceLinks", "Service links are injected into vLLM's environment")]),
+    ("VI-NET-004", "a Service named vllm beside a pod with service links on", lambda o: (
+        pod(o).pop("enableServiceLinks"),
+        add(o, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "vllm", "namespace": "llm"},
+                "spec": {"selector": {"app": "other"}, "ports": [{"port": 8000}]}})),
+     [("Deployment/llama", f"{POD}.enableServiceLinks", "Service vllm injects VLLM_PORT into this vLLM pod (service "
+       "links are on), which vLLM reads as its own setting and rejects at start")]),
     ("VI-NET-006", "pool selects nothing, wrong target port", lambda o: (
         find(o, "InferencePool", "llama")["spec"]["selector"]["matchLabels"].update(
             {"app.kubernetes.io/instance": "lama"})),
@@ -246,8 +259,8 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
        "the pod pins no GPU type and meta-llama/Llama-3.1-70B-Instruct fits only on A100-80GB, H100-80GB, H200, B200: "
        "meta-llama/Llama-3.1-70B-Instruct (TP=2, PP=1, vLLM 0.18.1) on 2 x T4: 65.7 GiB of weights plus 1.7 GiB of "
        "runtime overhead exceed the 12.9 GiB budget (14.4 GiB usable on a T4 x gpu_memory_utilization 0.9). Pin a GPU "
-       "type with a node selector (nvidia.com/gpu.product, cloud.google.com/gke-accelerator or "
-       "karpenter.k8s.aws/instance-gpu-name)")]),
+       "type with a node selector (nvidia.com/gpu.product, cloud.google.com/gke-accelerator, "
+       "karpenter.k8s.aws/instance-gpu-name or an instance type)")]),
     ("VI-RES-003", "no CPU request", lambda o: container(o)["resources"]["requests"].pop("cpu"),
      [("Deployment/llama", f"{C0}.resources", "container 'vllm' requests no CPU")]),
     ("VI-RES-004", "unbounded disk emptyDir", lambda o: (
@@ -318,6 +331,18 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-PRB-003", "probe port typo", lambda o: container(o)["startupProbe"]["httpGet"].update(port="api"),
      [("Deployment/llama", f"{C0}.startupProbe.httpGet.port",
        "startupProbe targets port 'api', which the container does not declare")]),
+    ("VI-PRB-002", "liveness asks for a completion", lambda o: container(o).update(livenessProbe={
+        "exec": {"command": ["sh", "-c", "curl -sf -X POST http://localhost:8000/v1/completions -d "
+                             "'{\"prompt\": \"hi\", \"max_tokens\": 1}'"]},
+        "periodSeconds": 30, "failureThreshold": 3}),
+     [("Deployment/llama", f"{C0}.livenessProbe", "livenessProbe asks the model for work "
+       "(http://localhost:8000/v1/completions): it waits in the scheduler's queue behind real requests, so under "
+       "load it times out and the kubelet restarts a busy, healthy server; probe /health")]),
+    ("VI-PRB-003", "preStop polls a port nothing listens on", lambda o: container(o)["lifecycle"].update(preStop={
+        "exec": {"command": ["sh", "-c", "sleep 10; while curl -s http://127.0.0.1:8080/metrics | grep -q "
+                             "'num_requests_running{.*} [1-9]'; do sleep 2; done"]}}),
+     [("Deployment/llama", f"{C0}.lifecycle.preStop", "preStop calls port 8080 (http://127.0.0.1:8080/metrics), "
+       "where nothing in the pod listens: vLLM serves on 8000")]),
     ("VI-PRB-004", "no preStop, short grace, no shutdown timeout", lambda o: (
         container(o).pop("lifecycle"), pod(o).update(terminationGracePeriodSeconds=30),
         container(o)["args"].remove("--shutdown-timeout=60")),
@@ -824,6 +849,23 @@ def test_hand_picked_amd_gpus_are_caught() -> None:
     ]
 
 
+def test_a_gpu_less_sidecar_beside_amd_gpus_needs_no_nvidia_void() -> None:
+    """NVIDIA_VISIBLE_DEVICES=void answers the NVIDIA container runtime, which hands every GPU of the node to
+    a container that asks for none; AMD's device plugin mounts only the devices it allocated, so a sidecar in
+    an AMD pod sees none without the variable."""
+    import yaml
+
+    objects = [yaml.safe_load(AMD_DEPLOYMENT)]
+    pod_spec = objects[0]["spec"]["template"]["spec"]
+    pod_spec["containers"][0]["env"] = []
+    pod_spec["containers"].append({"name": "metrics", "image": "busybox:1.36"})
+    assert findings(objects, "VI-SEC-014") == []
+    pod_spec["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": 1}}
+    assert findings(objects, "VI-SEC-014") == [
+        ("Deployment/mi300x", "spec.template.spec.containers[1].env", "container 'metrics' has no GPU limit in a "
+         "GPU pod and does not set NVIDIA_VISIBLE_DEVICES=void")]
+
+
 @pytest.mark.parametrize(("resources", "pod_fields"), [
     ({"limits": {"google.com/tpu": 4}}, {}),
     ({"limits": {"habana.ai/gaudi": 8}}, {}),
@@ -845,3 +887,51 @@ def test_accelerators_outside_the_gpu_catalog_are_not_asked_for_gpus(resources: 
     assert [message for _obj, _path, message in findings(objects, "VI-RES-001")] == [
         f"container 'vllm' requests no GPU, but its image 'vllm/vllm-openai:v0.18.1@{DIGEST}' is a CUDA build of "
         "vLLM (serve on CPUs with the CPU build, e.g. vllm/vllm-openai-cpu)"]
+
+
+@pytest.mark.parametrize(("port_flag", "sidecar_port", "hook_port", "fires"), [
+    (None, None, 8000, False),
+    ("--port=8080", None, 8080, False),
+    ("--port=8080", None, 8000, True),
+    (None, 9090, 9090, False),
+], ids=["default-port", "moved-port", "old-port-after-move", "sidecar-port"])
+def test_a_hook_calls_what_the_pod_listens_on(port_flag: str | None, sidecar_port: int | None, hook_port: int,
+                                             fires: bool) -> None:
+    """Containers of a pod share one network namespace: a hook reaches vLLM's --port and any port a
+    sidecar declares, and nothing else."""
+    objects = good_objects()
+    if port_flag:
+        container(objects)["args"].append(port_flag)
+    if sidecar_port:
+        pod(objects)["containers"].append({"name": "exporter", "image": "busybox:1.36",
+                                           "ports": [{"containerPort": sidecar_port}]})
+    container(objects)["lifecycle"]["preStop"] = {"exec": {"command": [
+        "sh", "-c", f"sleep 10; curl -s http://localhost:{hook_port}/metrics"]}}
+    assert bool([f for f in findings(objects, "VI-PRB-003") if f[1].endswith("preStop")]) is fires
+
+
+def test_a_liveness_probe_on_health_through_curl_is_not_work() -> None:
+    objects = good_objects()
+    container(objects)["livenessProbe"] = {"exec": {"command": ["curl", "-sf", "http://localhost:8000/health"]},
+                                           "periodSeconds": 20, "failureThreshold": 3}
+    assert [f for f in findings(objects, "VI-PRB-002") if "work" in f[2]] == []
+
+
+@pytest.mark.parametrize(("key", "value", "gpu"), [
+    ("karpenter.k8s.aws/instance-family", "g6e", "L40S"),
+    ("node.kubernetes.io/instance-type", "g5.12xlarge", "A10G"),
+    ("node.kubernetes.io/instance-type", "p4de.24xlarge", "A100-80GB"),
+    ("node.kubernetes.io/instance-type", "a3-highgpu-8g", "H100-80GB"),
+    ("node.kubernetes.io/instance-type", "Standard_NC24ads_A100_v4", "A100-80GB"),
+    ("nvidia.com/gpu.product", "NVIDIA-L4", "L4"),
+])
+def test_a_cloud_instance_label_pins_its_gpu(key: str, value: str, gpu: str) -> None:
+    """A pod pinned by instance family or type is sized on that GPU: 70B bf16 weights never fit on
+    two of the 24-48 GB cards, and on two 80 GB cards they do."""
+    objects = good_objects()
+    pod(objects)["nodeSelector"] = {key: value}
+    pod(objects).pop("affinity", None)
+    found = findings(objects, "VI-CAP-001")
+    fits = gpu in {"A100-80GB", "H100-80GB"}
+    assert (found == []) is fits, found
+    assert all(f"on 2 x {gpu} does not fit" in message for _o, _p, message in found)

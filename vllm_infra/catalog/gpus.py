@@ -7,11 +7,15 @@ prices in USD per GPU-hour; ``vllm-infra plan --prices`` overrides them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
+NVIDIA_GPU_RESOURCE = "nvidia.com/gpu"
+AMD_GPU_RESOURCE = "amd.com/gpu"
+"""The device plugins' extended resources."""
 
 class GpuType(StrEnum):
     """Accelerators the catalog knows, named as users say them."""
@@ -85,7 +89,7 @@ class GpuModel:
     @property
     def resource_name(self) -> str:
         """Extended resource advertised by the vendor's device plugin."""
-        return "nvidia.com/gpu" if self.vendor == "nvidia" else "amd.com/gpu"
+        return NVIDIA_GPU_RESOURCE if self.vendor == "nvidia" else AMD_GPU_RESOURCE
 
     @property
     def taint_key(self) -> str:
@@ -214,3 +218,39 @@ GPU_LABEL_INDEX: MappingProxyType[tuple[str, str], frozenset[GpuType]] = Mapping
 """(node label key, value) -> the GPU types a node with that label may have: the inverse of
 ``node_labels``, for reading which GPU a hand-written pod asks for."""
 GPU_LABEL_KEYS: frozenset[str] = frozenset(key for key, _value in GPU_LABEL_INDEX)
+
+INSTANCE_FAMILY_LABELS = frozenset({"karpenter.k8s.aws/instance-family"})
+INSTANCE_TYPE_LABELS = frozenset({"node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"})
+_AWS_FAMILIES: MappingProxyType[str, GpuType] = MappingProxyType({
+    "g4dn": GpuType.T4, "g5": GpuType.A10G, "g6": GpuType.L4, "gr6": GpuType.L4, "g6e": GpuType.L40S,
+    "p4d": GpuType.A100_40GB, "p4de": GpuType.A100_80GB, "p5": GpuType.H100_80GB, "p5e": GpuType.H200,
+    "p5en": GpuType.H200, "p6-b200": GpuType.B200})
+"""EC2 instance families and the one GPU model each carries (aws.amazon.com/ec2/instance-types)."""
+_CLOUD_INSTANCE_TYPES: tuple[tuple[re.Pattern[str], GpuType], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), gpu) for pattern, gpu in (
+        (r"^a2-highgpu-", GpuType.A100_40GB), (r"^a2-megagpu-", GpuType.A100_40GB),
+        (r"^a2-ultragpu-", GpuType.A100_80GB), (r"^a3-(highgpu|megagpu|edgegpu)-", GpuType.H100_80GB),
+        (r"^a3-ultragpu-", GpuType.H200), (r"^a4-highgpu-", GpuType.B200), (r"^g2-standard-", GpuType.L4),
+        (r"^Standard_NC\d+as_T4_v3$", GpuType.T4), (r"^Standard_NC\d+ads_A100_v4$", GpuType.A100_80GB),
+        (r"^Standard_ND96a?sr?_v4$", GpuType.A100_40GB), (r"^Standard_ND96amsr_A100_v4$", GpuType.A100_80GB),
+        (r"^Standard_N[CD]\d+isr?_H100_v5$", GpuType.H100_80GB), (r"^Standard_NC\d+ads_H100_v5$", GpuType.H100_80GB),
+        (r"^Standard_ND96isr_H200_v5$", GpuType.H200), (r"^Standard_ND96isr_MI300X_v5$", GpuType.MI300X)))
+"""GCE machine types and Azure VM sizes by the GPU model they carry."""
+
+NODE_GPU_LABEL_KEYS: frozenset[str] = GPU_LABEL_KEYS | INSTANCE_FAMILY_LABELS | INSTANCE_TYPE_LABELS
+"""Node labels that say which GPU model a node has: the GPU's own labels and the cloud's instance
+family and type."""
+
+
+def gpus_of_node_label(key: str, value: str) -> frozenset[GpuType]:
+    """The GPU types a node labelled ``key=value`` may have (empty: none the catalog knows): GPU
+    feature discovery, GKE and Karpenter GPU names, and cloud instance families and types
+    (``karpenter.k8s.aws/instance-family: g6e`` is an L40S node)."""
+    if key in INSTANCE_FAMILY_LABELS:
+        return frozenset({_AWS_FAMILIES[value]}) if value in _AWS_FAMILIES else frozenset()
+    if key in INSTANCE_TYPE_LABELS:
+        family = value.split(".", 1)[0]
+        if "." in value and family in _AWS_FAMILIES:
+            return frozenset({_AWS_FAMILIES[family]})
+        return frozenset(gpu for pattern, gpu in _CLOUD_INSTANCE_TYPES if pattern.search(value))
+    return GPU_LABEL_INDEX.get((key, value), frozenset())

@@ -40,8 +40,19 @@ def image_build(repository: str) -> ImageBuild | None:
     return next((build for pattern, build in IMAGE_BUILDS if pattern.search(lowered)), None)
 
 
+VLLM_SETTINGS = frozenset({"VLLM_PORT", "VLLM_DP_MASTER_PORT", "VLLM_NIXL_SIDE_CHANNEL_PORT"})
+"""Settings vLLM reads from the environment (vllm/envs.py) with a name a Service's injected
+variables can take (``<NAME>_PORT``): each is parsed as an integer, so a Service named ``vllm``
+(``VLLM_PORT=tcp://10.0.0.1:8000``) stops vLLM at start."""
+
 VLLM_DEFAULT_PORT = 8000
 """Where `vllm serve` listens without ``--port`` (the API, /health and /metrics)."""
+
+GENERATION_ENDPOINTS = ("/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/embeddings",
+                        "/v1/audio/transcriptions", "/generate", "/pooling", "/classify", "/score", "/rerank",
+                        "/v1/rerank", "/v1/score")
+"""API paths that run the model (vllm/entrypoints/openai/api_server.py): a request waits in the
+scheduler's queue behind every other one, unlike /health, which the API process answers itself."""
 
 
 class VllmVersion(NamedTuple):

@@ -39,5 +39,16 @@ def env_values(container: Mapping[str, Any]) -> Mapping[str, str]:
 
 
 def _env_values(container: Mapping[str, Any]) -> dict[str, str]:
-    return {name: str(entry["value"]) for name, (_, entry) in env_entries(container).items() if "value" in entry}
+    """In list order, as the kubelet builds it: each value's ``$(VAR)`` expanded with the variables
+    before it; a later ``valueFrom`` of the same name leaves the value unknown."""
+    values: dict[str, str] = {}
+    for item in as_list(container.get("env")):
+        if not isinstance(item, Mapping):
+            continue
+        name = str(item.get("name"))
+        if "value" in item:
+            values[name] = expand_references(str(item["value"]), values)
+        else:
+            values.pop(name, None)
+    return values
 

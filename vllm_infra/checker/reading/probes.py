@@ -3,15 +3,18 @@ serving (the longer of its startup probe and its model's load budget)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from vllm_infra.capacity.memory import DTYPE_BYTES, QUANTIZED_BYTES
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG
+from vllm_infra.catalog.vllm import GENERATION_ENDPOINTS
 from vllm_infra.checker.reading.accelerators import gpu_count
 from vllm_infra.checker.reading.environment import env_values
-from vllm_infra.checker.reading.objects import Manifest
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig
 from vllm_infra.checker.reading.server import engine_args, vllm_pod_templates
 from vllm_infra.checker.reading.templates import ContainerRef, group_size
 from vllm_infra.vocabulary.kubernetes import PROBE_DEFAULTS
@@ -31,6 +34,41 @@ def probe_budget(probe: Mapping[str, Any] | None) -> int:
     return probe_field(probe, "initialDelaySeconds") + probe_field(probe, "periodSeconds") * probe_field(
         probe, "failureThreshold")
 
+
+
+_LOCAL_URL = re.compile(r"\bhttps?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+"""A URL on the pod itself, as curl, wget or python are handed it in an exec hook or probe."""
+
+
+@dataclass(frozen=True)
+class LocalRequest:
+    """A request a probe or lifecycle hook sends to its own pod."""
+
+    port: int | str | None
+    """The port (a number, a port name for httpGet, None for the URL scheme's default)."""
+    path: str
+    written: str
+    """How the manifest says it (for messages)."""
+
+
+def local_requests(handler: Any) -> tuple[LocalRequest, ...]:
+    """What an httpGet or exec handler asks of its own pod (exec: URLs on localhost in its command)."""
+    if not isinstance(handler, Mapping):
+        return ()
+    http = handler.get("httpGet")
+    if isinstance(http, Mapping) and not http.get("host"):
+        port = http.get("port")
+        path = str(http.get("path") or "/")
+        return (LocalRequest(port if isinstance(port, int | str) else None, path, f"httpGet {path} on port {port}"),)
+    words = " ".join(str(word) for word in as_list(dig(handler, "exec", "command")))
+    return tuple(LocalRequest(int(match.group(1)) if match.group(1) else None, match.group(2) or "/",
+                              match.group(0)) for match in _LOCAL_URL.finditer(words))
+
+
+def generation_request(handler: Any) -> LocalRequest | None:
+    """The first request of a handler that runs the model (a completion, an embedding...)."""
+    return next((request for request in local_requests(handler)
+                 if request.path.split("?", 1)[0].rstrip("/") in GENERATION_ENDPOINTS), None)
 
 
 def serving_templates(obj: Manifest) -> Iterator[tuple[FieldPath, Mapping[str, Any], ContainerRef]]:

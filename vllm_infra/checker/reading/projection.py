@@ -24,7 +24,7 @@ PER_OBJECT_CONTAINER_FIELDS = frozenset({
     "imagePullPolicy", "workingDir", "stdin", "stdinOnce", "tty"})
 """Container fields no rule over the bundle reads."""
 PER_OBJECT_POD_FIELDS = frozenset({"securityContext", "dnsPolicy", "dnsConfig", "hostAliases", "imagePullSecrets",
-                                   "enableServiceLinks", "readinessGates"})
+                                   "readinessGates"})
 """Pod fields no rule over the bundle reads."""
 PER_OBJECT_METADATA_FIELDS = frozenset({"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp"})
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")

@@ -145,3 +145,18 @@ def group_size(obj: Manifest) -> int:
         return int(dig(obj, "spec", "leaderWorkerTemplate", "size", default=1) or 1)
     return 1
 
+
+def declared_ports(pod_containers: Any) -> tuple[set[str], set[int]]:
+    """(names, numbers) of the ports these containers declare (a pod's containers share one network
+    namespace, so any of them answers on the pod's address)."""
+    names: set[str] = set()
+    numbers: set[int] = set()
+    for container in as_list(pod_containers):
+        for port in as_list(container.get("ports")) if isinstance(container, Mapping) else ():
+            if not isinstance(port, Mapping):
+                continue
+            if port.get("name"):
+                names.add(str(port["name"]))
+            if type(port.get("containerPort")) is int:
+                numbers.add(port["containerPort"])
+    return names, numbers

@@ -22,11 +22,11 @@ from vllm_infra.capacity.memory import (
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import (
     GPU_CATALOG,
-    GPU_LABEL_INDEX,
-    GPU_LABEL_KEYS,
     GPU_MEMORY_LABEL,
+    NODE_GPU_LABEL_KEYS,
     GpuModel,
     GpuType,
+    gpus_of_node_label,
 )
 from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.catalog.vllm_releases import release_catalog
@@ -85,7 +85,8 @@ def _judge(model: str, estimates: list[MemoryEstimate], pinned: bool, serving: C
             yield Violation((*serving.path, "resources"),
                             f"the pod pins no GPU type and {model} fits only on {', '.join(fitting)}: {where}: "
                             f"{explain(worst)}. Pin a GPU type with a node selector (nvidia.com/gpu.product, "
-                            "cloud.google.com/gke-accelerator or karpenter.k8s.aws/instance-gpu-name)",
+                            "cloud.google.com/gke-accelerator, karpenter.k8s.aws/instance-gpu-name or an instance "
+                            "type)",
                             severity=Severity.MEDIUM)
             return
     if worst.verdict == Verdict.TIGHT:
@@ -101,8 +102,8 @@ def _pinned_gpus(template: PodTemplate, serving: ContainerRef) -> list[GpuModel]
     allowed: set[GpuType] | None = None
     selector = template.spec.get("nodeSelector")
     for key, value in (selector.items() if isinstance(selector, Mapping) else ()):
-        if key in GPU_LABEL_KEYS:
-            found = set(GPU_LABEL_INDEX.get((key, str(value)), ()))
+        if key in NODE_GPU_LABEL_KEYS:
+            found = set(gpus_of_node_label(str(key), str(value)))
             allowed = found if allowed is None else allowed & found
     terms = as_list(dig(template.spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
                         "nodeSelectorTerms"))
@@ -111,10 +112,10 @@ def _pinned_gpus(template: PodTemplate, serving: ContainerRef) -> list[GpuModel]
     for term in terms:
         term_types: set[GpuType] | None = None
         for expression in as_list(term.get("matchExpressions") if isinstance(term, Mapping) else None):
-            if isinstance(expression, Mapping) and expression.get("key") in GPU_LABEL_KEYS \
+            if isinstance(expression, Mapping) and expression.get("key") in NODE_GPU_LABEL_KEYS \
                     and expression.get("operator") == "In":
                 found = {t for v in as_list(expression.get("values"))
-                         for t in GPU_LABEL_INDEX.get((str(expression["key"]), str(v)), ())}
+                         for t in gpus_of_node_label(str(expression["key"]), str(v))}
                 term_types = found if term_types is None else term_types & found
         if term_types is not None:
             named = True

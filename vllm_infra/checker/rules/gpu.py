@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from vllm_infra.catalog.architectures import MODEL_CATALOG
-from vllm_infra.catalog.gpus import GPU_CATALOG, GPU_RESOURCE_NAMES
+from vllm_infra.catalog.gpus import GPU_MEMORY_LABEL, GPU_RESOURCE_NAMES, NODE_GPU_LABEL_KEYS
 from vllm_infra.checker.reading.accelerators import gpu_count
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import Manifest, dig
@@ -24,10 +24,8 @@ from vllm_infra.vocabulary.kubernetes import (
 )
 from vllm_infra.vocabulary.reporting import Severity
 
-GPU_NODE_LABEL_KEYS = frozenset(
-    {req.key for gpu in GPU_CATALOG.values() for reqs in gpu.node_labels.values() for req in reqs}
-    | {"node.kubernetes.io/instance-type", "nvidia.com/gpu.present"}
-)
+GPU_NODE_LABEL_KEYS = NODE_GPU_LABEL_KEYS | {GPU_MEMORY_LABEL, "nvidia.com/gpu.present"}
+"""Node labels that keep a pod on GPU nodes."""
 
 
 @resource_rule(

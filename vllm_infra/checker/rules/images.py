@@ -8,6 +8,7 @@ from vllm_infra.catalog.huggingface import is_commit_hash
 from vllm_infra.checker.reading.commands import command_line
 from vllm_infra.checker.reading.environment import env_values
 from vllm_infra.checker.reading.objects import Manifest, image_parts
+from vllm_infra.checker.reading.ray import installed_packages, runtime_envs
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
 from vllm_infra.checker.reading.templates import containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
@@ -80,7 +81,7 @@ def _installs(argv: tuple[str, ...]) -> str | None:
     rationale=("A package installed when the container starts is not in the reviewed image: every restart "
                "fetches it again (through egress a NetworkPolicy should deny), adds minutes to the start-up, and "
                "may get another version than yesterday's."),
-    example="command: [bash, -c, \"pip install vllm==0.11.0 && vllm serve ...\"]")
+    example="command: [bash, -c, \"pip install vllm==0.11.0 && vllm serve ...\"]   # or a Ray runtime_env.pip")
 def no_installs_at_start(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         for ref in containers(template):
@@ -89,3 +90,10 @@ def no_installs_at_start(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]
             if installing is not None:
                 yield Violation(args_path(ref), f"container '{ref.spec.get('name')}' runs `{installing}` at every "
                                                 "start: it needs egress, slows the start-up and is not reproducible")
+    for runtime in runtime_envs(obj):
+        installs = installed_packages(runtime.env)
+        if installs is not None:
+            field, packages = installs
+            yield Violation(runtime.path, f"Ray installs {packages} for {runtime.owner} (runtime_env.{field}) "
+                                          "whenever a worker starts it: it needs egress, slows the start-up and is "
+                                          "not reproducible")

@@ -6,16 +6,16 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from vllm_infra.catalog.vllm import VLLM_SETTINGS
 from vllm_infra.checker.reading.bundle import Bundle
-from vllm_infra.checker.reading.objects import Manifest, as_list, dig, labels_match, namespace_of
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig, labels_match, name_of, namespace_of
 from vllm_infra.checker.reading.server import (
     api_ports,
     is_operator_resource,
     is_vllm_workload,
     serving_container,
-    vllm_pod_templates,
 )
-from vllm_infra.checker.reading.templates import PodTemplate
+from vllm_infra.checker.reading.templates import PodTemplate, declared_ports
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.vocabulary.gateway import hostnames_overlap
 from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
@@ -89,24 +89,10 @@ def cluster_ip_only(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                         subject=",".join(map(str, as_list(dig(obj, "spec", "externalIPs")))))
 
 
-def _container_ports(template_spec: Mapping[str, Any]) -> tuple[set[str], set[int]]:
-    names: set[str] = set()
-    numbers: set[int] = set()
-    for container in template_spec.get("containers") or []:
-        for port in container.get("ports") or []:
-            if not isinstance(port, Mapping):
-                continue
-            if port.get("name"):
-                names.add(str(port["name"]))
-            if port.get("containerPort") is not None:
-                numbers.add(int(port["containerPort"]))
-    return names, numbers
-
-
 def _target_ports(service: Manifest, matched: list[PodTemplate]) -> Iterator[Violation]:
     names, numbers = set(), set()
     for template in matched:
-        template_names, template_numbers = _container_ports(template.spec)
+        template_names, template_numbers = declared_ports(template.spec.get("containers"))
         names |= template_names
         numbers |= template_numbers
     serving = [serving_container(template) for template in matched]
@@ -162,18 +148,31 @@ def service_wiring(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
                                 obj=monitor)
 
 
-@resource_rule(
-    "VI-NET-004", Severity.MEDIUM, "vLLM pods disable Service links",
-    "Set enableServiceLinks: false; injected VLLM_PORT-style variables crash vLLM.", kinds={"Deployment",
-    "StatefulSet", "LeaderWorkerSet"}, gpu=True,
-    rationale=("Kubernetes injects <SERVICE>_PORT variables for every Service; a Service named vllm "
-               "injects VLLM_PORT, which vLLM reads as its own setting and rejects."),
-    example="kind: Deployment\nspec:\n  template:\n    spec: {}   # enableServiceLinks unset (true)")
-def no_service_links(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    for template, _ref in vllm_pod_templates(obj):
-        if template.spec.get("enableServiceLinks") is not False:
-            yield Violation((*template.path, "enableServiceLinks"), "Service links are injected into vLLM's "
-                                                                    "environment")
+def injected_variables(service_name: str) -> tuple[str, ...]:
+    """What a Service injects into every pod of its namespace with service links on (the kubelet's
+    Docker-links variables): ``<NAME>_SERVICE_HOST``, ``<NAME>_SERVICE_PORT`` and ``<NAME>_PORT``."""
+    prefix = service_name.upper().replace("-", "_")
+    return (f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT", f"{prefix}_PORT")
+
+
+@bundle_rule(
+    "VI-NET-004", Severity.HIGH, "No Service injects a variable vLLM reads as its own setting",
+    "Set enableServiceLinks: false on the vLLM pods, or rename the Service: a Service named vllm injects "
+    "VLLM_PORT=tcp://<ip>:<port>, which vLLM parses as its own port setting and refuses to start.", gpu=True,
+    rationale=("With service links on (the default), the kubelet gives every pod <NAME>_PORT=tcp://<ip>:<port> "
+               "for each Service of its namespace; vLLM reads VLLM_* variables as settings, and VLLM_PORT must be "
+               "a number, so a Service named vllm makes every vLLM pod beside it exit at start."),
+    example="kind: Service\nmetadata: {name: vllm}   # in the namespace of a Deployment running vllm serve")
+def no_service_links(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    for service in bundle.of_kind("Service"):
+        colliding = sorted(set(injected_variables(name_of(service))) & VLLM_SETTINGS)
+        if not colliding:
+            continue
+        for workload, template in bundle.templates_in(namespace_of(service)):
+            if template.spec.get("enableServiceLinks") is not False and serving_container(template) is not None:
+                yield Violation((*template.path, "enableServiceLinks"), f"Service {name_of(service)} injects "
+                                f"{', '.join(colliding)} into this vLLM pod (service links are on), which vLLM reads "
+                                "as its own setting and rejects at start", obj=workload)
 
 
 @bundle_rule(
@@ -221,7 +220,7 @@ def routing_references(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
         elif any(t.role == "worker" for _o, t in matched):
             yield Violation(("spec", "selector"), "InferencePool also selects multi-node worker pods, which do not "
                                                   "serve requests", obj=pool)
-        numbers = {n for _o, t in matched for n in _container_ports(t.spec)[1]}
+        numbers = {n for _o, t in matched for n in declared_ports(t.spec.get("containers"))[1]}
         for index, port in enumerate(dig(pool, "spec", "targetPorts", default=[]) or []):
             if matched and port.get("number") not in numbers:
                 yield Violation(("spec", "targetPorts", index, "number"),

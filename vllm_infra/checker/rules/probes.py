@@ -8,8 +8,15 @@ from typing import Any
 
 from vllm_infra.catalog.vllm_releases import accepts
 from vllm_infra.checker.reading.accelerators import gpu_count
-from vllm_infra.checker.reading.objects import Manifest, dig
-from vllm_infra.checker.reading.probes import load_budget, probe_budget, probe_field, serving_templates
+from vllm_infra.checker.reading.objects import Manifest, as_list, dig
+from vllm_infra.checker.reading.probes import (
+    generation_request,
+    load_budget,
+    local_requests,
+    probe_budget,
+    probe_field,
+    serving_templates,
+)
 from vllm_infra.checker.reading.server import (
     api_ports,
     args_path,
@@ -18,7 +25,7 @@ from vllm_infra.checker.reading.server import (
     is_vllm_container,
     vllm_pod_templates,
 )
-from vllm_infra.checker.reading.templates import ContainerRef, containers, group_size, pod_templates
+from vllm_infra.checker.reading.templates import ContainerRef, containers, declared_ports, group_size, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import (
@@ -28,10 +35,12 @@ from vllm_infra.vocabulary.limits import (
     READINESS_MIN_FAILURE_THRESHOLD,
     required_grace_period,
 )
+from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
 
 HEALTH_PATHS = frozenset({"/health", "/v1/models", "/ready", "/readyz"})
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+HOOKS = ("postStart", "preStop")
 _SLEEP = re.compile(r"\bsleep\s+(\d+)")
 
 
@@ -64,6 +73,11 @@ def _liveness(serving: ContainerRef, liveness: Mapping[str, Any], readiness: Any
     path = (*serving.path, "livenessProbe")
     if liveness == readiness:
         yield Violation(path, "livenessProbe is identical to readinessProbe")
+    generation = generation_request(liveness)
+    if generation is not None:
+        yield Violation(path, f"livenessProbe asks the model for work ({generation.written}): it waits in the "
+                              "scheduler's queue behind real requests, so under load it times out and the kubelet "
+                              "restarts a busy, healthy server; probe /health")
     failures, period = probe_field(liveness, "failureThreshold"), probe_field(liveness, "periodSeconds")
     if failures < LIVENESS_MIN_FAILURE_THRESHOLD:
         yield Violation((*path, "failureThreshold"),
@@ -127,6 +141,29 @@ def probe_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                         yield Violation((*ref.path, key, action, "port"),
                                         f"{key} targets port {port}, which the container does not declare and "
                                         "vLLM does not listen on: nothing answers")
+            if serves:
+                # vLLM listens on its --port whatever the container declares; sidecars on what they declare
+                sidecars = [c for c in as_list(template.spec.get("containers")) if c is not ref.spec]
+                yield from _commands_reach_nothing(ref, declared_ports(sidecars)[1] | {
+                    port for port in api_ports(ref.spec) if isinstance(port, int)})
+
+
+def _commands_reach_nothing(ref: ContainerRef, listening: set[int]) -> Iterator[Violation]:
+    """Exec probes and lifecycle hooks that call a port of their own pod where nothing listens (a
+    preStop that waits for the server by polling the wrong port returns at once, or never)."""
+    handlers: list[tuple[FieldPath, str, Any]] = [((key,), key, ref.spec[key]) for key in PROBES
+                                                  if isinstance(ref.spec.get(key), Mapping) and "exec" in ref.spec[key]]
+    handlers += [(("lifecycle", hook), hook, dig(ref.spec, "lifecycle", hook)) for hook in HOOKS]
+    for path, name, handler in handlers:
+        for request in local_requests(handler):
+            if type(request.port) is int and request.port not in listening:
+                yield Violation((*ref.path, *path), f"{name} calls port {request.port} ({request.written}), where "
+                                                    f"nothing in the pod listens: vLLM serves on "
+                                                    f"{_api_port(ref.spec)}")
+
+
+def _api_port(container: Mapping[str, Any]) -> int:
+    return next(port for port in api_ports(container) if isinstance(port, int))
 
 
 def _pre_stop_seconds(container: Mapping[str, Any]) -> int | None:

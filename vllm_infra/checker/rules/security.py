@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from vllm_infra.catalog.gpus import DEVICE_INDEX_ENV, DEVICE_SELECTION_ENV, NVIDIA_DEVICES_ENV, NVIDIA_NO_DEVICES
+from vllm_infra.catalog.gpus import (
+    DEVICE_INDEX_ENV,
+    DEVICE_SELECTION_ENV,
+    NVIDIA_DEVICES_ENV,
+    NVIDIA_GPU_RESOURCE,
+    NVIDIA_NO_DEVICES,
+)
 from vllm_infra.catalog.huggingface import is_commit_hash
 from vllm_infra.catalog.vllm import CACHE_DIR_ENV
-from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.environment import env_entries, env_values
 from vllm_infra.checker.reading.objects import Manifest, as_list, dig, name_of, namespace_of
+from vllm_infra.checker.reading.ray import SERVE_CONFIG, llm_configs
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
 from vllm_infra.checker.reading.templates import PodTemplate, containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
@@ -218,15 +225,19 @@ def writable_caches(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-SEC-010", Severity.CRITICAL, "Tokens and keys come from Secrets, never literals",
     "Reference tokens with env[].valueFrom.secretKeyRef; keep Secret data out of Git (create it out of band).",
-    kinds=WORKLOAD_KINDS | {"Secret"},
+    kinds=WORKLOAD_KINDS | {"Secret", "ConfigMap"},
     rationale=("A literal token in a manifest is in Git, in every copy of the rendered tree and in the API"
-               " server's object history."),
+               " server's object history; one kept in a ConfigMap is also readable by every role that reads "
+               "ConfigMaps, which RBAC grants far more widely than Secrets."),
     example="env: [{name: HF_TOKEN, value: hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}]")
 def no_literal_secrets(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     if obj.get("kind") == "Secret":
         for field in ("data", "stringData"):
             if obj.get(field):
                 yield Violation((field,), f"Secret '{name_of(obj)}' carries {field} in the manifests")
+        return
+    if obj.get("kind") == "ConfigMap":
+        yield from _credentials_in_config_map(obj)
         return
     annotations = dig(obj, "metadata", "annotations")
     for key, value in sorted(annotations.items()) if isinstance(annotations, dict) else ():
@@ -241,10 +252,27 @@ def no_literal_secrets(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                                          or (isinstance(value, str) and looks_like_credential(value))):
                     yield Violation((*ref.path, "env", index, "value"),
                                     f"{name} is a literal value; use valueFrom.secretKeyRef")
+                config_map = dig(entry, "valueFrom", "configMapKeyRef", "name")
+                if config_map is not None and is_secret_env_name(name):
+                    yield Violation((*ref.path, "env", index, "valueFrom"), f"{name} is read from ConfigMap "
+                                    f"'{config_map}', which is not a Secret; use valueFrom.secretKeyRef",
+                                    severity=Severity.HIGH)
             for position, token in enumerate(as_list(ref.spec.get("command")) + as_list(ref.spec.get("args"))):
                 if isinstance(token, str) and _literal_secret_argument(token):
                     yield Violation(args_path(ref), f"argument {position + 1} passes a credential literally; "
                                                     "read it from a Secret (a file or an environment variable)")
+
+
+def _credentials_in_config_map(config_map: Manifest) -> Iterator[Violation]:
+    """Keys named like a credential (``HF_TOKEN``, for ``envFrom``) with a value, and token-shaped
+    values under any key."""
+    data = config_map.get("data")
+    for key, value in sorted(data.items()) if isinstance(data, dict) else ():
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if is_secret_env_name(str(key)) or looks_like_credential(value):
+            yield Violation(("data", str(key)), f"ConfigMap '{name_of(config_map)}' holds a credential under "
+                                                f"{key}; a ConfigMap is not a Secret: move it to one")
 
 
 def _literal_secret_argument(token: str) -> bool:
@@ -314,6 +342,19 @@ def trust_remote_code(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                             + " and ".join(f"--{flag}" for flag in unpinned) + " to a commit hash", waivable=False)
         yield Violation(args_path(ref), "--trust-remote-code executes Python from the model repository",
                         subject=trusted_code_subject(args.model, args.flag("code-revision") or args.flag("revision")))
+    for config in llm_configs(obj):  # Ray Serve LLM: vLLM's engine arguments by their Python names
+        kwargs = config.engine_kwargs
+        if kwargs.get("trust_remote_code") is not True:
+            continue
+        unpinned = [flag for flag in ("revision", "code_revision") if not is_commit_hash(kwargs.get(flag))]
+        where = f"application '{config.application}' ({config.model})"
+        if unpinned:
+            yield Violation(SERVE_CONFIG, f"{where} sets trust_remote_code, which runs repository code that is not "
+                            "pinned: set " + " and ".join(unpinned) + " in engine_kwargs to a commit hash",
+                            waivable=False)
+        yield Violation(SERVE_CONFIG, f"{where} sets trust_remote_code: it executes Python from the model "
+                        "repository", subject=trusted_code_subject(config.model, kwargs.get("code_revision")
+                                                                     or kwargs.get("revision")))
 
 
 def _all_allocated(var: str, value: str | None, container: Mapping[str, Any]) -> bool:
@@ -333,7 +374,7 @@ def _all_allocated(var: str, value: str | None, container: Mapping[str, Any]) ->
 def no_device_env(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template in pod_templates(obj):
         refs = containers(template)
-        gpu_pod = any(gpu_count(ref.spec) for ref in refs)
+        nvidia_pod = any(NVIDIA_GPU_RESOURCE in gpu_resources(ref.spec) for ref in refs)  # the void is NVIDIA's
         for ref in refs:
             entries = env_entries(ref.spec)
             values = env_values(ref.spec)
@@ -343,7 +384,7 @@ def no_device_env(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                                            and not has_gpu) and not _all_allocated(var, values.get(var), ref.spec):
                     yield Violation((*ref.path, "env", entries[var][0]),
                                     f"container '{ref.spec.get('name')}' sets {var} by hand")
-            if gpu_pod and not has_gpu and values.get(NVIDIA_DEVICES_ENV) != NVIDIA_NO_DEVICES:
+            if nvidia_pod and not has_gpu and values.get(NVIDIA_DEVICES_ENV) != NVIDIA_NO_DEVICES:
                 yield Violation((*ref.path, "env"), f"container '{ref.spec.get('name')}' has no GPU limit in a GPU "
                                                     "pod and does not set NVIDIA_VISIBLE_DEVICES=void")
 
