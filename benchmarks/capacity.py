@@ -29,7 +29,8 @@ from rich.table import Table
 from vllm_infra.capacity.memory import MemoryEstimate, ServingSettings, estimate
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType
-from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.quantization import effective_quantization
+from vllm_infra.catalog.vllm import REPORTED_BY_CONCURRENCY_SINCE, V1_ENGINE_SINCE, VllmVersion
 from vllm_infra.vocabulary.units import GIB_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,14 +58,14 @@ class Replay:
     kv_tokens: int
     logged_kv_tokens: int | None
     verdict: str
-    kv_per_token: float
+    logged_tokens_gib: float | None
+    """The logged token count as GiB of this layout's pool (see ``_pool_gib``)."""
+    features: tuple[str, ...]
 
     @property
     def engine_kv_gib(self) -> float | None:
         """The engine's KV cache as logged: from its token count when known, else the GiB line."""
-        if self.logged_kv_tokens:
-            return self.logged_kv_tokens * self.kv_per_token / GIB_BYTES
-        return self.logged_kv_gib
+        return self.logged_tokens_gib if self.logged_kv_tokens else self.logged_kv_gib
 
     @property
     def predicted_start(self) -> bool:
@@ -85,10 +86,37 @@ class Replay:
         return self.kv_gib / logged
 
 
-def _architecture(name: str, archs: dict[str, Any]) -> ModelArchitecture:
-    if name in archs:
-        return ModelArchitecture(**{key: value for key, value in archs[name].items() if key in _ARCH_FIELDS})
-    return MODEL_CATALOG[name]
+def _architecture(point: dict[str, Any], archs: dict[str, Any]) -> ModelArchitecture:
+    """The catalog's entry for the model when it has one (so the catalog's facts are what is
+    measured), else the file's."""
+    if point["model"] in MODEL_CATALOG:
+        return MODEL_CATALOG[point["model"]]
+    if point["arch"] in archs:
+        return ModelArchitecture(**{key: value for key, value in archs[point["arch"]].items() if key in _ARCH_FIELDS})
+    return MODEL_CATALOG[point["arch"]]
+
+
+def _pool_gib(memory: MemoryEstimate, tokens: int) -> float:
+    """The pool a logged "GPU KV cache size: N tokens" implies for this layout: N whole blocks per
+    group, or from 0.20.2 N / max_model_len requests of ``blocks_for(max_model_len)`` blocks."""
+    settings = memory.settings
+    full, local = memory.kv.groups
+    if local and settings.version >= REPORTED_BY_CONCURRENCY_SINCE:
+        blocks = tokens / settings.max_model_len * memory.blocks_for(settings.max_model_len)
+    else:
+        blocks = tokens / settings.block_size * (full + local)
+    return blocks * memory.kv.block_bytes(settings.block_size) / GIB_BYTES
+
+
+def features(memory: MemoryEstimate) -> tuple[str, ...]:
+    """The traits the per-feature error is reported by."""
+    settings, arch = memory.settings, memory.settings.arch
+    quantized = settings.quantization or arch.quantization or arch.weight_bytes < 2
+    return tuple(name for name, present in (
+        ("MoE", arch.active_parameters is not None), ("quantized", bool(quantized)),
+        ("sliding window", bool(memory.kv.local_layers)), ("multimodal", arch.encoder_parameters > 0),
+        ("TP>1", settings.tensor > 1), ("V0", settings.version < V1_ENGINE_SINCE),
+        ("V1", settings.version >= V1_ENGINE_SINCE)) if present)
 
 
 def _gpu(name: str, gpus: dict[str, Any]) -> GpuModel:
@@ -112,21 +140,37 @@ def _version(text: str) -> VllmVersion:
 
 def replay(point: dict[str, Any], archs: dict[str, Any], gpus: dict[str, Any]) -> Replay:
     """Estimate one run with its logged settings."""
+    arch = _architecture(point, archs)
     settings = ServingSettings(
-        arch=_architecture(point["arch"], archs), gpu=_gpu(point["gpu"], gpus), tensor=int(point["tp"]),
-        pipeline=int(point["pp"]), dtype=point["dtype"], quantization=point["quantization"],
+        arch=arch, gpu=_gpu(point["gpu"], gpus), tensor=int(point["tp"]),
+        pipeline=int(point["pp"]), dtype=point["dtype"],
+        quantization=effective_quantization(point["quantization"], arch.quantization),
         kv_cache_dtype=point["kv_cache_dtype"], max_model_len=int(point["max_model_len"]),
         max_num_seqs=int(point["max_num_seqs"]), utilization=float(point["util"]),
         version=_version(point["vllm_version"]))
     memory: MemoryEstimate = estimate(settings)
     log = point["log"]
+    tokens = log.get("kv_tokens")
     return Replay(point["id"], point["gpu"], str(settings.version), log["outcome"], memory.weights / GIB_BYTES,
                   log.get("weights_gib"), memory.kv_space / GIB_BYTES, log.get("kv_gib"), memory.kv_capacity,
-                  log.get("kv_tokens"), memory.verdict.value, memory.kv_per_token)
+                  tokens, memory.verdict.value, _pool_gib(memory, tokens) if tokens else None, features(memory))
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
     return "-" if value is None else pattern.format(value)
+
+
+def by_feature(replays: list[Replay]) -> dict[str, dict[str, Any]]:
+    """Runs, KV ratio median and worst, and wrong verdicts of the runs with each feature."""
+    table: dict[str, dict[str, Any]] = {}
+    for name in sorted({feature for r in replays for feature in r.features}):
+        rows = [r for r in replays if name in r.features]
+        kv = [r.kv_ratio for r in rows if r.kv_ratio is not None]
+        table[name] = {"runs": len(rows), "kv_ratios": len(kv),
+                       "kv_ratio_median": statistics.median(kv) if kv else None,
+                       "kv_ratio_worst": max(kv, key=lambda ratio: abs(ratio - 1)) if kv else None,
+                       "wrong_verdicts": [r.id for r in rows if r.wrong]}
+    return table
 
 
 def summary(replays: list[Replay]) -> dict[str, Any]:
@@ -178,12 +222,21 @@ def main(argv: list[str] | None = None) -> int:
                   f"{ratio['weights_ratio_worst']}; wrong verdicts "
                   f"{len(result['wrong_verdicts'])}/{result['judged_verdicts']}"
                   + (f" ({', '.join(result['wrong_verdicts'])})" if result["wrong_verdicts"] else ""), markup=False)
+    per_feature = by_feature(replays)
+    breakdown = Table(title="error by feature")
+    for column in ("feature", "runs", "KV ratios", "median", "worst", "wrong verdicts"):
+        breakdown.add_column(column)
+    for name, row in per_feature.items():
+        breakdown.add_row(name, str(row["runs"]), str(row["kv_ratios"]), _fmt(row["kv_ratio_median"], "{:.3f}"),
+                          _fmt(row["kv_ratio_worst"], "{:.3f}"), ", ".join(row["wrong_verdicts"]) or "0")
+    console.print(breakdown)
     for target, met in result["targets"].items():
         console.print(f"  {'met ' if met else 'MISSED'} {target}", markup=False)
     if options.json:
         options.json.write_text(json.dumps({"rows": [{**r.__dict__, "engine_kv_gib": r.engine_kv_gib,
                                                       "kv_ratio": r.kv_ratio, "wrong": r.wrong}
-                                                     for r in replays], "summary": result}, indent=2))
+                                                     for r in replays], "summary": result,
+                                            "by_feature": per_feature}, indent=2))
     return 0 if all(result["targets"].values()) else 1
 
 

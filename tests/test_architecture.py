@@ -85,7 +85,7 @@ FACTS: dict[object, str] = {
     "vllm-infra.io/spare-gpus": "vocabulary/kubernetes.py",
     "VI-SEC-013": "vocabulary/reporting.py",
     "VI-SCH-001": "checker/rules/schema.py",
-    0.92: "vocabulary/limits.py",
+    0.0385: "capacity/memory.py",
     1800: "vocabulary/limits.py",
 }
 """A value that states a fact (a string or number in code, docstrings aside) -> its only home."""

@@ -101,3 +101,33 @@ def test_models_import_refuses_nonsense_configs(tmp_path: Path, config: object, 
     (tmp_path / "config.json").write_text(json.dumps(config))
     code, _, err = invoke("models", "--import", str(tmp_path / "config.json"))
     assert code == 2 and f"cannot read a model architecture from {tmp_path / 'config.json'}: {problem}" in err
+
+
+def test_a_model_outside_the_catalog_is_reported_unsized_until_its_config_is_given(tmp_path: Path) -> None:
+    code, out, _ = invoke("check", "-o", "json", "--profile", "dev", "--rule", "VI-CAP-002", str(FIXTURE))
+    assert (code, [(f["name"], f["severity"], f["message"]) for f in json.loads(out)["findings"]]) == (0, [
+        ("private-13b", "low", "memory fit not checked: acme/private-13b is not in the model catalog")])
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(PRIVATE_13B))
+    code, out, _ = invoke("check", "-o", "json", "--profile", "dev", "--rule", "VI-CAP-002", "--model-config",
+                          f"acme/private-13b={config}", str(FIXTURE))
+    assert (code, json.loads(out)["findings"]) == (0, [])
+
+
+def test_a_model_config_brings_its_quantization_and_checkpoint_size(tmp_path: Path) -> None:
+    """The 13B model as a 4-bit AWQ checkpoint of 7.25 GB fits the T4 its bf16 weights overflow."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**PRIVATE_13B, "quantization_config": {"quant_method": "awq", "bits": 4,
+                                                                         "group_size": 128}}))
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 7_250_000_000}}))
+    _, found = _fit_findings("--model-config", f"acme/private-13b={config}", str(FIXTURE))
+    assert [name for name, _, _ in found] == ["llama-70b-on-l4"]
+
+
+def test_a_config_with_linear_attention_is_refused_with_the_reason(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**PRIVATE_13B, "layer_types": ["linear_attention"] * 30 + ["full_attention"] * 10}))
+    code, _, err = invoke("check", "--model-config", f"acme/next={config}", str(FIXTURE))
+    assert code == 2 and "30 of 40 layers keep a per-sequence state" in err
+    code, _, err = invoke("models", "--import", str(config))
+    assert code == 2 and f"cannot size {config}: 30 of 40 layers" in err

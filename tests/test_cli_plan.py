@@ -28,7 +28,7 @@ def test_plan_rows_for_the_reference_stacks() -> None:
     big = prod["llama-70b"]
     assert (big["gpu_type"], big["gpus_per_replica"], big["replicas_min"], big["replicas_max"]) == (
         "H100-80GB", 4, 2, 4)
-    assert big["kv_cache_tokens"] == 428_144  # vLLM 0.32 counts CUDA graphs (4.0 GiB per GPU) inside the budget
+    assert big["kv_cache_tokens"] == 451_344  # vLLM 0.32 counts CUDA graphs (3.1 GiB per GPU) inside the budget
     assert (big["fit"], prod["llama-405b"]["fit"]) == ("fits", "fits")
     assert big["startup_seconds"] == 780
     assert big["gpu_hours_max"] == 4 * 4 * 730
@@ -79,6 +79,12 @@ def test_models_list_and_import(tmp_path: Path) -> None:
     assert imported.exit_code == 0
     assert imported.stdout.splitlines()[:4] == ["architecture:", "  attention_heads: 28", "  context_length: 32768",
                                                 "  head_dim: 128"]
+    config.write_text(json.dumps({**json.loads(config.read_text()), "quantization_config": {
+        "quant_method": "awq", "bits": 4, "group_size": 128}}))
+    quantized = runner.invoke(app, ["models", "--import", str(config)])
+    assert quantized.exit_code == 0
+    assert "  quantization: awq\n  quantized_weight_bytes: 0.51953125\n" in quantized.stdout
+    assert "sliding_window" not in quantized.stdout and "local_layers" not in quantized.stdout  # defaults left out
     broken = runner.invoke(app, ["models", "--import", str(tmp_path / "missing.json")])
     assert broken.exit_code == 2
 

@@ -52,7 +52,7 @@ def test_text_diff_names_fields_gpus_cost_capacity_and_findings(trees: tuple[Pat
     assert lines[lines.index("  cost:") + 1] == \
         "    $126,966-157,636 -> $153,674-203,539 per month (+45,902 at maximum)"
     assert lines[lines.index("  services:") + 1] == (
-        "    llama-70b: 4 x H100-80GB -> 8 x H100-80GB per replica, KV cache 428,144 -> 1,212,928 tokens")
+        "    llama-70b: 4 x H100-80GB -> 8 x H100-80GB per replica, KV cache 451,344 -> 1,335,904 tokens")
     assert "  findings added:" not in lines and "  findings resolved:" not in lines  # the waiver moved with the image
     assert lines[lines.index("  waivers:") + 1].startswith(
         "    ~ Deployment/llama-70b: VI-IMG-001 waiver changed: accepts=vllm/vllm-openai:v0.32.0; No trusted record")

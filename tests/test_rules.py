@@ -261,6 +261,23 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
        "runtime overhead exceed the 12.9 GiB budget (14.4 GiB usable on a T4 x gpu_memory_utilization 0.9). Pin a GPU "
        "type with a node selector (nvidia.com/gpu.product, cloud.google.com/gke-accelerator, "
        "karpenter.k8s.aws/instance-gpu-name or an instance type)")]),
+    ("VI-CAP-001", "a --quantization the checkpoint's format refuses", lambda o: (
+        set_args(o, "meta-llama/Llama-3.1-70B-Instruct", "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4"),
+        container(o)["args"].append("--quantization=gptq")),
+     [("Deployment/llama", f"{C0}.args", "vLLM refuses to start: the checkpoint of "
+       "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4 is awq, and vLLM refuses --quantization gptq for it "
+       "(leave the flag out: vLLM reads the format from the checkpoint)")]),
+    ("VI-CAP-002", "a model outside the catalog", lambda o: set_args(
+        o, "meta-llama/Llama-3.1-70B-Instruct", "acme/in-house-70b"),
+     [("Deployment/llama", f"{C0}.args", "memory fit not checked: acme/in-house-70b is not in the model catalog")]),
+    ("VI-CAP-002", "a quantization format the estimate does not size", lambda o: container(o)["args"].append(
+        "--quantization=gguf"),
+     [("Deployment/llama", f"{C0}.args", "memory fit not checked: meta-llama/Llama-3.1-70B-Instruct: the size of "
+       "gguf weights is not modelled")]),
+    ("VI-CAP-002", "the model from a variable nothing defines", lambda o: set_args(
+        o, "meta-llama/Llama-3.1-70B-Instruct", "$(MODEL_ID)"),
+     [("Deployment/llama", f"{C0}.args", "memory fit not checked: the model is not named in the server's arguments "
+       "($(MODEL_ID))")]),
     ("VI-RES-003", "no CPU request", lambda o: container(o)["resources"]["requests"].pop("cpu"),
      [("Deployment/llama", f"{C0}.resources", "container 'vllm' requests no CPU")]),
     ("VI-RES-004", "unbounded disk emptyDir", lambda o: (
@@ -291,9 +308,13 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
         container(o)["resources"]["requests"].update({"nvidia.com/gpu": 3})),
      [("Deployment/llama", f"{C0}.args", "--tensor-parallel-size 3 does not divide the 64 attention heads of "
                                          "meta-llama/Llama-3.1-70B-Instruct")]),
-    ("VI-GPU-004", "0.95 utilisation",
-     lambda o: set_args(o, "--gpu-memory-utilization=0.9", "--gpu-memory-utilization=0.95"),
-     [("Deployment/llama", f"{C0}.args", "--gpu-memory-utilization 0.95 exceeds the 0.92 ceiling")]),
+    ("VI-GPU-004", "a utilisation that leaves no room for the CUDA context",
+     lambda o: set_args(o, "--gpu-memory-utilization=0.9", "--gpu-memory-utilization=0.995"),
+     [("Deployment/llama", f"{C0}.args", "--gpu-memory-utilization 0.995 leaves 0.4 GiB of a H100-80GB outside "
+                                         "vLLM's budget, less than the CUDA context of each worker (0.5 GiB)")]),
+    ("VI-GPU-004", "a utilisation vLLM refuses",
+     lambda o: set_args(o, "--gpu-memory-utilization=0.9", "--gpu-memory-utilization=1.5"),
+     [("Deployment/llama", f"{C0}.args", "--gpu-memory-utilization 1.5 is outside (0, 1]: vLLM refuses to start")]),
     ("VI-GPU-005", "surge without spare GPUs", lambda o: find(o, "Deployment", "llama")["spec"]["strategy"].update(
         rollingUpdate={"maxSurge": 1, "maxUnavailable": 0}),
      [("Deployment/llama", "spec.strategy", "maxSurge 1 needs 2 spare GPUs during a rollout but 0 are declared; "
@@ -687,8 +708,8 @@ def test_rule_metadata_is_complete() -> None:
         assert not rule.title.endswith(".") and rule.remediation.endswith("."), rule.id
 
 
-def test_gpu_specific_rules_are_the_catalogs_twenty_three() -> None:
-    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted(["VI-NET-006",
+def test_gpu_specific_rules_are_the_catalogs_twenty_three_and_the_sizing_gap() -> None:
+    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted(["VI-NET-006", "VI-CAP-002",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
         "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002",
@@ -935,3 +956,15 @@ def test_a_cloud_instance_label_pins_its_gpu(key: str, value: str, gpu: str) -> 
     fits = gpu in {"A100-80GB", "H100-80GB"}
     assert (found == []) is fits, found
     assert all(f"on 2 x {gpu} does not fit" in message for _o, _p, message in found)
+
+
+def test_a_quantized_checkpoint_is_sized_in_its_own_format_without_the_flag() -> None:
+    """vLLM reads quantization_config from the checkpoint: the AWQ release of the 70B model holds
+    131072 tokens on two H100s, where the bf16 one does not (the class: AWQ sized as bf16)."""
+    objects = good_objects()
+    set_args(objects, "--max-model-len=16384", "--max-model-len=131072")
+    assert findings(objects, "VI-CAP-001")
+    set_args(objects, "meta-llama/Llama-3.1-70B-Instruct", "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4")
+    assert findings(objects, "VI-CAP-001") == findings(objects, "VI-CAP-002") == []
+    container(objects)["args"].append("--quantization=awq_marlin")  # a kernel of the same format
+    assert findings(objects, "VI-CAP-001") == []

@@ -18,8 +18,18 @@ from functools import cached_property
 
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
+from vllm_infra.catalog.quantization import (
+    ONLINE_WEIGHT_BYTES,
+    effective_quantization,
+    mxfp4_padding,
+    quantization_family,
+)
 from vllm_infra.catalog.vllm import (
+    CHUNKED_LOCAL_FULL_KV_SINCE,
+    FLASHINFER_SAMPLER_SINCE,
     GRAPHS_IN_BUDGET_SINCE,
+    HYBRID_KV_SINCE,
+    REPORTED_BY_CONCURRENCY_SINCE,
     V1_ENGINE_SINCE,
     SchedulerDefaults,
     VllmVersion,
@@ -27,8 +37,6 @@ from vllm_infra.catalog.vllm import (
 )
 from vllm_infra.vocabulary.units import GIB_BYTES
 
-QUANTIZED_BYTES = {"awq": 0.5625, "gptq": 0.5625, "bitsandbytes": 0.5625, "fp8": 1.0}
-"""Bytes per parameter of quantized weights (4-bit formats include group scales)."""
 DTYPE_BYTES = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0}
 FP8_FORMATS = frozenset({"fp8"})
 """Quantizations and KV-cache dtypes that need an fp8-capable GPU."""
@@ -37,17 +45,28 @@ SAMPLER_BYTES_PER_ELEMENT = 39.0
 """The V1 profiling peak is the sampler warm-up over ``max_num_seqs x vocab``: 38.4-39.6 bytes per
 element in the peaks vLLM logged for Llama-3.1-8B, Llama-3.3-70B-FP8, Qwen3-32B and Qwen3-0.6B
 (the sampler alone replays at 36-37 on an H200; the rest is the logits it samples from)."""
+FLASHINFER_SAMPLER_BYTES_PER_ELEMENT = 8.0
+"""From 0.21 vLLM samples top-k/top-p with FlashInfer on NVIDIA GPUs by default
+(``VLLM_USE_FLASHINFER_SAMPLER``), which sorts nothing: the warm-up holds the fp32 logits and
+their probabilities (the in-budget overhead then implied by real start-ups is 0.6-1.0 GiB)."""
+ENCODER_PROFILE_BYTES = 0.67 * GIB_BYTES
+"""A multimodal model's profiling pass also runs its encoder on the largest inputs: 0.67 GiB more
+in-budget overhead than the text model's, in the start-ups measured."""
 NON_TORCH_BYTES = {False: 0.15 * GIB_BYTES, True: 0.55 * GIB_BYTES}
 """Non-torch memory (NCCL, cuBLAS workspaces) by whether TP > 1: logged 0.13-0.14 GiB on one GPU,
 0.54-0.55 GiB with TP=2."""
 CUDA_CONTEXT_BYTES = int(0.5 * GIB_BYTES)
 """The CUDA context of each worker process, never in vLLM's budget."""
-GRAPH_BYTES_PER_LAYER = 0.0172 * GIB_BYTES
-GRAPH_TP_EXPONENT = 0.77
-"""CUDA graphs per GPU ~ 0.0172 GiB x layers (of one pipeline stage) x TP^0.77, through the two
-measured points: 0.5-0.65 GiB for an 8B model (32 layers) at TP=1, and ~2.4 GiB per GPU for a
-34B model at TP=4 (taken as CodeLlama-34B's 48 layers). The TP exponent is the least certain
-term: two points, and custom all-reduce buffers registered per captured graph grow with TP."""
+GRAPH_BYTES_PER_LAYER = {False: 0.0172 * GIB_BYTES, True: 0.0385 * GIB_BYTES}
+"""CUDA graphs per GPU and layer (of one pipeline stage), by whether TP > 1: with tensor
+parallelism every captured graph also registers its all-reduce buffers for vLLM's custom
+all-reduce, whatever the TP degree. TP=1: 0.5-0.65 GiB for an 8B model (32 layers). TP>1:
+2.41 GiB per GPU for Yi-1.5-34B (60 layers) at TP=4 (V0; the difference --enforce-eager made),
+3.45 GiB for Qwen3-235B-A22B-FP8 (94 layers) at TP=8 (V1), and more than 1.71 GiB for
+Qwen3-30B-A3B (48 layers) at TP=4, whose capture ran out of memory with 2.21 GiB outside the
+budget; 0.0401 and 0.0367 GiB per layer for the two measured, their mean taken."""
+ROCM_GRAPH_FACTOR = 6.5
+"""On an MI300X (HIP graphs) the capture took 3.9 GiB where the CUDA term gives 0.6 (TP=1)."""
 DEFAULT_BLOCK_SIZE = 16
 """Tokens per KV-cache block (vLLM's default ``--block-size`` on CUDA)."""
 V0_CHUNKED_PREFILL_ABOVE = 32768
@@ -58,11 +77,53 @@ estimates are calibrated to a few percent, so less is reported as tight."""
 FIT_SPARE_BYTES = GIB_BYTES
 
 
-def weight_bytes_per_parameter(arch: ModelArchitecture, dtype: str, quantization: str | None) -> float:
-    """Bytes each quantized (or cast) parameter occupies on the GPU."""
-    if quantization:
-        return QUANTIZED_BYTES[quantization]
-    return arch.weight_bytes if dtype == "auto" else DTYPE_BYTES[dtype]
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def unquantized_bytes(arch: ModelArchitecture, dtype: str) -> float:
+    """Bytes per weight kept in the model's own precision (or the ``--dtype`` cast)."""
+    return (4.0 if arch.weight_bytes == 4.0 else 2.0) if dtype == "auto" else DTYPE_BYTES[dtype]
+
+
+def sizing_gap(arch: ModelArchitecture, quantization: str | None) -> str | None:
+    """Why the weights of ``arch`` served with ``quantization`` cannot be sized (None: they can)."""
+    quantization = effective_quantization(quantization, arch.quantization)
+    if quantization is None:
+        return None
+    if arch.quantization and quantization_family(arch.quantization) == quantization_family(quantization):
+        if arch.quantized_weight_bytes is None and not arch.checkpoint_bytes:
+            return f"the size of {arch.quantization} weights is not modelled"
+        return None
+    if quantization_family(quantization) not in ONLINE_WEIGHT_BYTES:
+        return f"the size of {quantization} weights is not modelled"
+    return None
+
+
+def served_weights_bytes(arch: ModelArchitecture, dtype: str, quantization: str | None) -> float:
+    """The model's weights as vLLM holds them, all GPUs together. A checkpoint served in its own
+    format weighs what it stores (``checkpoint_bytes`` when known, else its quantized parameters
+    at their bytes and the rest in 16 bits); a format named only by the flag quantizes all but the
+    embeddings, lm_head and encoder; otherwise parameters x bytes, embeddings kept in 16 bits when
+    ``weight_bytes`` says the checkpoint is smaller."""
+    kept = unquantized_bytes(arch, dtype)
+    quantization = effective_quantization(quantization, arch.quantization)
+    family = quantization_family(quantization) if quantization else None
+    if arch.quantization and family == quantization_family(arch.quantization):
+        if arch.checkpoint_bytes and dtype == "auto":
+            return arch.checkpoint_bytes
+        quantized = arch.stored_quantized_parameters
+        return quantized * (arch.quantized_weight_bytes or kept) + (arch.parameters - quantized) * kept
+    if family is not None:
+        quantized = max(0.0, arch.parameters - arch.embedding_parameters - arch.encoder_parameters)
+        return quantized * ONLINE_WEIGHT_BYTES[family] + (arch.parameters - quantized) * kept
+    if arch.checkpoint_bytes and dtype == "auto":
+        return arch.checkpoint_bytes
+    per_parameter = arch.weight_bytes if dtype == "auto" else DTYPE_BYTES[dtype]
+    total = arch.parameters * per_parameter
+    if per_parameter < 2.0:
+        total += arch.embedding_parameters * (2.0 - per_parameter)
+    return total
 
 
 def kv_bytes_per_element(dtype: str, kv_cache_dtype: str) -> float:
@@ -70,6 +131,47 @@ def kv_bytes_per_element(dtype: str, kv_cache_dtype: str) -> float:
     if kv_cache_dtype in FP8_FORMATS:
         return 1.0
     return 4.0 if dtype == "float32" else 2.0
+
+
+@dataclass(frozen=True)
+class KvLayout:
+    """How vLLM's KV-cache manager lays out one GPU's cache: layers of each attention kind in
+    groups of equal size (the smaller kind's count), each group taking one block of the shared
+    pool per block of tokens. A request holds ``max_model_len`` tokens in a full-attention group,
+    and in a local-attention (sliding-window or chunked) group only the window plus the tokens
+    scheduled at once (``max_memory_usage_bytes`` of each spec in vllm/v1/kv_cache_interface.py)."""
+
+    layer_token_bytes: float
+    """Bytes one token occupies in one layer on one GPU."""
+    full_layers: int
+    local_layers: int = 0
+    """Local layers the manager keeps apart (0: none, or all counted as full)."""
+    window: int = 0
+
+    @property
+    def group_size(self) -> int:
+        """Layers per group."""
+        return min(count for count in (self.full_layers, self.local_layers) if count) if self.layers else 1
+
+    @property
+    def layers(self) -> int:
+        return self.full_layers + self.local_layers
+
+    @property
+    def groups(self) -> tuple[int, int]:
+        """(full-attention groups, local-attention groups)."""
+        size = self.group_size
+        return math.ceil(self.full_layers / size), math.ceil(self.local_layers / size)
+
+    def block_bytes(self, block_size: int) -> float:
+        """Bytes of one block of the pool: a block of tokens in each layer of a group."""
+        return self.layer_token_bytes * block_size * self.group_size
+
+    def blocks_per_request(self, tokens: int, block_size: int, batched_tokens: int) -> int:
+        """Blocks one request of ``tokens`` holds at most."""
+        full, local = self.groups
+        window = min(self.window - 1 + batched_tokens, tokens)
+        return full * math.ceil(tokens / block_size) + local * (math.ceil(window / block_size) + 1)
 
 
 class Verdict(StrEnum):
@@ -96,6 +198,7 @@ class ServingSettings:
     pipeline: int
     dtype: str
     quantization: str | None
+    """The quantization vLLM runs (``effective_quantization``)."""
     kv_cache_dtype: str
     max_model_len: int
     max_num_seqs: int | None
@@ -107,6 +210,8 @@ class ServingSettings:
     block_size: int = DEFAULT_BLOCK_SIZE
     enforce_eager: bool = False
     """No CUDA graphs (``--enforce-eager``)."""
+    hybrid_kv: bool = True
+    """The hybrid KV-cache manager may run (vLLM turns it off for KV connectors and KV events)."""
 
     @property
     def defaults(self) -> SchedulerDefaults:
@@ -129,18 +234,16 @@ class ServingSettings:
 
     @property
     def weights_bytes(self) -> float:
-        """The model's weights as served, all GPUs together: the checkpoint's own size when known and
-        served as stored, else parameters x bytes, with embeddings and lm_head kept in 16 bits when
-        the other weights are quantized below that."""
-        arch = self.arch
-        per_parameter = weight_bytes_per_parameter(arch, self.dtype, self.quantization)
-        as_stored = self.dtype == "auto" and (self.quantization is None or per_parameter == arch.weight_bytes)
-        if arch.checkpoint_bytes and as_stored:
-            return arch.checkpoint_bytes
-        total = arch.parameters * per_parameter
-        if per_parameter < 2.0:
-            total += arch.embedding_parameters * (2.0 - per_parameter)
-        return total
+        """The model's weights as served, all GPUs together (see ``served_weights_bytes``), MXFP4
+        experts padded as the kernel vLLM picks on this GPU pads them."""
+        arch, total = self.arch, served_weights_bytes(self.arch, self.dtype, self.quantization)
+        if arch.quantization != "mxfp4" or not arch.quantized_weight_bytes:
+            return total
+        hidden_multiple, intermediate_multiple = mxfp4_padding(self.gpu.type.value, self.gpu.vendor)
+        share = arch.intermediate_size / self.tensor
+        padded = (_round_up(arch.hidden_size, hidden_multiple) * _round_up(math.ceil(share), intermediate_multiple) /
+                  (arch.hidden_size * share))
+        return total + arch.stored_quantized_parameters * arch.quantized_weight_bytes * (padded - 1)
 
 
 @dataclass(frozen=True)
@@ -152,7 +255,7 @@ class MemoryEstimate:
     non_torch: float
     activation: float
     graphs: float
-    kv_per_token: float
+    kv: KvLayout
 
     @property
     def gpu(self) -> GpuModel:
@@ -163,6 +266,11 @@ class MemoryEstimate:
     def max_model_len(self) -> int:
         """Context length the estimate must hold."""
         return self.settings.max_model_len
+
+    @property
+    def kv_per_token(self) -> float:
+        """KV bytes per token and GPU, counting every layer (what a full-attention model holds)."""
+        return self.kv.layer_token_bytes * self.kv.layers
 
     @property
     def usable(self) -> int:
@@ -191,10 +299,23 @@ class MemoryEstimate:
         return float(fixed) if fixed else self.budget - self.weights - self.overhead
 
     @cached_property
+    def kv_blocks(self) -> int:
+        """Blocks in the KV-cache pool."""
+        block = self.kv.block_bytes(self.settings.block_size)
+        return max(0, math.floor(self.kv_space / block)) if block else 0
+
+    def blocks_for(self, tokens: int) -> int:
+        """Blocks one request of ``tokens`` holds."""
+        return self.kv.blocks_per_request(tokens, self.settings.block_size, self.settings.batched_tokens)
+
+    @cached_property
     def kv_capacity(self) -> int:
-        """Tokens the KV cache of one replica holds, in whole blocks."""
-        block = self.settings.block_size * self.kv_per_token
-        return max(0, math.floor(self.kv_space / block)) * self.settings.block_size if block else 0
+        """Tokens the KV cache holds, as vLLM logs them: whole blocks per group, and from 0.20.2 the
+        tokens of as many full-length requests as fit (more than that for local attention)."""
+        full, local = self.kv.groups
+        if local and self.settings.version >= REPORTED_BY_CONCURRENCY_SINCE:
+            return int(self.kv_blocks / self.blocks_for(self.max_model_len) * self.max_model_len)
+        return self.kv_blocks // (full + local) * self.settings.block_size
 
     @property
     def headroom(self) -> float:
@@ -216,12 +337,13 @@ class MemoryEstimate:
     @cached_property
     def verdict(self) -> Verdict:
         """Fits, tight, or why not."""
-        if not self.weights_fit or self.kv_capacity < self.max_model_len:
+        needed = self.blocks_for(self.max_model_len)
+        if not self.weights_fit or self.kv_blocks < needed:
             return Verdict.TOO_SMALL
         if self.headroom < self.headroom_needed:
             return Verdict.NO_HEADROOM
-        spare = self.kv_space - self.max_model_len * self.kv_per_token
-        if self.kv_capacity >= FIT_MARGIN * self.max_model_len or spare >= FIT_SPARE_BYTES:
+        spare = self.kv_space - needed * self.kv.block_bytes(self.settings.block_size)
+        if self.kv_blocks >= FIT_MARGIN * needed or spare >= FIT_SPARE_BYTES:
             return Verdict.FITS
         return Verdict.TIGHT
 
@@ -232,22 +354,37 @@ class MemoryEstimate:
 
     @property
     def full_length_sequences(self) -> float:
-        """Sequences of ``max_model_len`` tokens the KV cache holds at once."""
-        return self.kv_capacity / self.max_model_len
+        """Requests of ``max_model_len`` tokens the KV cache holds at once."""
+        return self.kv_blocks / self.blocks_for(self.max_model_len)
 
     @property
     def longest_context(self) -> int:
-        """Largest ``max_model_len`` that fits with the margin, rounded down to a multiple of 1024."""
-        return int(self.kv_capacity / FIT_MARGIN) // 1024 * 1024
+        """Largest ``max_model_len`` that fits with the margin, a multiple of 1024 (0: none)."""
+        low, high = 0, max(1, self.settings.arch.context_length) // 1024
+        while low < high:
+            middle = (low + high + 1) // 2
+            if FIT_MARGIN * self.blocks_for(middle * 1024) <= self.kv_blocks:
+                low = middle
+            else:
+                high = middle - 1
+        return low * 1024
 
 
-def kv_bytes_per_token(arch: ModelArchitecture, tensor: int, pipeline: int, element_bytes: float) -> float:
-    """KV-cache bytes one token occupies on each GPU (layers split by PP, KV heads by TP)."""
-    layers = math.ceil(arch.layers / pipeline)
+def kv_layout(settings: ServingSettings, element_bytes: float) -> KvLayout:
+    """The KV cache of one GPU: the layers of one pipeline stage, KV heads split by TP (latent
+    attention is not split), local layers kept apart when the hybrid manager runs."""
+    arch = settings.arch
+    layers = math.ceil(arch.kv_layers / settings.pipeline)
     if arch.kv_latent_dim:
-        return layers * arch.kv_latent_dim * element_bytes
-    heads = max(1, arch.kv_heads // tensor)
-    return 2 * layers * heads * arch.head_dim * element_bytes
+        per_layer = arch.kv_latent_dim * element_bytes
+    else:
+        per_layer = 2 * max(1, arch.kv_heads // settings.tensor) * arch.head_dim * element_bytes
+    if not (arch.local_layers and arch.sliding_window and settings.hybrid_kv and
+            settings.version >= HYBRID_KV_SINCE and not (
+                arch.chunked_local_attention and settings.version >= CHUNKED_LOCAL_FULL_KV_SINCE)):
+        return KvLayout(per_layer, layers)
+    local = round(arch.local_layers * layers / arch.kv_layers)
+    return KvLayout(per_layer, layers - local, local, arch.sliding_window)
 
 
 def forward_activation_bytes(arch: ModelArchitecture, tokens: int, tensor: int, dtype: str) -> float:
@@ -257,21 +394,27 @@ def forward_activation_bytes(arch: ModelArchitecture, tokens: int, tensor: int, 
     return tokens * (arch.hidden_size + 2 * arch.intermediate_size / tensor) * element
 
 
-def cuda_graph_bytes(arch: ModelArchitecture, tensor: int, pipeline: int) -> float:
+def cuda_graph_bytes(arch: ModelArchitecture, tensor: int, pipeline: int, *, rocm: bool = False) -> float:
     """CUDA-graph memory per GPU for the layers of one pipeline stage (see GRAPH_BYTES_PER_LAYER)."""
-    return float(GRAPH_BYTES_PER_LAYER * math.ceil(arch.layers / pipeline) * tensor ** GRAPH_TP_EXPONENT)
+    graphs = GRAPH_BYTES_PER_LAYER[tensor > 1] * math.ceil(arch.layers / pipeline)
+    return float(graphs * (ROCM_GRAPH_FACTOR if rocm else 1.0))
 
 
 def estimate(settings: ServingSettings) -> MemoryEstimate:
     """Memory per GPU for serving ``settings.arch`` on ``settings.gpu`` with TP x PP. V1 profiles
-    the larger of a forward pass over the batched tokens and the sampler warm-up; V0 keeps both."""
+    the larger of a forward pass over the batched tokens and the sampler warm-up (plus the encoder
+    of a multimodal model); V0 keeps both."""
     arch, tensor = settings.arch, settings.tensor
+    v1 = settings.version >= V1_ENGINE_SINCE
     weights = settings.weights_bytes / (tensor * settings.pipeline)
     forward = forward_activation_bytes(arch, settings.batched_tokens, tensor, settings.dtype)
-    sampler = SAMPLER_BYTES_PER_ELEMENT * settings.sequences * arch.vocab_size
-    activation = max(forward, sampler) if settings.version >= V1_ENGINE_SINCE else forward + sampler
-    graphs = 0.0 if settings.enforce_eager else cuda_graph_bytes(arch, tensor, settings.pipeline)
-    kv = kv_bytes_per_token(arch, tensor, settings.pipeline, kv_bytes_per_element(settings.dtype,
-                                                                                  settings.kv_cache_dtype))
+    flashinfer = settings.version >= FLASHINFER_SAMPLER_SINCE and settings.gpu.vendor == "nvidia"
+    sampler = (FLASHINFER_SAMPLER_BYTES_PER_ELEMENT if flashinfer else SAMPLER_BYTES_PER_ELEMENT) * \
+        settings.sequences * arch.vocab_size
+    activation = (max(forward, sampler) if v1 else forward + sampler) + (
+        ENCODER_PROFILE_BYTES if arch.encoder_parameters else 0.0)
+    graphs = 0.0 if settings.enforce_eager else cuda_graph_bytes(arch, tensor, settings.pipeline,
+                                                                 rocm=settings.gpu.vendor == "amd")
+    kv = kv_layout(settings, kv_bytes_per_element(settings.dtype, settings.kv_cache_dtype))
     return MemoryEstimate(settings, weights, NON_TORCH_BYTES[tensor * settings.pipeline > 1], activation, graphs,
                           kv)

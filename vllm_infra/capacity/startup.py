@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vllm_infra.capacity.memory import weight_bytes_per_parameter
+from vllm_infra.capacity.memory import served_weights_bytes
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.vocabulary.limits import MIN_STARTUP_SECONDS
 from vllm_infra.vocabulary.units import MIB_BYTES
@@ -20,8 +20,9 @@ ENGINE_INIT_SECONDS = 180
 def startup_seconds(arch: ModelArchitecture, *, dtype: str, quantization: str | None, gpus: int,
                     downloads: bool) -> int:
     """Cold-start budget: download (unless the cache is pre-populated), load each GPU's share,
-    engine initialisation; rounded up to a minute, at least ``MIN_STARTUP_SECONDS``."""
-    total = arch.parameters * weight_bytes_per_parameter(arch, dtype, quantization)
+    engine initialisation; rounded up to a minute, at least ``MIN_STARTUP_SECONDS``
+    (``quantization``: the format vLLM runs)."""
+    total = served_weights_bytes(arch, dtype, quantization)
     seconds = ENGINE_INIT_SECONDS + total / gpus / (LOAD_MIB_PER_S * MIB_BYTES)
     if downloads:
         seconds += total / (DOWNLOAD_MIB_PER_S * MIB_BYTES)

@@ -102,6 +102,21 @@ class LoadSignal(StrEnum):
 V1_ENGINE_SINCE = VllmVersion(0, 8, 0)
 """The V1 engine is the default from 0.8.0 (V0 before): it profiles differently (see capacity)."""
 
+HYBRID_KV_SINCE = VllmVersion(0, 10, 0)
+"""From 0.10.0 (read in 0.10.0, 0.11.0 and 0.20.x; 0.9 not checked) the hybrid KV-cache manager
+keeps only the window of sliding-window and chunked-attention layers, unless a KV connector or KV
+events are configured (then every layer keeps every token)."""
+HYBRID_KV_OFF_FLAGS = ("kv-transfer-config", "kv-events-config", "disable-hybrid-kv-cache-manager")
+"""Engine flags that turn the hybrid KV-cache manager off (a KV connector, KV events, or by hand)."""
+CHUNKED_LOCAL_FULL_KV_SINCE = VllmVersion(0, 11, 0)
+"""From 0.11.0 chunked local attention (Llama 4) turns the hybrid manager off unless
+VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1 (0.10.0 kept it on)."""
+REPORTED_BY_CONCURRENCY_SINCE = VllmVersion(0, 20, 2)
+"""From 0.20.2 "GPU KV cache size: N tokens" is max concurrency x max_model_len (0.20.0 and
+earlier: pool blocks // groups x block size), which counts more tokens for local attention."""
+FLASHINFER_SAMPLER_SINCE = VllmVersion(0, 21, 0)
+"""``VLLM_USE_FLASHINFER_SAMPLER`` defaults to true from 0.21.0 (0.20.x: opt-in): top-k/top-p
+sampling on NVIDIA GPUs no longer sorts the vocabulary, and its warm-up peak shrinks."""
 GRAPHS_IN_BUDGET_SINCE = VllmVersion(0, 21, 0)
 """From 0.21 vLLM estimates CUDA-graph memory inside ``gpu_memory_utilization``; before, graphs
 were captured after the KV cache was allocated, in the memory the budget leaves free."""

@@ -256,9 +256,7 @@ def _gpu_type(name: str | None) -> GpuType | None:
 
 def _model_configs(items: list[str]) -> dict[str, ModelArchitecture]:
     """``MODEL=config.json`` pairs read as architectures; bad input exits 2 naming the file."""
-    import json
-
-    from vllm_infra.catalog.architectures import ModelArchitecture
+    from vllm_infra.catalog.hf_config import UnsizedArchitecture, read_model_config
 
     found: dict[str, ModelArchitecture] = {}
     for item in items:
@@ -266,7 +264,9 @@ def _model_configs(items: list[str]) -> dict[str, ModelArchitecture]:
         if not separator or not model or not path:
             fail(f"--model-config {item!r}: expected MODEL=path/to/config.json")
         try:
-            found[model] = ModelArchitecture.from_hf_config(json.loads(Path(path).read_text()))
+            found[model] = read_model_config(Path(path))
+        except UnsizedArchitecture as exc:
+            fail(f"--model-config {item!r}: {exc}")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError, OverflowError) as exc:
             fail(f"--model-config {item!r}: cannot read a model architecture from {path}: {type(exc).__name__}")
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,21 +119,23 @@ def models(
     """List the model catalog, or turn a local config.json into an inline architecture block."""
     from rich.table import Table
 
-    from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
+    from vllm_infra.catalog.architectures import MODEL_CATALOG
+    from vllm_infra.catalog.hf_config import UnsizedArchitecture, read_model_config
     from vllm_infra.serialization.emitter import dump
     from vllm_infra.spec.model import ArchitectureSpec
 
     if import_config is not None:
-        index = import_config.with_name("model.safetensors.index.json")
         try:
-            config = json.loads(import_config.read_text())
-            total = json.loads(index.read_text()).get("metadata", {}).get("total_size") if index.is_file() else None
-            arch = ModelArchitecture.from_hf_config(config, parameters, float(total) if total else None)
+            arch = read_model_config(import_config, parameters)
             ArchitectureSpec.model_validate(asdict(arch))  # the bounds the spec applies to an inline block
+        except UnsizedArchitecture as exc:
+            fail(f"cannot size {import_config}: {exc}")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError, OverflowError) as exc:
             fail(f"cannot read a model architecture from {import_config}: {type(exc).__name__}: "
                  f"{str(exc).splitlines()[0][:200]}")
-        block = {key: value for key, value in asdict(arch).items() if value is not None}
+        defaults = {item.name: item.default for item in fields(arch)}
+        block = {key: value for key, value in asdict(arch).items()
+                 if value is not None and value != defaults.get(key, MISSING)}
         stdout.out(dump({"architecture": block}), end="", highlight=False)
         return
     table = Table("model", "params", "layers", "heads (KV)", "head dim", "context", title="model catalog")

@@ -5,9 +5,10 @@ rendered and hand-written manifests by."""
 from __future__ import annotations
 
 from vllm_infra.capacity.fit import explain, fit_options, unsupported_formats
-from vllm_infra.capacity.memory import MemoryEstimate
+from vllm_infra.capacity.memory import MemoryEstimate, sizing_gap
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
+from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
 from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.catalog.vllm_releases import FlagKind, accepts, catalog_unknown_flag, release_catalog
 from vllm_infra.spec.availability import RolloutStrategy
@@ -55,11 +56,14 @@ def _accelerator(service: ResolvedService) -> list[Problem]:
         problems.append(Problem(("accelerator", "platform"), f"{acc.type} is not offered on platform {acc.platform} "
                                 f"(platforms with {acc.type}: {offered})", acc.platform.value))
     arch = service.architecture
+    settings = service.serving_settings
     formats = unsupported_formats(gpu, dtype=model.dtype.value,
-                                  quantization=model.quantization.value if model.quantization else None,
+                                  quantization=settings.quantization if settings else
+                                  model.quantization.value if model.quantization else None,
                                   kv_cache_dtype=model.kv_cache_dtype.value,
                                   moe=arch is not None and arch.active_parameters is not None)
-    problems += [Problem(("model", field), reason, getattr(model, field).value) for field, reason in formats]
+    problems += [Problem(("model", field), reason, getattr(model, field).value if getattr(model, field) else None)
+                 for field, reason in formats]
     return problems
 
 
@@ -221,8 +225,18 @@ def _capacity(service: ResolvedService) -> list[Problem]:
                         "models`, or give the facts inline)", model.architecture)]
     arch = service.architecture
     if arch is None:
-        return []
+        return [Problem(("model", "architecture"), f"{model.id} is not in the model catalog, so its memory cannot be "
+                        "sized: set model.architecture to the catalog entry it is a fine-tune of, or give its facts "
+                        "inline (`vllm-infra models --import config.json` prints them from its Hugging Face config)",
+                        None)]
     problems = []
+    flag = model.quantization.value if model.quantization else None
+    if refused_quantization(flag, arch.quantization):
+        problems.append(Problem(("model", "quantization"), f"the checkpoint of {model.id} is {arch.quantization}: vLLM "
+                                f"refuses --quantization {flag} for it (leave quantization unset)", flag))
+    gap = sizing_gap(arch, effective_quantization(flag, arch.quantization))
+    if gap:
+        return [*problems, Problem(("model", "quantization"), f"{model.id} cannot be sized: {gap}", flag)]
     tensor = service.spec.parallelism.tensor
     if arch.attention_heads % tensor:
         problems.append(Problem(("parallelism", "tensor"), f"{arch.attention_heads} attention heads of {model.id} "

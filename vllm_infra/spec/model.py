@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.huggingface import is_commit_hash
 from vllm_infra.spec.base import Int32, Problem, SpecModel, raise_problems
-from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_CEILING
+from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_MAX
 
 FlagName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
 
@@ -60,6 +60,7 @@ class Quantization(StrEnum):
     GPTQ = "gptq"
     FP8 = "fp8"
     BITSANDBYTES = "bitsandbytes"
+    MXFP4 = "mxfp4"
 
 
 class KvCacheDtype(StrEnum):
@@ -116,6 +117,50 @@ class ArchitectureSpec(SpecModel):
     """The checkpoint's ``total_size`` (``model.safetensors.index.json``): its weights as stored.
     Default: none (parameters x bytes per parameter)."""
 
+    quantization: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", max_length=40)] | None = None
+    """The checkpoint's ``quantization_config.quant_method`` (``awq``, ``fp8``, ``mxfp4``...),
+    which vLLM applies without ``--quantization``. Default: none (not quantized)."""
+
+    quantized_weight_bytes: float | None = Field(default=None, gt=0, le=4)
+    """Bytes per quantized weight, scales included (4-bit AWQ, groups of 128: 0.52). Default: none
+    (required to size a quantized checkpoint without ``checkpoint_bytes``)."""
+
+    quantized_parameters: float | None = Field(default=None, ge=0)
+    """Parameters stored quantized. Default: all but embeddings, lm_head and encoder."""
+
+    encoder_parameters: float = Field(default=0.0, ge=0)
+    """Parameters of a vision or audio encoder, part of ``parameters``. Default: 0 (text only)."""
+
+    per_layer_embedding_parameters: float = Field(default=0.0, ge=0)
+    """Per-layer input embeddings (Gemma 3n), part of ``parameters``. Default: 0."""
+
+    sliding_window: Int32 | None = Field(default=None, gt=0)
+    """Tokens a local-attention layer attends to. Default: none (every layer attends to all)."""
+
+    local_layers: Int32 = Field(default=0, ge=0)
+    """Layers with sliding-window or chunked local attention. Default: 0."""
+
+    chunked_local_attention: bool = False
+    """Local layers use chunked attention (Llama 4). Default: false (sliding window)."""
+
+    kv_shared_layers: Int32 = Field(default=0, ge=0)
+    """Layers that reuse another layer's KV cache (Gemma 3n). Default: 0."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ArchitectureSpec:
+        problems = []
+        if self.local_layers + self.kv_shared_layers > self.layers:
+            problems.append(Problem(("local_layers",), f"local_layers ({self.local_layers}) and kv_shared_layers "
+                                    f"({self.kv_shared_layers}) exceed layers ({self.layers})", self.local_layers))
+        if self.local_layers and self.sliding_window is None:
+            problems.append(Problem(("sliding_window",), "local_layers need the window they attend to",
+                                    self.local_layers))
+        if self.quantization and self.quantized_weight_bytes is None and self.checkpoint_bytes is None:
+            problems.append(Problem(("quantized_weight_bytes",), f"a {self.quantization} checkpoint is sized from "
+                                    "quantized_weight_bytes or checkpoint_bytes", None))
+        raise_problems("ArchitectureSpec", problems)
+        return self
+
     def facts(self) -> ModelArchitecture:
         """As a catalog entry."""
         return ModelArchitecture(**self.model_dump())
@@ -139,7 +184,9 @@ class ModelSpec(SpecModel):
     current models)."""
 
     quantization: Quantization | None = None
-    """Quantized checkpoint format. Default: none (full-precision weights)."""
+    """``--quantization``: ``fp8`` quantizes bf16 weights as they load; for a quantized checkpoint
+    vLLM reads the format from its config.json, and this may only repeat it. Default: none (the
+    checkpoint's own format, or full precision)."""
 
     kv_cache_dtype: KvCacheDtype = KvCacheDtype.AUTO
     """KV-cache precision; ``fp8`` halves KV memory. Default: ``auto`` (same as ``dtype``)."""
@@ -150,10 +197,10 @@ class ModelSpec(SpecModel):
     max_num_seqs: Int32 = Field(default=256, gt=0)
     """Most sequences the engine schedules at once (``--max-num-seqs``). Default: 256."""
 
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=GPU_MEMORY_UTILIZATION_CEILING)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=GPU_MEMORY_UTILIZATION_MAX)
     """Fraction of each GPU's usable memory vLLM may use for weights, activations and KV cache (and
-    CUDA graphs from vLLM 0.21), at most 0.92: the rest must hold the CUDA context and, before 0.21,
-    the CUDA graphs, which the capacity check verifies. Default: 0.9."""
+    CUDA graphs from vLLM 0.21), at most 1: the rest must hold the CUDA context and, before 0.21,
+    the CUDA graphs, which the capacity check verifies for this model on this GPU. Default: 0.9."""
 
     trust_remote_code: bool = False
     """Run Python shipped in the model repository (``--trust-remote-code``); the code is pinned

@@ -13,6 +13,7 @@ from vllm_infra.capacity.memory import DEFAULT_BLOCK_SIZE, MemoryEstimate, Servi
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
+from vllm_infra.catalog.quantization import effective_quantization
 from vllm_infra.catalog.vllm import VllmVersion
 from vllm_infra.spec.storage import CacheType
 from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
@@ -97,7 +98,8 @@ class ResolvedService:
         extra = model.extra_args
         return ServingSettings(
             arch=arch, gpu=self.gpu, tensor=self.spec.parallelism.tensor, pipeline=self.spec.parallelism.pipeline,
-            dtype=model.dtype.value, quantization=model.quantization.value if model.quantization else None,
+            dtype=model.dtype.value, quantization=effective_quantization(
+                model.quantization.value if model.quantization else None, arch.quantization),
             kv_cache_dtype=model.kv_cache_dtype.value, max_model_len=length, max_num_seqs=model.max_num_seqs,
             utilization=model.gpu_memory_utilization, version=self.vllm_version,
             max_num_batched_tokens=_integer(extra.get("max-num-batched-tokens")),

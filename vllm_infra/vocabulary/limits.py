@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
 
-GPU_MEMORY_UTILIZATION_CEILING = 0.92
-"""Highest ``--gpu-memory-utilization`` (VI-GPU-004): above it the CUDA context and graphs run out
-of room outside the budget (llm-d#787: 0.95 crash-looped every decode pod); the capacity model
-checks that room for the model at hand as well."""
+GPU_MEMORY_UTILIZATION_MAX = 1.0
+"""Highest ``--gpu-memory-utilization`` vLLM accepts (VI-GPU-004). What a value leaves outside the
+budget must hold the CUDA context and, before 0.21, the CUDA graphs: the capacity model checks
+that room for the model and GPU at hand (VI-CAP-001; the spec's fit), not a flat ceiling, since
+0.95 starts for some models (llm-d's guides) and crash-loops others (llm-d#787)."""
 
 MIN_STARTUP_SECONDS = 600
 """Shortest load budget a startup probe may allow (VI-PRB-001), and the budget assumed for

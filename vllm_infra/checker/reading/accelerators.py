@@ -1,15 +1,24 @@
 """Accelerators a container asks for: GPUs of the catalog, other accelerators, DRA claims, and
-vLLM's CPU build."""
+vLLM's CPU build; and the GPU models a pod's node selection allows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES, OTHER_ACCELERATOR_PREFIXES
+from vllm_infra.catalog.gpus import (
+    GPU_CATALOG,
+    GPU_MEMORY_LABEL,
+    GPU_RESOURCE_NAMES,
+    NODE_GPU_LABEL_KEYS,
+    OTHER_ACCELERATOR_PREFIXES,
+    GpuModel,
+    GpuType,
+    gpus_of_node_label,
+)
 from vllm_infra.catalog.vllm import ImageBuild, image_build
 from vllm_infra.checker.reading.environment import env_values
-from vllm_infra.checker.reading.objects import dig, image_parts
+from vllm_infra.checker.reading.objects import as_list, dig, image_parts
 from vllm_infra.checker.reading.server import engine_args
 from vllm_infra.checker.reading.templates import PodTemplate
 
@@ -59,3 +68,49 @@ def is_cpu_build(container: Mapping[str, Any]) -> bool:
     """vLLM's CPU build (see ``build_of``)."""
     return build_of(container) == ImageBuild.CPU
 
+
+def pinned_gpus(template: PodTemplate) -> list[GpuModel]:
+    """GPU types the node selector and required node affinity allow (empty when they name none)."""
+    allowed: set[GpuType] | None = None
+    selector = template.spec.get("nodeSelector")
+    for key, value in (selector.items() if isinstance(selector, Mapping) else ()):
+        if key in NODE_GPU_LABEL_KEYS:
+            found = set(gpus_of_node_label(str(key), str(value)))
+            allowed = found if allowed is None else allowed & found
+    terms = as_list(dig(template.spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                        "nodeSelectorTerms"))
+    from_terms: set[GpuType] = set()
+    named = False
+    for term in terms:
+        term_types: set[GpuType] | None = None
+        for expression in as_list(term.get("matchExpressions") if isinstance(term, Mapping) else None):
+            if isinstance(expression, Mapping) and expression.get("key") in NODE_GPU_LABEL_KEYS \
+                    and expression.get("operator") == "In":
+                found = {t for v in as_list(expression.get("values"))
+                         for t in gpus_of_node_label(str(expression["key"]), str(v))}
+                term_types = found if term_types is None else term_types & found
+        if term_types is not None:
+            named = True
+            from_terms |= term_types
+    if named:
+        allowed = from_terms if allowed is None else allowed & from_terms
+    sizes = _memory_sizes(selector, terms)
+    return [GPU_CATALOG[t] for t in sorted(allowed or ()) if not sizes or str(GPU_CATALOG[t].memory_mib) in sizes]
+
+
+def _memory_sizes(selector: object, terms: list[Any]) -> set[str]:
+    """GPU memory sizes (MiB) a Karpenter memory label pins, if any."""
+    sizes = {str(selector[GPU_MEMORY_LABEL])} if isinstance(selector, Mapping) and GPU_MEMORY_LABEL in selector \
+        else set()
+    for term in terms:
+        for expression in as_list(term.get("matchExpressions") if isinstance(term, Mapping) else None):
+            if isinstance(expression, Mapping) and expression.get("key") == GPU_MEMORY_LABEL \
+                    and expression.get("operator") == "In":
+                sizes |= {str(value) for value in as_list(expression.get("values"))}
+    return sizes
+
+
+def vendor_gpus(container: Mapping[str, Any]) -> list[GpuModel]:
+    """The catalog GPUs of the vendors whose resources the container asks for."""
+    resources = set(gpu_resources(container))
+    return [gpu for gpu in GPU_CATALOG.values() if gpu.resource_name in resources]

@@ -8,9 +8,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.capacity.memory import DTYPE_BYTES, QUANTIZED_BYTES
+from vllm_infra.capacity.memory import DTYPE_BYTES, sizing_gap
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG
+from vllm_infra.catalog.quantization import effective_quantization
 from vllm_infra.catalog.vllm import GENERATION_ENDPOINTS
 from vllm_infra.checker.reading.accelerators import gpu_count
 from vllm_infra.checker.reading.environment import env_values
@@ -85,12 +86,11 @@ def load_budget(container: Mapping[str, Any], gpus_in_group: int, default: int) 
     arch = MODEL_CATALOG.get(args.model or "")
     if arch is None:
         return default
-    quantization = args.flag("quantization")
-    dtype = args.flag("dtype")
+    flag, dtype = args.flag("quantization"), args.flag("dtype")
+    quantization = effective_quantization(flag if isinstance(flag, str) else None, arch.quantization)
     return startup_seconds(arch, dtype=dtype if isinstance(dtype, str) and dtype in DTYPE_BYTES else "auto",
-                           quantization=quantization if isinstance(quantization, str) and quantization
-                           in QUANTIZED_BYTES else None, gpus=max(1, gpus_in_group),
-                           downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
+                           quantization=None if sizing_gap(arch, quantization) else quantization,
+                           gpus=max(1, gpus_in_group), downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
 
 
 def start_seconds(workload: Manifest, default: int) -> int:

@@ -15,7 +15,6 @@ from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.checker.reading.objects import Manifest
 from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.limits import (
-    GPU_MEMORY_UTILIZATION_CEILING,
     IMAGE_PULL_ALLOWANCE_SECONDS,
     MIN_SCALE_DOWN_STABILIZATION_SECONDS,
     MIN_STARTUP_SECONDS,
@@ -52,7 +51,6 @@ class RuleContext:
     """Kinds (``Kind`` or ``group/version/Kind``) schema validation skips on purpose."""
     ignore_missing_schemas: bool = False
     """Kinds without a schema pass unvalidated instead of being reported (VI-SCH-006)."""
-    gpu_memory_utilization_ceiling: float = GPU_MEMORY_UTILIZATION_CEILING
     default_load_budget: int = MIN_STARTUP_SECONDS
     image_pull_allowance: int = IMAGE_PULL_ALLOWANCE_SECONDS
     min_scale_down_stabilization: int = MIN_SCALE_DOWN_STABILIZATION_SECONDS

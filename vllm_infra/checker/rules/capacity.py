@@ -6,40 +6,82 @@ half of them (it then most likely lands on one it does not fit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from vllm_infra.capacity.fit import explain, fit_options
 from vllm_infra.capacity.memory import (
     DTYPE_BYTES,
-    QUANTIZED_BYTES,
     MemoryEstimate,
     ServingSettings,
     Verdict,
     estimate,
+    sizing_gap,
 )
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
-from vllm_infra.catalog.gpus import (
-    GPU_CATALOG,
-    GPU_MEMORY_LABEL,
-    NODE_GPU_LABEL_KEYS,
-    GpuModel,
-    GpuType,
-    gpus_of_node_label,
-)
-from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType
+from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
+from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
 from vllm_infra.catalog.vllm_releases import release_catalog
-from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources, is_cpu_build
-from vllm_infra.checker.reading.objects import Manifest, as_list, dig
-from vllm_infra.checker.reading.server import EngineArgs, engine_args, image_version, vllm_pod_templates
+from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources, is_cpu_build, pinned_gpus, vendor_gpus
+from vllm_infra.checker.reading.objects import Manifest
+from vllm_infra.checker.reading.server import EngineArgs, args_path, engine_args, image_version, vllm_pod_templates
 from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, group_size
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import Severity
 
 _DTYPE_ALIASES = {"half": "float16", "float": "float32", "auto": "auto", **{d: d for d in DTYPE_BYTES}}
-_QUANTIZATION_ALIASES = {"awq_marlin": "awq", "gptq_marlin": "gptq", **{q: q for q in QUANTIZED_BYTES}}
+
+
+@dataclass(frozen=True)
+class _Sizing:
+    """What the memory estimate makes of one vLLM server: estimates on its candidate GPUs, or why
+    it cannot say (``gap``), or why vLLM will not start at all (``refused``)."""
+
+    estimates: tuple[MemoryEstimate, ...] = ()
+    pinned: bool = False
+    gap: str | None = None
+    refused: str | None = None
+
+
+def _sizing(obj: Manifest, template: PodTemplate, serving: ContainerRef, ctx: RuleContext) -> _Sizing | None:
+    """None for servers the check does not size: multi-node workers, CPU builds, no GPUs."""
+    if template.role == "worker" or is_cpu_build(serving.spec) or not gpu_resources(serving.spec):
+        return None
+    args = engine_args(serving.spec)
+    model = args.model
+    if not model or "$" in model:
+        return _Sizing(gap=f"the model is not named in the server's arguments ({model or 'none'})")
+    arch = dict(ctx.architectures).get(model) or MODEL_CATALOG.get(model)
+    if arch is None:
+        where = "a local path" if model.startswith(("/", ".")) else "not in the model catalog"
+        return _Sizing(gap=f"{model} is {where}")
+    flag = args.flag("quantization")
+    flag = flag if isinstance(flag, str) else None
+    if refused_quantization(flag, arch.quantization):
+        return _Sizing(refused=f"the checkpoint of {model} is {arch.quantization}, and vLLM refuses --quantization "
+                               f"{flag} for it (leave the flag out: vLLM reads the format from the checkpoint)")
+    quantization = effective_quantization(flag, arch.quantization)
+    gap = sizing_gap(arch, quantization)
+    if gap:
+        return _Sizing(gap=f"{model}: {gap}")
+    candidates = pinned_gpus(template)
+    pinned = bool(candidates)
+    if not pinned:
+        candidates = [GPU_CATALOG[ctx.gpu]] if ctx.gpu else vendor_gpus(serving.spec)
+        pinned = ctx.gpu is not None
+    if args.parallelism.tensor is not None and args.parallelism.pipeline is not None and \
+            args.parallelism.tensor * args.parallelism.pipeline != gpu_count(serving.spec) * group_size(obj):
+        return _Sizing()  # VI-GPU-002 reports the mismatch; memory per GPU would be guesswork
+    estimates = tuple(memory for gpu in candidates
+                      if (memory := _estimate(arch, gpu, args, quantization, template, serving)) is not None)
+    if candidates and not estimates:
+        return _Sizing(gap="a flag that decides memory does not read as a number (--tensor-parallel-size, "
+                           "--max-model-len, --gpu-memory-utilization, --dtype...)")
+    return _Sizing(estimates, pinned)
 
 
 @resource_rule(
@@ -52,21 +94,29 @@ _QUANTIZATION_ALIASES = {"awq_marlin": "awq", "gptq_marlin": "gptq", **{q: q for
     example="args: [--model, meta-llama/Llama-3.1-70B-Instruct]   # on one L4 (24 GB)")
 def model_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
     for template, serving in vllm_pod_templates(obj):
-        if template.role == "worker" or is_cpu_build(serving.spec) or not gpu_resources(serving.spec):
+        sizing = _sizing(obj, template, serving, ctx)
+        if sizing is None:
             continue
-        args = engine_args(serving.spec)
-        arch = dict(ctx.architectures).get(args.model or "") or MODEL_CATALOG.get(args.model or "")
-        candidates = _pinned_gpus(template, serving)
-        pinned = bool(candidates)
-        if not pinned:
-            candidates = [GPU_CATALOG[ctx.gpu]] if ctx.gpu else _vendor_gpus(serving)
-            pinned = ctx.gpu is not None
-        if arch is None or not candidates:
-            continue
-        estimates = [memory for gpu in candidates
-                     if (memory := _estimate(arch, gpu, args, template, serving, obj)) is not None]
-        if estimates:
-            yield from _judge(str(args.model), estimates, pinned, serving, group_size(obj))
+        if sizing.refused:
+            yield Violation(args_path(serving), f"vLLM refuses to start: {sizing.refused}", severity=Severity.CRITICAL)
+        elif sizing.estimates:
+            yield from _judge(str(engine_args(serving.spec).model), list(sizing.estimates), sizing.pinned, serving,
+                              group_size(obj))
+
+
+@resource_rule(
+    "VI-CAP-002", Severity.LOW, "Every GPU vLLM server is sized",
+    "Pass the model's Hugging Face config.json with check --model-config MODEL=path/to/config.json (or add it to "
+    "the catalog); name the model in the server's arguments, and write memory flags as numbers.",
+    kinds=WORKLOAD_KINDS, gpu=True,
+    rationale=("A server the memory estimate cannot size is not proven to fit: without a word it would pass "
+               "as if it did."),
+    example="args: [--model, acme/in-house-model]   # not in the catalog, no --model-config")
+def model_sized(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    for template, serving in vllm_pod_templates(obj):
+        sizing = _sizing(obj, template, serving, ctx)
+        if sizing is not None and sizing.gap:
+            yield Violation(args_path(serving), f"memory fit not checked: {sizing.gap}")
 
 
 def _judge(model: str, estimates: list[MemoryEstimate], pinned: bool, serving: ContainerRef,
@@ -97,86 +147,37 @@ def _judge(model: str, estimates: list[MemoryEstimate], pinned: bool, serving: C
     yield Violation((*serving.path, "args"), f"{where} does not fit: {explain(worst)}. Fits with: {fixes}")
 
 
-def _pinned_gpus(template: PodTemplate, serving: ContainerRef) -> list[GpuModel]:
-    """GPU types the node selector and required node affinity allow (empty when they name none)."""
-    allowed: set[GpuType] | None = None
-    selector = template.spec.get("nodeSelector")
-    for key, value in (selector.items() if isinstance(selector, Mapping) else ()):
-        if key in NODE_GPU_LABEL_KEYS:
-            found = set(gpus_of_node_label(str(key), str(value)))
-            allowed = found if allowed is None else allowed & found
-    terms = as_list(dig(template.spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
-                        "nodeSelectorTerms"))
-    from_terms: set[GpuType] = set()
-    named = False
-    for term in terms:
-        term_types: set[GpuType] | None = None
-        for expression in as_list(term.get("matchExpressions") if isinstance(term, Mapping) else None):
-            if isinstance(expression, Mapping) and expression.get("key") in NODE_GPU_LABEL_KEYS \
-                    and expression.get("operator") == "In":
-                found = {t for v in as_list(expression.get("values"))
-                         for t in gpus_of_node_label(str(expression["key"]), str(v))}
-                term_types = found if term_types is None else term_types & found
-        if term_types is not None:
-            named = True
-            from_terms |= term_types
-    if named:
-        allowed = from_terms if allowed is None else allowed & from_terms
-    sizes = _memory_sizes(selector, terms)
-    return [GPU_CATALOG[t] for t in sorted(allowed or ()) if not sizes or str(GPU_CATALOG[t].memory_mib) in sizes]
-
-
-def _memory_sizes(selector: object, terms: list[Any]) -> set[str]:
-    """GPU memory sizes (MiB) a Karpenter memory label pins, if any."""
-    sizes = {str(selector[GPU_MEMORY_LABEL])} if isinstance(selector, Mapping) and GPU_MEMORY_LABEL in selector \
-        else set()
-    for term in terms:
-        for expression in as_list(term.get("matchExpressions") if isinstance(term, Mapping) else None):
-            if isinstance(expression, Mapping) and expression.get("key") == GPU_MEMORY_LABEL \
-                    and expression.get("operator") == "In":
-                sizes |= {str(value) for value in as_list(expression.get("values"))}
-    return sizes
-
-
-def _vendor_gpus(serving: ContainerRef) -> list[GpuModel]:
-    resources = set(gpu_resources(serving.spec))
-    return [gpu for gpu in GPU_CATALOG.values() if gpu.resource_name in resources]
-
-
-def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, template: PodTemplate,
-              serving: ContainerRef, obj: Manifest) -> MemoryEstimate | None:
+def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, quantization: str | None,
+              template: PodTemplate, serving: ContainerRef) -> MemoryEstimate | None:
     """The estimate for the flags as written; None when a flag that decides memory cannot be read."""
     flags = args.flags
     version = image_version(serving.spec, template.labels) or release_catalog().newest.version
     tensor, pipeline = args.parallelism.tensor, args.parallelism.pipeline
     length = args.integer("max-model-len", arch.context_length)
     dtype = _DTYPE_ALIASES.get(str(flags.get("dtype", "auto")))
-    quantization = flags.get("quantization")
-    quantized = _QUANTIZATION_ALIASES.get(str(quantization)) if quantization else None
     utilization = _fraction(flags.get("gpu-memory-utilization"), _default_utilization(version))
-    if None in (tensor, pipeline, length, dtype, utilization) or (quantization and quantized is None):
+    if tensor is None or pipeline is None or length is None or dtype is None or utilization is None:
         return None
-    assert tensor is not None and pipeline is not None and length is not None and utilization is not None
-    if tensor * pipeline != gpu_count(serving.spec) * group_size(obj):
-        return None  # VI-GPU-001 reports the mismatch; memory per GPU would be guesswork
     kv_dtype = "fp8" if str(flags.get("kv-cache-dtype", "auto")).startswith("fp8") else "auto"
+    hybrid = not any(flags.get(name) for name in HYBRID_KV_OFF_FLAGS)
     return _cached_estimate(
-        arch, gpu.type, tensor, pipeline, str(dtype), quantized, kv_dtype, length,
+        arch, gpu.type, tensor, pipeline, str(dtype), quantization, kv_dtype, length,
         args.integer("max-num-seqs", 0) or None, utilization, version,
         args.integer("max-num-batched-tokens", 0) or None,
         args.integer("kv-cache-memory-bytes", 0) or None,
-        args.integer("block-size", 16) or 16, flags.get("enforce-eager") is True)
+        args.integer("block-size", 16) or 16, flags.get("enforce-eager") is True, hybrid)
 
 
 @lru_cache(maxsize=4096)
 def _cached_estimate(arch: ModelArchitecture, gpu: GpuType, tensor: int, pipeline: int, dtype: str,
                      quantization: str | None, kv_cache_dtype: str, max_model_len: int, max_num_seqs: int | None,
                      utilization: float, version: VllmVersion, max_num_batched_tokens: int | None,
-                     kv_cache_memory_bytes: int | None, block_size: int, enforce_eager: bool) -> MemoryEstimate:
+                     kv_cache_memory_bytes: int | None, block_size: int, enforce_eager: bool,
+                     hybrid_kv: bool) -> MemoryEstimate:
     """One estimate per distinct configuration: a fleet repeats a few shapes thousands of times."""
     return estimate(ServingSettings(arch, GPU_CATALOG[gpu], tensor, pipeline, dtype, quantization, kv_cache_dtype,
                                     max_model_len, max_num_seqs, utilization, version, max_num_batched_tokens,
-                                    kv_cache_memory_bytes, block_size, enforce_eager))
+                                    kv_cache_memory_bytes, block_size, enforce_eager, hybrid_kv))
 
 
 def _default_utilization(version: VllmVersion) -> float:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from vllm_infra.capacity.memory import CUDA_CONTEXT_BYTES
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import GPU_MEMORY_LABEL, GPU_RESOURCE_NAMES, NODE_GPU_LABEL_KEYS
-from vllm_infra.checker.reading.accelerators import gpu_count
+from vllm_infra.checker.reading.accelerators import gpu_count, pinned_gpus, vendor_gpus
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import Manifest, dig
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
@@ -22,7 +23,9 @@ from vllm_infra.vocabulary.kubernetes import (
     WORKLOAD_KINDS,
     scaled_int_or_percent,
 )
+from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_MAX
 from vllm_infra.vocabulary.reporting import Severity
+from vllm_infra.vocabulary.units import format_gib
 
 GPU_NODE_LABEL_KEYS = NODE_GPU_LABEL_KEYS | {GPU_MEMORY_LABEL, "nvidia.com/gpu.present"}
 """Node labels that keep a pod on GPU nodes."""
@@ -114,18 +117,33 @@ def gpu_placement(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 
 
 @resource_rule(
-    "VI-GPU-004", Severity.MEDIUM, "--gpu-memory-utilization stays at or below 0.92",
-    "Lower --gpu-memory-utilization to 0.92 or less; sampler warm-up needs the rest.", kinds=WORKLOAD_KINDS,
+    "VI-GPU-004", Severity.MEDIUM, "--gpu-memory-utilization leaves each GPU room for the CUDA context",
+    "Set --gpu-memory-utilization in (0, 1], low enough that what it leaves of the GPU holds the CUDA context; "
+    "VI-CAP-001 checks the room for CUDA graphs for the model at hand.", kinds=WORKLOAD_KINDS,
     gpu=True,
-    rationale=("The rest of GPU memory must hold the CUDA context and, on older releases, the CUDA graphs;"
-               " above the ceiling the engine can run out of memory after allocating the KV cache."),
-    example="args: [--gpu-memory-utilization, \"0.98\"]")
+    rationale=("vLLM budgets gpu_memory_utilization x the GPU's memory for weights, activations and KV cache; "
+               "the CUDA context of each worker lives outside it, so a value that leaves less than that runs out "
+               "of memory whatever the model, and a value outside (0, 1] is refused at start."),
+    example="args: [--gpu-memory-utilization, \"0.995\"]")
 def memory_fraction(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    for _template, serving in vllm_pod_templates(obj):
-        value = engine_args(serving.spec).number("gpu-memory-utilization")
-        if value is not None and value > ctx.gpu_memory_utilization_ceiling:
-            yield Violation(args_path(serving), f"--gpu-memory-utilization {value} exceeds the "
-                                                f"{ctx.gpu_memory_utilization_ceiling} ceiling")
+    for template, serving in vllm_pod_templates(obj):
+        args = engine_args(serving.spec)
+        value = args.number("gpu-memory-utilization")
+        if value is None:
+            continue
+        if not 0 < value <= GPU_MEMORY_UTILIZATION_MAX:
+            yield Violation(args_path(serving), f"--gpu-memory-utilization {value} is outside (0, 1]: vLLM refuses to "
+                                                "start", severity=Severity.HIGH)
+            continue
+        candidates = pinned_gpus(template) or vendor_gpus(serving.spec)
+        if not candidates:
+            continue
+        roomiest = max(candidates, key=lambda gpu: gpu.usable_bytes)
+        room = (1 - value) * roomiest.usable_bytes
+        if room < CUDA_CONTEXT_BYTES:
+            yield Violation(args_path(serving), f"--gpu-memory-utilization {value} leaves {format_gib(room)} of a "
+                                                f"{roomiest.type} outside vLLM's budget, less than the CUDA context "
+                                                f"of each worker ({format_gib(CUDA_CONTEXT_BYTES)})")
 
 
 def _rollout(obj: Manifest) -> tuple[str, Any, Any, tuple[str, ...]]:
