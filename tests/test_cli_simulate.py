@@ -20,6 +20,9 @@ PROD_TABLE = [
     "  | workload | minimum | maximum | rollout | drain | zone-loss |",
     "  |---|---|---|---|---|---|",
     "  | Deployment/llm-prod/llama-70b | ok | ok | ok | ok | ok |",
+    "  | Deployment/llm-prod/llama-70b-pd-decode | ok | ok | ok | ok | ok |",
+    "  | Deployment/llm-prod/llama-70b-pd-epp | ok | ok | ok | ok | ok |",
+    "  | Deployment/llm-prod/llama-70b-pd-prefill | ok | ok | ok | ok | ok |",
     "  | Deployment/llm-prod/llama-8b | ok | ok | ok | ok | ok |",
     "  | Deployment/llm-prod/qwen-7b | ok | ok | ok | ok | ok |",
     "  | LeaderWorkerSet/llm-prod/llama-405b | ok | ok | ok | ok | ok |",
@@ -42,7 +45,7 @@ def test_reference_stacks_simulate_ok_and_draw_deterministic_pictures(stacks: Pa
     assert code == 0
     lines = out.splitlines()
     start = lines.index(f"prod: ok (picture: {tmp_path / 'pictures' / 'prod.svg'})")
-    assert lines[start + 1:start + 7] == PROD_TABLE
+    assert lines[start + 1:start + 1 + len(PROD_TABLE)] == PROD_TABLE
     assert "  ok       scale-out NodePool/l4: 0 node(s) at rest, 1 at minimum scale, 2 at maximum scale (pool " \
            "maximum 3)" in lines
     first = {name: (tmp_path / "pictures" / f"{name}.svg").read_bytes() for name in ("dev", "staging", "prod")}

@@ -41,16 +41,16 @@ def test_text_diff_names_fields_gpus_cost_capacity_and_findings(trees: tuple[Pat
     code, out, _ = diff("--base", str(base), "--head", str(head), "prod")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "prod: 10 changed, 0 added, 0 removed"
+    assert lines[0] == "prod: 12 changed, 0 added, 0 removed"
     block = lines[lines.index("  ~ Deployment/llama-70b") + 1:lines.index("  ~ Deployment/llama-8b")]
     assert "      spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8" \
         in block
     assert "      spec.template.spec.containers[0].image: vllm/vllm-openai:v0.32.0 -> vllm/vllm-openai:v0.33.0" \
         in block
     assert "      spec.template.spec.containers[0].resources.limits.nvidia.com/gpu: 4 -> 8" in block
-    assert lines[lines.index("  GPUs (min-max):") + 1] == "    H100-80GB 42-54 -> 50-70"
+    assert lines[lines.index("  GPUs (min-max):") + 1] == "    H100-80GB 58-70 -> 66-86"
     assert lines[lines.index("  cost:") + 1] == \
-        "    $126,966-157,636 -> $153,674-203,539 per month (+45,902 at maximum)"
+        "    $172,869-203,539 -> $199,577-249,441 per month (+45,902 at maximum)"
     assert lines[lines.index("  services:") + 1] == (
         "    llama-70b: 4 x H100-80GB -> 8 x H100-80GB per replica, KV cache 451,344 -> 1,335,904 tokens")
     assert "  findings added:" not in lines and "  findings resolved:" not in lines  # the waiver moved with the image
@@ -66,10 +66,10 @@ def test_markdown_diff_is_a_sticky_comment_with_a_table_and_a_section_per_stack(
     code, out, _ = diff("--base", str(base), "--head", str(head), "-o", "markdown")
     assert code == 0
     assert out.startswith(f"{MARKER}\n### vllm-infra diff\n")
-    assert ("| prod | 10 changed, 0 added, 0 removed | H100-80GB 42-54 -&gt; 50-70 | $126,966-157,636 -&gt; "
-            "$153,674-203,539 per month (+45,902 at maximum) | +0 / -0 |") in out.splitlines()
+    assert ("| prod | 12 changed, 0 added, 0 removed | H100-80GB 58-70 -&gt; 66-86 | $172,869-203,539 -&gt; "
+            "$199,577-249,441 per month (+45,902 at maximum) | +0 / -0 |") in out.splitlines()
     assert "| dev | no object changes | unchanged | unchanged | +0 / -0 |" in out.splitlines()
-    assert "<details><summary><b>prod</b>: 10 changed, 0 added, 0 removed</summary>" in out
+    assert "<details><summary><b>prod</b>: 12 changed, 0 added, 0 removed</summary>" in out
     assert "  - `spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8`" \
         in out.splitlines()
     assert "<b>dev</b>" not in out  # nothing changed there: no section
@@ -80,7 +80,7 @@ def test_json_diff(trees: tuple[Path, Path]) -> None:
     code, out, _ = diff("--base", str(base), "--head", str(head), "prod", "-o", "json")
     document = json.loads(out)
     (prod,) = document["stacks"]
-    assert (code, prod["stack"], prod["gpus"]) == (0, "prod", {"H100-80GB": [[42, 54], [50, 70]]})
+    assert (code, prod["stack"], prod["gpus"]) == (0, "prod", {"H100-80GB": [[58, 70], [66, 86]]})
     changed = {c["kind"] + "/" + c["name"]: c for c in prod["objects"]}
     assert {"path": "spec.template.spec.containers[0].args[4]", "before": "--tensor-parallel-size=4",
             "after": "--tensor-parallel-size=8"} in changed["Deployment/llama-70b"]["fields"]
@@ -130,9 +130,9 @@ def test_default_base_is_the_merge_base_with_the_default_branch(tmp_path: Path, 
     canary_70b(repo / "stacks")
     monkeypatch.chdir(repo)
     code, out, _ = diff("prod")
-    assert (code, out.splitlines()[0]) == (0, "prod: 10 changed, 0 added, 0 removed")
+    assert (code, out.splitlines()[0]) == (0, "prod: 12 changed, 0 added, 0 removed")
     git(repo, "commit", "-qam", "70b on TP 8")
-    assert diff("--base", "main", "--head", "HEAD", "prod")[1].splitlines()[0] == "prod: 10 changed, 0 added, 0 removed"
+    assert diff("--base", "main", "--head", "HEAD", "prod")[1].splitlines()[0] == "prod: 12 changed, 0 added, 0 removed"
     assert diff("--base", "HEAD", "prod")[1] == "prod: no object changes\n"
 
 

@@ -68,9 +68,9 @@ def test_each_stack_and_overlay_builds_with_kubectl_kustomize(stacks: dict[str, 
 
 def test_per_environment_shape(stacks: dict[str, SynthesizedStack]) -> None:
     """dev: small GPUs, one replica, no PDB, scale-to-zero; prod: H100s, tensor parallel with KEDA on queue
-    depth, a multi-node model, >= 2 replicas, PDBs."""
+    depth, a multi-node model, a prefill/decode pair, >= 2 replicas of everything that serves, PDBs."""
     dev = [s.resolved for s in load_stack(stacks["dev"].source).services]
-    prod = [s.resolved for s in load_stack(stacks["prod"].source).services]
+    prod = [unit.resolved for s in load_stack(stacks["prod"].source).services for unit in s.units]
     assert all(s.gpu.memory_gib < 40 and s.max_scale == 1 for s in dev)
     assert not any(obj["kind"] == "PodDisruptionBudget" for obj in stacks["dev"].objects)
     assert any(s.min_scale == 0 for s in dev)
@@ -80,7 +80,9 @@ def test_per_environment_shape(stacks: dict[str, SynthesizedStack]) -> None:
                and s.autoscaling.metric == "queue-depth" for s in keda if s.autoscaling)
     assert any(s.spec.parallelism.nodes > 1 for s in prod)
     kinds = {obj["kind"] for obj in stacks["prod"].objects}
-    assert {"ScaledObject", "LeaderWorkerSet", "HorizontalPodAutoscaler", "InferencePool", "HTTPRoute"} <= kinds
+    assert {"ScaledObject", "LeaderWorkerSet", "HorizontalPodAutoscaler", "InferencePool", "HTTPRoute",
+            "InferenceObjective"} <= kinds
+    assert {s.spec.role for s in prod} == {None, "prefill", "decode"}
 
 
 def test_yaml_files_parse_as_yaml_1_1_to_the_same_objects(stacks: dict[str, SynthesizedStack]) -> None:

@@ -31,7 +31,8 @@ def test_promotion_pins_the_services_both_stacks_run_and_keeps_the_file_as_writt
     code, out, _ = promote(stacks, "--from", "staging", "--to", "prod")
     assert code == 0
     lines = out.splitlines()
-    assert lines[:4] == ["prod: llama-405b: not in the source stack, left as it is",
+    assert lines[:5] == ["prod: llama-405b: not in the source stack, left as it is",
+                         "prod: llama-70b-pd: not in the source stack, left as it is",
                          "prod: llama-8b: image.tag, image.unpinned_reason",
                          "prod: qwen-7b: image.tag, image.unpinned_reason",
                          "prod: llama-70b: image.tag, image.unpinned_reason"]
@@ -48,14 +49,16 @@ def test_promotion_pins_the_services_both_stacks_run_and_keeps_the_file_as_writt
     assert by_name["llama-405b"].image.tag == "v0.32.0"  # staging does not run it: left where it was
     assert promote(stacks, "--from", "staging", "--to", "prod")[1] == (
         "prod: llama-405b: not in the source stack, left as it is\n"
+        "prod: llama-70b-pd: not in the source stack, left as it is\n"
         "prod: already runs what staging runs; nothing to do\n")
 
 
 def test_promoting_every_service_to_one_image_changes_the_defaults(stacks: Path) -> None:
     code, out, _ = promote(stacks, "--from", "prod", "--to", "staging")
     assert code == 0
-    assert out.splitlines()[:2] == ["staging: llama-405b: not in the target stack, not promoted (add it there by hand)",
-                                    "staging: defaults: image.tag, image.unpinned_reason"]
+    assert out.splitlines()[:3] == ["staging: llama-405b: not in the target stack, not promoted (add it there by hand)",
+                                    "staging: llama-70b-pd: not in the target stack, not promoted (add it there by "
+                                    "hand)", "staging: defaults: image.tag, image.unpinned_reason"]
     staging = load_stack(stacks / "Pulumi.staging.yaml")
     assert {s.image.tag for s in staging.services} == {"v0.32.0"}
     assert "        image:" not in (stacks / "Pulumi.staging.yaml").read_text()  # no per-service overrides

@@ -145,9 +145,10 @@ def test_fleet_outputs_and_namespace_dependency(monkeypatch: pytest.MonkeyPatch)
     run(program, stack="prod", monkeypatch=monkeypatch)
     namespace, endpoints, max_gpus = captured["outputs"]
     assert namespace == "llm-prod"
-    assert endpoints == {name: f"http://{name}.llm-prod.svc.cluster.local:8000"
-                         for name in ("llama-8b", "qwen-7b", "llama-70b", "llama-405b")}
-    assert max_gpus == 6 * 1 + 2 * 1 + 4 * 4 + 2 * 16
+    assert endpoints == {**{name: f"http://{name}.llm-prod.svc.cluster.local:8000"
+                            for name in ("llama-8b", "qwen-7b", "llama-70b", "llama-405b")},
+                         "llama-70b-pd": "http://llama-70b-pd-decode.llm-prod.svc.cluster.local:8000"}
+    assert max_gpus == 6 * 1 + 2 * 1 + 4 * 4 + 2 * 16 + (2 * 4 + 2 * 4)  # the pair: prefill and decode roles
 
 
 def provider_inputs(recorder: Recorder) -> dict[str, Any]:

@@ -204,13 +204,13 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-NET-007", "a second model routed on / of the same Gateway", lambda o: add(o, {
         **copy.deepcopy(find(o, "HTTPRoute", "llama")), "metadata": {"name": "small", "namespace": "llm"}}),
      [("HTTPRoute/small", "spec.rules[0].matches[0]", "claims the same requests as HTTPRoute llama on Gateway "
-       "gateway/gw (PathPrefix /, overlapping hostnames): only one of them is used")]),
-    ("VI-NET-007", "a wildcard hostname over the other route's host", lambda o: (
-        find(o, "HTTPRoute", "llama")["spec"].update(hostnames=["llm.example.com"]),
+       "gateway/gw (PathPrefix /, equally specific hostnames): only one of them is used")]),
+    ("VI-NET-007", "the same wildcard hostname on both routes", lambda o: (
+        find(o, "HTTPRoute", "llama")["spec"].update(hostnames=["*.example.com", "llm.example.com"]),
         add(o, {**copy.deepcopy(find(o, "HTTPRoute", "llama")), "metadata": {"name": "small", "namespace": "llm"}}),
         find(o, "HTTPRoute", "small")["spec"].update(hostnames=["*.example.com"])),
      [("HTTPRoute/small", "spec.rules[0].matches[0]", "claims the same requests as HTTPRoute llama on Gateway "
-       "gateway/gw (PathPrefix /, overlapping hostnames): only one of them is used")]),
+       "gateway/gw (PathPrefix /, equally specific hostnames): only one of them is used")]),
     ("VI-NET-006", "route to a missing pool", lambda o: find(o, "HTTPRoute", "llama")["spec"]["rules"][0][
         "backendRefs"][0].update(name="llama-pool"),
      [("HTTPRoute/llama", "spec.rules[0].backendRefs[0]", "backendRef InferencePool/llama-pool is not in the "
@@ -676,7 +676,10 @@ def test_simulated_mutation_is_caught(rule_id: str, case: str, mutate: Mutation,
 
 
 def test_every_rule_has_a_mutation_test() -> None:
+    from tests.test_disaggregation import CASES as PD_CASES
+
     tested = {case[0] for case in CASES + LWS_CASES + CLUSTER_CASES} | {case[0] for case in INPUT_CASES} | \
+        {finding[0] for _name, _mutation, expected in PD_CASES for finding in expected} | \
         {"VI-YAML-001", STALE_WAIVER.id}  # VI-WVR-001: test_a_waiver_that_covers_nothing_is_itself_a_finding
     assert sorted(set(RULES) - tested) == []
 
@@ -708,8 +711,9 @@ def test_rule_metadata_is_complete() -> None:
         assert not rule.title.endswith(".") and rule.remediation.endswith("."), rule.id
 
 
-def test_gpu_specific_rules_are_the_catalogs_twenty_three_and_the_sizing_gap() -> None:
-    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted(["VI-NET-006", "VI-CAP-002",
+def test_gpu_specific_rules_are_the_catalogs_twenty_three_the_sizing_gap_and_disaggregation() -> None:
+    assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted([
+        "VI-NET-006", "VI-CAP-002", "VI-PD-001", "VI-PD-002", "VI-PD-003",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
         "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002",
@@ -968,3 +972,17 @@ def test_a_quantized_checkpoint_is_sized_in_its_own_format_without_the_flag() ->
     assert findings(objects, "VI-CAP-001") == findings(objects, "VI-CAP-002") == []
     container(objects)["args"].append("--quantization=awq_marlin")  # a kernel of the same format
     assert findings(objects, "VI-CAP-001") == []
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    (["llm.example.com"], ["*.example.com"]), ([], ["small.example.com"]), (["a.example.com"], ["b.example.com"])],
+    ids=["exact-over-wildcard", "hostname-over-catch-all", "disjoint"])
+def test_routes_of_different_specificity_do_not_compete(first: list[str], second: list[str]) -> None:
+    """The Gateway gives a request to the route with the most specific matching hostname: an exact
+    name over a wildcard, any name over none; both routes keep serving."""
+    objects = good_objects()
+    find(objects, "HTTPRoute", "llama")["spec"]["hostnames"] = first
+    add(objects, {**copy.deepcopy(find(objects, "HTTPRoute", "llama")),
+                  "metadata": {"name": "small", "namespace": "llm"}})
+    find(objects, "HTTPRoute", "small")["spec"]["hostnames"] = second
+    assert findings(objects, "VI-NET-007") == []

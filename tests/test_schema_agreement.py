@@ -18,7 +18,7 @@ from vllm_infra.outputs.synth import synthesize
 VALIDATOR = SchemaValidator("1.33")
 CORPUS = [obj for stack in synthesize(STACKS_DIR) for obj in stack.objects
           if "/" not in obj["apiVersion"] or obj["apiVersion"].split("/")[0] in
-          ("apps", "policy", "autoscaling", "networking.k8s.io")]
+          ("apps", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io")]
 
 
 def reference_valid(obj: dict[str, Any]) -> bool:
@@ -32,7 +32,7 @@ def reference_valid(obj: dict[str, Any]) -> bool:
 def test_corpus_covers_every_core_kind_we_render() -> None:
     assert {o["kind"] for o in CORPUS} == {"Namespace", "ServiceAccount", "Service", "Deployment",
                                            "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy",
-                                           "PersistentVolumeClaim"}
+                                           "PersistentVolumeClaim", "ConfigMap", "Role", "RoleBinding"}
 
 
 @pytest.mark.parametrize("obj", CORPUS, ids=lambda o: f"{o['kind']}/{o['metadata']['name']}")

@@ -3,7 +3,7 @@
 Run ``python tools/vendor_crds.py DIR [DIR...]`` from the repository root, where each DIR holds upstream CRD YAML
 files and a ``README.md`` table naming the upstream repository, path and commit of each file (the layout of
 ``../shared/crds``). Only ``spec.versions[].schema.openAPIV3Schema`` of served versions is kept; the provenance
-file lists every DIR's records.
+file keeps the records of schemas vendored before and replaces those of the files written again.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def vendor(source: Path) -> list[dict[str, Any]]:
 
 if __name__ == "__main__":
     found = [record for source in sys.argv[1:] for record in vendor(Path(source))]
-    PROVENANCE_FILE.write_text(json.dumps(sorted(found, key=lambda r: r["file"]), indent=2, sort_keys=True) + "\n")
+    kept = {record["file"]: record for record in json.loads(PROVENANCE_FILE.read_text())} \
+        if PROVENANCE_FILE.is_file() else {}
+    kept.update({record["file"]: record for record in found})
+    PROVENANCE_FILE.write_text(json.dumps(sorted(kept.values(), key=lambda r: r["file"]), indent=2,
+                                          sort_keys=True) + "\n")
     for record in found:
         print(f"{record['file']}: {record['kind']} {record['versions']} from {record.get('repository', '?')}")

@@ -40,7 +40,22 @@ def image_build(repository: str) -> ImageBuild | None:
     return next((build for pattern, build in IMAGE_BUILDS if pattern.search(lowered)), None)
 
 
-VLLM_SETTINGS = frozenset({"VLLM_PORT", "VLLM_DP_MASTER_PORT", "VLLM_NIXL_SIDE_CHANNEL_PORT"})
+NIXL_SIDE_CHANNEL_HOST_ENV = "VLLM_NIXL_SIDE_CHANNEL_HOST"
+NIXL_SIDE_CHANNEL_PORT_ENV = "VLLM_NIXL_SIDE_CHANNEL_PORT"
+NIXL_SIDE_CHANNEL_PORT = 5600
+"""Where a NixlConnector engine publishes its KV cache's address to its peers: llm-d's port, and
+vLLM's default in 0.20 (0.11 defaulted to 5557; vllm/envs.py)."""
+NIXL_SIDE_CHANNEL_HOST_DEFAULT = "localhost"
+"""What vLLM publishes as its side-channel host when ``VLLM_NIXL_SIDE_CHANNEL_HOST`` is unset: no
+other pod can reach it."""
+UCX_TRANSPORTS_ENV = "UCX_TLS"
+UCX_RDMA_TRANSPORTS = frozenset({"rc", "rc_v", "rc_x", "rc_mlx5", "ud", "ud_v", "ud_x", "ud_mlx5", "dc", "dc_x",
+                                 "dc_mlx5", "ib"})
+"""UCX transports over InfiniBand/RoCE: they need an RDMA device in the container."""
+NIXL_CONNECTOR = "NixlConnector"
+KV_ROLES = ("kv_producer", "kv_consumer", "kv_both")
+"""``kv_role`` values vLLM accepts (vllm/config/kv_transfer.py); a connector without one is refused."""
+VLLM_SETTINGS = frozenset({"VLLM_PORT", "VLLM_DP_MASTER_PORT", NIXL_SIDE_CHANNEL_PORT_ENV})
 """Settings vLLM reads from the environment (vllm/envs.py) with a name a Service's injected
 variables can take (``<NAME>_PORT``): each is parsed as an integer, so a Service named ``vllm``
 (``VLLM_PORT=tcp://10.0.0.1:8000``) stops vLLM at start."""
@@ -106,6 +121,14 @@ HYBRID_KV_SINCE = VllmVersion(0, 10, 0)
 """From 0.10.0 (read in 0.10.0, 0.11.0 and 0.20.x; 0.9 not checked) the hybrid KV-cache manager
 keeps only the window of sliding-window and chunked-attention layers, unless a KV connector or KV
 events are configured (then every layer keeps every token)."""
+NIXL_SINCE = VllmVersion(0, 10, 0)
+"""The first release read with the NixlConnector (vllm/distributed/kv_transfer/.../nixl_connector.py;
+0.9 not checked)."""
+NIXL_EITHER_TP_SINCE = VllmVersion(0, 19, 1)
+"""NIXL transfers between different TP sizes when one divides the other: 0.10.0 and 0.11.0 refuse
+a decode TP below the prefill TP ("Decode TP cannot be smaller than prefill TP"), 0.19.1 reads the
+ratio either way (releases between not checked: treated as refusing)."""
+
 HYBRID_KV_OFF_FLAGS = ("kv-transfer-config", "kv-events-config", "disable-hybrid-kv-cache-manager")
 """Engine flags that turn the hybrid KV-cache manager off (a KV connector, KV events, or by hand)."""
 CHUNKED_LOCAL_FULL_KV_SINCE = VllmVersion(0, 11, 0)

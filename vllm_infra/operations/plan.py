@@ -121,6 +121,6 @@ def plan_service(spec: VllmServiceSpec, prices: Mapping[GpuType, float]) -> Serv
 
 
 def plan_fleet(fleet: FleetSpec, prices: Mapping[GpuType, float] | None = None) -> list[ServicePlan]:
-    """Plan rows of every service of a fleet."""
+    """Plan rows of every service of a fleet (one per role of a disaggregated service)."""
     table = {**default_prices(), **(prices or {})}
-    return [plan_service(service, table) for service in fleet.services]
+    return [plan_service(unit, table) for service in fleet.services for unit in service.units]

@@ -15,6 +15,7 @@ from vllm_infra.catalog.vllm_releases import metric_for, release_catalog
 from vllm_infra.render.pod import engine_args
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.paths import format_path
 
 _REPIN = "upgrade-check: the digest of the pinned release does not apply to the target"
@@ -46,13 +47,13 @@ def upgrade_fleet(fleet: FleetSpec, target: VllmVersion) -> list[ServiceUpgrade]
 
 
 def _upgrade(fleet: FleetSpec, data: dict[str, Any], index: int, target: VllmVersion) -> ServiceUpgrade:
-    before = fleet.services[index].resolved
-    name, pinned = before.spec.name, before.vllm_version
+    before = _decoding(fleet.services[index])
+    name, pinned = fleet.services[index].name, before.vllm_version
     if pinned == target:
         return ServiceUpgrade(name, str(pinned), str(target))
     moved, image_notes = _move_image(data, index, target)
     try:
-        after = FleetSpec.model_validate(moved).services[index].resolved
+        after = _decoding(FleetSpec.model_validate(moved).services[index])
     except ValidationError as error:
         breaks = [f"{format_path(tuple(detail['loc'])[2:])}: {detail['msg']}" for detail in error.errors()
                   if tuple(detail["loc"])[:2] == ("services", index)]
@@ -60,6 +61,11 @@ def _upgrade(fleet: FleetSpec, data: dict[str, Any], index: int, target: VllmVer
     changes = [*image_notes, *_flag_changes(before, after), *_metric_changes(before, after),
                *_default_changes(before, pinned, target)]
     return ServiceUpgrade(name, str(pinned), str(target), [], changes, (_kv_tokens(before), _kv_tokens(after)))
+
+
+def _decoding(spec: VllmServiceSpec) -> ResolvedService:
+    """The pods whose KV cache and flags the upgrade reports: the service's, or its decode role's."""
+    return spec.units[-1].resolved
 
 
 def _kv_tokens(service: ResolvedService) -> int | None:

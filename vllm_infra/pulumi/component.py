@@ -40,10 +40,11 @@ def child_options(spec: VllmServiceSpec, obj: Manifest, parent: pulumi.Resource)
     from ``pulumi up`` when an autoscaler owns it, and waits as long as the model may load."""
     if obj["kind"] not in SERVING_KINDS:
         return pulumi.ResourceOptions(parent=parent)
-    budget = f"{spec.resolved.await_budget}s"
+    unit = next((unit for unit in spec.units if unit.name == obj["metadata"]["name"]), spec)
+    budget = f"{unit.resolved.await_budget}s"
     return pulumi.ResourceOptions(
         parent=parent,
-        ignore_changes=["spec.replicas"] if spec.autoscaling else None,
+        ignore_changes=["spec.replicas"] if unit.autoscaling else None,
         custom_timeouts=pulumi.CustomTimeouts(create=budget, update=budget),
     )
 
@@ -75,17 +76,17 @@ class VllmService(pulumi.ComponentResource):
             role: kubernetes_resource(f"{name}-{role}", obj, child_options(spec, obj, self))
             for role, obj in zip(_roles(objects), objects, strict=True)
         }
-        resolved = spec.resolved
-        per_replica = resolved.gpus_per_replica
+        units = [unit.resolved for unit in spec.units]
+        entry = spec.units[-1]  # the decode role of a disaggregated service answers requests
         self.namespace = pulumi.Output.from_input(args.namespace)
-        self.service_name = pulumi.Output.from_input(spec.name)
+        self.service_name = pulumi.Output.from_input(entry.name)
         self.url = pulumi.Output.from_input(
-            f"http://{spec.name}.{args.namespace}.svc.cluster.local:{spec.service.port}")
-        self.gpus_per_replica = pulumi.Output.from_input(per_replica)
-        self.max_gpus = pulumi.Output.from_input(per_replica * resolved.max_scale)
+            f"http://{entry.name}.{args.namespace}.svc.cluster.local:{spec.service.port}")
+        self.gpus_per_replica = pulumi.Output.from_input(sum(unit.gpus_per_replica for unit in units))
+        self.max_gpus = pulumi.Output.from_input(sum(unit.gpus_per_replica * unit.max_scale for unit in units))
         self.register_outputs({"namespace": self.namespace, "service_name": self.service_name, "url": self.url,
                                "gpus_per_replica": self.gpus_per_replica, "max_gpus": self.max_gpus,
-                               "selector": selector_labels(resolved)})
+                               "selector": selector_labels(entry.resolved)})
 
 
 class VllmFleet(pulumi.ComponentResource):

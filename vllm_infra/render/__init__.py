@@ -15,10 +15,12 @@ from vllm_infra.render.labels import ENVIRONMENT_LABEL
 from vllm_infra.render.network import network_policy
 from vllm_infra.render.observability import service_monitor
 from vllm_infra.render.patches import PatchError, apply_patches
+from vllm_infra.render.router import router_objects
 from vllm_infra.render.routing import http_route, inference_pool
 from vllm_infra.render.service import cluster_service, model_cache_claim, service_account
 from vllm_infra.render.workload import workload
 from vllm_infra.spec.fleet import FleetSpec
+from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.kubernetes import (
     LWS_LEADER_INDEX,
@@ -34,11 +36,11 @@ from vllm_infra.vocabulary.progress import Advance, ignore
 __all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_namespace", "render_service"]
 
 
-def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
-    """Every object of one model server, patches applied, in apply order."""
-    service = spec.resolved
+def _serving_objects(service: ResolvedService, context: RenderContext) -> list[Manifest]:
+    """The objects of one set of serving pods: identity, storage, Service, workload, disruption
+    budget, autoscaler, monitor and NetworkPolicy."""
     runner = workload(service, context)
-    multi_node = spec.parallelism.nodes > 1
+    multi_node = service.spec.parallelism.nodes > 1
     candidates = [
         service_account(service, context),
         model_cache_claim(service, context),
@@ -47,10 +49,22 @@ def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manife
         disruption_budget(service, context),
         autoscaler(service, context, runner),
         service_monitor(service, context),
-        network_policy(service, context, {LWS_NAME_LABEL: spec.name} if multi_node else None),
-        inference_pool(service, context),
-        http_route(service, context),
+        network_policy(service, context, {LWS_NAME_LABEL: service.name} if multi_node else None),
     ]
+    return [obj for obj in candidates if obj is not None]
+
+
+def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
+    """Every object of one model server, patches applied, in apply order: for a disaggregated
+    service, both roles' objects, the pool over them and its endpoint picker."""
+    service = spec.resolved
+    candidates: list[Manifest | None]
+    if spec.disaggregation is not None:
+        candidates = [obj for unit in spec.units for obj in _serving_objects(unit.resolved, context)]
+        candidates += router_objects(service, context)
+    else:
+        candidates = [*_serving_objects(service, context), inference_pool(service, context)]
+    candidates.append(http_route(service, context))
     objects = [annotated(obj) for obj in candidates if obj is not None]
     return sorted(apply_patches(service, objects), key=object_sort_key)
 

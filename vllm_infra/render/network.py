@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from vllm_infra.render.context import RenderContext
+from vllm_infra.render.disaggregation import pair_peers
 from vllm_infra.render.labels import metadata, selector_labels
 from vllm_infra.render.pod import PORT_NAME
 from vllm_infra.spec.resolved import ResolvedService
@@ -21,7 +22,9 @@ def _from_namespaces(names: list[str]) -> list[dict[str, Any]]:
 def network_policy(service: ResolvedService, context: RenderContext,
                    group_peers: dict[str, str] | None = None) -> dict[str, Any] | None:
     """NetworkPolicy for the service's pods; ``group_peers`` selects pods of the same multi-node
-    group, which talk to each other on any port (Ray, NCCL)."""
+    group, which talk to each other on any port (Ray, NCCL); the roles of a disaggregated service
+    reach each other on any port too (the sidecar's prefill request, NIXL's side channel and the
+    transfer ports UCX picks)."""
     policy = service.spec.network_policy
     if not policy.enabled:
         return None
@@ -38,10 +41,11 @@ def network_policy(service: ResolvedService, context: RenderContext,
     }]
     if not service.spec.storage.model_cache.offline:
         egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
-    if group_peers:
-        peer = [{"podSelector": {"matchLabels": group_peers}}]
-        ingress.append({"from": peer})
-        egress.append({"to": peer})
+    for peers in (group_peers, pair_peers(service)):
+        if peers:
+            peer = [{"podSelector": {"matchLabels": peers}}]
+            ingress.append({"from": peer})
+            egress.append({"to": peer})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -9,7 +9,15 @@ from typing import Any
 
 from vllm_infra.catalog.vllm_releases import accepts, native_multi_node
 from vllm_infra.render.context import RenderContext
+from vllm_infra.render.disaggregation import (
+    kv_transfer_config,
+    pair_labels,
+    routing_sidecar,
+    side_channel_env,
+    side_channel_ports,
+)
 from vllm_infra.render.labels import ROLE_LABEL, common_labels
+from vllm_infra.spec.disaggregation import PdRole
 from vllm_infra.spec.environment import API_KEY_ENV, CACHE_PATH, HF_TOKEN_DIR, TMP_PATH, managed_env
 from vllm_infra.spec.model import Dtype, KvCacheDtype
 from vllm_infra.spec.resolved import STARTUP_PROBE_PERIOD, ResolvedService
@@ -26,6 +34,7 @@ from vllm_infra.vocabulary.units import format_bytes, parse_quantity
 
 CONTAINER_NAME = "vllm"
 PORT_NAME = "http"
+VLLM_PORT_NAME = "vllm"
 HEALTH_PATH = "/health"
 METRICS_PATH = "/metrics"
 SHM_PATH = "/dev/shm"
@@ -54,7 +63,7 @@ def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> lis
         model.id,
         f"--revision={model.revision}",
         f"--served-model-name={model.name_served}",
-        f"--port={service.spec.service.port}",
+        f"--port={service.vllm_port}",
         f"--tensor-parallel-size={par.tensor}",
         f"--pipeline-parallel-size={par.pipeline}",
         f"--gpu-memory-utilization={model.gpu_memory_utilization}",
@@ -74,6 +83,8 @@ def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> lis
         args += _multi_node_args(service, role)
     if accepts(service.vllm_version, "--shutdown-timeout"):
         args.append(f"--shutdown-timeout={service.spec.lifecycle.drain.request_timeout}")
+    if service.spec.role is not None:
+        args.append(f"--kv-transfer-config={kv_transfer_config()}")
     for flag, value in sorted(model.extra_args.items()):
         if value is True:
             args.append(f"--{flag}")
@@ -124,6 +135,7 @@ def _env(service: ResolvedService, role: PodRole) -> list[dict[str, Any]]:
     if role == PodRole.WORKER and native_multi_node(service.vllm_version):
         env.append({"name": NODE_RANK_ENV, "valueFrom": {"fieldRef": {
             "fieldPath": f"metadata.labels['{LWS_WORKER_INDEX_LABEL}']"}}})
+    env += side_channel_env(service)
     return sorted(env, key=lambda item: item["name"])
 
 
@@ -179,18 +191,24 @@ def _resources(service: ResolvedService) -> dict[str, Any]:
     return {"requests": requests, "limits": limits}
 
 
-def _probe(period: int, timeout: int, failures: int) -> dict[str, Any]:
-    return {"httpGet": {"path": HEALTH_PATH, "port": PORT_NAME}, "periodSeconds": period,
+def vllm_port_name(service: ResolvedService) -> str:
+    """The name of vLLM's own port: ``http`` (the Service's), or ``vllm`` behind a routing sidecar."""
+    return VLLM_PORT_NAME if service.vllm_port != service.spec.service.port else PORT_NAME
+
+
+def _probe(port: str, period: int, timeout: int, failures: int) -> dict[str, Any]:
+    return {"httpGet": {"path": HEALTH_PATH, "port": port}, "periodSeconds": period,
             "timeoutSeconds": timeout, "failureThreshold": failures}
 
 
 def _probes(service: ResolvedService) -> dict[str, Any]:
-    life = service.spec.lifecycle
+    """vLLM's own /health (never a sidecar's, which answers for itself)."""
+    life, port = service.spec.lifecycle, vllm_port_name(service)
     return {
-        "startupProbe": _probe(STARTUP_PROBE_PERIOD, 5, service.startup_probe_failures),
-        "readinessProbe": _probe(life.readiness.period_seconds, life.readiness.timeout_seconds,
+        "startupProbe": _probe(port, STARTUP_PROBE_PERIOD, 5, service.startup_probe_failures),
+        "readinessProbe": _probe(port, life.readiness.period_seconds, life.readiness.timeout_seconds,
                                  life.readiness.failure_threshold),
-        "livenessProbe": _probe(life.liveness.period_seconds, life.liveness.timeout_seconds,
+        "livenessProbe": _probe(port, life.liveness.period_seconds, life.liveness.timeout_seconds,
                                 life.liveness.failure_threshold),
     }
 
@@ -213,7 +231,8 @@ def container(service: ResolvedService, role: PodRole) -> dict[str, Any]:
         "volumeMounts": _mounts(service),
     }
     if role != PodRole.WORKER:
-        spec["ports"] = [{"name": PORT_NAME, "containerPort": service.spec.service.port, "protocol": "TCP"}]
+        spec["ports"] = [{"name": vllm_port_name(service), "containerPort": service.vllm_port, "protocol": "TCP"},
+                         *side_channel_ports(service)]
         spec.update(_probes(service))
     delay = service.spec.lifecycle.drain.endpoint_delay
     if delay:
@@ -276,12 +295,12 @@ def _spread(service: ResolvedService, selector: dict[str, str]) -> list[dict[str
 def pod_template(service: ResolvedService, context: RenderContext, selector: dict[str, str],
                  role: PodRole) -> dict[str, Any]:
     """``spec.template`` (or an LWS leader/worker template) for one pod role."""
-    labels = common_labels(service, context)
+    labels = {**common_labels(service, context), **pair_labels(service)}
     if role != PodRole.SERVER:
         labels[ROLE_LABEL] = role.value
     meta: dict[str, Any] = {"labels": labels}
     if service.spec.metrics.scrape_annotations and role != PodRole.WORKER:
-        meta["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(service.spec.service.port),
+        meta["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(service.vllm_port),
                                "prometheus.io/path": METRICS_PATH}
     sec = service.spec.security
     pod: dict[str, Any] = {
@@ -296,6 +315,8 @@ def pod_template(service: ResolvedService, context: RenderContext, selector: dic
         "containers": [container(service, role)],
         "volumes": _volumes(service),
     }
+    if role != PodRole.WORKER and service.spec.role == PdRole.DECODE:
+        pod["initContainers"] = [routing_sidecar(service)]
     spread = _spread(service, selector)
     if spread:
         pod["topologySpreadConstraints"] = spread

@@ -49,8 +49,9 @@ def http_route(service: ResolvedService, context: RenderContext) -> dict[str, An
         parent["namespace"] = routing.gateway.namespace
     if routing.gateway.section_name:
         parent["sectionName"] = routing.gateway.section_name
+    pooled = routing.inference_pool or service.spec.disaggregation is not None
     backend: dict[str, Any] = {"group": INFERENCE_GROUP, "kind": "InferencePool", "name": service.name} \
-        if routing.inference_pool else {"name": service.name, "port": service.spec.service.port}
+        if pooled else {"name": service.name, "port": service.spec.service.port}
     spec: dict[str, Any] = {
         "parentRefs": [parent],
         "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": routing.path_prefix}}],

@@ -36,10 +36,16 @@ def cluster_service(service: ResolvedService, context: RenderContext,
         "spec": {
             "type": "ClusterIP",
             "selector": {**selector_labels(service), **(extra_selector or {})},
-            "ports": [{"name": PORT_NAME, "port": service.spec.service.port, "targetPort": PORT_NAME,
+            "ports": [{"name": PORT_NAME, "port": service.spec.service.port, "targetPort": _target_port(service),
                        "protocol": "TCP", "appProtocol": "http"}],
         },
     }
+
+
+def _target_port(service: ResolvedService) -> str | int:
+    """The API port by name, or by number on decode pods, where a native sidecar (an init container)
+    declares it."""
+    return service.spec.service.port if service.vllm_port != service.spec.service.port else PORT_NAME
 
 
 def model_cache_claim(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import MODEL_ANNOTATION, metadata, selector_labels
 from vllm_infra.render.pod import PodRole, pod_template
 from vllm_infra.spec.availability import RolloutStrategy
+from vllm_infra.spec.disaggregation import PdRole
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.vocabulary.kubernetes import (
     LWS_API_VERSION,
@@ -34,9 +35,14 @@ def workload_annotations(service: ResolvedService) -> dict[str, str]:
         key, value = waiver_annotation(TRUST_REMOTE_CODE_RULE, (trusted_code_subject(model.id, model.revision),),
                                        model.trust_remote_code_reason)
         annotations[key] = value
-    if service.spec.image.unpinned_reason:
-        key, value = waiver_annotation(IMAGE_PINNING_RULE, (service.spec.image.reference,),
-                                       service.spec.image.unpinned_reason)
+    unpinned = [(service.spec.image.reference, service.spec.image.unpinned_reason)]
+    if service.spec.role == PdRole.DECODE and service.spec.pair is not None:
+        router = service.spec.pair.router
+        unpinned.append((router.sidecar.reference(router.release), router.sidecar.unpinned_reason))
+    waived = [(image, reason) for image, reason in unpinned if reason]
+    if waived:
+        reasons = " ".join(dict.fromkeys(reason for _image, reason in waived if reason))
+        key, value = waiver_annotation(IMAGE_PINNING_RULE, tuple(image for image, _reason in waived), reasons)
         annotations[key] = value
     return annotations
 

@@ -9,7 +9,7 @@ from vllm_infra.capacity.memory import MemoryEstimate, sizing_gap
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
 from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
-from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.vllm import NIXL_EITHER_TP_SINCE, NIXL_SINCE, VllmVersion
 from vllm_infra.catalog.vllm_releases import FlagKind, accepts, catalog_unknown_flag, release_catalog
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
@@ -26,6 +26,52 @@ def service_problems(service: ResolvedService) -> list[Problem]:
     problems = [*_parallelism(service), *_accelerator(service), *_availability(service), *_storage(service),
                 *_env(service), *_lifecycle(service), *_engine_flags(service), *_host_memory(service)]
     return problems or _capacity(service)
+
+
+ROLE_SUFFIX_LENGTH = len("-prefill")
+MAX_SERVICE_NAME = 40
+"""Longest service name: object names derived from it (``-model-cache``, ``-epp``) stay below 63."""
+
+
+def disaggregation_problems(service: ResolvedService) -> list[Problem]:
+    """What a disaggregated service may not combine; its roles are checked as services of their own."""
+    spec, problems = service.spec, []
+    pd = spec.disaggregation
+    assert pd is not None
+    if service.vllm_version < NIXL_SINCE:
+        problems.append(Problem(("image",), f"disaggregation needs vLLM {NIXL_SINCE} or later (NixlConnector); the "
+                                f"image has {service.vllm_version}", str(service.vllm_version)))
+    if len(spec.name) + ROLE_SUFFIX_LENGTH > MAX_SERVICE_NAME:
+        problems.append(Problem(("name",), f"at most {MAX_SERVICE_NAME - ROLE_SUFFIX_LENGTH} characters with "
+                                f"disaggregation: its roles are named {spec.name}-prefill and {spec.name}-decode",
+                                spec.name))
+    if spec.autoscaling is not None:
+        problems.append(Problem(("autoscaling",), "each role scales on its own: set disaggregation.prefill.autoscaling "
+                                "and disaggregation.decode.autoscaling instead", None))
+    if spec.routing.inference_pool or spec.routing.endpoint_picker:
+        problems.append(Problem(("routing", "inference_pool"), "disaggregation renders its own InferencePool and "
+                                "endpoint picker: leave routing.inference_pool and routing.endpoint_picker unset",
+                                spec.routing.inference_pool))
+    if spec.patches:
+        problems.append(Problem(("patches",), "patches do not apply to a disaggregated service's objects; set what "
+                                "the roles need in disaggregation.prefill/decode", None))
+    for where, flags in ((("model", "extra_args"), spec.model.extra_args),
+                         (("disaggregation", "prefill", "extra_args"), pd.prefill.extra_args),
+                         (("disaggregation", "decode", "extra_args"), pd.decode.extra_args)):
+        if "kv-transfer-config" in flags:
+            problems.append(Problem((*where, "kv-transfer-config"), "disaggregation sets --kv-transfer-config for "
+                                    "both roles", flags["kv-transfer-config"]))
+    prefill = (pd.prefill.parallelism or spec.parallelism).tensor
+    decode = (pd.decode.parallelism or spec.parallelism).tensor
+    either_way = service.vllm_version >= NIXL_EITHER_TP_SINCE
+    bridged = max(prefill, decode) % min(prefill, decode) == 0 if either_way else decode % prefill == 0
+    if not bridged:
+        needs = "one must divide the other" if either_way else (
+            f"the decode TP must be a multiple of the prefill TP in vLLM {service.vllm_version} (from "
+            f"{NIXL_EITHER_TP_SINCE} either may be larger)")
+        problems.append(Problem(("disaggregation", "decode", "parallelism", "tensor"), f"NIXL cannot move the KV "
+                                f"cache from prefill TP {prefill} to decode TP {decode}: {needs}", decode))
+    return problems
 
 
 def _parallelism(service: ResolvedService) -> list[Problem]:

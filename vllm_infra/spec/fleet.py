@@ -13,7 +13,7 @@ from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.spec.delivery import DeliverySpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
-from vllm_infra.vocabulary.gateway import hostnames_overlap
+from vllm_infra.vocabulary.gateway import hostnames_compete
 from vllm_infra.vocabulary.profiles import DISRUPTION_BUDGET_RULE, PodSecurityLevel, policy_of
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile
 
@@ -145,16 +145,17 @@ class FleetSpec(SpecModel):
             raise_problems("FleetSpec", [Problem(("spare_gpus",), "derived from cluster when an inventory is "
                                                  "declared; remove one of them", dict(self.spare_gpus))])
         demand: dict[GpuType, int] = {}
-        for service in self.services:
-            resolved = ResolvedService(service)
-            demand[service.accelerator.type] = demand.get(service.accelerator.type, 0) + \
+        for unit in (unit for service in self.services for unit in service.units):
+            resolved = ResolvedService(unit)
+            demand[unit.accelerator.type] = demand.get(unit.accelerator.type, 0) + \
                 resolved.gpus_per_replica * resolved.max_scale
         services = []
         for service in self.services:
             if service.availability.rollout.spare_gpus is not None:
                 services.append(service)
                 continue
-            spare = max(0, self.cluster.gpus(service.accelerator.type) - demand[service.accelerator.type])
+            spare = min(max(0, self.cluster.gpus(unit.accelerator.type) - demand.get(unit.accelerator.type, 0))
+                        for unit in service.units)  # the scarcer GPU type of a pair's roles
             data = merge_defaults(service.model_dump(exclude_unset=True, by_alias=True),
                                   {"availability": {"rollout": {"spare_gpus": spare}}})
             services.append(VllmServiceSpec.model_validate(data))
@@ -176,19 +177,30 @@ class FleetSpec(SpecModel):
                 problems.append(Problem(("services", index, "image", "digest"), f"the {self.policy_profile} profile "
                                         f"pins images by digest ({IMAGE_PINNING_RULE}); set image.digest (or say why "
                                         "not in image.unpinned_reason), or policy_profile: dev", None))
-            if policy.applies(DISRUPTION_BUDGET_RULE) and not service.availability.disruption_budget.enabled:
-                problems.append(Problem(("services", index, "availability", "disruption_budget", "enabled"),
-                                        f"the {self.policy_profile} profile requires a PodDisruptionBudget "
-                                        f"({DISRUPTION_BUDGET_RULE})", False))
+            for unit in service.units if policy.applies(DISRUPTION_BUDGET_RULE) else ():
+                if not unit.resolved.disruption_budget_enabled:
+                    where = ("availability", "disruption_budget", "enabled") if unit is service else (
+                        "disaggregation", str(unit.role), "replicas")
+                    problems.append(Problem(("services", index, *where), f"the {self.policy_profile} profile requires "
+                                            f"a PodDisruptionBudget ({DISRUPTION_BUDGET_RULE})"
+                                            + ("" if unit is service else f" on {unit.name}"), False))
             if not service.network_policy.enabled:
                 problems.append(Problem(("services", index, "network_policy", "enabled"), "every profile requires a "
                                         "NetworkPolicy around vLLM pods (VI-NET-001)", False))
+            router = service.disaggregation.router if service.disaggregation else None
+            for component in ("endpoint_picker", "sidecar") if router and policy.requires_digests else ():
+                image = getattr(router, component)
+                if image.digest is None and image.unpinned_reason is None:
+                    problems.append(Problem(("services", index, "disaggregation", "router", component, "digest"),
+                                            f"the {self.policy_profile} profile pins images by digest "
+                                            f"({IMAGE_PINNING_RULE}); set its digest (or say why not in "
+                                            "unpinned_reason)", None))
         raise_problems("FleetSpec", problems)
         return self
 
     @model_validator(mode="after")
     def _routes_do_not_collide(self) -> FleetSpec:
-        """Two services routed through one Gateway listener on overlapping hostnames must not claim
+        """Two services routed through one Gateway listener on equally specific hostnames must not claim
         the same path prefix: the Gateway would send both models' requests to one of them (VI-NET-007)."""
         claimed: dict[tuple[str, str, str, str], list[tuple[int, list[str]]]] = {}
         problems = []
@@ -199,10 +211,10 @@ class FleetSpec(SpecModel):
             key = (routing.gateway.namespace or self.namespace.name, routing.gateway.name,
                    routing.gateway.section_name or "", routing.path_prefix)
             for other, hostnames in claimed.get(key, []):
-                if hostnames_overlap(routing.hostnames, hostnames):
+                if hostnames_compete(routing.hostnames, hostnames):
                     problems.append(Problem(("services", index, "routing", "path_prefix"), "services"
                                             f"[{other}] ({self.services[other].name}) already routes this path prefix "
-                                            f"on Gateway {key[0]}/{key[1]} for overlapping hostnames (VI-NET-007); "
+                                            f"on Gateway {key[0]}/{key[1]} for the same hostnames (VI-NET-007); "
                                             "give one of them its own routing.path_prefix or routing.hostnames",
                                             routing.path_prefix))
             claimed.setdefault(key, []).append((index, list(routing.hostnames)))
@@ -215,10 +227,15 @@ class FleetSpec(SpecModel):
         seen: dict[str, int] = {}
         problems = []
         for index, service in enumerate(services):
-            if service.name in seen:
-                first = seen[service.name]
-                problems.append(Problem((index, "name"), f"duplicate service name (also services[{first}])",
-                                        service.name))
-            seen.setdefault(service.name, index)
+            names = [service.name, *(unit.name for unit in service.units if unit is not service)]
+            if service.disaggregation is not None:
+                names.append(f"{service.name}-epp")
+            for name in names:
+                if name in seen:
+                    first = seen[name]
+                    problems.append(Problem((index, "name"), f"duplicate service name (also services[{first}])"
+                                            if name == service.name else f"{name}, a name this service renders, is "
+                                            f"also one of services[{first}]", service.name))
+                seen.setdefault(name, index)
         raise_problems("FleetSpec", problems)
         return services

@@ -14,7 +14,7 @@ from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
 from vllm_infra.catalog.quantization import effective_quantization
-from vllm_infra.catalog.vllm import VllmVersion
+from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
 from vllm_infra.spec.storage import CacheType
 from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, MIN_GRACE_PERIOD_SECONDS
@@ -36,6 +36,8 @@ STARTUP_PROBE_PERIOD = 10
 """Seconds between startup-probe checks; the failure threshold covers the startup budget."""
 GRACE_MARGIN_SECONDS = 15
 """Rendered grace period beyond preStop + the drain timeout."""
+DECODE_VLLM_PORT = 8200
+"""vLLM's port on decode pods, behind the routing sidecar (llm-d's convention)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,18 @@ class ResolvedService:
     def name(self) -> str:
         """The service name (every object's name)."""
         return self.spec.name
+
+    @property
+    def pair_name(self) -> str | None:
+        """The disaggregated service this role belongs to (None for a service that is not a role)."""
+        role = self.spec.role
+        return self.spec.name.removesuffix(f"-{role.value}") if role else None
+
+    @property
+    def vllm_port(self) -> int:
+        """Where vLLM listens: the Service port, except on decode pods, where the routing sidecar
+        takes it and forwards to vLLM."""
+        return DECODE_VLLM_PORT if self.spec.role == "decode" else self.spec.service.port
 
     @property
     def gpu(self) -> GpuModel:
@@ -105,7 +119,8 @@ class ResolvedService:
             max_num_batched_tokens=_integer(extra.get("max-num-batched-tokens")),
             kv_cache_memory_bytes=_integer(extra.get("kv-cache-memory-bytes")),
             block_size=_integer(extra.get("block-size")) or DEFAULT_BLOCK_SIZE,
-            enforce_eager=extra.get("enforce-eager") is True)
+            enforce_eager=extra.get("enforce-eager") is True,
+            hybrid_kv=self.spec.role is None and not any(extra.get(flag) for flag in HYBRID_KV_OFF_FLAGS))
 
     @cached_property
     def memory_estimate(self) -> MemoryEstimate | None:
@@ -171,7 +186,8 @@ class ResolvedService:
         if arch is None:
             return DEFAULT_STARTUP_SECONDS
         return startup_seconds(arch, dtype=model.dtype.value,
-                               quantization=model.quantization.value if model.quantization else None,
+                               quantization=effective_quantization(
+                                   model.quantization.value if model.quantization else None, arch.quantization),
                                gpus=self.gpus_per_replica, downloads=not self.spec.storage.model_cache.offline)
 
     @property

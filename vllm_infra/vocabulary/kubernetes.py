@@ -168,11 +168,21 @@ ZONE_TOPOLOGY = "topology.kubernetes.io/zone"
 INT32_MAX = 2**31 - 1
 """Upper bound of the API's int32 fields (replicas, probe timings, ports...)."""
 
+PD_ROLE_LABEL = "llm-d.ai/role"
+"""The role of a pod in a prefill/decode pair (``prefill``, ``decode``), which llm-d's endpoint
+picker filters on (``prefill-filter``, ``decode-filter``)."""
+PD_MODEL_LABEL = "llm-d.ai/model"
+"""The model both roles of an llm-d pair serve (its charts' label)."""
+POOL_LABEL = "vllm-infra.io/pool"
+"""The InferencePool a pod serves in: both roles of a disaggregated service carry it."""
+
 KIND_ORDER: dict[str, int] = {
     kind: rank
     for rank, kind in enumerate((
         "Namespace",
         "ServiceAccount",
+        "Role",
+        "RoleBinding",
         "Secret",
         "ConfigMap",
         "PersistentVolumeClaim",
@@ -187,6 +197,7 @@ KIND_ORDER: dict[str, int] = {
         "PodMonitor",
         "NetworkPolicy",
         "InferencePool",
+        "InferenceObjective",
         "HTTPRoute",
     ))
 }

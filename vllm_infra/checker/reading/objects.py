@@ -44,16 +44,21 @@ def as_list(value: Any) -> list[Any]:
 def labels_match(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """LabelSelector (matchLabels + matchExpressions) or plain map selector against labels.
     An empty or missing selector matches nothing here: rules treat it as a defect."""
-    if not selector:
+    if not isinstance(selector, Mapping) or not selector:
         return False
     if "matchLabels" not in selector and "matchExpressions" not in selector:
         return all(labels.get(k) == v for k, v in selector.items())
-    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+    exact, expressions = selector.get("matchLabels") or {}, selector.get("matchExpressions") or []
+    if not isinstance(exact, Mapping) or not isinstance(expressions, list) or not (exact or expressions):
+        return False  # malformed selectors select nothing; the schema rules report them
+    if any(labels.get(k) != v for k, v in exact.items()):
         return False
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    for expr in expressions:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op, values = expr.get("key"), expr.get("operator"), as_list(expr.get("values"))
+        if not isinstance(key, str):
+            return False
         present = key in labels
         if (op == "In" and (not present or labels[key] not in values)) or \
                 (op == "NotIn" and present and labels[key] in values) or \

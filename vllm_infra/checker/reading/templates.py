@@ -146,6 +146,14 @@ def group_size(obj: Manifest) -> int:
     return 1
 
 
+def running_containers(pod_spec: Mapping[str, Any]) -> list[Any]:
+    """The containers that run beside each other: ``containers`` and native sidecars (init
+    containers with ``restartPolicy: Always``, whose ports serve like any container's)."""
+    sidecars = [c for c in as_list(pod_spec.get("initContainers"))
+                if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"]
+    return [*as_list(pod_spec.get("containers")), *sidecars]
+
+
 def declared_ports(pod_containers: Any) -> tuple[set[str], set[int]]:
     """(names, numbers) of the ports these containers declare (a pod's containers share one network
     namespace, so any of them answers on the pod's address)."""

@@ -12,6 +12,7 @@ from vllm_infra.checker.rules import (
     availability,
     capacity,
     delivery,
+    disaggregation,
     gpu,
     hygiene,
     images,
@@ -39,9 +40,9 @@ from vllm_infra.checker.rules.base import (
 )
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
-RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, gpu, hygiene, images, inputs, multinode,
-                                        network, placement, probes, rbac, resources, schema, security, versions,
-                                        waivers)
+RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, disaggregation, gpu, hygiene, images,
+                                        inputs, multinode, network, placement, probes, rbac, resources, schema,
+                                        security, versions, waivers)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 

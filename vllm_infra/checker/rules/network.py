@@ -15,9 +15,9 @@ from vllm_infra.checker.reading.server import (
     is_vllm_workload,
     serving_container,
 )
-from vllm_infra.checker.reading.templates import PodTemplate, declared_ports
+from vllm_infra.checker.reading.templates import PodTemplate, declared_ports, running_containers
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
-from vllm_infra.vocabulary.gateway import hostnames_overlap
+from vllm_infra.vocabulary.gateway import hostnames_compete
 from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
@@ -92,7 +92,7 @@ def cluster_ip_only(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 def _target_ports(service: Manifest, matched: list[PodTemplate]) -> Iterator[Violation]:
     names, numbers = set(), set()
     for template in matched:
-        template_names, template_numbers = declared_ports(template.spec.get("containers"))
+        template_names, template_numbers = declared_ports(running_containers(template.spec))
         names |= template_names
         numbers |= template_numbers
     serving = [serving_container(template) for template in matched]
@@ -220,7 +220,7 @@ def routing_references(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
         elif any(t.role == "worker" for _o, t in matched):
             yield Violation(("spec", "selector"), "InferencePool also selects multi-node worker pods, which do not "
                                                   "serve requests", obj=pool)
-        numbers = {n for _o, t in matched for n in declared_ports(t.spec.get("containers"))[1]}
+        numbers = {n for _o, t in matched for n in declared_ports(running_containers(t.spec))[1]}
         for index, port in enumerate(dig(pool, "spec", "targetPorts", default=[]) or []):
             if matched and port.get("number") not in numbers:
                 yield Violation(("spec", "targetPorts", index, "number"),
@@ -288,10 +288,10 @@ def routes_do_not_collide(bundle: Bundle, ctx: RuleContext) -> Iterator[Violatio
         for parent in _parent_keys(route):
             for path, match in _matches(route):
                 for other, other_hostnames in claimed.get((parent, match), []):
-                    if other is not route and hostnames_overlap(hostnames, other_hostnames):
+                    if other is not route and hostnames_compete(hostnames, other_hostnames):
                         described = json.loads(match)["path"]
                         yield Violation(path, f"claims the same requests as HTTPRoute {dig(other, 'metadata', 'name')} "
                                               f"on Gateway {parent[0]}/{parent[1]} ({described['type']} "
-                                              f"{described['value']}, overlapping hostnames): only one of them is "
+                                              f"{described['value']}, equally specific hostnames): only one of them is "
                                               "used", obj=route)
                 claimed.setdefault((parent, match), []).append((route, hostnames))

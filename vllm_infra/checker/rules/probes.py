@@ -8,7 +8,7 @@ from typing import Any
 
 from vllm_infra.catalog.vllm_releases import accepts
 from vllm_infra.checker.reading.accelerators import gpu_count
-from vllm_infra.checker.reading.objects import Manifest, as_list, dig
+from vllm_infra.checker.reading.objects import Manifest, dig
 from vllm_infra.checker.reading.probes import (
     generation_request,
     load_budget,
@@ -25,7 +25,14 @@ from vllm_infra.checker.reading.server import (
     is_vllm_container,
     vllm_pod_templates,
 )
-from vllm_infra.checker.reading.templates import ContainerRef, containers, declared_ports, group_size, pod_templates
+from vllm_infra.checker.reading.templates import (
+    ContainerRef,
+    containers,
+    declared_ports,
+    group_size,
+    pod_templates,
+    running_containers,
+)
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import (
@@ -143,7 +150,7 @@ def probe_ports(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                                         "vLLM does not listen on: nothing answers")
             if serves:
                 # vLLM listens on its --port whatever the container declares; sidecars on what they declare
-                sidecars = [c for c in as_list(template.spec.get("containers")) if c is not ref.spec]
+                sidecars = [c for c in running_containers(template.spec) if c is not ref.spec]
                 yield from _commands_reach_nothing(ref, declared_ports(sidecars)[1] | {
                     port for port in api_ports(ref.spec) if isinstance(port, int)})
 

@@ -305,6 +305,7 @@ def secrets_as_files(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
                "and an automounted token is a credential it never needs."),
     example="serviceAccountName: default")
 def dedicated_service_account(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    bound = _bound_service_accounts(bundle)
     for obj in bundle.objects:
         if obj.get("kind") not in WORKLOAD_KINDS:
             continue
@@ -316,9 +317,22 @@ def dedicated_service_account(bundle: Bundle, ctx: RuleContext) -> Iterator[Viol
             elif bundle.find("ServiceAccount", account, namespace_of(obj) or None) is None:
                 yield Violation((*template.path, "serviceAccountName"),
                                 f"ServiceAccount '{account}' is not part of the manifests", obj=obj)
-            if template.spec.get("automountServiceAccountToken") is not False:
+            if template.spec.get("automountServiceAccountToken") is not False and \
+                    (namespace_of(obj), str(account)) not in bound:
                 yield Violation((*template.path, "automountServiceAccountToken"),
                                 "pod mounts a ServiceAccount token it does not need", obj=obj)
+
+
+def _bound_service_accounts(bundle: Bundle) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceAccounts a RoleBinding or ClusterRoleBinding in the manifests
+    grants something: their pods talk to the API server and need the token (a controller, an
+    endpoint picker)."""
+    bound = set()
+    for binding in bundle.of_kind("RoleBinding", "ClusterRoleBinding"):
+        for subject in as_list(binding.get("subjects")):
+            if isinstance(subject, Mapping) and subject.get("kind") == "ServiceAccount":
+                bound.add((str(subject.get("namespace") or namespace_of(binding)), str(subject.get("name"))))
+    return bound
 
 
 @resource_rule(

@@ -24,7 +24,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_infra.checker.reading.objects import labels_match
+from vllm_infra.checker.reading.objects import as_list, labels_match
 from vllm_infra.checker.simulation.cluster import CORE_RESOURCES, PODS_RESOURCE, Cluster, Node, NodePool, Taint
 from vllm_infra.checker.simulation.pods import PodShape, PodTerm, SpreadConstraint
 
@@ -73,7 +73,8 @@ class Unschedulable(Exception):
 
 
 def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key, operator, values = str(expr.get("key")), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+    key, operator = str(expr.get("key")), expr.get("operator")
+    values = [str(v) for v in as_list(expr.get("values"))]
     present = key in labels
     if operator == "In":
         return present and labels[key] in values
@@ -121,7 +122,7 @@ def untolerated_taint(shape: PodShape, node: Node) -> str | None:
 
 def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """A LabelSelector against labels; an empty selector ``{}`` selects everything, null nothing."""
-    if selector is None:
+    if not isinstance(selector, Mapping):
         return False
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return True
@@ -333,9 +334,10 @@ class ClusterState:
     def matching(self, selector: Mapping[str, Any] | None, namespaces: Iterable[str]) -> Iterator[Placed]:
         """Bound pods in ``namespaces`` that a label selector selects (looked up through the
         selector's rarest ``matchLabels`` entry when it has one)."""
-        if selector is None:
-            return
-        exact = selector.get("matchLabels") or {}
+        if not isinstance(selector, Mapping):
+            return  # absent, or not a selector at all (the schema rules report that)
+        exact = selector.get("matchLabels")
+        exact = exact if isinstance(exact, Mapping) else {}
         for namespace in namespaces:
             candidates: dict[Placed, None] | None = None
             for key, value in exact.items():
