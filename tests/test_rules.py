@@ -986,3 +986,16 @@ def test_routes_of_different_specificity_do_not_compete(first: list[str], second
                   "metadata": {"name": "small", "namespace": "llm"}})
     find(objects, "HTTPRoute", "small")["spec"]["hostnames"] = second
     assert findings(objects, "VI-NET-007") == []
+
+
+def test_a_service_account_bound_to_a_role_keeps_its_token() -> None:
+    """A pod whose ServiceAccount a RoleBinding grants something talks to the API server (an
+    endpoint picker, a controller): its token is needed. Unbound, the token is still a finding."""
+    objects = good_objects()
+    pod(objects)["automountServiceAccountToken"] = True
+    assert [f[2] for f in findings(objects, "VI-SEC-012")] == ["pod mounts a ServiceAccount token it does not need"]
+    add(objects, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                  "metadata": {"name": "llama-reads-pods", "namespace": "llm"},
+                  "subjects": [{"kind": "ServiceAccount", "name": pod(objects)["serviceAccountName"]}],
+                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"}})
+    assert findings(objects, "VI-SEC-012") == []
