@@ -65,12 +65,12 @@ def test_bad_capacity_options_are_bad_input(tmp_path: Path) -> None:
 
 
 def test_host_memory_holds_the_cpu_tiers_the_flags_ask_for(service_data: Build) -> None:
-    offload = service_data(image={"tag": "v0.18.1"}, model={"extra_args": {"kv-offloading-size": 32}})
+    offload = service_data(image={"tag": "v0.18.1"}, model={"kv_offload": {"size_gib": 32}})
     service = VllmServiceSpec.model_validate(offload).resolved
     plain = VllmServiceSpec.model_validate(service_data(image={"tag": "v0.18.1"})).resolved
     assert service.process_memory_bytes - plain.process_memory_bytes == 32 * GIB_BYTES
     small = service_data(image={"tag": "v0.18.1"}, resources={"memory": "24Gi"},
-                         model={"extra_args": {"kv-offloading-size": 32}})
+                         model={"kv_offload": {"size_gib": 32}})
     assert service_errors(small) == [("resources.memory", "24Gi cannot hold 8.0 GiB for the vLLM processes + 32.0 GiB "
                                                           "of CPU KV cache (--kv-offloading-size) = 40Gi (plus "
                                                           "/dev/shm, added on top)")]

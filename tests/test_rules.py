@@ -473,6 +473,7 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-AVL-007", "scale-to-zero without an activator", lambda o: add(o, {
         "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "small", "namespace": "llm"},
         "spec": {"scaleTargetRef": {"name": "small"}, "minReplicaCount": 0, "maxReplicaCount": 2,
+                 "cooldownPeriod": 900,
                  "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleUp": {"policies": [
                      {"type": "Pods", "value": 1, "periodSeconds": 600}]}}}},
                  "triggers": [{"type": "prometheus", "metadata": {
@@ -480,6 +481,18 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
                      "threshold": "5"}}]}}),
      [("ScaledObject/small", "spec.triggers", "scale-to-zero without an activator: at 0 replicas vLLM emits no "
                                               "metrics, so no trigger can wake the service")]),
+    ("VI-AVL-007", "a cooldown that scales a loading pod back to zero", lambda o: add(o, {
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "small", "namespace": "llm"},
+        "spec": {"scaleTargetRef": {"name": "small"}, "minReplicaCount": 0, "maxReplicaCount": 2,
+                 "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleUp": {"policies": [
+                     {"type": "Pods", "value": 1, "periodSeconds": 600}]}}}},
+                 "triggers": [{"type": "prometheus", "metadata": {
+                     "serverAddress": "http://prometheus:9090", "query": "sum(vllm:num_requests_waiting)",
+                     "threshold": "5"}}, {"type": "prometheus", "metadata": {
+                         "serverAddress": "http://prometheus:9090", "threshold": "1",
+                         "query": "sum(rate(envoy_cluster_upstream_rq_total{cluster='small'}[1m]))"}}]}}),
+     [("ScaledObject/small", "spec.cooldownPeriod", "cooldownPeriod 300s is shorter than the ~600s a pod takes to "
+       "start: a pod still loading emits no metrics, and KEDA scales it back to zero before it serves")]),
     ("VI-AVL-008", "no priority class", lambda o: pod(o).pop("priorityClassName"),
      [("Deployment/llama", f"{POD}.priorityClassName", "no priorityClassName")]),
     ("VI-AVL-009", "RWO cache on autoscaled workload",
@@ -677,9 +690,11 @@ def test_simulated_mutation_is_caught(rule_id: str, case: str, mutate: Mutation,
 
 def test_every_rule_has_a_mutation_test() -> None:
     from tests.test_disaggregation import CASES as PD_CASES
+    from tests.test_lora import LORA_CASES
 
     tested = {case[0] for case in CASES + LWS_CASES + CLUSTER_CASES} | {case[0] for case in INPUT_CASES} | \
         {finding[0] for _name, _mutation, expected in PD_CASES for finding in expected} | \
+        ({"VI-LORA-001"} if LORA_CASES else set()) | \
         {"VI-YAML-001", STALE_WAIVER.id}  # VI-WVR-001: test_a_waiver_that_covers_nothing_is_itself_a_finding
     assert sorted(set(RULES) - tested) == []
 
@@ -713,7 +728,7 @@ def test_rule_metadata_is_complete() -> None:
 
 def test_gpu_specific_rules_are_the_catalogs_twenty_three_the_sizing_gap_and_disaggregation() -> None:
     assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted([
-        "VI-NET-006", "VI-CAP-002", "VI-PD-001", "VI-PD-002", "VI-PD-003",
+        "VI-NET-006", "VI-CAP-002", "VI-PD-001", "VI-PD-002", "VI-PD-003", "VI-LORA-001",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
         "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002",

@@ -136,9 +136,10 @@ def test_extra_args_are_checked_against_the_release(service_data: Build, extra: 
 
 
 def test_a_flag_from_a_later_release_names_it(service_data: Build) -> None:
-    data = service_data(image={"tag": "v0.11.0"}, model={"extra_args": {"kv-offloading-size": 8}})
-    assert service_errors(data) == [("model.extra_args.kv-offloading-size",
-                                     "--kv-offloading-size is not a flag of vLLM 0.11.0 (added in 0.11.1)")]
+    data = service_data(image={"tag": "v0.11.0"}, model={"extra_args": {"stream-interval": 8}})
+    assert service_errors(data) == [("model.extra_args.stream-interval",
+                                     "--stream-interval is not a flag of vLLM 0.11.0 (added in 0.11.1); did you mean "
+                                     "--eplb-step-interval?")]
 
 
 def test_a_drain_timeout_needs_a_release_that_drains(service_data: Build) -> None:

@@ -29,11 +29,13 @@ class HostMemoryNeeds:
     """``--swap-space`` per GPU (V0 only; V1 allocates none)."""
     sleep_backup: float = 0.0
     """``--enable-sleep-mode``: level-1 sleep copies the pod's weights to host memory."""
+    lora_cache: float = 0.0
+    """``--max-cpu-loras`` adapters of ``--max-lora-rank`` held in host memory."""
 
     @property
     def tiers(self) -> float:
         """What the flags add beyond the processes."""
-        return self.kv_offload + self.weight_offload + self.swap + self.sleep_backup
+        return self.kv_offload + self.weight_offload + self.swap + self.sleep_backup + self.lora_cache
 
     @property
     def total(self) -> float:
@@ -45,7 +47,8 @@ class HostMemoryNeeds:
         for amount, what in ((self.kv_offload, "of CPU KV cache (--kv-offloading-size)"),
                              (self.weight_offload, "of offloaded weights (--cpu-offload-gb)"),
                              (self.swap, "of swap space (--swap-space)"),
-                             (self.sleep_backup, "of sleep-mode weight backup (--enable-sleep-mode)")):
+                             (self.sleep_backup, "of sleep-mode weight backup (--enable-sleep-mode)"),
+                             (self.lora_cache, "of CPU LoRA cache (--max-cpu-loras)")):
             if amount:
                 parts.append(f"{format_gib(amount)} {what}")
         return " + ".join(parts)
@@ -62,11 +65,12 @@ def _gib(value: object) -> float:
 
 
 def host_needs(flags: Mapping[str, object], *, gpus: int, version: VllmVersion | None,
-               weights_per_pod: float | None) -> HostMemoryNeeds:
+               weights_per_pod: float | None, lora_cache: float = 0.0) -> HostMemoryNeeds:
     """Host memory for the engine flags given (names without ``--``, values as written or typed);
-    the sleep-mode backup is counted when the weights' size is known."""
+    the sleep-mode backup is counted when the weights' size is known, the LoRA cache when the
+    model's is (``lora_cache``, see ``capacity.lora``)."""
     swap = _gib(flags.get("swap-space")) * gpus if version is not None and version < V1_ENGINE_SINCE else 0.0
     sleeping = flags.get("enable-sleep-mode") not in (None, False, "false", "False")
     return HostMemoryNeeds(kv_offload=_gib(flags.get("kv-offloading-size")),
                            weight_offload=_gib(flags.get("cpu-offload-gb")) * gpus, swap=swap,
-                           sleep_backup=(weights_per_pod or 0.0) if sleeping else 0.0)
+                           sleep_backup=(weights_per_pod or 0.0) if sleeping else 0.0, lora_cache=lora_cache)

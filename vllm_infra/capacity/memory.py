@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
+from vllm_infra.capacity.lora import lora_gpu_bytes
 from vllm_infra.catalog.architectures import ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
 from vllm_infra.catalog.quantization import (
@@ -212,6 +213,10 @@ class ServingSettings:
     """No CUDA graphs (``--enforce-eager``)."""
     hybrid_kv: bool = True
     """The hybrid KV-cache manager may run (vLLM turns it off for KV connectors and KV events)."""
+    lora_slots: int = 0
+    """``--max-loras`` with ``--enable-lora`` (0: LoRA off)."""
+    lora_rank: int = 0
+    """``--max-lora-rank`` of the slots."""
 
     @property
     def defaults(self) -> SchedulerDefaults:
@@ -401,12 +406,15 @@ def cuda_graph_bytes(arch: ModelArchitecture, tensor: int, pipeline: int, *, roc
 
 
 def estimate(settings: ServingSettings) -> MemoryEstimate:
-    """Memory per GPU for serving ``settings.arch`` on ``settings.gpu`` with TP x PP. V1 profiles
+    """Memory per GPU for serving ``settings.arch`` on ``settings.gpu`` with TP x PP (LoRA slots
+    count as weights: vLLM allocates them as it loads the model). V1 profiles
     the larger of a forward pass over the batched tokens and the sampler warm-up (plus the encoder
     of a multimodal model); V0 keeps both."""
     arch, tensor = settings.arch, settings.tensor
     v1 = settings.version >= V1_ENGINE_SINCE
     weights = settings.weights_bytes / (tensor * settings.pipeline)
+    if settings.lora_slots:
+        weights += lora_gpu_bytes(arch, tensor, settings.lora_slots, settings.lora_rank) / settings.pipeline
     forward = forward_activation_bytes(arch, settings.batched_tokens, tensor, settings.dtype)
     flashinfer = settings.version >= FLASHINFER_SAMPLER_SINCE and settings.gpu.vendor == "nvidia"
     sampler = (FLASHINFER_SAMPLER_BYTES_PER_ELEMENT if flashinfer else SAMPLER_BYTES_PER_ELEMENT) * \

@@ -60,6 +60,12 @@ VLLM_SETTINGS = frozenset({"VLLM_PORT", "VLLM_DP_MASTER_PORT", NIXL_SIDE_CHANNEL
 variables can take (``<NAME>_PORT``): each is parsed as an integer, so a Service named ``vllm``
 (``VLLM_PORT=tcp://10.0.0.1:8000``) stops vLLM at start."""
 
+LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+"""``--max-lora-rank`` values the LoRA config accepts before the flag listed its choices (read in
+0.10.0 and 0.11.0; 0.20 lists them, 1 included)."""
+RUNTIME_LORA_ENV = "VLLM_ALLOW_RUNTIME_LORA_UPDATING"
+"""Lets API clients load and unload adapters (``/v1/load_lora_adapter``)."""
+
 VLLM_DEFAULT_PORT = 8000
 """Where `vllm serve` listens without ``--port`` (the API, /health and /metrics)."""
 
@@ -129,8 +135,10 @@ NIXL_EITHER_TP_SINCE = VllmVersion(0, 19, 1)
 a decode TP below the prefill TP ("Decode TP cannot be smaller than prefill TP"), 0.19.1 reads the
 ratio either way (releases between not checked: treated as refusing)."""
 
-HYBRID_KV_OFF_FLAGS = ("kv-transfer-config", "kv-events-config", "disable-hybrid-kv-cache-manager")
-"""Engine flags that turn the hybrid KV-cache manager off (a KV connector, KV events, or by hand)."""
+HYBRID_KV_OFF_FLAGS = ("kv-transfer-config", "kv-events-config", "disable-hybrid-kv-cache-manager",
+                       "kv-offloading-size")
+"""Engine flags that turn the hybrid KV-cache manager off: a KV connector (CPU offloading is one:
+vLLM configures its OffloadingConnector or LMCache's), KV events, or by hand."""
 CHUNKED_LOCAL_FULL_KV_SINCE = VllmVersion(0, 11, 0)
 """From 0.11.0 chunked local attention (Llama 4) turns the hybrid manager off unless
 VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1 (0.10.0 kept it on)."""

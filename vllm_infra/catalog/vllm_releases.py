@@ -18,7 +18,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-from vllm_infra.catalog.vllm import LoadSignal, VllmVersion
+from vllm_infra.catalog.vllm import LORA_RANKS, LoadSignal, VllmVersion
 
 VLLM_IMAGE_REPOSITORIES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai", "vllm/vllm-openai-cpu",
                            "public.ecr.aws/q9t5s3a7/vllm-release-repo",
@@ -291,6 +291,14 @@ def metric_for(signal: LoadSignal, version: VllmVersion) -> str:
 def accepts(version: VllmVersion, flag: str) -> bool:
     """Whether ``vllm serve`` of ``version`` defines ``flag`` (version-gated rendering)."""
     return flag in release_catalog().flags(version)
+
+
+def accepted_lora_ranks(version: VllmVersion) -> tuple[int, ...]:
+    """``--max-lora-rank`` values ``version`` accepts: the flag's choices where its parser lists
+    them, else the values its LoRA config validates (``LORA_RANKS``)."""
+    flag = release_catalog().flags(version).get("--max-lora-rank")
+    choices = sorted(int(choice) for choice in flag.choices) if flag is not None and flag.choices else None
+    return tuple(choices) if choices else LORA_RANKS
 
 
 def native_multi_node(version: VllmVersion) -> bool:

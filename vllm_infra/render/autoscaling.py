@@ -91,7 +91,7 @@ def scaled_object(service: ResolvedService, scaling: KedaAutoscalingSpec, contex
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
             "pollingInterval": 15,
-            "cooldownPeriod": scaling.scale_down_stabilization,
+            "cooldownPeriod": service.scale_to_zero_cooldown,
             "advanced": {"horizontalPodAutoscalerConfig": {"name": service.name,
                                                            "behavior": scaling_behavior(service)}},
             "triggers": triggers,

@@ -17,6 +17,7 @@ from vllm_infra.render.disaggregation import (
     side_channel_ports,
 )
 from vllm_infra.render.labels import ROLE_LABEL, common_labels
+from vllm_infra.render.lora import fetch_adapters, lora_args, lora_env
 from vllm_infra.spec.disaggregation import PdRole
 from vllm_infra.spec.environment import API_KEY_ENV, CACHE_PATH, HF_TOKEN_DIR, TMP_PATH, managed_env
 from vllm_infra.spec.model import Dtype, KvCacheDtype
@@ -85,6 +86,9 @@ def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> lis
         args.append(f"--shutdown-timeout={service.spec.lifecycle.drain.request_timeout}")
     if service.spec.role is not None:
         args.append(f"--kv-transfer-config={kv_transfer_config()}")
+    offload = model.kv_offload
+    if offload is not None:
+        args += [f"--kv-offloading-size={offload.size_gib:g}", f"--kv-offloading-backend={offload.backend}"]
     for flag, value in sorted(model.extra_args.items()):
         if value is True:
             args.append(f"--{flag}")
@@ -92,7 +96,7 @@ def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> lis
             args.append(f"--no-{flag}")
         else:
             args.append(f"--{flag}={value}")
-    return args
+    return args + lora_args(service)
 
 
 def _multi_node_args(service: ResolvedService, role: PodRole) -> list[str]:
@@ -125,7 +129,7 @@ def _command(service: ResolvedService, role: PodRole) -> dict[str, list[str]]:
 
 
 def _env(service: ResolvedService, role: PodRole) -> list[dict[str, Any]]:
-    values = {**managed_env(service), **service.spec.env}
+    values = {**managed_env(service), **lora_env(service), **service.spec.env}
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in values.items()]
     secrets = dict(service.spec.secret_env)
     if service.spec.security.api_key_secret:
@@ -315,8 +319,12 @@ def pod_template(service: ResolvedService, context: RenderContext, selector: dic
         "containers": [container(service, role)],
         "volumes": _volumes(service),
     }
+    fetch = fetch_adapters(service, pod["containers"][0]) if role != PodRole.WORKER else None
+    init = [fetch] if fetch else []
     if role != PodRole.WORKER and service.spec.role == PdRole.DECODE:
-        pod["initContainers"] = [routing_sidecar(service)]
+        init.append(routing_sidecar(service))
+    if init:
+        pod["initContainers"] = init
     spread = _spread(service, selector)
     if spread:
         pod["topologySpreadConstraints"] = spread

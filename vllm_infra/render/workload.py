@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vllm_infra.catalog.vllm import RUNTIME_LORA_ENV
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.labels import MODEL_ANNOTATION, metadata, selector_labels
 from vllm_infra.render.pod import PodRole, pod_template
@@ -15,7 +16,7 @@ from vllm_infra.vocabulary.kubernetes import (
     PULUMI_TIMEOUT_ANNOTATION,
     SPARE_GPUS_ANNOTATION,
 )
-from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, TRUST_REMOTE_CODE_RULE
+from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, LORA_RULE, TRUST_REMOTE_CODE_RULE
 from vllm_infra.vocabulary.waivers import trusted_code_subject, waiver_annotation
 
 ROLLOUT_DEADLINE_MARGIN = 120
@@ -34,6 +35,10 @@ def workload_annotations(service: ResolvedService) -> dict[str, str]:
     if model.trust_remote_code_reason:
         key, value = waiver_annotation(TRUST_REMOTE_CODE_RULE, (trusted_code_subject(model.id, model.revision),),
                                        model.trust_remote_code_reason)
+        annotations[key] = value
+    lora = service.spec.lora
+    if lora is not None and lora.runtime_loading_reason:
+        key, value = waiver_annotation(LORA_RULE, (RUNTIME_LORA_ENV,), lora.runtime_loading_reason)
         annotations[key] = value
     unpinned = [(service.spec.image.reference, service.spec.image.unpinned_reason)]
     if service.spec.role == PdRole.DECODE and service.spec.pair is not None:

@@ -83,7 +83,8 @@ class _AutoscalingFields(SpecModel):
 
     scale_down_stabilization: Seconds = Field(default=300, ge=MIN_SCALE_DOWN_STABILIZATION_SECONDS)
     """How long load must stay low before replicas are removed (also KEDA's cooldown before
-    scaling to zero); warm GPU pods are expensive to rebuild. At least 5m. Default: 5m."""
+    scaling to zero, raised to the startup budget when scaling to zero: a loading pod emits no
+    metrics); warm GPU pods are expensive to rebuild. At least 5m. Default: 5m."""
 
     scale_up_pods: Int32 = Field(default=1, ge=1)
     """Pods added per scale-up period. Default: 1."""

@@ -10,7 +10,13 @@ from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
 from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
 from vllm_infra.catalog.vllm import NIXL_EITHER_TP_SINCE, NIXL_SINCE, VllmVersion
-from vllm_infra.catalog.vllm_releases import FlagKind, accepts, catalog_unknown_flag, release_catalog
+from vllm_infra.catalog.vllm_releases import (
+    FlagKind,
+    accepted_lora_ranks,
+    accepts,
+    catalog_unknown_flag,
+    release_catalog,
+)
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
 from vllm_infra.spec.environment import MANAGED_ENV
@@ -24,8 +30,40 @@ from vllm_infra.vocabulary.units import format_bytes, format_duration, parse_qua
 def service_problems(service: ResolvedService) -> list[Problem]:
     """Every cross-section problem; capacity is only judged once the rest is consistent."""
     problems = [*_parallelism(service), *_accelerator(service), *_availability(service), *_storage(service),
-                *_env(service), *_lifecycle(service), *_engine_flags(service), *_host_memory(service)]
+                *_env(service), *_lifecycle(service), *_engine_flags(service), *_host_memory(service),
+                *_lora(service), *_kv_offload(service)]
     return problems or _capacity(service)
+
+
+def _lora(service: ResolvedService) -> list[Problem]:
+    """Adapters vLLM can load: slots of a rank the release accepts and that holds every adapter,
+    names that are not the base model's."""
+    lora, problems = service.spec.lora, []
+    if lora is None:
+        return []
+    accepted = accepted_lora_ranks(service.vllm_version)
+    rank = service.lora_rank
+    if rank not in accepted:
+        problems.append(Problem(("lora", "max_lora_rank"), f"vLLM {service.vllm_version} accepts --max-lora-rank "
+                                f"{', '.join(map(str, accepted))}", rank))
+    for index, adapter in enumerate(lora.adapters):
+        if adapter.rank > rank:
+            problems.append(Problem(("lora", "adapters", index, "rank"), f"adapter {adapter.name} has rank "
+                                    f"{adapter.rank}, above the slots' --max-lora-rank {rank}: vLLM refuses to load "
+                                    "it", adapter.rank))
+        if adapter.name == service.spec.model.name_served:
+            problems.append(Problem(("lora", "adapters", index, "name"), f"adapter {adapter.name} is named like the "
+                                    "base model: requests naming it reach the base model, never the adapter",
+                                    adapter.name))
+    return problems
+
+
+def _kv_offload(service: ResolvedService) -> list[Problem]:
+    offload = service.spec.model.kv_offload
+    if offload is None or accepts(service.vllm_version, "--kv-offloading-size"):
+        return []
+    return [Problem(("model", "kv_offload"), catalog_unknown_flag("--kv-offloading-size", service.vllm_version),
+                    offload.size_gib)]
 
 
 ROLE_SUFFIX_LENGTH = len("-prefill")

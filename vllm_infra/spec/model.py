@@ -38,6 +38,13 @@ RESERVED_ENGINE_FLAGS: dict[str, str] = {
     "host": "service.port",
     "api-key": "security.api_key_secret",
     "download-dir": "storage.model_cache",
+    "enable-lora": "lora",
+    "max-loras": "lora.max_loras",
+    "max-lora-rank": "lora.max_lora_rank",
+    "max-cpu-loras": "lora.max_cpu_loras",
+    "lora-modules": "lora.adapters",
+    "kv-offloading-size": "model.kv_offload.size_gib",
+    "kv-offloading-backend": "model.kv_offload.backend",
     "shutdown-timeout": "lifecycle.drain.request_timeout",
     "data-parallel-size": "availability.replicas (data parallelism inside a pod is not supported)",
 }
@@ -166,6 +173,23 @@ class ArchitectureSpec(SpecModel):
         return ModelArchitecture(**self.model_dump())
 
 
+class KvOffloadBackend(StrEnum):
+    """Who keeps the offloaded KV blocks (``--kv-offloading-backend``)."""
+
+    NATIVE = "native"
+    LMCACHE = "lmcache"
+
+
+class KvOffloadSpec(SpecModel):
+    """KV-cache blocks kept in host memory beside the GPU's, reused across requests."""
+
+    size_gib: float = Field(gt=0, le=65536)
+    """GiB of host memory for the tier, for the whole pod. Required."""
+
+    backend: KvOffloadBackend = KvOffloadBackend.NATIVE
+    """vLLM's own offloading connector, or LMCache's CPU tier. Default: ``native``."""
+
+
 class ModelSpec(SpecModel):
     """The Hugging Face model and the engine settings vLLM loads it with."""
 
@@ -210,6 +234,10 @@ class ModelSpec(SpecModel):
                                                                max_length=500)] | None = None
     """Why this repository's code is trusted; rendered as the waiver of VI-SEC-013 on the workload,
     where reviewers see it. Default: none (required with ``trust_remote_code``)."""
+
+    kv_offload: KvOffloadSpec | None = None
+    """A host-memory tier for the KV cache (``--kv-offloading-size``, vLLM 0.11.1+), counted in the
+    pod's memory. Default: none."""
 
     architecture: str | ArchitectureSpec | None = None
     """Architecture facts for memory sizing: a catalog model id (for fine-tunes of a known base) or

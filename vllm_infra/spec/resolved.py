@@ -9,12 +9,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from vllm_infra.capacity.host import HostMemoryNeeds, host_needs
+from vllm_infra.capacity.lora import lora_host_bytes
 from vllm_infra.capacity.memory import DEFAULT_BLOCK_SIZE, MemoryEstimate, ServingSettings, estimate
 from vllm_infra.capacity.startup import startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
 from vllm_infra.catalog.quantization import effective_quantization
 from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
+from vllm_infra.catalog.vllm_releases import accepted_lora_ranks
 from vllm_infra.spec.storage import CacheType
 from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, MIN_GRACE_PERIOD_SECONDS
@@ -120,7 +122,9 @@ class ResolvedService:
             kv_cache_memory_bytes=_integer(extra.get("kv-cache-memory-bytes")),
             block_size=_integer(extra.get("block-size")) or DEFAULT_BLOCK_SIZE,
             enforce_eager=extra.get("enforce-eager") is True,
-            hybrid_kv=self.spec.role is None and not any(extra.get(flag) for flag in HYBRID_KV_OFF_FLAGS))
+            hybrid_kv=self.spec.role is None and model.kv_offload is None and not any(
+                extra.get(flag) for flag in HYBRID_KV_OFF_FLAGS),
+            lora_slots=self.spec.lora.max_loras if self.spec.lora else 0, lora_rank=self.lora_rank)
 
     @cached_property
     def memory_estimate(self) -> MemoryEstimate | None:
@@ -236,11 +240,35 @@ class ResolvedService:
         return gib_to_bytes(share) + math.ceil(self.host_needs.total)
 
     @property
+    def lora_rank(self) -> int:
+        """``--max-lora-rank``: as set, else the smallest the release accepts that holds the largest
+        adapter (16 without adapters; 0 without LoRA)."""
+        lora = self.spec.lora
+        if lora is None:
+            return 0
+        if lora.max_lora_rank:
+            return lora.max_lora_rank
+        fitting = [rank for rank in accepted_lora_ranks(self.vllm_version) if rank >= max(lora.largest_rank, 16)]
+        return fitting[0] if fitting else max(lora.largest_rank, 16)
+
+    @property
+    def engine_flags(self) -> dict[str, object]:
+        """``extra_args`` with the typed fields that change host memory, as flag names."""
+        flags: dict[str, object] = dict(self.spec.model.extra_args)
+        offload = self.spec.model.kv_offload
+        if offload is not None:
+            flags["kv-offloading-size"] = offload.size_gib
+        return flags
+
+    @property
     def host_needs(self) -> HostMemoryNeeds:
-        """Host memory the engine flags ask for besides ``/dev/shm`` (processes, offload tiers)."""
-        weights = self.weights_bytes
-        return host_needs(self.spec.model.extra_args, gpus=self.gpus_per_pod, version=self.vllm_version,
-                          weights_per_pod=weights / self.spec.parallelism.nodes if weights else None)
+        """Host memory the engine flags ask for besides ``/dev/shm`` (processes, offload tiers, the
+        CPU LoRA cache)."""
+        weights, lora, arch = self.weights_bytes, self.spec.lora, self.architecture
+        cache = lora_host_bytes(arch, lora.max_cpu_loras or lora.max_loras, self.lora_rank) if lora and arch else 0.0
+        return host_needs(self.engine_flags, gpus=self.gpus_per_pod, version=self.vllm_version,
+                          weights_per_pod=weights / self.spec.parallelism.nodes if weights else None,
+                          lora_cache=cache)
 
     @property
     def memory_limit_bytes(self) -> int:
@@ -266,6 +294,15 @@ class ResolvedService:
         if weights is None:
             return gib_to_bytes(CACHE_DEFAULT_GIB)
         return gib_to_bytes(max(MIN_CACHE_GIB, math.ceil(CACHE_WEIGHTS_FACTOR * weights / GIB_BYTES)))
+
+    @property
+    def scale_to_zero_cooldown(self) -> int:
+        """KEDA's ``cooldownPeriod``: the scale-down stabilization, and when the service scales to zero
+        at least the startup probe's budget: a pod that is still loading emits no metrics, and a
+        shorter cooldown would scale it back to zero before it serves."""
+        scaling = self.spec.autoscaling
+        stabilization = scaling.scale_down_stabilization if scaling else 0
+        return max(stabilization, self.startup_probe_budget) if self.min_scale == 0 else stabilization
 
     @property
     def scale_up_period(self) -> int:

@@ -24,6 +24,7 @@ from vllm_infra.spec.disaggregation import DisaggregationSpec, PdRole
 from vllm_infra.spec.exposure import MetricsSpec, NetworkPolicySpec, SecuritySpec, ServiceSpec
 from vllm_infra.spec.image import ImageSpec
 from vllm_infra.spec.lifecycle import LifecycleSpec
+from vllm_infra.spec.lora import LoraSpec
 from vllm_infra.spec.model import ModelSpec
 from vllm_infra.spec.patches import ObjectPatch
 from vllm_infra.spec.resolved import ResolvedService
@@ -92,6 +93,9 @@ class VllmServiceSpec(SpecModel):
 
     routing: RoutingSpec = Field(default_factory=RoutingSpec)
     """Gateway API Inference Extension objects. Default: none."""
+
+    lora: LoraSpec | None = None
+    """LoRA adapters served beside the base model (``--enable-lora``). Default: none."""
 
     env: dict[EnvName, str] = Field(default_factory=dict)
     """Extra plain environment variables. Secret-looking names are rejected (use ``secret_env``).

@@ -48,5 +48,8 @@ KEDA = AutoscalerKind(
     metrics_path=("spec", "triggers"),
     metric_text_paths=(("metadata", "query"), ("metadata", "metricName")),
 )
+KEDA_COOLDOWN_DEFAULT = 300
+"""KEDA's ``cooldownPeriod`` when unset: seconds after the last active trigger before scaling to zero."""
+
 AUTOSCALERS: dict[str, AutoscalerKind] = {scaler.kind: scaler for scaler in (HPA, KEDA)}
 """Autoscaler descriptors by Kubernetes kind."""

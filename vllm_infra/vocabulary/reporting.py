@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 TRUST_REMOTE_CODE_RULE = "VI-SEC-013"
+LORA_RULE = "VI-LORA-001"
+"""Adapters vLLM loads at start, and who may load more (a waiver accepts runtime loading)."""
 """The rule that asks why a model repository's code is trusted; the spec's reason is rendered as
 its waiver."""
 

@@ -17,6 +17,7 @@ from vllm_infra.checker.rules import (
     hygiene,
     images,
     inputs,
+    lora,
     multinode,
     network,
     placement,
@@ -41,8 +42,8 @@ from vllm_infra.checker.rules.base import (
 from vllm_infra.checker.rules.engine import RuleFinding, evaluate
 
 RULE_MODULES: tuple[ModuleType, ...] = (availability, capacity, delivery, disaggregation, gpu, hygiene, images,
-                                        inputs, multinode, network, placement, probes, rbac, resources, schema,
-                                        security, versions, waivers)
+                                        inputs, lora, multinode, network, placement, probes, rbac, resources,
+                                        schema, security, versions, waivers)
 """Modules that define rules (the others in this package are the machinery they share)."""
 
 

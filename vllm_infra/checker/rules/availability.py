@@ -17,7 +17,7 @@ from vllm_infra.checker.reading.templates import group_size, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.checker.rules.simulated import UNVERIFIED, simulated
 from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
-from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, TYPE_PLACEHOLDER
+from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, KEDA_COOLDOWN_DEFAULT, TYPE_PLACEHOLDER
 from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
 from vllm_infra.vocabulary.paths import FieldPath
@@ -260,6 +260,11 @@ def saturation_autoscaling(bundle: Bundle, ctx: RuleContext) -> Iterator[Violati
         elif low == 0 and not any(_activates_from_zero(kind, text) for _p, kind, text in sources):
             yield Violation(("spec", "triggers"), "scale-to-zero without an activator: at 0 replicas vLLM emits no "
                                                   "metrics, so no trigger can wake the service", obj=scaler)
+        cooldown = dig(scaler, "spec", "cooldownPeriod", default=KEDA_COOLDOWN_DEFAULT)
+        if low == 0 and scaler.get("kind") == "ScaledObject" and type(cooldown) is int and cooldown < startup:
+            yield Violation(("spec", "cooldownPeriod"), f"cooldownPeriod {cooldown}s is shorter than the ~{startup}s a "
+                            "pod takes to start: a pod still loading emits no metrics, and KEDA scales it back to "
+                            "zero before it serves", obj=scaler)
 
 
 def _metric_versions(scaler: Manifest, workload: Manifest, sources: list[tuple[FieldPath, str, str]]

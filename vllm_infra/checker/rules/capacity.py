@@ -160,12 +160,16 @@ def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, quantiza
         return None
     kv_dtype = "fp8" if str(flags.get("kv-cache-dtype", "auto")).startswith("fp8") else "auto"
     hybrid = not any(flags.get(name) for name in HYBRID_KV_OFF_FLAGS)
+    lora = flags.get("enable-lora") is True
+    slots, rank = (args.integer("max-loras", 1), args.integer("max-lora-rank", 16)) if lora else (0, 0)
+    if slots is None or rank is None:
+        return None
     return _cached_estimate(
         arch, gpu.type, tensor, pipeline, str(dtype), quantization, kv_dtype, length,
         args.integer("max-num-seqs", 0) or None, utilization, version,
         args.integer("max-num-batched-tokens", 0) or None,
         args.integer("kv-cache-memory-bytes", 0) or None,
-        args.integer("block-size", 16) or 16, flags.get("enforce-eager") is True, hybrid)
+        args.integer("block-size", 16) or 16, flags.get("enforce-eager") is True, hybrid, slots, rank)
 
 
 @lru_cache(maxsize=4096)
@@ -173,11 +177,12 @@ def _cached_estimate(arch: ModelArchitecture, gpu: GpuType, tensor: int, pipelin
                      quantization: str | None, kv_cache_dtype: str, max_model_len: int, max_num_seqs: int | None,
                      utilization: float, version: VllmVersion, max_num_batched_tokens: int | None,
                      kv_cache_memory_bytes: int | None, block_size: int, enforce_eager: bool,
-                     hybrid_kv: bool) -> MemoryEstimate:
+                     hybrid_kv: bool, lora_slots: int, lora_rank: int) -> MemoryEstimate:
     """One estimate per distinct configuration: a fleet repeats a few shapes thousands of times."""
     return estimate(ServingSettings(arch, GPU_CATALOG[gpu], tensor, pipeline, dtype, quantization, kv_cache_dtype,
                                     max_model_len, max_num_seqs, utilization, version, max_num_batched_tokens,
-                                    kv_cache_memory_bytes, block_size, enforce_eager, hybrid_kv))
+                                    kv_cache_memory_bytes, block_size, enforce_eager, hybrid_kv, lora_slots,
+                                    lora_rank))
 
 
 def _default_utilization(version: VllmVersion) -> float:

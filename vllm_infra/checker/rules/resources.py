@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from vllm_infra.capacity.host import HOST_MEMORY_HEADROOM_BYTES, HostMemoryNeeds, host_needs
+from vllm_infra.capacity.lora import lora_host_bytes
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.vllm import ImageBuild
 from vllm_infra.checker.reading.accelerators import build_of, gpu_count, gpu_resources, is_cpu_build, other_accelerator
+from vllm_infra.checker.reading.lora import lora_flags
 from vllm_infra.checker.reading.objects import Manifest, dig
 from vllm_infra.checker.reading.server import engine_args, image_version, vllm_pod_templates
 from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, group_size, pod_templates
@@ -95,8 +97,11 @@ def _host_needs(obj: Manifest, template: PodTemplate, serving: ContainerRef) -> 
     args = engine_args(serving.spec)
     arch = MODEL_CATALOG.get(args.model or "")
     weights = arch.parameters * arch.weight_bytes / group_size(obj) if arch else None
+    lora = lora_flags(serving.spec)
+    cache = lora_host_bytes(arch, lora.max_cpu_loras or lora.max_loras or 1, lora.max_rank or 16) \
+        if arch and lora and lora.enabled else 0.0
     return host_needs(args.flags, gpus=max(1, gpu_count(serving.spec)),
-                      version=image_version(serving.spec, template.labels), weights_per_pod=weights)
+                      version=image_version(serving.spec, template.labels), weights_per_pod=weights, lora_cache=cache)
 
 
 @resource_rule(
