@@ -276,3 +276,13 @@ def test_a_role_name_may_not_be_another_service() -> None:
     other = deep_update(MINIMAL_SERVICE, {"name": "llama-pd-decode", "image": {"unpinned_reason": WHY}})
     with pytest.raises(ValidationError, match="llama-pd-decode, a name this service renders, is also one of services"):
         fleet_of(other, pd_service())
+
+
+def test_a_side_channel_host_from_env_from_is_not_judged() -> None:
+    """A ConfigMap or Secret named by envFrom may set VLLM_NIXL_SIDE_CHANNEL_HOST; its keys are not
+    in the pod spec."""
+    objects = pair()
+    server = vllm(objects, "qwen-prefill")
+    server["env"].pop(0)
+    server["envFrom"] = [{"configMapRef": {"name": "nixl-env"}}]
+    assert findings(objects) == []

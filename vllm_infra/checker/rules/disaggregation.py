@@ -60,7 +60,8 @@ def kv_transfer_accepted(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]
         if transfer.problem:
             yield Violation(args_path(server), f"vLLM refuses to start: {transfer.problem}")
             continue
-        if transfer.connector == NIXL_CONNECTOR and NIXL_SIDE_CHANNEL_HOST_ENV not in env_entries(server.spec):
+        if transfer.connector == NIXL_CONNECTOR and NIXL_SIDE_CHANNEL_HOST_ENV not in env_entries(server.spec) \
+                and not server.spec.get("envFrom"):  # a ConfigMap or Secret may set it
             yield Violation((*server.path, "env"), f"{NIXL_SIDE_CHANNEL_HOST_ENV} is unset: vLLM publishes "
                                                    f"{NIXL_SIDE_CHANNEL_HOST_DEFAULT} as where its KV cache is, which "
                                                    "no other pod can reach; set it from the pod's status.podIP",
