@@ -87,6 +87,11 @@ FACTS: dict[object, str] = {
     "VI-SCH-001": "checker/rules/schema.py",
     0.0385: "capacity/memory.py",
     1800: "vocabulary/limits.py",
+    "HF_HUB_OFFLINE": "catalog/huggingface.py",
+    "runai_streamer": "catalog/vllm.py",
+    "VI-IMG-002": "vocabulary/reporting.py",
+    "vllm-infra.io/prefetch": "vocabulary/kubernetes.py",
+    "1.35": "vocabulary/kubernetes.py",
 }
 """A value that states a fact (a string or number in code, docstrings aside) -> its only home."""
 

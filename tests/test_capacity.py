@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from vllm_infra.capacity.memory import ServingSettings, Verdict, estimate
-from vllm_infra.capacity.startup import startup_seconds
+from vllm_infra.capacity.startup import startup_seconds, transfer_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuType
 from vllm_infra.catalog.hf_config import architecture_from_hf_config
@@ -178,10 +178,22 @@ def test_scheduler_defaults_follow_the_release(version: str, gpu: GpuType, expec
 
 def test_startup_budget_follows_model_size() -> None:
     arch = MODEL_CATALOG[LLAMA_70B]
-    assert startup_seconds(arch, dtype="auto", quantization=None, gpus=4, downloads=True) == 780
-    assert startup_seconds(arch, dtype="auto", quantization=None, gpus=4, downloads=False) == 600
+    assert startup_seconds(arch, dtype="auto", quantization=None, gpus=4, transfer_mib_per_s=250) == 780
+    assert startup_seconds(arch, dtype="auto", quantization=None, gpus=4, transfer_mib_per_s=None) == 600
     assert startup_seconds(MODEL_CATALOG["meta-llama/Llama-3.1-405B-Instruct"], dtype="auto", quantization=None,
-                           gpus=16, downloads=True) == 3360
+                           gpus=16, transfer_mib_per_s=250) == 3360
+
+
+def test_a_stream_is_the_load_and_a_pull_comes_before_the_start() -> None:
+    """141 GB of Llama-3.1-70B bf16 weights: streamed at 1000 MiB/s (135 s) plus 180 s of engine start
+    is 315 s whatever the GPU count, floored to the 600 s minimum; pulled at 250 MiB/s (538 s) and
+    unpacked at 1000 MiB/s (135 s) before the start, 720 s rounded to the minute."""
+    arch = MODEL_CATALOG[LLAMA_70B]
+    for gpus in (1, 4):
+        assert startup_seconds(arch, dtype="auto", quantization=None, gpus=gpus, transfer_mib_per_s=1000,
+                               streamed=True) == 600
+    assert transfer_seconds(arch, dtype="auto", quantization=None, mib_per_s=250, unpacked=True) == 720
+    assert transfer_seconds(arch, dtype="auto", quantization=None, mib_per_s=250) == 540
 
 
 def test_service_misfit_lists_numbers_and_fixes(service_data: Build) -> None:

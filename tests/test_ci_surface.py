@@ -160,7 +160,7 @@ def test_github_annotations(prod: Path) -> None:
     assert error.startswith("::error file=prod/service-qwen-7b.yaml,line=")
     assert ",title=VI-NET-002 high%3A Services are ClusterIP only::Service/qwen-7b: Service type NodePort exposes " \
            "the inference API outside the cluster at spec.type%0AFix: " in error
-    assert lines[-1].startswith("FAIL: 55 objects")
+    assert lines[-1].startswith("FAIL: 57 objects")
 
 
 def test_rule_pages() -> None:

@@ -50,11 +50,12 @@ def test_reference_prod_passes_with_only_the_stated_digest_waiver() -> None:
     vllm = [line for line in waived if ": VI-IMG-001 high: image vllm/vllm-openai:v0.32.0 is not pinned by digest at "
             in line]
     llm_d = [line for line in waived if ": VI-IMG-001 high: image ghcr.io/llm-d/" in line]
-    assert (len(vllm), len(llm_d), len(waived)) == (7, 2, 9)  # and the P/D pair's sidecar and endpoint picker
+    assert (len(vllm), len(llm_d), len(waived)) == (9, 2, 11)  # the 70B's prefetch Job and its gate, the P/D
+    # pair's sidecar and endpoint picker
     assert all(PROD_UNPINNED[:-1] in line for line in vllm)
     assert all("No trusted record of the llm-d v0.8.0 image digests yet" in line for line in llm_d)
-    assert summary == (f"PASS: 55 objects, {len(RULES)} rules, profile restricted, Kubernetes 1.33: 0 critical, "
-                       "0 high, 0 medium, 0 low, 9 waived; 0 at or above high")
+    assert summary == (f"PASS: 57 objects, {len(RULES)} rules, profile restricted, Kubernetes 1.33: 0 critical, "
+                       "0 high, 0 medium, 0 low, 11 waived; 0 at or above high")
 
 
 def test_reference_dev_passes_under_the_dev_profile() -> None:
@@ -117,7 +118,7 @@ def test_waiver_is_reported_not_dropped(prod: Path) -> None:
     assert next(entry for entry in out.splitlines() if "VI-IMG-001" not in entry) == (
         f"{prod}/service-qwen-7b.yaml:{line}: Service/qwen-7b: VI-NET-002 high: Service type LoadBalancer exposes the "
         "inference API outside the cluster at spec.type [waived: internal load balancer, VPC only]")
-    assert out.splitlines()[-1].endswith("10 waived; 0 at or above high")
+    assert out.splitlines()[-1].endswith("12 waived; 0 at or above high")
 
 
 def test_sarif_for_code_scanning(prod: Path) -> None:
@@ -195,7 +196,7 @@ def test_single_rule_selection() -> None:
 
 def test_validate_reference_manifests() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR))
-    assert (code, out) == (0, "PASS: 144 objects against Kubernetes 1.33: 144 valid, 0 invalid, 0 error, 0 skipped\n")
+    assert (code, out) == (0, "PASS: 148 objects against Kubernetes 1.33: 148 valid, 0 invalid, 0 error, 0 skipped\n")
 
 
 def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
@@ -206,7 +207,7 @@ def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:
         f"{prod}/deployment-qwen-7b.yaml:{line_of(prod / 'deployment-qwen-7b.yaml', '- args:')}: Deployment/qwen-7b: "
         "invalid: spec.template.spec.containers[0]: Additional properties are not allowed ('startupprobe' was "
         "unexpected)",
-        "FAIL: 55 objects against Kubernetes 1.33: 54 valid, 1 invalid, 0 error, 0 skipped",
+        "FAIL: 57 objects against Kubernetes 1.33: 56 valid, 1 invalid, 0 error, 0 skipped",
     ]
 
 
@@ -377,7 +378,7 @@ def test_rdma_fails_a_waived_privileged_pod_and_ipc_lock_in_a_restricted_namespa
 def test_a_rendered_tree_is_judged_under_the_profile_its_marker_records() -> None:
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev"), str(MANIFESTS_DIR / "prod"))
     assert code == 0, out
-    assert out.splitlines()[-1].startswith(f"PASS: 66 objects, {len(RULES)} rules, profiles dev, restricted, ")
+    assert out.splitlines()[-1].startswith(f"PASS: 68 objects, {len(RULES)} rules, profiles dev, restricted, ")
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev"), "--profile", "restricted")
     assert code == 1  # an explicit profile wins over the marker
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "dev" / "deployment-qwen-7b.yaml"), "-o", "json")

@@ -30,7 +30,7 @@ def test_plan_rows_for_the_reference_stacks() -> None:
         "H100-80GB", 4, 2, 4)
     assert big["kv_cache_tokens"] == 451_344  # vLLM 0.32 counts CUDA graphs (3.1 GiB per GPU) inside the budget
     assert (big["fit"], prod["llama-405b"]["fit"]) == ("fits", "fits")
-    assert big["startup_seconds"] == 780
+    assert (big["loading"], big["startup_seconds"], big["prefetch_seconds"]) == ("prefetch", 600, 540)
     assert big["gpu_hours_max"] == 4 * 4 * 730
     assert big["scheduled"] is True
     assert round(float(str(big["gpu_hours_min"]))) == 6796  # 2 replicas + 1 more during 11h x 5 days a week

@@ -41,7 +41,7 @@ def test_text_diff_names_fields_gpus_cost_capacity_and_findings(trees: tuple[Pat
     code, out, _ = diff("--base", str(base), "--head", str(head), "prod")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "prod: 12 changed, 0 added, 0 removed"
+    assert lines[0] == "prod: 13 changed, 1 added, 1 removed"
     block = lines[lines.index("  ~ Deployment/llama-70b") + 1:lines.index("  ~ Deployment/llama-8b")]
     assert "      spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8" \
         in block
@@ -66,10 +66,10 @@ def test_markdown_diff_is_a_sticky_comment_with_a_table_and_a_section_per_stack(
     code, out, _ = diff("--base", str(base), "--head", str(head), "-o", "markdown")
     assert code == 0
     assert out.startswith(f"{MARKER}\n### vllm-infra diff\n")
-    assert ("| prod | 12 changed, 0 added, 0 removed | H100-80GB 58-70 -&gt; 66-86 | $172,869-203,539 -&gt; "
+    assert ("| prod | 13 changed, 1 added, 1 removed | H100-80GB 58-70 -&gt; 66-86 | $172,869-203,539 -&gt; "
             "$199,577-249,441 per month (+45,902 at maximum) | +0 / -0 |") in out.splitlines()
     assert "| dev | no object changes | unchanged | unchanged | +0 / -0 |" in out.splitlines()
-    assert "<details><summary><b>prod</b>: 12 changed, 0 added, 0 removed</summary>" in out
+    assert "<details><summary><b>prod</b>: 13 changed, 1 added, 1 removed</summary>" in out
     assert "  - `spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8`" \
         in out.splitlines()
     assert "<b>dev</b>" not in out  # nothing changed there: no section
@@ -130,9 +130,9 @@ def test_default_base_is_the_merge_base_with_the_default_branch(tmp_path: Path, 
     canary_70b(repo / "stacks")
     monkeypatch.chdir(repo)
     code, out, _ = diff("prod")
-    assert (code, out.splitlines()[0]) == (0, "prod: 12 changed, 0 added, 0 removed")
+    assert (code, out.splitlines()[0]) == (0, "prod: 13 changed, 1 added, 1 removed")
     git(repo, "commit", "-qam", "70b on TP 8")
-    assert diff("--base", "main", "--head", "HEAD", "prod")[1].splitlines()[0] == "prod: 12 changed, 0 added, 0 removed"
+    assert diff("--base", "main", "--head", "HEAD", "prod")[1].splitlines()[0] == "prod: 13 changed, 1 added, 1 removed"
     assert diff("--base", "HEAD", "prod")[1] == "prod: no object changes\n"
 
 
@@ -169,7 +169,9 @@ def test_synth_check_diff_shows_how_the_committed_tree_differs(tmp_path: Path) -
     assert "  ~ Deployment/llama-70b" in result.stdout.splitlines()
     assert "      spec.template.spec.containers[0].args[4]: --tensor-parallel-size=4 -> --tensor-parallel-size=8" \
         in result.stdout.splitlines()
-    assert not any(line.startswith("  - ") for line in result.stdout.splitlines())  # the delivery object stays
+    removed = [line for line in result.stdout.splitlines() if line.startswith("  - ")]
+    assert [line.split("-prefetch-")[0] for line in removed] == ["  - Job/llama-70b"]  # the delivery object stays;
+    # the prefetch Job of the old image goes (a Job's template is immutable: its successor has a new name)
 
 
 def test_synth_check_diff_of_an_unchanged_delivered_stack_lists_nothing_removed(tmp_path: Path) -> None:

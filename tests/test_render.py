@@ -95,6 +95,7 @@ def test_amd_gpus_use_their_resource_and_labels(service_data: Build) -> None:
 @pytest.mark.parametrize(("platform", "expressions"), [
     ("gke", [{"key": "cloud.google.com/gke-accelerator", "operator": "In", "values": ["nvidia-l4"]}]),
     ("karpenter", [{"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["l4"]}]),
+    ("eks-auto", [{"key": "eks.amazonaws.com/instance-gpu-name", "operator": "In", "values": ["l4"]}]),
 ])
 def test_gpu_affinity_per_platform(service_data: Build, platform: str, expressions: list[Any]) -> None:
     objects = render(service_data(accelerator={"type": "L4", "platform": platform},

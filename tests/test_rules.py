@@ -423,6 +423,20 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
     ("VI-IMG-002", "floating model", lambda o: container(o)["args"].remove(f"--revision={REVISION}"),
      [("Deployment/llama", f"{C0}.args", "model meta-llama/Llama-3.1-70B-Instruct is not pinned to a commit "
                                          "(--revision)")]),
+    ("VI-IMG-002", "weights read from object storage", lambda o: set_args(
+        o, "meta-llama/Llama-3.1-70B-Instruct", "s3://models/llama-70b"),
+     [("Deployment/llama", f"{C0}.args", "model s3://models/llama-70b is read from object storage, which no "
+                                         "revision pins: the weights change when the objects do")]),
+    ("VI-IMG-001", "a model image volume on a moving tag", lambda o: pod(o)["volumes"].append(
+        {"name": "weights", "image": {"reference": "registry.example.com/models/llama-70b:latest"}}),
+     [("Deployment/llama", f"{POD}.volumes[4].image.reference", "image registry.example.com/models/llama-70b:latest "
+                                                              "floats (no tag, or a moving tag such as 'latest' or "
+                                                              "'nightly')")]),
+    ("VI-IMG-004", "an image volume on Kubernetes 1.33", lambda o: pod(o)["volumes"].append(
+        {"name": "weights", "image": {"reference": f"registry.example.com/models/llama-70b@{DIGEST}"}}),
+     [("Deployment/llama", f"{POD}.volumes[4].image",
+       "volume 'weights' is an image volume, off by default on Kubernetes 1.33 (on from 1.35): the API server refuses "
+       "the pod")]),
     ("VI-AVL-001", "PDB missing", lambda o: o.remove(find(o, "PodDisruptionBudget", "llama")),
      [("Deployment/llama", "metadata.name", "0 PodDisruptionBudgets select this workload (none)")]),
     ("VI-AVL-002", "minAvailable at min scale", lambda o: min_available(o, "llama", 2),
@@ -959,6 +973,9 @@ def test_a_liveness_probe_on_health_through_curl_is_not_work() -> None:
 
 @pytest.mark.parametrize(("key", "value", "gpu"), [
     ("karpenter.k8s.aws/instance-family", "g6e", "L40S"),
+    ("eks.amazonaws.com/instance-family", "g6e", "L40S"),
+    ("eks.amazonaws.com/instance-gpu-name", "l4", "L4"),
+    ("cloud.google.com/gke-accelerator", "nvidia-h100-mega-80gb", "H100-80GB"),
     ("node.kubernetes.io/instance-type", "g5.12xlarge", "A10G"),
     ("node.kubernetes.io/instance-type", "p4de.24xlarge", "A100-80GB"),
     ("node.kubernetes.io/instance-type", "a3-highgpu-8g", "H100-80GB"),
@@ -1014,3 +1031,16 @@ def test_a_service_account_bound_to_a_role_keeps_its_token() -> None:
                   "subjects": [{"kind": "ServiceAccount", "name": pod(objects)["serviceAccountName"]}],
                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"}})
     assert findings(objects, "VI-SEC-012") == []
+
+
+@pytest.mark.parametrize(("memory", "gpu"), [("81920", None), ("40960", "A100-40GB")])
+def test_eks_auto_mode_labels_tell_the_a100_sizes_apart(memory: str, gpu: str | None) -> None:
+    """EKS Auto Mode labels nodes as Karpenter does, under eks.amazonaws.com/: one GPU name for both A100
+    sizes, and the memory label that decides which."""
+    objects = good_objects()
+    pod(objects)["nodeSelector"] = {"eks.amazonaws.com/instance-gpu-name": "a100",
+                                    "eks.amazonaws.com/instance-gpu-memory": memory}
+    pod(objects).pop("affinity", None)
+    found = findings(objects, "VI-CAP-001")
+    assert [message.split(": ", 1)[0].rsplit(" on ", 1)[1] for _o, _p, message in found] == (
+        [f"2 x {gpu} does not fit"] if gpu else [])

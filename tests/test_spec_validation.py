@@ -59,7 +59,7 @@ def test_gpu_must_exist_on_platform(service_data: Build) -> None:
     data = service_data(accelerator={"type": "A10G", "platform": "gke"})
     assert service_errors(data) == [(
         "accelerator.platform",
-        "A10G is not offered on platform gke (platforms with A10G: gpu-feature-discovery, karpenter)",
+        "A10G is not offered on platform gke (platforms with A10G: eks-auto, gpu-feature-discovery, karpenter)",
     )]
 
 

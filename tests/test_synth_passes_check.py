@@ -25,6 +25,11 @@ MODELS = ["meta-llama/Llama-3.2-3B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"
 RELEASE_TAGS = [f"v{release.version}" for release in release_catalog().releases]
 """Every catalogued release: the renderer emits only flags each one accepts, and spec-time checks
 refuse the extra_args a release would not parse (check's VI-VER-002 agrees)."""
+LOADINGS: dict[str, dict[str, Any] | None] = {
+    "": None, "prefetch": {"strategy": "prefetch"},
+    "image": {"strategy": "image", "image": f"registry.example.com/models/weights:v1@{DIGEST}"},
+    "stream": {"strategy": "stream", "uri": "s3://models/weights", "unpinned_reason": "a write-once bucket"}}
+"""Every loading strategy: its Job, image volume or copy and streamer flags pass on the drawn version."""
 SECONDS = st.one_of(st.integers(0, 4000), st.sampled_from(["90s", "10m", "1h30m"]))
 
 
@@ -106,7 +111,13 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
     if draw(st.booleans()):
         service["routing"] = {"inference_pool": True, "endpoint_picker": "epp",
                               "gateway": {"name": "gw", "namespace": "gateway"}}
+    loading = draw(st.sampled_from(list(LOADINGS)))
+    if loading:
+        service["loading"] = LOADINGS[loading]
+    if loading == "prefetch":
+        service["storage"]["model_cache"] = {"type": "pvc", "size": "300Gi"}
     fleet: dict[str, Any] = {"environment": "test", "namespace": {"name": "llm"}, "policy_profile": profile.value,
+                             "kubernetes_version": draw(st.sampled_from(["1.29", "1.33", "1.35", "1.37"])),
                              "spare_gpus": {gpu_type.value: draw(st.sampled_from([0, 8, 16]))}, "services": [service]}
     if profile != Profile.DEV or draw(st.booleans()):
         service["image"]["digest"] = DIGEST
@@ -118,7 +129,7 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
 
 
 def _gating(fleet: FleetSpec) -> list[tuple[str, str, str]]:
-    context = RuleContext(profile=fleet.policy_profile)
+    context = RuleContext(profile=fleet.policy_profile, kubernetes_version=fleet.kubernetes_version)
     return [(finding.rule.id, finding.severity.value, finding.message)
             for finding in evaluate(render_fleet(fleet), RULES.values(), context)
             if finding.waiver is None and finding.severity.rank >= Severity.HIGH.rank]
@@ -167,7 +178,7 @@ def test_what_synth_accepts_on_its_cluster_passes_check_without_one(fleet: Fleet
 
     assert fleet.cluster is not None
     objects = render_fleet(fleet)
-    simulated = RuleContext(profile=fleet.policy_profile,
+    simulated = RuleContext(profile=fleet.policy_profile, kubernetes_version=fleet.kubernetes_version,
                             simulation=simulate_manifests(cluster_of(fleet.cluster), objects))
     assume(not [f for f in evaluate(objects, RULES.values(), simulated)
                 if f.waiver is None and f.severity.rank >= Severity.HIGH.rank])

@@ -1,4 +1,5 @@
-"""How long a cold start takes: download, load each GPU's share, engine start-up."""
+"""How long a cold start takes: getting the weights (download, image pull, object-store stream),
+loading each GPU's share, engine start-up."""
 
 from __future__ import annotations
 
@@ -10,20 +11,41 @@ from vllm_infra.vocabulary.limits import MIN_STARTUP_SECONDS
 from vllm_infra.vocabulary.units import MIB_BYTES
 
 DOWNLOAD_MIB_PER_S = 250
-"""Assumed Hugging Face download throughput for a cold start."""
+"""Assumed Hugging Face download (or registry pull) throughput for a cold start."""
+STREAM_MIB_PER_S = 1000
+"""Assumed object-store throughput of the Run:ai model streamer, which reads the weights straight
+into GPU memory (no local copy, no separate load)."""
 LOAD_MIB_PER_S = 1000
-"""Assumed local read throughput when loading weights into each GPU."""
+"""Assumed local read throughput when loading weights into each GPU (also unpacking an image)."""
 ENGINE_INIT_SECONDS = 180
 """Engine start-up besides weights: torch.compile, CUDA graph capture, KV cache allocation."""
 
 
+def _minutes(seconds: float) -> int:
+    return math.ceil(seconds / 60) * 60
+
+
 def startup_seconds(arch: ModelArchitecture, *, dtype: str, quantization: str | None, gpus: int,
-                    downloads: bool) -> int:
-    """Cold-start budget: download (unless the cache is pre-populated), load each GPU's share,
-    engine initialisation; rounded up to a minute, at least ``MIN_STARTUP_SECONDS``
-    (``quantization``: the format vLLM runs)."""
+                    transfer_mib_per_s: float | None, streamed: bool = False) -> int:
+    """Cold-start budget from the container's start: the transfer it makes itself (a download at
+    ``transfer_mib_per_s``, None when the weights are already local), loading each GPU's share, engine
+    initialisation; with ``streamed`` the stream at ``transfer_mib_per_s`` is the load. Rounded up to
+    a minute, at least ``MIN_STARTUP_SECONDS`` (``quantization``: the format vLLM runs)."""
     total = served_weights_bytes(arch, dtype, quantization)
-    seconds = ENGINE_INIT_SECONDS + total / gpus / (LOAD_MIB_PER_S * MIB_BYTES)
-    if downloads:
-        seconds += total / (DOWNLOAD_MIB_PER_S * MIB_BYTES)
-    return max(MIN_STARTUP_SECONDS, math.ceil(seconds / 60) * 60)
+    if streamed:
+        assert transfer_mib_per_s is not None, "a stream has a throughput"
+        seconds = ENGINE_INIT_SECONDS + total / (transfer_mib_per_s * MIB_BYTES)
+    else:
+        seconds = ENGINE_INIT_SECONDS + total / gpus / (LOAD_MIB_PER_S * MIB_BYTES)
+        if transfer_mib_per_s is not None:
+            seconds += total / (transfer_mib_per_s * MIB_BYTES)
+    return max(MIN_STARTUP_SECONDS, _minutes(seconds))
+
+
+def transfer_seconds(arch: ModelArchitecture, *, dtype: str, quantization: str | None, mib_per_s: float,
+                     unpacked: bool = False) -> int:
+    """Seconds to move the served weights at ``mib_per_s`` before the server starts (a prefetch
+    download, an image pull; with ``unpacked`` also writing them out locally), rounded up to a minute."""
+    total = served_weights_bytes(arch, dtype, quantization)
+    seconds = total / (mib_per_s * MIB_BYTES) + (total / (LOAD_MIB_PER_S * MIB_BYTES) if unpacked else 0)
+    return _minutes(seconds)

@@ -41,6 +41,9 @@ class NodeLabelPlatform(StrEnum):
     """GKE's ``cloud.google.com/gke-accelerator``."""
     KARPENTER = "karpenter"
     """EKS with Karpenter: ``karpenter.k8s.aws/instance-gpu-name``."""
+    EKS_AUTO = "eks-auto"
+    """EKS Auto Mode, whose managed Karpenter labels nodes under ``eks.amazonaws.com/`` instead
+    (``eks.amazonaws.com/instance-gpu-name``, same values)."""
 
 
 @dataclass(frozen=True)
@@ -111,32 +114,35 @@ RESERVED_MIB_FALLBACK = 640
 seen (Total - usable: H200 616, A100-40GB 635, H100 479, L40S 468, RTX-4090 449, A10G 428,
 RTX-3090 430 MiB), so the estimate errs toward less memory."""
 
-GPU_MEMORY_LABEL = "karpenter.k8s.aws/instance-gpu-memory"
-"""Karpenter's GPU memory label (MiB), which tells the two A100 sizes apart."""
+_KARPENTER_PREFIX, _EKS_AUTO_PREFIX = "karpenter.k8s.aws/", "eks.amazonaws.com/"
+GPU_MEMORY_LABELS = frozenset({f"{_KARPENTER_PREFIX}instance-gpu-memory", f"{_EKS_AUTO_PREFIX}instance-gpu-memory"})
+"""Karpenter's and EKS Auto Mode's GPU memory labels (MiB), which tell the two A100 sizes apart."""
 
 _GFD = "nvidia.com/gpu.product"
 _GKE = "cloud.google.com/gke-accelerator"
-_KARPENTER = "karpenter.k8s.aws/instance-gpu-name"
 
 
 def _labels(
     gfd: tuple[str, ...] = (),
-    gke: str | None = None,
-    karpenter: tuple[NodeLabelRequirement, ...] = (),
+    gke: tuple[str, ...] = (),
+    aws: tuple[str, str | None] | None = None,
     gfd_key: str = _GFD,
 ) -> MappingProxyType[NodeLabelPlatform, tuple[NodeLabelRequirement, ...]]:
+    """The requirements per platform; ``aws`` is (EC2 GPU name, GPU memory in MiB where one name
+    covers two sizes), labelled alike by Karpenter and EKS Auto Mode under their own prefixes."""
     labels: dict[NodeLabelPlatform, tuple[NodeLabelRequirement, ...]] = {}
     if gfd:
         labels[NodeLabelPlatform.GPU_FEATURE_DISCOVERY] = (NodeLabelRequirement(gfd_key, "In", gfd),)
     if gke:
-        labels[NodeLabelPlatform.GKE] = (NodeLabelRequirement(_GKE, "In", (gke,)),)
-    if karpenter:
-        labels[NodeLabelPlatform.KARPENTER] = karpenter
+        labels[NodeLabelPlatform.GKE] = (NodeLabelRequirement(_GKE, "In", gke),)
+    if aws:
+        name, memory = aws
+        for platform, prefix in ((NodeLabelPlatform.KARPENTER, _KARPENTER_PREFIX),
+                                 (NodeLabelPlatform.EKS_AUTO, _EKS_AUTO_PREFIX)):
+            labels[platform] = (NodeLabelRequirement(f"{prefix}instance-gpu-name", "In", (name,)),
+                                *((NodeLabelRequirement(f"{prefix}instance-gpu-memory", "In", (memory,)),)
+                                  if memory else ()))
     return MappingProxyType(labels)
-
-
-def _karpenter(name: str) -> tuple[NodeLabelRequirement, ...]:
-    return (NodeLabelRequirement(_KARPENTER, "In", (name,)),)
 
 
 GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
@@ -144,36 +150,34 @@ GPU_CATALOG: MappingProxyType[GpuType, GpuModel] = MappingProxyType({
     for gpu in (
         GpuModel(GpuType.T4, "nvidia", 15360, supports_bf16=False, supports_fp8=False, gpus_per_node=4,
                  hourly_price_usd=0.53,
-                 node_labels=_labels(("Tesla-T4",), "nvidia-tesla-t4", _karpenter("t4"))),
+                 node_labels=_labels(("Tesla-T4",), ("nvidia-tesla-t4",), ("t4", None))),
         GpuModel(GpuType.A10G, "nvidia", 23028, supports_bf16=True, supports_fp8=False, gpus_per_node=8,
                  hourly_price_usd=1.01, fp8_weight_only=True, usable_mib=22600,
-                 node_labels=_labels(("NVIDIA-A10G",), None, _karpenter("a10g"))),
+                 node_labels=_labels(("NVIDIA-A10G",), (), ("a10g", None))),
         GpuModel(GpuType.L4, "nvidia", 23034, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=0.80,
-                 node_labels=_labels(("NVIDIA-L4",), "nvidia-l4", _karpenter("l4"))),
+                 node_labels=_labels(("NVIDIA-L4",), ("nvidia-l4",), ("l4", None))),
         GpuModel(GpuType.L40S, "nvidia", 46068, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=1.86, usable_mib=45600,
-                 node_labels=_labels(("NVIDIA-L40S",), None, _karpenter("l40s"))),
+                 node_labels=_labels(("NVIDIA-L40S",), (), ("l40s", None))),
         GpuModel(GpuType.A100_40GB, "nvidia", 40960, supports_bf16=True, supports_fp8=False,
                  gpus_per_node=8, hourly_price_usd=2.75, fp8_weight_only=True, usable_mib=40325,
-                 node_labels=_labels(("NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-PCIE-40GB"), "nvidia-tesla-a100",
-                                     (*_karpenter("a100"), NodeLabelRequirement(
-                                         GPU_MEMORY_LABEL, "In", ("40960",))))),
+                 node_labels=_labels(("NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-PCIE-40GB"), ("nvidia-tesla-a100",),
+                                     ("a100", "40960"))),
         GpuModel(GpuType.A100_80GB, "nvidia", 81920, supports_bf16=True, supports_fp8=False,
                  gpus_per_node=8, hourly_price_usd=3.43, fp8_weight_only=True,
-                 node_labels=_labels(("NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"), "nvidia-a100-80gb",
-                                     (*_karpenter("a100"), NodeLabelRequirement(
-                                         GPU_MEMORY_LABEL, "In", ("81920",))))),
+                 node_labels=_labels(("NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"), ("nvidia-a100-80gb",),
+                                     ("a100", "81920"))),
         GpuModel(GpuType.H100_80GB, "nvidia", 81559, supports_bf16=True, supports_fp8=True,
                  gpus_per_node=8, hourly_price_usd=3.93, usable_mib=81080,
-                 node_labels=_labels(("NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"), "nvidia-h100-80gb",
-                                     _karpenter("h100"))),
+                 node_labels=_labels(("NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"),
+                                     ("nvidia-h100-80gb", "nvidia-h100-mega-80gb"), ("h100", None))),
         GpuModel(GpuType.H200, "nvidia", 143771, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=4.98, usable_mib=143155,
-                 node_labels=_labels(("NVIDIA-H200",), "nvidia-h200-141gb", _karpenter("h200"))),
+                 node_labels=_labels(("NVIDIA-H200",), ("nvidia-h200-141gb",), ("h200", None))),
         GpuModel(GpuType.B200, "nvidia", 183359, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=7.50,
-                 node_labels=_labels(("NVIDIA-B200",), "nvidia-b200", _karpenter("b200"))),
+                 node_labels=_labels(("NVIDIA-B200",), ("nvidia-b200",), ("b200", None))),
         GpuModel(GpuType.MI300X, "amd", 196608, supports_bf16=True, supports_fp8=True, gpus_per_node=8,
                  hourly_price_usd=3.50,
                  node_labels=_labels(("AMD_Instinct_MI300X_OAM",), gfd_key="amd.com/gpu.product-name")),
@@ -203,12 +207,18 @@ NVIDIA_NO_DEVICES = "void"
 """``NVIDIA_VISIBLE_DEVICES=void`` hides every GPU from a container that was allocated none."""
 
 
+def hidden_gpus_env(vendor: str) -> dict[str, str]:
+    """What keeps a container that requests no GPU from seeing the node's GPUs: the NVIDIA runtime
+    exposes every GPU to a container whose image sets ``NVIDIA_VISIBLE_DEVICES=all`` (CUDA images do)."""
+    return {NVIDIA_DEVICES_ENV: NVIDIA_NO_DEVICES} if vendor == "nvidia" else {}
+
+
 def _label_index() -> dict[tuple[str, str], frozenset[GpuType]]:
     index: dict[tuple[str, str], set[GpuType]] = {}
     for gpu in GPU_CATALOG.values():
         for requirements in gpu.node_labels.values():
             for requirement in requirements:
-                if requirement.operator == "In" and requirement.key != GPU_MEMORY_LABEL:
+                if requirement.operator == "In" and requirement.key not in GPU_MEMORY_LABELS:
                     for value in requirement.values:
                         index.setdefault((requirement.key, value), set()).add(gpu.type)
     return {key: frozenset(types) for key, types in index.items()}
@@ -219,7 +229,7 @@ GPU_LABEL_INDEX: MappingProxyType[tuple[str, str], frozenset[GpuType]] = Mapping
 ``node_labels``, for reading which GPU a hand-written pod asks for."""
 GPU_LABEL_KEYS: frozenset[str] = frozenset(key for key, _value in GPU_LABEL_INDEX)
 
-INSTANCE_FAMILY_LABELS = frozenset({"karpenter.k8s.aws/instance-family"})
+INSTANCE_FAMILY_LABELS = frozenset({f"{_KARPENTER_PREFIX}instance-family", f"{_EKS_AUTO_PREFIX}instance-family"})
 INSTANCE_TYPE_LABELS = frozenset({"node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"})
 _AWS_FAMILIES: MappingProxyType[str, GpuType] = MappingProxyType({
     "g4dn": GpuType.T4, "g5": GpuType.A10G, "g6": GpuType.L4, "gr6": GpuType.L4, "g6e": GpuType.L40S,

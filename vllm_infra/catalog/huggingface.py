@@ -1,4 +1,4 @@
-"""Hugging Face Hub facts: how a pinned model revision is written."""
+"""Hugging Face Hub facts: how a pinned model revision is written, and how the client is kept offline."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import re
 COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 """A full commit id of a model repository: the only revision that never moves (branch names and
 tags do)."""
+
+HUB_OFFLINE_ENV = "HF_HUB_OFFLINE"
+"""``1``: the Hugging Face client never asks the Hub (weights come from the cache, an image or S3)."""
 
 
 def is_commit_hash(revision: object) -> bool:

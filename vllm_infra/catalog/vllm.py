@@ -66,6 +66,11 @@ LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 RUNTIME_LORA_ENV = "VLLM_ALLOW_RUNTIME_LORA_UPDATING"
 """Lets API clients load and unload adapters (``/v1/load_lora_adapter``)."""
 
+RUNAI_STREAMER_FORMAT = "runai_streamer"
+"""``--load-format`` of the Run:ai model streamer, in every catalogued release (added in 0.6.6): it
+reads safetensors from a local path or ``s3://`` straight into GPU memory; the vllm/vllm-openai image
+ships ``runai-model-streamer[s3]``."""
+
 VLLM_DEFAULT_PORT = 8000
 """Where `vllm serve` listens without ``--port`` (the API, /health and /metrics)."""
 

@@ -184,12 +184,12 @@ def _profile_choice(markers: Mapping[str, StackMarker], profile: Profile | None,
 
 def check_objects(manifests: Sequence[Mapping[str, Any]], source: str, *, profile: Profile,
                   gate: Severity = Severity.HIGH, progress: Progress = SILENT,
-                  cluster: Cluster | None = None) -> CheckReport:
+                  cluster: Cluster | None = None, kubernetes_version: str = KUBERNETES_VERSION) -> CheckReport:
     """The policy gate over objects held in memory (what synth just rendered): the same rules and
     schemas as ``run_check``, without reading them back from disk."""
     objects = [SourceObject.read(manifest, source, index) for index, manifest in enumerate(manifests)]
     simulation = None if cluster is None else simulate_manifests(cluster, list(manifests))
-    context = RuleContext(profile=profile, simulation=simulation)
+    context = RuleContext(profile=profile, simulation=simulation, kubernetes_version=kubernetes_version)
     rules = list(RULES.values())
     where = {id(obj.manifest): obj.location for obj in objects}
     findings = [locate(finding, where[id(finding.obj)])

@@ -66,7 +66,8 @@ def plan(
     output: Annotated[DataFormat, typer.Option("--output", "-o", help="Table or JSON.")] = DataFormat.TEXT,
 ) -> None:
     """Capacity and cost per stack: GPUs x replicas, per-GPU weights and KV cache (tokens, and how
-    many full-length sequences fit), startup budget, GPU-hours per month and cost.
+    many full-length sequences fit), how weights load and a cold start takes (with a prefetch Job's
+    download, which the first rollout waits for), GPU-hours per month and cost.
 
     Prices are indicative on-demand list prices per GPU-hour unless overridden. Scheduled
     windows (KEDA cron triggers) raise the minimum where their cron expressions are simple.
@@ -86,7 +87,7 @@ def plan(
     for name, stack_rows in rows.items():
         table = Table(title=f"{name} ({fleets[name].namespace.name})", title_justify="left")
         for column in ("service", "GPUs", "replicas", "weights/GPU", "KV cache/GPU", "KV tokens", "ctx",
-                       "x ctx", "fit", "startup", "GPU-h/month", "USD/month"):
+                       "x ctx", "fit", "loading", "startup", "GPU-h/month", "USD/month"):
             table.add_column(column, justify="left" if column == "service" else "right")
         for row in stack_rows:
             replicas = str(row.replicas_min) if row.replicas_min == row.replicas_max else \
@@ -98,7 +99,9 @@ def plan(
             table.add_row(row.service, f"{row.gpus_per_replica} x {row.gpu_type}", replicas,
                           _fmt(row.weights_per_gpu_gib, "{:.1f} GiB"), _fmt(row.kv_cache_per_gpu_gib, "{:.1f} GiB"),
                           _fmt(row.kv_cache_tokens, "{:,}"), _fmt(row.max_model_len, "{:,}"),
-                          _fmt(row.full_length_sequences, "{:.1f}"), row.fit or "?", f"{row.startup_seconds // 60}m",
+                          _fmt(row.full_length_sequences, "{:.1f}"), row.fit or "?", row.loading,
+                          f"{row.startup_seconds // 60}m" + (f" (+{row.prefetch_seconds // 60}m prefetch)"
+                                                             if row.prefetch_seconds else ""),
                           hours + ("*" if row.scheduled else ""), cost)
         total_min = sum(r.cost_min for r in stack_rows)
         total_max = sum(r.cost_max for r in stack_rows)

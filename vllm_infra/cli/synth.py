@@ -92,7 +92,7 @@ def _synth(stacks: list[str] | None, stacks_dir: Path, out: Path, check: bool, s
                                                 f"{result.rendered.source} (rendered)",
                                                 profile=result.policy_profile, progress=bar,
                                                 cluster=cluster_of(result.cluster) if result.cluster else None,
-                                                ).gating()]
+                                                kubernetes_version=result.kubernetes_version).gating()]
         if refused:
             fail("the rendered objects fail the policy gate; nothing was written", refused)
         drifted = 0

@@ -199,7 +199,8 @@ def _failed(side: StackSide, stack: str) -> dict[_FindingKey, str]:
     if side.fleet is None:
         return {}
     cluster = cluster_of(side.fleet.cluster) if side.fleet.cluster else None
-    report = check_objects(side.objects, stack, profile=side.fleet.policy_profile, cluster=cluster)
+    report = check_objects(side.objects, stack, profile=side.fleet.policy_profile, cluster=cluster,
+                           kubernetes_version=side.fleet.kubernetes_version)
     return {(f.rule.id, f.kind, f.namespace, f.name, f.path):
             f"{f.kind}/{f.name}: {f.rule.id} {f.severity}: {f.message}" + (f" at {f.path}" if f.path else "")
             for f in report.findings if f.status == Status.FAILED}

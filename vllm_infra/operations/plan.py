@@ -63,7 +63,12 @@ class ServicePlan:
     full_length_sequences: float | None
     fit: str | None
     """``fits`` or ``tight`` (within the estimate's margin), None for unknown models."""
+    loading: str
+    """The loading strategy (``download``, ``prefetch``, ``image``, ``stream``)."""
     startup_seconds: int
+    """A cold start on a fresh node: the model image's pull, then the startup probe's budget."""
+    prefetch_seconds: int
+    """The prefetch Job's download, which the first rollout waits for (0 without one)."""
     gpu_hours_min: float
     gpu_hours_max: float
     hourly_price: float
@@ -112,7 +117,9 @@ def plan_service(spec: VllmServiceSpec, prices: Mapping[GpuType, float]) -> Serv
         max_model_len=service.context_length,
         full_length_sequences=memory.full_length_sequences if memory else None,
         fit=memory.verdict.value if memory else None,
-        startup_seconds=service.startup_budget,
+        loading=service.strategy.value,
+        startup_seconds=service.cold_start,
+        prefetch_seconds=service.prefetch_seconds,
         gpu_hours_min=replica_hours * gpus,
         gpu_hours_max=service.max_scale * HOURS_PER_MONTH * gpus,
         hourly_price=prices[spec.accelerator.type],

@@ -26,6 +26,7 @@ from vllm_infra.outputs.writers.kustomize import LAYOUT_DIRECTORY
 from vllm_infra.render import Manifest, PatchError, render_fleet
 from vllm_infra.render.delivery import render_delivery
 from vllm_infra.spec.cluster import ClusterSpec
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
 from vllm_infra.vocabulary.progress import SILENT, Progress
 from vllm_infra.vocabulary.reporting import Profile
 
@@ -45,6 +46,8 @@ class SynthesizedStack:
     """The stack's node inventory, which the policy gate simulates scheduling on."""
     delivery: list[Manifest] = field(default_factory=list)
     """The Argo CD or Flux objects of the stack (none when Pulumi delivers it)."""
+    kubernetes_version: str = KUBERNETES_VERSION
+    """The Kubernetes version of the stack's cluster, which the policy gate checks against."""
 
     @property
     def rendered(self) -> RenderedStack:
@@ -92,7 +95,8 @@ def _synthesize_stack(name: str, path: Path, layout: Writer, progress: Progress)
     delivery = render_delivery(fleet, name, objects)
     rendered = _rendered(name, path, objects, fleet.policy_profile, delivery)
     files = len(layout.paths(rendered))  # a layout conflict is refused here
-    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files, fleet.cluster, delivery)
+    return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files, fleet.cluster, delivery,
+                            fleet.kubernetes_version)
 
 
 def synthesize(stacks_dir: Path, names: Sequence[str] = (), writer: Writer | None = None,

@@ -12,7 +12,7 @@ from vllm_infra.render import Manifest, RenderContext, render_namespace, render_
 from vllm_infra.render.labels import selector_labels
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
-from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION, SERVING_KINDS
 
 SERVICE_TYPE = "vllm-infra:kubernetes:VllmService"
 FLEET_TYPE = "vllm-infra:kubernetes:VllmFleet"
@@ -26,6 +26,8 @@ class VllmServiceArgs:
     namespace: str
     part_of: str = "vllm"
     environment: str | None = None
+    kubernetes_version: str = KUBERNETES_VERSION
+    """The cluster's Kubernetes minor version (what it serves, such as image volumes)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class VllmService(pulumi.ComponentResource):
     def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(SERVICE_TYPE, name, None, opts)
         spec = args.spec
-        context = RenderContext(namespace=args.namespace, part_of=args.part_of, environment=args.environment)
+        context = RenderContext(namespace=args.namespace, part_of=args.part_of, environment=args.environment,
+                                kubernetes_version=args.kubernetes_version)
         objects = render_service(spec, context)
         self.objects: list[Manifest] = objects
         self.children: dict[str, pulumi.CustomResource] = {
@@ -109,7 +112,7 @@ class VllmFleet(pulumi.ComponentResource):
             service.name: VllmService(
                 service.name,
                 VllmServiceArgs(spec=service, namespace=fleet.namespace.name, part_of=fleet.name,
-                                environment=fleet.environment),
+                                environment=fleet.environment, kubernetes_version=fleet.kubernetes_version),
                 pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
             for service in fleet.services

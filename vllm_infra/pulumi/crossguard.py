@@ -36,7 +36,7 @@ from vllm_infra.checker.rules import (
     WaiverRule,
     evaluate,
 )
-from vllm_infra.vocabulary.kubernetes import PULUMI_TIMEOUT_ANNOTATION
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION, PULUMI_TIMEOUT_ANNOTATION
 from vllm_infra.vocabulary.paths import format_path
 from vllm_infra.vocabulary.reporting import Profile, Severity
 
@@ -155,10 +155,10 @@ def _policy(rule: ResourceRule | BundleRule | WaiverRule, context: RuleContext) 
         enforcement_level=_enforcement(rule), severity=severity, remediation_steps=rule.remediation, tags=tags)
 
 
-def policies(profile: Profile = Profile.RESTRICTED) -> list[Policy]:
+def policies(profile: Profile = Profile.RESTRICTED, kubernetes_version: str = KUBERNETES_VERSION) -> list[Policy]:
     """One policy per catalog rule that judges objects (how a YAML file reads does not apply to
     what a Pulumi program registers), plus the advisory report of waived findings."""
-    context = RuleContext(profile=profile, pulumi=True)
+    context = RuleContext(profile=profile, pulumi=True, kubernetes_version=kubernetes_version)
     built = [_policy(rule, context) for rule in RULES.values() if not isinstance(rule, InputRule)]
     built.append(StackValidationPolicy(
         name=WAIVERS_POLICY, description="Findings waived with vllm-infra.io/waive.<rule-id> annotations",
@@ -167,7 +167,7 @@ def policies(profile: Profile = Profile.RESTRICTED) -> list[Policy]:
     return built
 
 
-def policy_pack(profile: Profile = Profile.RESTRICTED) -> PolicyPack:
+def policy_pack(profile: Profile = Profile.RESTRICTED, kubernetes_version: str = KUBERNETES_VERSION) -> PolicyPack:
     """The CrossGuard pack (constructing it starts the policy analyzer when run by the engine)."""
-    return PolicyPack(name=PACK_NAME, policies=policies(profile),
+    return PolicyPack(name=PACK_NAME, policies=policies(profile, kubernetes_version),
                       description="vllm-infra rule catalog: GPU/LLM-aware Kubernetes policies")

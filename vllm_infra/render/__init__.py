@@ -12,7 +12,8 @@ from vllm_infra.render.context import Manifest, RenderContext
 from vllm_infra.render.delivery import annotated
 from vllm_infra.render.disruption import disruption_budget
 from vllm_infra.render.labels import ENVIRONMENT_LABEL
-from vllm_infra.render.network import network_policy
+from vllm_infra.render.loading import prefetch_job
+from vllm_infra.render.network import network_policy, prefetch_network_policy
 from vllm_infra.render.observability import service_monitor
 from vllm_infra.render.patches import PatchError, apply_patches
 from vllm_infra.render.router import router_objects
@@ -37,19 +38,23 @@ __all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_na
 
 
 def _serving_objects(service: ResolvedService, context: RenderContext) -> list[Manifest]:
-    """The objects of one set of serving pods: identity, storage, Service, workload, disruption
-    budget, autoscaler, monitor and NetworkPolicy."""
+    """The objects of one set of serving pods: identity, storage and its prefetch Job, Service,
+    workload, disruption budget, autoscaler, monitor and NetworkPolicies."""
     runner = workload(service, context)
     multi_node = service.spec.parallelism.nodes > 1
+    server_pod = (runner["spec"]["leaderWorkerTemplate"]["leaderTemplate"] if multi_node
+                  else runner["spec"]["template"])["spec"]
     candidates = [
         service_account(service, context),
         model_cache_claim(service, context),
+        prefetch_job(service, context, server_pod),
         cluster_service(service, context, {LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX} if multi_node else None),
         runner,
         disruption_budget(service, context),
         autoscaler(service, context, runner),
         service_monitor(service, context),
         network_policy(service, context, {LWS_NAME_LABEL: service.name} if multi_node else None),
+        prefetch_network_policy(service, context),
     ]
     return [obj for obj in candidates if obj is not None]
 
@@ -89,7 +94,8 @@ def render_namespace(fleet: FleetSpec) -> Manifest:
 
 def render_fleet(fleet: FleetSpec, advance: Advance = ignore) -> list[Manifest]:
     """Every object of a fleet in apply order; ``advance`` counts services rendered."""
-    context = RenderContext(namespace=fleet.namespace.name, part_of=fleet.name, environment=fleet.environment)
+    context = RenderContext(namespace=fleet.namespace.name, part_of=fleet.name, environment=fleet.environment,
+                            kubernetes_version=fleet.kubernetes_version)
     objects = [render_namespace(fleet)] if fleet.namespace.create else []
     for service in fleet.services:
         objects += render_service(service, context)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION
+
 Manifest = dict[str, Any]
 """A rendered Kubernetes object: a plain JSON-compatible dict."""
 
 
 @dataclass(frozen=True)
 class RenderContext:
-    """Namespace and ownership labels shared by every object of a fleet."""
+    """Namespace, ownership labels and the cluster's Kubernetes version, shared by every object of a
+    fleet."""
 
     namespace: str
     part_of: str = "vllm"
     environment: str | None = None
+    kubernetes_version: str = KUBERNETES_VERSION
+    """Decides what the cluster serves (image volumes from 1.35)."""

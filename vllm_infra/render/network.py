@@ -1,22 +1,30 @@
-"""Default-deny NetworkPolicy: API only from declared namespaces, metrics only from monitoring,
-egress only DNS and (unless the cache is offline) HTTPS for model downloads."""
+"""Default-deny NetworkPolicies: API only from declared namespaces, metrics only from monitoring,
+egress only DNS and, when the pod downloads weights or adapters or streams them, HTTPS; the prefetch
+Job's pod takes no traffic and reaches only DNS and HTTPS."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.disaggregation import pair_peers
 from vllm_infra.render.labels import metadata, selector_labels
+from vllm_infra.render.loading import prefetch_labels, prefetch_name
 from vllm_infra.render.pod import PORT_NAME
+from vllm_infra.spec.loading import LoadingStrategy
 from vllm_infra.spec.resolved import ResolvedService
+from vllm_infra.vocabulary.kubernetes import NAMESPACE_NAME_LABEL, PREFETCH_LABEL
 
-_NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_DNS = {"to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+_HTTPS = {"ports": [{"port": 443, "protocol": "TCP"}]}
 
 
 def _from_namespaces(names: list[str]) -> list[dict[str, Any]]:
     return [{"namespaceSelector": {"matchExpressions": [
-        {"key": _NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}]
+        {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}]
 
 
 def network_policy(service: ResolvedService, context: RenderContext,
@@ -34,13 +42,9 @@ def network_policy(service: ResolvedService, context: RenderContext,
     ]
     if policy.metrics_namespaces:
         ingress.append({"from": _from_namespaces(policy.metrics_namespaces), "ports": api_port})
-    egress: list[dict[str, Any]] = [{
-        "to": [{"namespaceSelector": {"matchLabels": {_NAMESPACE_NAME_LABEL: "kube-system"}},
-                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-    }]
-    if not service.spec.storage.model_cache.offline:
-        egress.append({"ports": [{"port": 443, "protocol": "TCP"}]})
+    egress: list[dict[str, Any]] = [copy.deepcopy(_DNS)]
+    if service.reaches_internet_at_start:
+        egress.append(copy.deepcopy(_HTTPS))
     for peers in (group_peers, pair_peers(service)):
         if peers:
             peer = [{"podSelector": {"matchLabels": peers}}]
@@ -52,4 +56,18 @@ def network_policy(service: ResolvedService, context: RenderContext,
         "metadata": metadata(service, context),
         "spec": {"podSelector": {"matchLabels": selector_labels(service)},
                  "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
+    }
+
+
+def prefetch_network_policy(service: ResolvedService, context: RenderContext) -> dict[str, Any] | None:
+    """NetworkPolicy for the prefetch Job's pod (None without a Job, or without NetworkPolicies)."""
+    if service.strategy != LoadingStrategy.PREFETCH or not service.spec.network_policy.enabled:
+        return None
+    labels = prefetch_labels(service, context, prefetch_name(service))
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": prefetch_name(service), "namespace": context.namespace, "labels": labels},
+        "spec": {"podSelector": {"matchLabels": {PREFETCH_LABEL: service.name}}, "policyTypes": ["Ingress", "Egress"],
+                 "ingress": [], "egress": [copy.deepcopy(_DNS), copy.deepcopy(_HTTPS)]},
     }

@@ -17,6 +17,14 @@ from vllm_infra.render.disaggregation import (
     side_channel_ports,
 )
 from vllm_infra.render.labels import ROLE_LABEL, common_labels
+from vllm_infra.render.loading import (
+    copied_model_bytes,
+    copies_model_image,
+    loading_args,
+    loading_init_containers,
+    model_image_mount,
+    model_image_volume,
+)
 from vllm_infra.render.lora import fetch_adapters, lora_args, lora_env
 from vllm_infra.spec.disaggregation import PdRole
 from vllm_infra.spec.environment import API_KEY_ENV, CACHE_PATH, HF_TOKEN_DIR, TMP_PATH, managed_env
@@ -60,9 +68,10 @@ class PodRole(StrEnum):
 def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> list[str]:
     """Arguments of ``vllm serve``; every typed field maps to exactly one flag."""
     model, par = service.spec.model, service.spec.parallelism
+    revision = [f"--revision={model.revision}"] if service.model_argument == model.id else []
     args = [
-        model.id,
-        f"--revision={model.revision}",
+        service.model_argument,
+        *revision,
         f"--served-model-name={model.name_served}",
         f"--port={service.vllm_port}",
         f"--tensor-parallel-size={par.tensor}",
@@ -80,6 +89,7 @@ def engine_args(service: ResolvedService, role: PodRole = PodRole.SERVER) -> lis
         args.append(f"--kv-cache-dtype={model.kv_cache_dtype}")
     if model.trust_remote_code:
         args += ["--trust-remote-code", f"--code-revision={model.revision}"]
+    args += loading_args(service)
     if par.nodes > 1:
         args += _multi_node_args(service, role)
     if accepts(service.vllm_version, "--shutdown-timeout"):
@@ -148,7 +158,7 @@ def cache_claim_name(service: ResolvedService) -> str:
     return service.spec.storage.model_cache.claim_name or f"{service.name}-model-cache"
 
 
-def _volumes(service: ResolvedService) -> list[dict[str, Any]]:
+def _volumes(service: ResolvedService, context: RenderContext) -> list[dict[str, Any]]:
     cache = service.spec.storage.model_cache
     volumes: list[dict[str, Any]] = [
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_bytes(service.shm_bytes)}},
@@ -167,7 +177,8 @@ def _volumes(service: ResolvedService) -> list[dict[str, Any]]:
     if token:
         volumes.append({"name": "hf-token", "secret": {"secretName": token.name,
                                                       "items": [{"key": token.key, "path": "token"}]}})
-    return volumes
+    image = model_image_volume(service, context)
+    return [*volumes, image] if image else volumes
 
 
 def _mounts(service: ResolvedService) -> list[dict[str, Any]]:
@@ -177,15 +188,17 @@ def _mounts(service: ResolvedService) -> list[dict[str, Any]]:
     mounts = [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "tmp", "mountPath": TMP_PATH}, cache_mount]
     if service.spec.storage.hf_token_secret:
         mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
-    return mounts
+    return mounts + model_image_mount(service)
 
 
-def _resources(service: ResolvedService) -> dict[str, Any]:
+def _resources(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     gpu = service.gpu.resource_name
     memory = format_bytes(service.memory_limit_bytes)
     ephemeral = int(parse_quantity(service.spec.storage.tmp_size)) + EPHEMERAL_OVERHEAD
     if service.spec.storage.model_cache.type == CacheType.EMPTY_DIR:
         ephemeral += service.model_cache_bytes or 0
+    if copies_model_image(service, context):
+        ephemeral += copied_model_bytes(service)
     storage = format_bytes(ephemeral)
     requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage,
                 gpu: service.gpus_per_pod}
@@ -217,7 +230,7 @@ def _probes(service: ResolvedService) -> dict[str, Any]:
     }
 
 
-def container(service: ResolvedService, role: PodRole) -> dict[str, Any]:
+def container(service: ResolvedService, role: PodRole, context: RenderContext) -> dict[str, Any]:
     """The vLLM container for one pod role."""
     spec: dict[str, Any] = {
         "name": CONTAINER_NAME,
@@ -225,7 +238,7 @@ def container(service: ResolvedService, role: PodRole) -> dict[str, Any]:
         "imagePullPolicy": service.spec.image.pull_policy.value,
         **_command(service, role),
         "env": _env(service, role),
-        "resources": _resources(service),
+        "resources": _resources(service, context),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -316,11 +329,13 @@ def pod_template(service: ResolvedService, context: RenderContext, selector: dic
                             "fsGroup": sec.fs_group, "seccompProfile": {"type": "RuntimeDefault"}},
         "affinity": {"nodeAffinity": _node_affinity(service)},
         "tolerations": _tolerations(service),
-        "containers": [container(service, role)],
-        "volumes": _volumes(service),
+        "containers": [container(service, role, context)],
+        "volumes": _volumes(service, context),
     }
+    init = loading_init_containers(service, context, pod["containers"][0])
     fetch = fetch_adapters(service, pod["containers"][0]) if role != PodRole.WORKER else None
-    init = [fetch] if fetch else []
+    if fetch:
+        init.append(fetch)
     if role != PodRole.WORKER and service.spec.role == PdRole.DECODE:
         init.append(routing_sidecar(service))
     if init:

@@ -16,7 +16,7 @@ from vllm_infra.vocabulary.kubernetes import (
     PULUMI_TIMEOUT_ANNOTATION,
     SPARE_GPUS_ANNOTATION,
 )
-from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, LORA_RULE, TRUST_REMOTE_CODE_RULE
+from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, LORA_RULE, MODEL_PINNING_RULE, TRUST_REMOTE_CODE_RULE
 from vllm_infra.vocabulary.waivers import trusted_code_subject, waiver_annotation
 
 ROLLOUT_DEADLINE_MARGIN = 120
@@ -35,6 +35,10 @@ def workload_annotations(service: ResolvedService) -> dict[str, str]:
     if model.trust_remote_code_reason:
         key, value = waiver_annotation(TRUST_REMOTE_CODE_RULE, (trusted_code_subject(model.id, model.revision),),
                                        model.trust_remote_code_reason)
+        annotations[key] = value
+    loading = service.spec.loading
+    if loading.uri and loading.unpinned_reason:
+        key, value = waiver_annotation(MODEL_PINNING_RULE, (loading.uri,), loading.unpinned_reason)
         annotations[key] = value
     lora = service.spec.lora
     if lora is not None and lora.runtime_loading_reason:

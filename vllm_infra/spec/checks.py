@@ -9,7 +9,7 @@ from vllm_infra.capacity.memory import MemoryEstimate, sizing_gap
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import DEVICE_SELECTION_ENV
 from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
-from vllm_infra.catalog.vllm import NIXL_EITHER_TP_SINCE, NIXL_SINCE, VllmVersion
+from vllm_infra.catalog.vllm import NIXL_EITHER_TP_SINCE, NIXL_SINCE, RUNAI_STREAMER_FORMAT, VllmVersion
 from vllm_infra.catalog.vllm_releases import (
     FlagKind,
     accepted_lora_ranks,
@@ -20,6 +20,7 @@ from vllm_infra.catalog.vllm_releases import (
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
 from vllm_infra.spec.environment import MANAGED_ENV
+from vllm_infra.spec.loading import LoadingStrategy
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.storage import AccessMode, CacheType
 from vllm_infra.vocabulary.credentials import is_secret_env_name, is_secret_flag, looks_like_credential
@@ -31,7 +32,7 @@ def service_problems(service: ResolvedService) -> list[Problem]:
     """Every cross-section problem; capacity is only judged once the rest is consistent."""
     problems = [*_parallelism(service), *_accelerator(service), *_availability(service), *_storage(service),
                 *_env(service), *_lifecycle(service), *_engine_flags(service), *_host_memory(service),
-                *_lora(service), *_kv_offload(service)]
+                *_lora(service), *_kv_offload(service), *_loading(service)]
     return problems or _capacity(service)
 
 
@@ -64,6 +65,27 @@ def _kv_offload(service: ResolvedService) -> list[Problem]:
         return []
     return [Problem(("model", "kv_offload"), catalog_unknown_flag("--kv-offloading-size", service.vllm_version),
                     offload.size_gib)]
+
+
+def _loading(service: ResolvedService) -> list[Problem]:
+    """What each loading strategy needs of the cache and the engine flags."""
+    strategy, cache, problems = service.strategy, service.spec.storage.model_cache, []
+    if strategy == LoadingStrategy.PREFETCH:
+        if cache.shared_access_mode != AccessMode.READ_WRITE_MANY:
+            problems.append(Problem(("storage", "model_cache"), "the prefetch Job writes the model into the cache that "
+                                    "every replica reads: use a ReadWriteMany claim (type pvc or existingClaim)",
+                                    cache.type.value))
+        if cache.offline:
+            problems.append(Problem(("storage", "model_cache", "offline"), "an offline cache is populated elsewhere; "
+                                    "with a prefetch Job leave offline unset", cache.offline))
+    if strategy in (LoadingStrategy.IMAGE, LoadingStrategy.STREAM) and service.spec.model.trust_remote_code:
+        problems.append(Problem(("model", "trust_remote_code"), f"remote code is pinned by --revision, which only a "
+                                f"model from the Hub has; with strategy {strategy} nothing pins the code vLLM would "
+                                "run (use strategy download or prefetch)", True))
+    if strategy == LoadingStrategy.STREAM and "load-format" in service.spec.model.extra_args:
+        problems.append(Problem(("model", "extra_args", "load-format"), "strategy stream sets --load-format "
+                                f"{RUNAI_STREAMER_FORMAT}", service.spec.model.extra_args["load-format"]))
+    return problems
 
 
 ROLE_SUFFIX_LENGTH = len("-prefill")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from vllm_infra.catalog.huggingface import HUB_OFFLINE_ENV
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.vocabulary.kubernetes import NODE_RANK_ENV
 
@@ -32,7 +33,7 @@ _LITERAL: dict[str, Callable[[ResolvedService], str | None]] = {
     "TORCHINDUCTOR_CACHE_DIR": lambda _service: f"{TMP_PATH}/torchinductor",
     "NUMBA_CACHE_DIR": lambda _service: f"{TMP_PATH}/numba",
     "VLLM_NO_USAGE_STATS": lambda _service: "1",
-    "HF_HUB_OFFLINE": lambda service: "1" if _offline(service) else None,
+    HUB_OFFLINE_ENV: lambda service: None if service.downloads_at_start else "1",
     "HF_TOKEN_PATH": lambda service: f"{HF_TOKEN_DIR}/token" if service.spec.storage.hf_token_secret else None,
 }
 """Literal variables, by name: how each one's value follows from the service (None: not set)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
@@ -14,8 +14,25 @@ from vllm_infra.spec.delivery import DeliverySpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.gateway import hostnames_compete
+from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
 from vllm_infra.vocabulary.profiles import DISRUPTION_BUDGET_RULE, PodSecurityLevel, policy_of
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile
+
+
+def _quoted_version(value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f"write the version as a string ('{value}'): YAML reads 1.30 as the number 1.3")
+    return value
+
+
+def _supported_version(value: str) -> str:
+    if value not in SUPPORTED_KUBERNETES_VERSIONS:
+        raise ValueError(f"Kubernetes {value} is not supported (supported: {SUPPORTED_KUBERNETES_VERSIONS[0]}-"
+                         f"{SUPPORTED_KUBERNETES_VERSIONS[-1]}, written as 1.N)")
+    return value
+
+
+KubernetesVersion = Annotated[str, BeforeValidator(_quoted_version), AfterValidator(_supported_version)]
 
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
@@ -101,6 +118,11 @@ class FleetSpec(SpecModel):
     Default: none, or with ``cluster`` derived from it (the GPUs of the type the pools hold at
     their maximum, less what the fleet requests at its maximum scale)."""
 
+    kubernetes_version: KubernetesVersion = KUBERNETES_VERSION
+    """Kubernetes minor version of the environment's cluster (1.25-1.37): decides what is rendered
+    for it (model images as image volumes from 1.35, else copied by an init container). Check the
+    synthesized tree with the same ``--kubernetes-version``. Default: 1.33."""
+
     cluster: ClusterSpec | None = None
     """The cluster's node inventory, which ``vllm-infra simulate`` and the policy gate play
     placement, rollouts, drains, zone loss and scale-out on. Default: none (scheduling is judged
@@ -173,6 +195,11 @@ class FleetSpec(SpecModel):
                                     f"{' or '.join(sorted(levels))} Pod Security level on the namespace (VI-SEC-016)",
                                     self.namespace.pod_security.value))
         for index, service in enumerate(self.services):
+            loading = service.loading
+            if policy.requires_digests and loading.image is not None and not loading.image_pinned:
+                problems.append(Problem(("services", index, "loading", "image"), f"the {self.policy_profile} profile "
+                                        f"pins images by digest ({IMAGE_PINNING_RULE}), model images too: add "
+                                        "@sha256:<digest>", loading.image))
             if policy.requires_digests and service.image.digest is None and service.image.unpinned_reason is None:
                 problems.append(Problem(("services", index, "image", "digest"), f"the {self.policy_profile} profile "
                                         f"pins images by digest ({IMAGE_PINNING_RULE}); set image.digest (or say why "

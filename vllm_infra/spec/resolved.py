@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 from vllm_infra.capacity.host import HostMemoryNeeds, host_needs
 from vllm_infra.capacity.lora import lora_host_bytes
 from vllm_infra.capacity.memory import DEFAULT_BLOCK_SIZE, MemoryEstimate, ServingSettings, estimate
-from vllm_infra.capacity.startup import startup_seconds
+from vllm_infra.capacity.startup import DOWNLOAD_MIB_PER_S, STREAM_MIB_PER_S, startup_seconds, transfer_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
 from vllm_infra.catalog.quantization import effective_quantization
 from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
 from vllm_infra.catalog.vllm_releases import accepted_lora_ranks
+from vllm_infra.spec.loading import LoadingStrategy
 from vllm_infra.spec.storage import CacheType
 from vllm_infra.vocabulary.kubernetes import scaled_int_or_percent
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, MIN_GRACE_PERIOD_SECONDS
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
     from vllm_infra.spec.service import VllmServiceSpec
 
 DEFAULT_STARTUP_SECONDS = 900
-"""Startup budget of a model whose size is unknown."""
+"""Startup budget (and transfer time before the start) of a model whose size is unknown."""
+MODEL_IMAGE_PATH = "/model-image"
+"""Where a model image is mounted (or copied to); its files are under ``models/`` (KServe's modelcar
+layout)."""
+MODELCAR_DIR = "/models"
+"""Where a modelcar image keeps the model's files."""
 MIN_SHM_GIB, MAX_SHM_GIB, SHM_GIB_PER_GPU = 2, 16, 2
 MEMORY_GIB_PER_GPU = 16
 """Host memory per GPU when the model's size is unknown."""
@@ -183,21 +189,95 @@ class ResolvedService:
         """Replicas a rollout may stop at ``replicas`` (percentages round down)."""
         return scaled_int_or_percent(self.max_unavailable, replicas, round_up=False)
 
+    @property
+    def strategy(self) -> LoadingStrategy:
+        """How the weights reach the pod."""
+        return self.spec.loading.strategy
+
+    @property
+    def downloads_at_start(self) -> bool:
+        """Whether vLLM downloads the weights from the Hub when its container starts."""
+        return self.strategy == LoadingStrategy.DOWNLOAD and not self.spec.storage.model_cache.offline
+
+    @property
+    def fetches_adapters_at_start(self) -> bool:
+        """Whether an init container downloads LoRA adapters before the server starts (not when the
+        cache is pre-populated, nor after a prefetch Job, which fetches them)."""
+        lora = self.spec.lora
+        return bool(lora and lora.adapters) and not self.spec.storage.model_cache.offline and \
+            self.strategy != LoadingStrategy.PREFETCH
+
+    @property
+    def reaches_internet_at_start(self) -> bool:
+        """Whether the pod needs HTTPS egress to start: Hub downloads, adapter fetches, the object store."""
+        return self.downloads_at_start or self.fetches_adapters_at_start or self.strategy == LoadingStrategy.STREAM
+
+    @property
+    def model_argument(self) -> str:
+        """What ``vllm serve`` is given as the model: the Hub id (downloaded or cached), the image's
+        directory, or the object-store prefix."""
+        if self.strategy == LoadingStrategy.IMAGE:
+            return f"{MODEL_IMAGE_PATH}{MODELCAR_DIR}"
+        if self.strategy == LoadingStrategy.STREAM:
+            assert self.spec.loading.uri is not None, "checked by LoadingSpec"
+            return self.spec.loading.uri
+        return self.spec.model.id
+
+    @property
+    def served_quantization(self) -> str | None:
+        """The weight format vLLM runs (None without an architecture, or for full precision)."""
+        arch, model = self.architecture, self.spec.model
+        return effective_quantization(model.quantization.value if model.quantization else None,
+                                      arch.quantization if arch else None)
+
+    @property
+    def transfer_rate(self) -> int:
+        """MiB/s of the transfer the loading strategy depends on (as set, else the assumption)."""
+        default = STREAM_MIB_PER_S if self.strategy == LoadingStrategy.STREAM else DOWNLOAD_MIB_PER_S
+        return self.spec.loading.transfer_mib_per_s or default
+
     @cached_property
     def estimated_startup(self) -> int:
-        """Seconds vllm-infra estimates a cold start takes (the floor a startup budget may not undercut)."""
-        arch, model = self.architecture, self.spec.model
+        """Seconds vllm-infra estimates from the server container's start to serving (the floor a
+        startup budget may not undercut): the download it makes itself, or the stream, then the load."""
+        arch = self.architecture
         if arch is None:
             return DEFAULT_STARTUP_SECONDS
-        return startup_seconds(arch, dtype=model.dtype.value,
-                               quantization=effective_quantization(
-                                   model.quantization.value if model.quantization else None, arch.quantization),
-                               gpus=self.gpus_per_replica, downloads=not self.spec.storage.model_cache.offline)
+        streamed = self.strategy == LoadingStrategy.STREAM
+        return startup_seconds(arch, dtype=self.spec.model.dtype.value, quantization=self.served_quantization,
+                               gpus=self.gpus_per_replica, streamed=streamed,
+                               transfer_mib_per_s=self.transfer_rate if streamed or self.downloads_at_start else None)
+
+    @cached_property
+    def pull_before_start(self) -> int:
+        """Seconds a pod on a fresh node spends before its containers start: pulling and unpacking a
+        model image (0 for the other strategies)."""
+        if self.strategy != LoadingStrategy.IMAGE:
+            return 0
+        return self._transfer(unpacked=True)
+
+    @cached_property
+    def prefetch_seconds(self) -> int:
+        """Seconds the prefetch Job downloads for (0 without one): the first rollout waits for it."""
+        return self._transfer(unpacked=False) if self.strategy == LoadingStrategy.PREFETCH else 0
+
+    def _transfer(self, *, unpacked: bool) -> int:
+        arch = self.architecture
+        if arch is None:
+            return DEFAULT_STARTUP_SECONDS
+        return transfer_seconds(arch, dtype=self.spec.model.dtype.value, quantization=self.served_quantization,
+                                mib_per_s=self.transfer_rate, unpacked=unpacked)
 
     @property
     def startup_budget(self) -> int:
         """Seconds from container start to serving: as set, else the estimate."""
         return self.spec.lifecycle.startup_timeout or self.estimated_startup
+
+    @property
+    def cold_start(self) -> int:
+        """Seconds from a new pod to a serving one on a fresh node: the model image's pull, then the
+        startup probe's budget (what a scale-from-zero waits for)."""
+        return self.pull_before_start + self.startup_probe_budget
 
     @property
     def startup_probe_failures(self) -> int:
@@ -211,8 +291,9 @@ class ResolvedService:
 
     @property
     def await_budget(self) -> int:
-        """Seconds a deployment tool should wait for the workload: image pull plus startup probe."""
-        return self.spec.lifecycle.image_pull_timeout + self.startup_probe_budget
+        """Seconds a deployment tool should wait for the workload: the image pull, the prefetch Job a
+        first rollout waits for, the model image's pull and the startup probe."""
+        return self.spec.lifecycle.image_pull_timeout + self.prefetch_seconds + self.cold_start
 
     @property
     def grace_period(self) -> int:
@@ -284,12 +365,14 @@ class ResolvedService:
     def model_cache_bytes(self) -> int | None:
         """Size of the cache volume (None for an existing claim): as set, else the weights plus a
         quarter for partial downloads and compile caches (at least 20Gi), or 100Gi for unknown
-        models."""
+        models; 20Gi when the weights live elsewhere (a model image, object storage)."""
         cache = self.spec.storage.model_cache
         if cache.type == CacheType.EXISTING_CLAIM:
             return None
         if cache.size:
             return int(parse_quantity(cache.size))
+        if self.strategy in (LoadingStrategy.IMAGE, LoadingStrategy.STREAM):
+            return gib_to_bytes(MIN_CACHE_GIB)
         weights = self.weights_bytes
         if weights is None:
             return gib_to_bytes(CACHE_DEFAULT_GIB)
@@ -298,11 +381,11 @@ class ResolvedService:
     @property
     def scale_to_zero_cooldown(self) -> int:
         """KEDA's ``cooldownPeriod``: the scale-down stabilization, and when the service scales to zero
-        at least the startup probe's budget: a pod that is still loading emits no metrics, and a
-        shorter cooldown would scale it back to zero before it serves."""
+        at least a cold start (model image pull and startup probe): a pod that is still pulling or
+        loading emits no metrics, and a shorter cooldown would scale it back to zero before it serves."""
         scaling = self.spec.autoscaling
         stabilization = scaling.scale_down_stabilization if scaling else 0
-        return max(stabilization, self.startup_probe_budget) if self.min_scale == 0 else stabilization
+        return max(stabilization, self.cold_start) if self.min_scale == 0 else stabilization
 
     @property
     def scale_up_period(self) -> int:

@@ -24,6 +24,7 @@ from vllm_infra.spec.disaggregation import DisaggregationSpec, PdRole
 from vllm_infra.spec.exposure import MetricsSpec, NetworkPolicySpec, SecuritySpec, ServiceSpec
 from vllm_infra.spec.image import ImageSpec
 from vllm_infra.spec.lifecycle import LifecycleSpec
+from vllm_infra.spec.loading import LoadingSpec
 from vllm_infra.spec.lora import LoraSpec
 from vllm_infra.spec.model import ModelSpec
 from vllm_infra.spec.patches import ObjectPatch
@@ -71,6 +72,10 @@ class VllmServiceSpec(SpecModel):
 
     storage: StorageSpec = StorageSpec()
     """``/dev/shm``, ``/tmp``, model cache and HF token. Default: sized from GPUs, emptyDir cache."""
+
+    loading: LoadingSpec = LoadingSpec()
+    """How the weights reach the GPUs: downloaded by vLLM at start, prefetched once by a Job into the
+    shared cache, an OCI model image, or streamed from S3. Default: downloaded at start."""
 
     resources: ResourcesSpec = ResourcesSpec()
     """CPU and host memory. Default: derived from GPUs and model size."""

@@ -15,6 +15,16 @@ KUBERNETES_VERSION = "1.33"
 SUPPORTED_KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 """Versions whose schemas ship with kubernetes-validate (1.25-1.37)."""
 
+IMAGE_VOLUMES_ON_BY_DEFAULT = "1.35"
+"""First Kubernetes release whose ImageVolume feature gate is on by default (beta, KEP-4639; alpha in
+1.31, beta but off in 1.33 and 1.34). With the gate off the API server drops ``volumes[].image``
+and refuses the pod, whose volume then has no source."""
+
+
+def minor_version(version: str) -> int:
+    """The minor number of a ``1.N`` Kubernetes version."""
+    return int(version.split(".")[1])
+
 PULUMI_ANNOTATION_PREFIX = "pulumi.com/"
 """Annotations pulumi-kubernetes reads; their presence marks an object Pulumi manages."""
 
@@ -173,6 +183,9 @@ PD_ROLE_LABEL = "llm-d.ai/role"
 picker filters on (``prefill-filter``, ``decode-filter``)."""
 PD_MODEL_LABEL = "llm-d.ai/model"
 """The model both roles of an llm-d pair serve (its charts' label)."""
+PREFETCH_LABEL = "vllm-infra.io/prefetch"
+"""On the pod of a service's prefetch Job: the service whose model it downloads (the Job's pod never
+carries the service's selector label)."""
 POOL_LABEL = "vllm-infra.io/pool"
 """The InferencePool a pod serves in: both roles of a disaggregated service carry it."""
 
@@ -186,6 +199,7 @@ KIND_ORDER: dict[str, int] = {
         "Secret",
         "ConfigMap",
         "PersistentVolumeClaim",
+        "Job",
         "Service",
         "Deployment",
         "StatefulSet",

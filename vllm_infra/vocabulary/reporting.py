@@ -9,10 +9,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 TRUST_REMOTE_CODE_RULE = "VI-SEC-013"
-LORA_RULE = "VI-LORA-001"
-"""Adapters vLLM loads at start, and who may load more (a waiver accepts runtime loading)."""
 """The rule that asks why a model repository's code is trusted; the spec's reason is rendered as
 its waiver."""
+LORA_RULE = "VI-LORA-001"
+"""Adapters vLLM loads at start, and who may load more (a waiver accepts runtime loading)."""
+MODEL_PINNING_RULE = "VI-IMG-002"
+"""The rule that asks for pinned weights; the spec's ``loading.unpinned_reason`` (an object-store
+prefix) is rendered as its waiver."""
 
 IMAGE_PINNING_RULE = "VI-IMG-001"
 """The rule that asks for image digests; the spec's ``image.unpinned_reason`` is rendered as its

@@ -8,7 +8,7 @@ from typing import Any
 
 from vllm_infra.catalog.gpus import (
     GPU_CATALOG,
-    GPU_MEMORY_LABEL,
+    GPU_MEMORY_LABELS,
     GPU_RESOURCE_NAMES,
     NODE_GPU_LABEL_KEYS,
     OTHER_ACCELERATOR_PREFIXES,
@@ -99,12 +99,12 @@ def pinned_gpus(template: PodTemplate) -> list[GpuModel]:
 
 
 def _memory_sizes(selector: object, terms: list[Any]) -> set[str]:
-    """GPU memory sizes (MiB) a Karpenter memory label pins, if any."""
-    sizes = {str(selector[GPU_MEMORY_LABEL])} if isinstance(selector, Mapping) and GPU_MEMORY_LABEL in selector \
-        else set()
+    """GPU memory sizes (MiB) a Karpenter or EKS Auto Mode memory label pins, if any."""
+    sizes = {str(value) for key, value in selector.items() if key in GPU_MEMORY_LABELS} \
+        if isinstance(selector, Mapping) else set()
     for term in terms:
         for expression in as_list(term.get("matchExpressions") if isinstance(term, Mapping) else None):
-            if isinstance(expression, Mapping) and expression.get("key") == GPU_MEMORY_LABEL \
+            if isinstance(expression, Mapping) and expression.get("key") in GPU_MEMORY_LABELS \
                     and expression.get("operator") == "In":
                 sizes |= {str(value) for value in as_list(expression.get("values"))}
     return sizes

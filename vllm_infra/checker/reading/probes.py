@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vllm_infra.capacity.memory import DTYPE_BYTES, sizing_gap
-from vllm_infra.capacity.startup import startup_seconds
+from vllm_infra.capacity.startup import DOWNLOAD_MIB_PER_S, STREAM_MIB_PER_S, startup_seconds
 from vllm_infra.catalog.architectures import MODEL_CATALOG
+from vllm_infra.catalog.huggingface import HUB_OFFLINE_ENV
 from vllm_infra.catalog.quantization import effective_quantization
-from vllm_infra.catalog.vllm import GENERATION_ENDPOINTS
+from vllm_infra.catalog.vllm import GENERATION_ENDPOINTS, RUNAI_STREAMER_FORMAT
 from vllm_infra.checker.reading.accelerators import gpu_count
 from vllm_infra.checker.reading.environment import env_values
 from vllm_infra.checker.reading.objects import Manifest, as_list, dig
@@ -83,14 +84,17 @@ def serving_templates(obj: Manifest) -> Iterator[tuple[FieldPath, Mapping[str, A
 def load_budget(container: Mapping[str, Any], gpus_in_group: int, default: int) -> int:
     """Seconds a cold start of this container's model takes (catalog models), else ``default``."""
     args = engine_args(container)
-    arch = MODEL_CATALOG.get(args.model or "")
+    arch = MODEL_CATALOG.get(args.repository or "")
     if arch is None:
         return default
     flag, dtype = args.flag("quantization"), args.flag("dtype")
     quantization = effective_quantization(flag if isinstance(flag, str) else None, arch.quantization)
+    streamed = args.flag("load-format") == RUNAI_STREAMER_FORMAT and "://" in (args.model or "")
+    downloads = env_values(container).get(HUB_OFFLINE_ENV) != "1" and not (args.model or "").startswith("/")
+    rate = STREAM_MIB_PER_S if streamed else DOWNLOAD_MIB_PER_S if downloads else None
     return startup_seconds(arch, dtype=dtype if isinstance(dtype, str) and dtype in DTYPE_BYTES else "auto",
                            quantization=None if sizing_gap(arch, quantization) else quantization,
-                           gpus=max(1, gpus_in_group), downloads=env_values(container).get("HF_HUB_OFFLINE") != "1")
+                           gpus=max(1, gpus_in_group), streamed=streamed, transfer_mib_per_s=rate)
 
 
 def start_seconds(workload: Manifest, default: int) -> int:

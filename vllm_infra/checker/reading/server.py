@@ -3,6 +3,7 @@ them, its release, where it listens, and the workloads that run it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ from vllm_infra.checker.reading.views import view
 from vllm_infra.vocabulary.kubernetes import CUSTOM_POD_TEMPLATES, SERVING_KINDS, VLLM_OPERATOR_KINDS, group_kind
 from vllm_infra.vocabulary.paths import FieldPath
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
 
 def _server_start(argv: tuple[str, ...]) -> int | None:
     """Where the server's own arguments begin in a command: after ``vllm serve`` or the API
@@ -28,11 +31,31 @@ def _server_start(argv: tuple[str, ...]) -> int | None:
     return None
 
 
+OTHER_PROGRAMS = frozenset({"huggingface-cli", "hf", "cp", "rsync", "sleep", "aws", "gsutil", "gcloud", "s5cmd",
+                            "rclone"})
+"""Programs a vLLM image also holds that start no server: the downloaders and copiers prefetch Jobs
+and init containers run."""
+
+
+def _starts_other_program(argv: tuple[str, ...]) -> bool:
+    """A command that is surely not the server: inline Python that never names vLLM, or a known
+    downloader or copier."""
+    program = argv[0].rsplit("/", 1)[-1] if argv else ""
+    if program.startswith("python") and "-c" in argv[1:2]:
+        return len(argv) > 2 and "vllm" not in argv[2]
+    return program in OTHER_PROGRAMS
+
+
 def is_vllm_container(container: Mapping[str, Any]) -> bool:
-    """Runs vLLM: the image is a vLLM image or a command starts the vLLM server."""
-    repository = image_parts(str(container.get("image", "")))[0]
-    return "vllm" in repository.lower() or any(
-        _server_start(command.argv) is not None for command in command_line(container).commands)
+    """Runs vLLM: a command starts the vLLM server, or the image is a vLLM image whose entrypoint is
+    kept or replaced by something that may start it (a ``command`` running only other programs
+    replaces vLLM's entrypoint: such a container downloads or copies, it does not serve)."""
+    commands = command_line(container).commands
+    if any(_server_start(command.argv) is not None for command in commands):
+        return True
+    if container.get("command") and commands and all(_starts_other_program(command.argv) for command in commands):
+        return False
+    return "vllm" in image_parts(str(container.get("image", "")))[0].lower()
 
 
 def serving_container(template: PodTemplate) -> ContainerRef | None:
@@ -77,6 +100,18 @@ class EngineArgs:
             return default
         text = str(value)
         return int(text) if text.isdigit() else None
+
+    @property
+    def repository(self) -> str | None:
+        """The Hugging Face id the weights are of: the model argument, or for a local path (an image
+        volume, a prefetched cache) or an object-store URI the first served model name when it reads as
+        one (``org/name``): what clients ask for names what was copied there."""
+        model = self.model
+        if model is None or not (model.startswith(("/", ".")) or "://" in model):
+            return model
+        served = self.flags.get("served-model-name")
+        first = served.split()[0] if isinstance(served, str) and served.strip() else ""
+        return first if _HUB_ID.match(first) else None
 
     @property
     def parallelism(self) -> Parallelism:

@@ -139,6 +139,14 @@ def containers(template: PodTemplate, *, include_init: bool = True) -> list[Cont
             for i, c in enumerate(as_list(template.spec.get(key))) if type(c) is dict]
 
 
+def image_volumes(template: PodTemplate) -> list[tuple[FieldPath, Mapping[str, Any]]]:
+    """(path, volume) of each image volume of a pod template (``volumes[].image``, an OCI image mounted
+    read-only)."""
+    return [((*template.path, "volumes", index), volume)
+            for index, volume in enumerate(as_list(template.spec.get("volumes")))
+            if type(volume) is dict and isinstance(volume.get("image"), Mapping)]
+
+
 def group_size(obj: Manifest) -> int:
     """Pods that serve one replica together (LWS ``size``; 1 otherwise)."""
     if obj.get("kind") == "LeaderWorkerSet":  # a DisaggregatedSet's roles carry their own (PodTemplate.size)

@@ -52,12 +52,13 @@ def _sizing(obj: Manifest, template: PodTemplate, serving: ContainerRef, ctx: Ru
     if template.role == "worker" or is_cpu_build(serving.spec) or not gpu_resources(serving.spec):
         return None
     args = engine_args(serving.spec)
-    model = args.model
-    if not model or "$" in model:
-        return _Sizing(gap=f"the model is not named in the server's arguments ({model or 'none'})")
+    if not args.model or "$" in args.model:
+        return _Sizing(gap=f"the model is not named in the server's arguments ({args.model or 'none'})")
+    model = args.repository or args.model
     arch = dict(ctx.architectures).get(model) or MODEL_CATALOG.get(model)
     if arch is None:
-        where = "a local path" if model.startswith(("/", ".")) else "not in the model catalog"
+        where = "not in the model catalog" if args.repository else (
+            "a local path or object-store URI whose --served-model-name names no Hugging Face id")
         return _Sizing(gap=f"{model} is {where}")
     flag = args.flag("quantization")
     flag = flag if isinstance(flag, str) else None
@@ -100,7 +101,8 @@ def model_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         if sizing.refused:
             yield Violation(args_path(serving), f"vLLM refuses to start: {sizing.refused}", severity=Severity.CRITICAL)
         elif sizing.estimates:
-            yield from _judge(str(engine_args(serving.spec).model), list(sizing.estimates), sizing.pinned, serving,
+            args = engine_args(serving.spec)
+            yield from _judge(str(args.repository or args.model), list(sizing.estimates), sizing.pinned, serving,
                               group_size(obj))
 
 

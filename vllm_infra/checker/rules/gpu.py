@@ -8,7 +8,7 @@ from typing import Any
 
 from vllm_infra.capacity.memory import CUDA_CONTEXT_BYTES
 from vllm_infra.catalog.architectures import MODEL_CATALOG
-from vllm_infra.catalog.gpus import GPU_MEMORY_LABEL, GPU_RESOURCE_NAMES, NODE_GPU_LABEL_KEYS
+from vllm_infra.catalog.gpus import GPU_MEMORY_LABELS, GPU_RESOURCE_NAMES, NODE_GPU_LABEL_KEYS
 from vllm_infra.checker.reading.accelerators import gpu_count, pinned_gpus, vendor_gpus
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import Manifest, dig
@@ -27,7 +27,7 @@ from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_MAX
 from vllm_infra.vocabulary.reporting import Severity
 from vllm_infra.vocabulary.units import format_gib
 
-GPU_NODE_LABEL_KEYS = NODE_GPU_LABEL_KEYS | {GPU_MEMORY_LABEL, "nvidia.com/gpu.present"}
+GPU_NODE_LABEL_KEYS = NODE_GPU_LABEL_KEYS | GPU_MEMORY_LABELS | {"nvidia.com/gpu.present"}
 """Node labels that keep a pod on GPU nodes."""
 
 
@@ -73,7 +73,7 @@ def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violat
             group = f" x {size} pods" if size > 1 else ""
             yield Violation(args_path(serving), f"TP x PP = {world} but the group has {gpus} GPUs per pod{group} = "
                                                 f"{gpus * size}")
-        arch = MODEL_CATALOG.get(args.model or "")
+        arch = MODEL_CATALOG.get(args.repository or "")
         tensor = args.parallelism.tensor or 1
         if arch and arch.attention_heads % tensor:
             yield Violation(args_path(serving), f"--tensor-parallel-size {tensor} does not divide the "

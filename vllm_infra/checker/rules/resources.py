@@ -95,7 +95,7 @@ def memory_sized(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 def _host_needs(obj: Manifest, template: PodTemplate, serving: ContainerRef) -> HostMemoryNeeds:
     """What the server's flags put in host memory (the sleep-mode backup only for catalogued models)."""
     args = engine_args(serving.spec)
-    arch = MODEL_CATALOG.get(args.model or "")
+    arch = MODEL_CATALOG.get(args.repository or "")
     weights = arch.parameters * arch.weight_bytes / group_size(obj) if arch else None
     lora = lora_flags(serving.spec)
     cache = lora_host_bytes(arch, lora.max_cpu_loras or lora.max_loras or 1, lora.max_rank or 16) \

@@ -12,7 +12,7 @@ from vllm_infra.catalog.gpus import (
     NVIDIA_GPU_RESOURCE,
     NVIDIA_NO_DEVICES,
 )
-from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.catalog.huggingface import HUB_OFFLINE_ENV, is_commit_hash
 from vllm_infra.catalog.vllm import CACHE_DIR_ENV
 from vllm_infra.checker.reading.accelerators import gpu_count, gpu_resources
 from vllm_infra.checker.reading.bundle import Bundle
@@ -201,7 +201,7 @@ def writable_caches(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         writable = _writable_mounts(ref.spec)
         values = env_values(ref.spec)
         unwritable = [] if _under("/tmp", writable) else ["/tmp"]
-        offline = values.get("HF_HUB_OFFLINE") == "1"
+        offline = values.get(HUB_OFFLINE_ENV) == "1"
         for var in CACHE_DIR_ENV:
             path = values.get(var)
             if var == "HF_HOME" and offline:
