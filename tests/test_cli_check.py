@@ -77,7 +77,7 @@ def test_reference_dev_passes_under_the_dev_profile() -> None:
 def test_gate_follows_fail_on() -> None:
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "staging"), "--fail-on", "medium")
     assert code == 1
-    assert out.splitlines()[-1].startswith("FAIL: 20 objects")
+    assert out.splitlines()[-1].startswith("FAIL: 21 objects")
     assert out.splitlines()[-1].endswith("3 at or above medium")
 
 
@@ -196,7 +196,7 @@ def test_single_rule_selection() -> None:
 
 def test_validate_reference_manifests() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR))
-    assert (code, out) == (0, "PASS: 148 objects against Kubernetes 1.33: 148 valid, 0 invalid, 0 error, 0 skipped\n")
+    assert (code, out) == (0, "PASS: 150 objects against Kubernetes 1.33: 150 valid, 0 invalid, 0 error, 0 skipped\n")
 
 
 def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:

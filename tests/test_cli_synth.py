@@ -38,7 +38,7 @@ def test_synth_writes_every_stack_then_reports_unchanged(workspace: Path) -> Non
     assert code == 0
     assert stdout.splitlines() == [f"dev: 11 objects -> {out / 'dev'} (written)",
                                    f"prod: 56 objects -> {out / 'prod'} (written)",
-                                   f"staging: 19 objects -> {out / 'staging'} (written)"]
+                                   f"staging: 20 objects -> {out / 'staging'} (written)"]
     assert tree(out) == {path: content for path, content in tree(ROOT / "manifests").items()
                          if not path.startswith("kustomize/")}  # the second layout is written on request
     code, stdout, _ = run(workspace, "dev")

@@ -42,8 +42,11 @@ def _pool(spec: NodePoolSpec) -> NodePool:
 
 def cluster_of(spec: ClusterSpec) -> Cluster:
     """The simulator's cluster for an inventory: GPU labels from the catalog for the pool's
-    platform, the GPU as an allocatable extended resource, the conventional GPU taint."""
-    return Cluster(tuple(_pool(pool) for pool in spec.node_pools))
+    platform, the GPU as an allocatable extended resource, the conventional GPU taint; the Kueue
+    ClusterQueues' GPU quota per GPU type."""
+    queues = {queue.name: MappingProxyType({gpu.value: count for gpu, count in queue.gpus.items()})
+              for queue in spec.cluster_queues}
+    return Cluster(tuple(_pool(pool) for pool in spec.node_pools), MappingProxyType(queues))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,14 @@ from typing import Any
 import pulumi
 
 from vllm_infra.pulumi.resources import kubernetes_resource
-from vllm_infra.render import Manifest, RenderContext, render_namespace, render_service
+from vllm_infra.render import (
+    Manifest,
+    RenderContext,
+    fleet_context,
+    render_local_queue,
+    render_namespace,
+    render_service,
+)
 from vllm_infra.render.labels import selector_labels
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.service import VllmServiceSpec
@@ -28,6 +35,8 @@ class VllmServiceArgs:
     environment: str | None = None
     kubernetes_version: str = KUBERNETES_VERSION
     """The cluster's Kubernetes minor version (what it serves, such as image volumes)."""
+    queue: str | None = None
+    """The Kueue LocalQueue the workloads are admitted through."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class VllmService(pulumi.ComponentResource):
         super().__init__(SERVICE_TYPE, name, None, opts)
         spec = args.spec
         context = RenderContext(namespace=args.namespace, part_of=args.part_of, environment=args.environment,
-                                kubernetes_version=args.kubernetes_version)
+                                kubernetes_version=args.kubernetes_version, queue=args.queue)
         objects = render_service(spec, context)
         self.objects: list[Manifest] = objects
         self.children: dict[str, pulumi.CustomResource] = {
@@ -108,11 +117,16 @@ class VllmFleet(pulumi.ComponentResource):
             self.namespace_resource = kubernetes_resource(
                 f"{name}-namespace", render_namespace(fleet), pulumi.ResourceOptions(parent=self))
             depends.append(self.namespace_resource)
+        queue = render_local_queue(fleet)
+        self.queue_resource = None if queue is None else kubernetes_resource(
+            f"{name}-localqueue", queue, pulumi.ResourceOptions(parent=self, depends_on=list(depends)))
+        context = fleet_context(fleet)
         self.services: dict[str, VllmService] = {
             service.name: VllmService(
                 service.name,
-                VllmServiceArgs(spec=service, namespace=fleet.namespace.name, part_of=fleet.name,
-                                environment=fleet.environment, kubernetes_version=fleet.kubernetes_version),
+                VllmServiceArgs(spec=service, namespace=context.namespace, part_of=context.part_of,
+                                environment=context.environment, kubernetes_version=context.kubernetes_version,
+                                queue=context.queue),
                 pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
             for service in fleet.services

@@ -11,7 +11,7 @@ from vllm_infra.render.autoscaling import autoscaler
 from vllm_infra.render.context import Manifest, RenderContext
 from vllm_infra.render.delivery import annotated
 from vllm_infra.render.disruption import disruption_budget
-from vllm_infra.render.labels import ENVIRONMENT_LABEL
+from vllm_infra.render.labels import APP_NAME, ENVIRONMENT_LABEL
 from vllm_infra.render.loading import prefetch_job
 from vllm_infra.render.network import network_policy, prefetch_network_policy
 from vllm_infra.render.observability import service_monitor
@@ -24,6 +24,8 @@ from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.kubernetes import (
+    INSTANCE_LABEL,
+    KUEUE_API_VERSION,
     LWS_LEADER_INDEX,
     LWS_NAME_LABEL,
     LWS_WORKER_INDEX_LABEL,
@@ -34,7 +36,8 @@ from vllm_infra.vocabulary.kubernetes import (
 from vllm_infra.vocabulary.profiles import POD_SECURITY_LABEL_PREFIX, POD_SECURITY_MODES
 from vllm_infra.vocabulary.progress import Advance, ignore
 
-__all__ = ["Manifest", "PatchError", "RenderContext", "render_fleet", "render_namespace", "render_service"]
+__all__ = ["Manifest", "PatchError", "RenderContext", "fleet_context", "render_fleet", "render_local_queue",
+           "render_namespace", "render_service"]
 
 
 def _serving_objects(service: ResolvedService, context: RenderContext) -> list[Manifest]:
@@ -92,11 +95,37 @@ def render_namespace(fleet: FleetSpec) -> Manifest:
     })
 
 
+def render_local_queue(fleet: FleetSpec) -> Manifest | None:
+    """The Kueue LocalQueue of the fleet's namespace, pointing to its ClusterQueue (None without a
+    queue, or one managed elsewhere); its version label is the newest vLLM release it admits."""
+    queue = fleet.queue
+    if queue is None or not queue.create:
+        return None
+    newest = max(unit.resolved.vllm_version for service in fleet.services for unit in service.units)
+    labels = {"app.kubernetes.io/name": APP_NAME, INSTANCE_LABEL: queue.name, "app.kubernetes.io/version": str(newest),
+              "app.kubernetes.io/component": "admission", "app.kubernetes.io/part-of": fleet.name,
+              MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: fleet.environment}
+    return annotated({
+        "apiVersion": KUEUE_API_VERSION,
+        "kind": "LocalQueue",
+        "metadata": {"name": queue.name, "namespace": fleet.namespace.name, "labels": labels},
+        "spec": {"clusterQueue": queue.cluster_queue},
+    })
+
+
+def fleet_context(fleet: FleetSpec) -> RenderContext:
+    """What every service of the fleet is rendered with."""
+    return RenderContext(namespace=fleet.namespace.name, part_of=fleet.name, environment=fleet.environment,
+                         kubernetes_version=fleet.kubernetes_version, queue=fleet.queue.name if fleet.queue else None)
+
+
 def render_fleet(fleet: FleetSpec, advance: Advance = ignore) -> list[Manifest]:
     """Every object of a fleet in apply order; ``advance`` counts services rendered."""
-    context = RenderContext(namespace=fleet.namespace.name, part_of=fleet.name, environment=fleet.environment,
-                            kubernetes_version=fleet.kubernetes_version)
+    context = fleet_context(fleet)
     objects = [render_namespace(fleet)] if fleet.namespace.create else []
+    queue = render_local_queue(fleet)
+    if queue:
+        objects.append(queue)
     for service in fleet.services:
         objects += render_service(service, context)
         advance(1)

@@ -21,3 +21,5 @@ class RenderContext:
     environment: str | None = None
     kubernetes_version: str = KUBERNETES_VERSION
     """Decides what the cluster serves (image volumes from 1.35)."""
+    queue: str | None = None
+    """The Kueue LocalQueue serving workloads are admitted through (None: no Kueue)."""

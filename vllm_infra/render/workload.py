@@ -12,6 +12,7 @@ from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.disaggregation import PdRole
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.vocabulary.kubernetes import (
+    KUEUE_QUEUE_LABEL,
     LWS_API_VERSION,
     PULUMI_TIMEOUT_ANNOTATION,
     SPARE_GPUS_ANNOTATION,
@@ -64,6 +65,14 @@ def _strategy(service: ResolvedService) -> dict[str, Any]:
             "rollingUpdate": {"maxSurge": service.max_surge, "maxUnavailable": service.max_unavailable}}
 
 
+def _metadata(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
+    """The workload's metadata, with the Kueue queue its pods are admitted through."""
+    meta = metadata(service, context, annotations=workload_annotations(service))
+    if context.queue:
+        meta["labels"][KUEUE_QUEUE_LABEL] = context.queue
+    return meta
+
+
 def deployment(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     """Deployment; ``spec.replicas`` is left to the autoscaler when one is configured."""
     selector = selector_labels(service)
@@ -78,7 +87,7 @@ def deployment(service: ResolvedService, context: RenderContext) -> dict[str, An
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(service, context, annotations=workload_annotations(service)),
+        "metadata": _metadata(service, context),
         "spec": spec,
     }
 
@@ -106,7 +115,7 @@ def leader_worker_set(service: ResolvedService, context: RenderContext) -> dict[
     return {
         "apiVersion": LWS_API_VERSION,
         "kind": "LeaderWorkerSet",
-        "metadata": metadata(service, context, annotations=workload_annotations(service)),
+        "metadata": _metadata(service, context),
         "spec": spec,
     }
 

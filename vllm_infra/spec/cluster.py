@@ -14,6 +14,7 @@ from vllm_infra.spec.base import (
     Problem,
     QualifiedName,
     Quantity,
+    SecretName,
     SpecModel,
     raise_problems,
 )
@@ -127,11 +128,27 @@ class NodePoolSpec(SpecModel):
         return self
 
 
+class ClusterQueueSpec(SpecModel):
+    """A Kueue ClusterQueue: the GPUs it admits per GPU type (its ResourceFlavors' nominal quota of
+    the GPU resource), which its pods may never exceed whatever the nodes hold."""
+
+    name: SecretName
+    """ClusterQueue name (an object name). Required."""
+
+    gpus: dict[GpuType, Int32] = Field(min_length=1)
+    """Nominal GPU quota per GPU type (borrowing from a cohort is not counted). Required."""
+
+
 class ClusterSpec(SpecModel):
-    """The node inventory of one environment's cluster."""
+    """The node inventory of one environment's cluster, and the Kueue ClusterQueues that admit
+    pods to it."""
 
     node_pools: list[NodePoolSpec] = Field(min_length=1)
     """Node pools, in the order a node autoscaler tries them. Required (at least one)."""
+
+    cluster_queues: list[ClusterQueueSpec] = Field(default_factory=list)
+    """Kueue ClusterQueues with their GPU quota, which admission through the fleet's ``queue`` is
+    simulated on. Default: none (no Kueue)."""
 
     @model_validator(mode="after")
     def _unique(self) -> ClusterSpec:
@@ -145,8 +162,17 @@ class ClusterSpec(SpecModel):
             if pool.name in seen:
                 problems.append(Problem(("node_pools", index, "name"), "duplicate pool name", pool.name))
             seen.add(pool.name)
+        queues: set[str] = set()
+        for index, queue in enumerate(self.cluster_queues):
+            if queue.name in queues:
+                problems.append(Problem(("cluster_queues", index, "name"), "duplicate ClusterQueue", queue.name))
+            queues.add(queue.name)
         raise_problems("ClusterSpec", problems)
         return self
+
+    def cluster_queue(self, name: str) -> ClusterQueueSpec | None:
+        """The ClusterQueue called ``name``."""
+        return next((queue for queue in self.cluster_queues if queue.name == name), None)
 
     def gpus(self, gpu: GpuType) -> int:
         """GPUs of one type the pools can hold at their maximum size, less what others reserve."""

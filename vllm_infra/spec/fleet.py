@@ -11,6 +11,7 @@ from vllm_infra.catalog.gpus import GpuType
 from vllm_infra.spec.base import DnsLabel, Problem, SpecModel, raise_problems
 from vllm_infra.spec.cluster import ClusterSpec
 from vllm_infra.spec.delivery import DeliverySpec
+from vllm_infra.spec.queueing import QueueSpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.gateway import hostnames_compete
@@ -128,6 +129,11 @@ class FleetSpec(SpecModel):
     placement, rollouts, drains, zone loss and scale-out on. Default: none (scheduling is judged
     without a cluster and reported as unverified)."""
 
+    queue: QueueSpec | None = None
+    """Kueue admission: every serving workload is labelled with this LocalQueue, and with
+    ``cluster.cluster_queues`` the simulation admits pods only within the ClusterQueue's GPU quota
+    (spare GPUs for rollouts too). Default: none (no Kueue)."""
+
     delivery: DeliverySpec = DeliverySpec()
     """What applies the stack: ``pulumi``, or Argo CD / Flux reading the synthesized tree (synth
     then also writes their objects under ``<stack>/delivery/``). Default: ``pulumi``."""
@@ -159,8 +165,9 @@ class FleetSpec(SpecModel):
 
     @model_validator(mode="after")
     def _derive_spare_gpus(self) -> FleetSpec:
-        """With an inventory, services that declare no spare GPUs get what the cluster leaves free
-        of their type at the fleet's maximum scale (validated again, so surge defaults follow)."""
+        """With an inventory, services that declare no spare GPUs get what the cluster (and under
+        Kueue the ClusterQueue's quota) leaves free of their type at the fleet's maximum scale
+        (validated again, so surge defaults follow)."""
         if self.cluster is None:
             return self
         if self.spare_gpus:
@@ -171,12 +178,18 @@ class FleetSpec(SpecModel):
             resolved = ResolvedService(unit)
             demand[unit.accelerator.type] = demand.get(unit.accelerator.type, 0) + \
                 resolved.gpus_per_replica * resolved.max_scale
+        cluster, quota = self.cluster, self.cluster.cluster_queue(self.queue.cluster_queue) if self.queue else None
+
+        def admissible(gpu: GpuType) -> int:
+            """GPUs of a type the fleet's pods can hold: the pools' and, under Kueue, the quota's."""
+            return min(cluster.gpus(gpu), quota.gpus.get(gpu, 0)) if quota else cluster.gpus(gpu)
+
         services = []
         for service in self.services:
             if service.availability.rollout.spare_gpus is not None:
                 services.append(service)
                 continue
-            spare = min(max(0, self.cluster.gpus(unit.accelerator.type) - demand.get(unit.accelerator.type, 0))
+            spare = min(max(0, admissible(unit.accelerator.type) - demand.get(unit.accelerator.type, 0))
                         for unit in service.units)  # the scarcer GPU type of a pair's roles
             data = merge_defaults(service.model_dump(exclude_unset=True, by_alias=True),
                                   {"availability": {"rollout": {"spare_gpus": spare}}})
@@ -223,6 +236,17 @@ class FleetSpec(SpecModel):
                                             f"({IMAGE_PINNING_RULE}); set its digest (or say why not in "
                                             "unpinned_reason)", None))
         raise_problems("FleetSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _queue_is_declared(self) -> FleetSpec:
+        """With ClusterQueues in the inventory, the fleet's queue must name one of them (Kueue never
+        admits through a LocalQueue whose ClusterQueue does not exist)."""
+        queues = self.cluster.cluster_queues if self.cluster else []
+        if self.queue and queues and self.cluster and self.cluster.cluster_queue(self.queue.cluster_queue) is None:
+            raise_problems("FleetSpec", [Problem(("queue", "cluster_queue"), "not among cluster.cluster_queues ("
+                                                 f"{', '.join(queue.name for queue in queues)})",
+                                                 self.queue.cluster_queue)])
         return self
 
     @model_validator(mode="after")

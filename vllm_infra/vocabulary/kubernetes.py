@@ -142,6 +142,14 @@ def group_kind(obj: Mapping[str, object]) -> tuple[str, str]:
 WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_TEMPLATES} | {DISAGGREGATED_SET[1]}
 """Kinds whose pods the rules inspect."""
 
+KUEUE_API_VERSION = "kueue.x-k8s.io/v1beta2"
+"""Kueue's LocalQueue API (v1beta2 from Kueue 0.15; v1beta1 is deprecated)."""
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+"""On a Deployment or LeaderWorkerSet: the LocalQueue its pods are admitted through. Kueue gates
+each Deployment pod (a LeaderWorkerSet group as one) until the queue's ClusterQueue has quota for
+it; pods beyond the quota stay Pending (Kueue's deployment and leaderworkerset integrations, on by
+default from 0.15)."""
+
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
@@ -199,6 +207,7 @@ KIND_ORDER: dict[str, int] = {
         "Secret",
         "ConfigMap",
         "PersistentVolumeClaim",
+        "LocalQueue",
         "Job",
         "Service",
         "Deployment",

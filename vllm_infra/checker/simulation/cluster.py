@@ -110,9 +110,12 @@ class NodePool:
 
 @dataclass(frozen=True)
 class Cluster:
-    """An inventory: the node pools of one environment's cluster."""
+    """An inventory: the node pools of one environment's cluster, and the GPU quota of its Kueue
+    ClusterQueues."""
 
     pools: tuple[NodePool, ...]
+    queues: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: MappingProxyType({}))
+    """ClusterQueue -> GPU type -> GPUs it admits."""
 
     def nodes_at_rest(self) -> list[Node]:
         """Every pool's nodes at rest, pool by pool."""

@@ -75,6 +75,8 @@ class PodShape:
     spread: tuple[SpreadConstraint, ...]
     affinity: tuple[PodTerm, ...]
     anti_affinity: tuple[PodTerm, ...]
+    cluster_queue: str | None = None
+    """The Kueue ClusterQueue that admits the pod (through its workload's LocalQueue), if any."""
 
     @cached_property
     def placement_key(self) -> str:

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from vllm_infra.checker.reading.objects import as_list, labels_match
-from vllm_infra.checker.simulation.cluster import CORE_RESOURCES, PODS_RESOURCE, Cluster, Node, NodePool, Taint
+from vllm_infra.checker.simulation.cluster import (
+    CORE_RESOURCES,
+    PODS_RESOURCE,
+    Cluster,
+    Node,
+    NodePool,
+    Taint,
+    accelerator_count,
+)
 from vllm_infra.checker.simulation.pods import PodShape, PodTerm, SpreadConstraint
 
 UNSCHEDULABLE = "node(s) were unschedulable"
@@ -165,6 +173,9 @@ class ClusterState:
         self._views: dict[tuple[int, bool], tuple[int, list[tuple[SpreadConstraint, dict[str, int], int]]]] = {}
         self._preference: dict[tuple[Hashable, object], tuple[int, int]] = {}
         self._term_domains: dict[int, tuple[int, set[str]]] = {}
+        self.admitted: Counter[tuple[str, str]] = Counter()
+        """GPUs Kueue has admitted per (ClusterQueue, GPU type): bound pods' accelerators."""
+        self._pool_gpu = {pool.name: pool.gpu_type or "" for pool in cluster.pools}
 
     # -- journal ---------------------------------------------------------------------------
     def checkpoint(self) -> int:
@@ -205,6 +216,9 @@ class ClusterState:
         self._version = next(self._stamps)
         if placed.shape.anti_affinity:
             self.anti_affine[placed] = None
+        if placed.shape.cluster_queue is not None:
+            self.admitted[(placed.shape.cluster_queue, self._pool_gpu[placed.node.pool])] += \
+                accelerator_count(placed.shape.requests)
 
     def _unbind(self, placed: Placed) -> None:
         used = self.used[placed.node]
@@ -217,6 +231,9 @@ class ClusterState:
         self._version = next(self._stamps)
         if placed.shape.anti_affinity:
             del self.anti_affine[placed]
+        if placed.shape.cluster_queue is not None:
+            self.admitted[(placed.shape.cluster_queue, self._pool_gpu[placed.node.pool])] -= \
+                accelerator_count(placed.shape.requests)
 
     def bind(self, placed: Placed) -> None:
         """Put a pod on its node."""
@@ -440,13 +457,30 @@ class ClusterState:
             return [static]
         return self._dynamic_reasons(shape, node, workload, group, domain)
 
+    def quota_reason(self, shape: PodShape, node: Node) -> str | None:
+        """Why Kueue would not admit the pod for this node's GPU type (the ResourceFlavor it would be
+        given): its ClusterQueue's quota of that type is used up, or the queue is not in the inventory."""
+        queue = shape.cluster_queue
+        wanted = accelerator_count(shape.requests)
+        if queue is None or not wanted:
+            return None
+        quotas = self.cluster.queues.get(queue)
+        if quotas is None:
+            return f"Kueue ClusterQueue {queue} is not in the inventory"
+        gpu = self._pool_gpu[node.pool]
+        used, quota = self.admitted[(queue, gpu)], quotas.get(gpu, 0)
+        if used + wanted > quota:
+            return f"Kueue ClusterQueue {queue} admits {quota} {gpu or 'accelerators'}, {used} in use"
+        return None
+
     def _dynamic_reasons(self, shape: PodShape, node: Node, workload: str, group: int,
                          domain: GroupDomain | None) -> list[str]:
         """The filters that depend on what is bound (a node that passed the static ones)."""
         fit = self._fit_reasons(shape, node)
         if fit:
             return fit
-        for check in (self._spread_reason(shape, node), self._pod_affinity_reason(shape, node),
+        for check in (self.quota_reason(shape, node), self._spread_reason(shape, node),
+                      self._pod_affinity_reason(shape, node),
                       self._group_reason(node, workload, group, domain)):
             if check:
                 return [check]
@@ -478,7 +512,7 @@ class ClusterState:
             if not all(used.get(key, 0) + amount <= free.get(key, 0) for key, amount in requests):
                 continue
             if _spread_failure(hard, node) or (inter_pod and self._pod_affinity_reason(shape, node)) or \
-                    self._group_reason(node, workload, group, domain):
+                    self._group_reason(node, workload, group, domain) or self.quota_reason(shape, node):
                 continue
             weight, prefer_no = self._static_preference(shape, node)
             skew = sum(max(0, _skew(counts, offset, node.labels.get(c.topology_key))) for c, counts, offset in soft)

@@ -4,7 +4,7 @@ autoscalers allow, the rollout settings and the PodDisruptionBudget that guards 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vllm_infra.checker.reading.bundle import Bundle
@@ -14,7 +14,12 @@ from vllm_infra.checker.reading.scaling import max_replicas
 from vllm_infra.checker.reading.templates import group_size
 from vllm_infra.checker.simulation.cluster import accelerator_count
 from vllm_infra.checker.simulation.pods import PodShape, pod_shape
-from vllm_infra.vocabulary.kubernetes import LWS_EXCLUSIVE_TOPOLOGY, SERVING_KINDS, scaled_int_or_percent
+from vllm_infra.vocabulary.kubernetes import (
+    KUEUE_QUEUE_LABEL,
+    LWS_EXCLUSIVE_TOPOLOGY,
+    SERVING_KINDS,
+    scaled_int_or_percent,
+)
 from vllm_infra.vocabulary.limits import MIN_STARTUP_SECONDS, disruptions_allowed
 
 
@@ -126,9 +131,19 @@ def workloads(bundle: Bundle) -> list[Workload]:
     return found
 
 
+def cluster_queue_of(bundle: Bundle, obj: Mapping[str, Any]) -> str | None:
+    """The ClusterQueue behind the workload's Kueue LocalQueue (None without a queue label, or when the
+    LocalQueue is not among the manifests)."""
+    queue = dig(obj, "metadata", "labels", KUEUE_QUEUE_LABEL)
+    local = bundle.find("LocalQueue", str(queue), namespace_of(obj)) if isinstance(queue, str) else None
+    cluster_queue = dig(local, "spec", "clusterQueue") if local else None
+    return cluster_queue if isinstance(cluster_queue, str) else None
+
+
 def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
     namespace = namespace_of(obj)
-    shapes = [pod_shape(template, namespace) for template in bundle.templates_of(obj)]
+    queue = cluster_queue_of(bundle, obj)
+    shapes = [replace(pod_shape(template, namespace), cluster_queue=queue) for template in bundle.templates_of(obj)]
     pods = (shapes[0], *[shapes[-1]] * (group_size(obj) - 1)) if obj.get("kind") == "LeaderWorkerSet" \
         else (shapes[0],)
     scalers = bundle.autoscalers_of(obj)
