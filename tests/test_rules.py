@@ -46,6 +46,19 @@ def add(objects: Objects, obj: dict[str, Any]) -> None:
     objects.append(obj)
 
 
+def claim_gpus(objects: Objects, count: int) -> None:
+    """The llama Deployment's GPUs through a DRA claim of ``count`` devices of gpu.nvidia.com."""
+    resources = container(objects)["resources"]
+    for section in ("requests", "limits"):
+        resources[section].pop("nvidia.com/gpu")
+    resources["claims"] = [{"name": "gpus"}]
+    pod(objects)["resourceClaims"] = [{"name": "gpus", "resourceClaimTemplateName": "llama-gpus"}]
+    objects.append({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
+                    "metadata": {"name": "llama-gpus", "namespace": "llm"},
+                    "spec": {"spec": {"devices": {"requests": [{"name": "gpus", "exactly": {
+                        "deviceClassName": "gpu.nvidia.com", "count": count}}]}}}})
+
+
 def sa_binding(role_kind: str, role_name: str) -> dict[str, Any]:
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{'Cluster' if role_kind == 'ClusterRole' else ''}"
             "RoleBinding", "metadata": {"name": "bind", "namespace": "llm"},
@@ -432,6 +445,13 @@ CASES: list[tuple[str, str, Mutation, list[tuple[str, str, str]]]] = [
      [("Deployment/llama", f"{POD}.volumes[4].image.reference", "image registry.example.com/models/llama-70b:latest "
                                                               "floats (no tag, or a moving tag such as 'latest' or "
                                                               "'nightly')")]),
+    ("VI-SCH-006", "a Kubernetes kind at a version the release lacks", lambda o: find(o, "Deployment", "llama").update(
+        apiVersion="apps/v1beta2"),
+     [("Deployment/llama", "apiVersion", "Kubernetes 1.33 defines Deployment in apps/v1, not apps/v1beta2: the API "
+                                        "server refuses it")]),
+    ("VI-GPU-006", "a DRA claim of fewer GPUs than TP x PP", lambda o: claim_gpus(o, 1),
+     [("Deployment/llama", f"{POD}.resourceClaims", "the pod's DRA claims hand out 1 GPU(s) of a GPU DeviceClass, but "
+                                                   "vLLM uses 2 on this pod (TP x PP x DP over --nnodes)")]),
     ("VI-IMG-004", "an image volume on Kubernetes 1.33", lambda o: pod(o)["volumes"].append(
         {"name": "weights", "image": {"reference": f"registry.example.com/models/llama-70b@{DIGEST}"}}),
      [("Deployment/llama", f"{POD}.volumes[4].image",
@@ -740,13 +760,13 @@ def test_rule_metadata_is_complete() -> None:
         assert not rule.title.endswith(".") and rule.remediation.endswith("."), rule.id
 
 
-def test_gpu_specific_rules_are_the_catalogs_twenty_three_the_sizing_gap_and_disaggregation() -> None:
+def test_gpu_specific_rules_are_the_catalogs_twenty_three_the_sizing_gap_disaggregation_and_dra() -> None:
     assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted([
         "VI-NET-006", "VI-CAP-002", "VI-PD-001", "VI-PD-002", "VI-PD-003", "VI-LORA-001",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
         "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002",
-        "VI-CAP-001"])
+        "VI-CAP-001", "VI-GPU-006"])
 
 
 def test_dev_profile_relaxes_replicas_pdbs_and_digests() -> None:

@@ -111,13 +111,16 @@ def fleets(draw: st.DrawFn, profile: Profile) -> FleetSpec:
     if draw(st.booleans()):
         service["routing"] = {"inference_pool": True, "endpoint_picker": "epp",
                               "gateway": {"name": "gw", "namespace": "gateway"}}
+    version = draw(st.sampled_from(["1.29", "1.33", "1.35", "1.37"]))
+    if version >= "1.34" and gpu.vendor == "nvidia" and draw(st.booleans()):
+        service["accelerator"]["claim"] = True  # GPUs through a DRA claim: the rules size and check it all the same
     loading = draw(st.sampled_from(list(LOADINGS)))
     if loading:
         service["loading"] = LOADINGS[loading]
     if loading == "prefetch":
         service["storage"]["model_cache"] = {"type": "pvc", "size": "300Gi"}
     fleet: dict[str, Any] = {"environment": "test", "namespace": {"name": "llm"}, "policy_profile": profile.value,
-                             "kubernetes_version": draw(st.sampled_from(["1.29", "1.33", "1.35", "1.37"])),
+                             "kubernetes_version": version,
                              "spare_gpus": {gpu_type.value: draw(st.sampled_from([0, 8, 16]))}, "services": [service]}
     if profile != Profile.DEV or draw(st.booleans()):
         service["image"]["digest"] = DIGEST

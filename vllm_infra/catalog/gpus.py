@@ -15,6 +15,9 @@ from typing import Literal
 
 NVIDIA_GPU_RESOURCE = "nvidia.com/gpu"
 AMD_GPU_RESOURCE = "amd.com/gpu"
+DRA_GPU_DEVICE_CLASSES: MappingProxyType[str, str] = MappingProxyType({"gpu.nvidia.com": NVIDIA_GPU_RESOURCE})
+"""DeviceClasses of GPU DRA drivers -> the device-plugin resource whose GPUs they hand out instead
+(NVIDIA's dra-driver-gpu creates ``gpu.nvidia.com``; a node serves its GPUs through one or the other)."""
 """The device plugins' extended resources."""
 
 class GpuType(StrEnum):

@@ -8,6 +8,7 @@ Every renderer receives the service's resolved view, where each default is compu
 from __future__ import annotations
 
 from vllm_infra.render.autoscaling import autoscaler
+from vllm_infra.render.claims import gpu_claim_template
 from vllm_infra.render.context import Manifest, RenderContext
 from vllm_infra.render.delivery import annotated
 from vllm_infra.render.disruption import disruption_budget
@@ -50,6 +51,7 @@ def _serving_objects(service: ResolvedService, context: RenderContext) -> list[M
     candidates = [
         service_account(service, context),
         model_cache_claim(service, context),
+        gpu_claim_template(service, context),
         prefetch_job(service, context, server_pod),
         cluster_service(service, context, {LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX} if multi_node else None),
         runner,

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from vllm_infra.catalog.vllm_releases import accepts, native_multi_node
+from vllm_infra.render.claims import CLAIM_NAME, pod_claims
 from vllm_infra.render.context import RenderContext
 from vllm_infra.render.disaggregation import (
     kv_transfer_config,
@@ -200,12 +201,15 @@ def _resources(service: ResolvedService, context: RenderContext) -> dict[str, An
     if copies_model_image(service, context):
         ephemeral += copied_model_bytes(service)
     storage = format_bytes(ephemeral)
-    requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage,
-                gpu: service.gpus_per_pod}
-    limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, gpu: service.gpus_per_pod}
+    gpus = {} if service.spec.accelerator.claim else {gpu: service.gpus_per_pod}
+    requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage, **gpus}
+    limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, **gpus}
     if service.spec.resources.cpu_limit:
         limits["cpu"] = service.spec.resources.cpu_limit
-    return {"requests": requests, "limits": limits}
+    resources: dict[str, Any] = {"requests": requests, "limits": limits}
+    if service.spec.accelerator.claim:
+        resources["claims"] = [{"name": CLAIM_NAME}]
+    return resources
 
 
 def vllm_port_name(service: ResolvedService) -> str:
@@ -343,6 +347,9 @@ def pod_template(service: ResolvedService, context: RenderContext, selector: dic
     spread = _spread(service, selector)
     if spread:
         pod["topologySpreadConstraints"] = spread
+    claims = pod_claims(service)
+    if claims:
+        pod["resourceClaims"] = claims
     if service.spec.scheduling.priority_class:
         pod["priorityClassName"] = service.spec.scheduling.priority_class
     if service.spec.scheduling.runtime_class:

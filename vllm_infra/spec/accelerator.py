@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType, NodeLabelPlatform
-from vllm_infra.spec.base import Int32, SpecModel
+from vllm_infra.catalog.gpus import DRA_GPU_DEVICE_CLASSES, GPU_CATALOG, GpuModel, GpuType, NodeLabelPlatform
+from vllm_infra.spec.base import Int32, Problem, SpecModel, raise_problems
 
 
 class AcceleratorSpec(SpecModel):
@@ -30,10 +30,29 @@ class AcceleratorSpec(SpecModel):
     """Tolerate the conventional GPU node taint (``nvidia.com/gpu`` or ``amd.com/gpu``, any value,
     ``NoSchedule``). Default: true."""
 
+    claim: bool = False
+    """Request the GPUs through a DRA ResourceClaimTemplate (``resource.k8s.io/v1``, Kubernetes 1.34+)
+    of the GPU driver's DeviceClass (NVIDIA's ``gpu.nvidia.com``) instead of ``nvidia.com/gpu``
+    counts. Default: false."""
+
     @property
     def gpu(self) -> GpuModel:
         """Catalog facts for ``type``."""
         return GPU_CATALOG[self.type]
+
+    @property
+    def device_class(self) -> str | None:
+        """The DRA DeviceClass that hands out this GPU type (None when no catalogued driver does)."""
+        return next((name for name, resource in DRA_GPU_DEVICE_CLASSES.items()
+                     if resource == self.gpu.resource_name), None)
+
+    @model_validator(mode="after")
+    def _claimable(self) -> AcceleratorSpec:
+        if self.claim and self.device_class is None:
+            raise_problems("AcceleratorSpec", [Problem(("claim",), f"no catalogued DRA driver hands out {self.type} "
+                                                       f"GPUs (DeviceClasses: {', '.join(DRA_GPU_DEVICE_CLASSES)})",
+                                                       True)])
+        return self
 
 
 class ParallelismSpec(SpecModel):

@@ -15,7 +15,13 @@ from vllm_infra.spec.queueing import QueueSpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
 from vllm_infra.vocabulary.gateway import hostnames_compete
-from vllm_infra.vocabulary.kubernetes import KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
+from vllm_infra.vocabulary.kubernetes import (
+    DRA_API_VERSION,
+    DRA_SINCE,
+    KUBERNETES_VERSION,
+    SUPPORTED_KUBERNETES_VERSIONS,
+    minor_version,
+)
 from vllm_infra.vocabulary.profiles import DISRUPTION_BUDGET_RULE, PodSecurityLevel, policy_of
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile
 
@@ -236,6 +242,18 @@ class FleetSpec(SpecModel):
                                             f"({IMAGE_PINNING_RULE}); set its digest (or say why not in "
                                             "unpinned_reason)", None))
         raise_problems("FleetSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _claims_are_served(self) -> FleetSpec:
+        """DRA's GA API exists from Kubernetes 1.34: a claim on an older cluster is refused."""
+        if minor_version(self.kubernetes_version) >= minor_version(DRA_SINCE):
+            return self
+        raise_problems("FleetSpec", [Problem(("services", index, "accelerator", "claim"), f"DRA claims "
+                                             f"({DRA_API_VERSION}) need Kubernetes {DRA_SINCE} or later; the fleet's "
+                                             f"kubernetes_version is {self.kubernetes_version}", True)
+                                     for index, service in enumerate(self.services)
+                                     if any(unit.accelerator.claim for unit in service.units)])
         return self
 
     @model_validator(mode="after")

@@ -45,8 +45,8 @@ class LoadingSpec(SpecModel):
     image: ModelImage | None = None
     """With ``image``: the OCI image holding the model's files under ``/models`` (KServe's modelcar
     layout), pinned by digest where policy wants digests. The copying init container (clusters before
-    1.35) runs ``cp`` in it, so it needs a shell (modelcars built ``FROM busybox`` have one).
-    Default: none."""
+    1.35) runs the image's ``cp`` as the pod's user, so the image needs one and world-readable files
+    (modelcars built ``FROM busybox`` have both). Default: none."""
 
     uri: ObjectUri | None = None
     """With ``stream``: the S3 prefix holding the model's safetensors, config and tokenizer

@@ -142,6 +142,11 @@ def group_kind(obj: Mapping[str, object]) -> tuple[str, str]:
 WORKLOAD_KINDS = BUILT_IN_WORKLOAD_KINDS | {kind for _group, kind in CUSTOM_POD_TEMPLATES} | {DISAGGREGATED_SET[1]}
 """Kinds whose pods the rules inspect."""
 
+DRA_API_VERSION = "resource.k8s.io/v1"
+DRA_SINCE = "1.34"
+"""Dynamic resource allocation's GA API (ResourceClaimTemplate, DeviceClass), served from Kubernetes
+1.34 (v1beta1 in 1.32, v1beta2 in 1.33)."""
+
 KUEUE_API_VERSION = "kueue.x-k8s.io/v1beta2"
 """Kueue's LocalQueue API (v1beta2 from Kueue 0.15; v1beta1 is deprecated)."""
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -207,6 +212,7 @@ KIND_ORDER: dict[str, int] = {
         "Secret",
         "ConfigMap",
         "PersistentVolumeClaim",
+        "ResourceClaimTemplate",
         "LocalQueue",
         "Job",
         "Service",

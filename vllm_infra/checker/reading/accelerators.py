@@ -3,10 +3,11 @@ vLLM's CPU build; and the GPU models a pod's node selection allows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vllm_infra.catalog.gpus import (
+    DRA_GPU_DEVICE_CLASSES,
     GPU_CATALOG,
     GPU_MEMORY_LABELS,
     GPU_RESOURCE_NAMES,
@@ -18,8 +19,8 @@ from vllm_infra.catalog.gpus import (
 )
 from vllm_infra.catalog.vllm import ImageBuild, image_build
 from vllm_infra.checker.reading.environment import env_values
-from vllm_infra.checker.reading.objects import as_list, dig, image_parts
-from vllm_infra.checker.reading.server import engine_args
+from vllm_infra.checker.reading.objects import as_list, dig, image_parts, name_of, namespace_of
+from vllm_infra.checker.reading.server import engine_args, is_vllm_container
 from vllm_infra.checker.reading.templates import PodTemplate
 
 
@@ -31,13 +32,24 @@ def gpu_resources(container: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
             if name in requests or name in limits}
 
 
+def claims_devices(container: Mapping[str, Any]) -> bool:
+    """Whether the container takes devices from DRA claims (``resources.claims``) rather than counts."""
+    return bool(dig(container, "resources", "claims")) and not gpu_resources(container)
+
+
 def gpu_count(container: Mapping[str, Any]) -> int:
-    """GPUs a container is limited to (0 if none or not an integer)."""
+    """GPUs a container is limited to (0 if none or not an integer); for a vLLM server that claims
+    its devices through DRA, the GPUs its flags use on this pod (TP x PP x DP over ``--nnodes``),
+    which the claim must provide (VI-GPU-006 checks the claims where their templates are at hand)."""
     for _, limit in gpu_resources(container).values():
         try:
             return int(str(limit))
         except ValueError:
             return 0
+    if claims_devices(container) and is_vllm_container(container):
+        args = engine_args(container)
+        nodes = args.integer("nnodes", 1)
+        return args.parallelism.world_size // max(1, nodes or 1)
     return 0
 
 
@@ -111,6 +123,37 @@ def _memory_sizes(selector: object, terms: list[Any]) -> set[str]:
 
 
 def vendor_gpus(container: Mapping[str, Any]) -> list[GpuModel]:
-    """The catalog GPUs of the vendors whose resources the container asks for."""
-    resources = set(gpu_resources(container))
+    """The catalog GPUs of the vendors whose resources the container asks for (those DRA drivers
+    hand out, for a container that claims its devices)."""
+    resources = set(DRA_GPU_DEVICE_CLASSES.values()) if claims_devices(container) else set(gpu_resources(container))
     return [gpu for gpu in GPU_CATALOG.values() if gpu.resource_name in resources]
+
+
+def claim_templates(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """The ResourceClaimTemplates among ``objects`` by (namespace, name)."""
+    return {(namespace_of(obj), name_of(obj)): obj for obj in objects if obj.get("kind") == "ResourceClaimTemplate"}
+
+
+def claimed_gpus(template: PodTemplate, namespace: str,
+                 templates: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, int] | None:
+    """GPU resource -> devices the pod's DRA claims ask for, read from their ResourceClaimTemplates
+    (``templates`` by namespace and name): ``exactly`` requests (and v1beta1's flat ones) of a GPU
+    DeviceClass with ExactCount; None when a claim's template is not at hand or asks for all of a
+    class's devices."""
+    claimed: dict[str, int] = {}
+    for claim in as_list(template.spec.get("resourceClaims")):
+        name = claim.get("resourceClaimTemplateName") if isinstance(claim, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        source = templates.get((namespace, name))
+        if source is None:
+            return None
+        for request in as_list(dig(source, "spec", "spec", "devices", "requests")):
+            exact = request.get("exactly", request) if isinstance(request, Mapping) else {}
+            resource = DRA_GPU_DEVICE_CLASSES.get(str(exact.get("deviceClassName")))
+            if resource is None:
+                continue
+            if exact.get("allocationMode", "ExactCount") != "ExactCount" or type(exact.get("count", 1)) is not int:
+                return None
+            claimed[resource] = claimed.get(resource, 0) + int(exact.get("count", 1))
+    return claimed

@@ -9,9 +9,16 @@ from typing import Any
 from vllm_infra.capacity.memory import CUDA_CONTEXT_BYTES
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import GPU_MEMORY_LABELS, GPU_RESOURCE_NAMES, NODE_GPU_LABEL_KEYS
-from vllm_infra.checker.reading.accelerators import gpu_count, pinned_gpus, vendor_gpus
+from vllm_infra.checker.reading.accelerators import (
+    claim_templates,
+    claimed_gpus,
+    claims_devices,
+    gpu_count,
+    pinned_gpus,
+    vendor_gpus,
+)
 from vllm_infra.checker.reading.bundle import Bundle
-from vllm_infra.checker.reading.objects import Manifest, dig
+from vllm_infra.checker.reading.objects import Manifest, dig, namespace_of
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
 from vllm_infra.checker.reading.templates import containers, group_size
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
@@ -200,3 +207,31 @@ def _has_gpus(bundle: Bundle, subject: str) -> bool:
     kind, namespace, name = subject.split("/", 2)
     obj = bundle.find(kind, name, namespace)
     return obj is not None and any(gpu_count(s.spec) for _t, s in vllm_pod_templates(obj))
+
+
+@bundle_rule(
+    "VI-GPU-006", Severity.CRITICAL, "DRA claims hand vLLM the GPUs its flags use",
+    "Make the ResourceClaimTemplate request exactly TP x PP / pods-per-group devices of the GPU DeviceClass "
+    "(gpu.nvidia.com) with allocationMode ExactCount, and keep the template with the workload.", gpu=True,
+    rationale=("A pod that claims its GPUs through dynamic resource allocation gets what the claim's template "
+               "asks for: fewer devices than --tensor-parallel-size x --pipeline-parallel-size and vLLM fails "
+               "at start; more, and GPUs sit idle on a claim nobody else can use."),
+    example=("resourceClaims: [{name: gpus, resourceClaimTemplateName: one-gpu}]   # exactly: {count: 1} for "
+             "--tensor-parallel-size=4"))
+def claims_match_parallelism(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    templates = claim_templates(bundle.of_kind("ResourceClaimTemplate"))
+    for obj in bundle.objects:
+        for template, serving in vllm_pod_templates(obj):
+            if not claims_devices(serving.spec):
+                continue
+            claimed = claimed_gpus(template, namespace_of(obj), templates)
+            path = (*template.path, "resourceClaims")
+            if claimed is None:
+                yield Violation(path, "a DRA claim's ResourceClaimTemplate is not among the manifests, or asks for all "
+                                      "devices of a class: the GPUs vLLM gets are unchecked", obj=obj,
+                                severity=Severity.LOW)
+                continue
+            wanted, given = gpu_count(serving.spec), sum(claimed.values())
+            if given != wanted:
+                yield Violation(path, f"the pod's DRA claims hand out {given} GPU(s) of a GPU DeviceClass, but vLLM "
+                                      f"uses {wanted} on this pod (TP x PP x DP over --nnodes)", obj=obj)

@@ -60,4 +60,10 @@ def known_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         validator = validator_for(ctx.kubernetes_version, ctx.schema_dirs)
         validator.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
     except UnknownKindError as exc:
+        served = validator.served_versions(str(obj.get("apiVersion")), str(obj.get("kind")))
+        if served:  # Kubernetes' own kind at a version this release does not serve
+            yield Violation(("apiVersion",), f"Kubernetes {ctx.kubernetes_version} defines {obj.get('kind')} in "
+                                             f"{', '.join(served)}, not {obj.get('apiVersion')}: the API server "
+                                             "refuses it", severity=Severity.HIGH)
+            return
         yield Violation(("kind",), f"{exc}: the object was not validated")

@@ -222,6 +222,15 @@ class SchemaValidator:
             json.loads(file.read_text()), registry=self._shared_registry(),
             base_uri=f"https://kubernetes.io/api/{file.name}")
 
+    def served_versions(self, api_version: str, kind: str) -> list[str]:
+        """The versions of its API group this Kubernetes version defines ``kind`` in, alpha ones too (read
+        off its schemas; empty for kinds that are not Kubernetes' own)."""
+        group = api_version.rpartition("/")[0]
+        prefix = f"{group.split('.', 1)[0]}-" if group else ""
+        found = (file.stem.rsplit("-", 1)[1] for file in self._dir.glob(f"{kind.lower()}-{prefix}v*.json"))
+        return sorted(f"{group}/{version}" if group else version for version in found
+                      if re.fullmatch(r"v\d+((alpha|beta)\d+)?", version))
+
     def validator(self, api_version: str, kind: str) -> jsonschema_rs.Validator:
         """Compiled schema for a kind (compiled on first use)."""
         key = (api_version, kind)

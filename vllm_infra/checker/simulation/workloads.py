@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from vllm_infra.checker.reading.accelerators import claim_templates, claimed_gpus
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
 from vllm_infra.checker.reading.probes import start_seconds
@@ -119,13 +120,14 @@ def workloads(bundle: Bundle) -> list[Workload]:
     """Every Deployment, StatefulSet and LeaderWorkerSet of the bundle; one whose fields do not read
     (a quantity, count or selector of the wrong type) is left out, as the schema rules report it."""
     budgets = _budgets(bundle)
+    claims = claim_templates(bundle.of_kind("ResourceClaimTemplate"))
     found = []
     for obj in bundle.objects:
         if not isinstance(obj.get("kind"), str) or obj.get("kind") not in SERVING_KINDS or \
                 not bundle.templates_of(obj):
             continue
         try:
-            found.append(_workload(bundle, obj, budgets))
+            found.append(_workload(bundle, obj, budgets, claims))
         except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError, IndexError):
             continue
     return found
@@ -140,10 +142,17 @@ def cluster_queue_of(bundle: Bundle, obj: Mapping[str, Any]) -> str | None:
     return cluster_queue if isinstance(cluster_queue, str) else None
 
 
-def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
+def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget],
+              claims: Mapping[tuple[str, str], Mapping[str, Any]]) -> Workload:
     namespace = namespace_of(obj)
     queue = cluster_queue_of(bundle, obj)
-    shapes = [replace(pod_shape(template, namespace), cluster_queue=queue) for template in bundle.templates_of(obj)]
+    shapes = []
+    for template in bundle.templates_of(obj):
+        shape = pod_shape(template, namespace)
+        claimed = claimed_gpus(template, namespace, claims) or {}  # a GPU claim counts as the GPUs it hands out
+        shapes.append(replace(shape, cluster_queue=queue,
+                              requests={**shape.requests, **{key: shape.requests.get(key, 0) + count
+                                                             for key, count in claimed.items()}}))
     pods = (shapes[0], *[shapes[-1]] * (group_size(obj) - 1)) if obj.get("kind") == "LeaderWorkerSet" \
         else (shapes[0],)
     scalers = bundle.autoscalers_of(obj)
