@@ -106,3 +106,19 @@ def test_a_claiming_pod_is_sized_and_its_claim_checked() -> None:
     assert [(f.severity.value, f.message) for f in evaluate(objects, [RULES["VI-GPU-006"]], context)] == [
         ("low", "a DRA claim's ResourceClaimTemplate is not among the manifests, or asks for all devices of a class: "
                 "the GPUs vLLM gets are unchecked")]
+
+
+def test_a_claim_on_a_pod_pinned_to_no_gpu_model_is_not_taken_for_gpus() -> None:
+    """llm-d's DRA sample claims Intel Gaudi devices (gaudi.intel.com): a vLLM pod whose claims may be
+    any device is judged as before, not as a GPU pod that pins no GPU model or lacks the GPU taint's
+    toleration."""
+    objects = good_objects()
+    claim_gpus(objects, 2)
+    template = next(obj for obj in objects if obj["kind"] == "ResourceClaimTemplate")
+    template["spec"]["spec"]["devices"]["requests"][0]["exactly"]["deviceClassName"] = "gaudi.intel.com"
+    pod(objects).pop("affinity")
+    pod(objects).pop("tolerations")
+    context = RuleContext(kubernetes_version="1.34")
+    assert [(f.rule.id, f.message) for f in evaluate(objects, [RULES["VI-GPU-003"], RULES["VI-GPU-006"],
+                                                               RULES["VI-CAP-001"]], context)
+            if "llama" in f.obj["metadata"]["name"]] == []

@@ -38,19 +38,25 @@ def claims_devices(container: Mapping[str, Any]) -> bool:
 
 
 def gpu_count(container: Mapping[str, Any]) -> int:
-    """GPUs a container is limited to (0 if none or not an integer); for a vLLM server that claims
-    its devices through DRA, the GPUs its flags use on this pod (TP x PP x DP over ``--nnodes``),
-    which the claim must provide (VI-GPU-006 checks the claims where their templates are at hand)."""
+    """GPUs a container is limited to (0 if none or not an integer)."""
     for _, limit in gpu_resources(container).values():
         try:
             return int(str(limit))
         except ValueError:
             return 0
-    if claims_devices(container) and is_vllm_container(container):
-        args = engine_args(container)
-        nodes = args.integer("nnodes", 1)
-        return args.parallelism.world_size // max(1, nodes or 1)
     return 0
+
+
+def pod_gpus(template: PodTemplate, container: Mapping[str, Any]) -> int:
+    """GPUs a container holds: its count, or for a vLLM server that claims its devices through DRA on
+    a pod pinned to a catalog GPU model, the GPUs its flags use on this pod (TP x PP x DP over
+    ``--nnodes``), which the claims must provide (VI-GPU-006 checks them where their templates are at
+    hand). A claim on a pod pinned to no GPU model may be any device (a Gaudi, a NIC): 0."""
+    count = gpu_count(container)
+    if count or not claims_devices(container) or not is_vllm_container(container) or not pinned_gpus(template):
+        return count
+    args = engine_args(container)
+    return args.parallelism.world_size // max(1, args.integer("nnodes", 1) or 1)
 
 
 def _resource_names(container: Mapping[str, Any]) -> set[str]:

@@ -82,7 +82,9 @@ def serving_templates(obj: Manifest) -> Iterator[tuple[FieldPath, Mapping[str, A
 
 
 def load_budget(container: Mapping[str, Any], gpus_in_group: int, default: int) -> int:
-    """Seconds a cold start of this container's model takes (catalog models), else ``default``."""
+    """Seconds a cold start of this container's model takes (catalog models), else ``default``; the
+    model loads over the ``gpus_in_group`` the pod counts, or the GPUs its flags use when it counts
+    none (its devices come from DRA claims or another accelerator)."""
     args = engine_args(container)
     arch = MODEL_CATALOG.get(args.repository or "")
     if arch is None:
@@ -94,7 +96,8 @@ def load_budget(container: Mapping[str, Any], gpus_in_group: int, default: int) 
     rate = STREAM_MIB_PER_S if streamed else DOWNLOAD_MIB_PER_S if downloads else None
     return startup_seconds(arch, dtype=dtype if isinstance(dtype, str) and dtype in DTYPE_BYTES else "auto",
                            quantization=None if sizing_gap(arch, quantization) else quantization,
-                           gpus=max(1, gpus_in_group), streamed=streamed, transfer_mib_per_s=rate)
+                           gpus=max(1, gpus_in_group or args.parallelism.world_size), streamed=streamed,
+                           transfer_mib_per_s=rate)
 
 
 def start_seconds(workload: Manifest, default: int) -> int:

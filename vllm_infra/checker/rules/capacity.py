@@ -25,7 +25,7 @@ from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType
 from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
 from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
 from vllm_infra.catalog.vllm_releases import release_catalog
-from vllm_infra.checker.reading.accelerators import gpu_count, is_cpu_build, pinned_gpus, vendor_gpus
+from vllm_infra.checker.reading.accelerators import is_cpu_build, pinned_gpus, pod_gpus, vendor_gpus
 from vllm_infra.checker.reading.objects import Manifest
 from vllm_infra.checker.reading.server import EngineArgs, args_path, engine_args, image_version, vllm_pod_templates
 from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, group_size
@@ -49,7 +49,7 @@ class _Sizing:
 
 def _sizing(obj: Manifest, template: PodTemplate, serving: ContainerRef, ctx: RuleContext) -> _Sizing | None:
     """None for servers the check does not size: multi-node workers, CPU builds, no GPUs."""
-    if template.role == "worker" or is_cpu_build(serving.spec) or not gpu_count(serving.spec):
+    if template.role == "worker" or is_cpu_build(serving.spec) or not pod_gpus(template, serving.spec):
         return None
     args = engine_args(serving.spec)
     if not args.model or "$" in args.model:
@@ -75,7 +75,7 @@ def _sizing(obj: Manifest, template: PodTemplate, serving: ContainerRef, ctx: Ru
         candidates = [GPU_CATALOG[ctx.gpu]] if ctx.gpu else vendor_gpus(serving.spec)
         pinned = ctx.gpu is not None
     if args.parallelism.tensor is not None and args.parallelism.pipeline is not None and \
-            args.parallelism.tensor * args.parallelism.pipeline != gpu_count(serving.spec) * group_size(obj):
+            args.parallelism.tensor * args.parallelism.pipeline != pod_gpus(template, serving.spec) * group_size(obj):
         return _Sizing()  # VI-GPU-002 reports the mismatch; memory per GPU would be guesswork
     estimates = tuple(memory for gpu in candidates
                       if (memory := _estimate(arch, gpu, args, quantization, template, serving)) is not None)

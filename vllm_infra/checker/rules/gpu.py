@@ -15,6 +15,7 @@ from vllm_infra.checker.reading.accelerators import (
     claims_devices,
     gpu_count,
     pinned_gpus,
+    pod_gpus,
     vendor_gpus,
 )
 from vllm_infra.checker.reading.bundle import Bundle
@@ -222,8 +223,9 @@ def claims_match_parallelism(bundle: Bundle, ctx: RuleContext) -> Iterator[Viola
     templates = claim_templates(bundle.of_kind("ResourceClaimTemplate"))
     for obj in bundle.objects:
         for template, serving in vllm_pod_templates(obj):
-            if not claims_devices(serving.spec):
-                continue
+            wanted = pod_gpus(template, serving.spec)
+            if not wanted or not claims_devices(serving.spec):
+                continue  # GPUs counted by the device plugin, or claims of a pod pinned to no GPU model
             claimed = claimed_gpus(template, namespace_of(obj), templates)
             path = (*template.path, "resourceClaims")
             if claimed is None:
@@ -231,7 +233,7 @@ def claims_match_parallelism(bundle: Bundle, ctx: RuleContext) -> Iterator[Viola
                                       "devices of a class: the GPUs vLLM gets are unchecked", obj=obj,
                                 severity=Severity.LOW)
                 continue
-            wanted, given = gpu_count(serving.spec), sum(claimed.values())
+            given = sum(claimed.values())
             if given != wanted:
                 yield Violation(path, f"the pod's DRA claims hand out {given} GPU(s) of a GPU DeviceClass, but vLLM "
                                       f"uses {wanted} on this pod (TP x PP x DP over --nnodes)", obj=obj)
