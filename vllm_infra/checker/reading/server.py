@@ -50,12 +50,15 @@ def is_vllm_container(container: Mapping[str, Any]) -> bool:
     """Runs vLLM: a command starts the vLLM server, or the image is a vLLM image whose entrypoint is
     kept or replaced by something that may start it (a ``command`` running only other programs
     replaces vLLM's entrypoint: such a container downloads or copies, it does not serve)."""
+    vllm_image = "vllm" in image_parts(str(container.get("image", "")))[0].lower()
+    if vllm_image and not container.get("command"):
+        return True  # the image's own entrypoint runs
     commands = command_line(container).commands
     if any(_server_start(command.argv) is not None for command in commands):
         return True
     if container.get("command") and commands and all(_starts_other_program(command.argv) for command in commands):
         return False
-    return "vllm" in image_parts(str(container.get("image", "")))[0].lower()
+    return vllm_image
 
 
 def serving_container(template: PodTemplate) -> ContainerRef | None:
