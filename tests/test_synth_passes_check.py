@@ -163,6 +163,9 @@ def fleets_on_clusters(draw: st.DrawFn) -> FleetSpec:
     data.pop("spare_gpus", None)
     data["services"][0].get("availability", {}).get("rollout", {}).pop("spare_gpus", None)
     data["cluster"] = {"node_pools": [pool]}
+    if draw(st.booleans()):  # Kueue: the quota bounds what the fleet holds and the spare GPUs rollouts surge into
+        data["queue"] = {"name": "serving", "cluster_queue": "gpus"}
+        data["cluster"]["cluster_queues"] = [{"name": "gpus", "gpus": {pool["gpu"]: draw(st.integers(1, 64))}}]
     try:
         return FleetSpec.model_validate(data)
     except ValidationError:
