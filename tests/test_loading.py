@@ -284,3 +284,13 @@ def test_a_hand_written_streamer_is_judged_and_a_download_container_is_no_server
     assert is_vllm_container({"image": "vllm/vllm-openai:v0.11.0",
                               "command": ["python3", "-c", "import runpy; runpy.run_module('vllm.entrypoints.cli')"]})
     assert is_vllm_container({"image": "vllm/vllm-openai:v0.11.0", "command": ["/entrypoint.sh"]})
+
+
+@pytest.mark.parametrize(("loading", "what"), [
+    ({}, "downloading and loading"), ({**STREAM, "transfer_mib_per_s": 100}, "streaming")])
+def test_a_startup_timeout_below_the_estimate_names_what_the_strategy_does(loading: dict[str, Any], what: str) -> None:
+    data = service(model=LLAMA_70B, accelerator={"type": "H100-80GB"}, parallelism={"tensor": 4}, loading=loading,
+                   lifecycle={"startup_timeout": 600})
+    [(where, message)] = errors(data)
+    assert where == "lifecycle.startup_timeout"
+    assert f"vllm-infra estimates for {what} meta-llama/Llama-3.1-70B-Instruct on 4 GPU(s)" in message

@@ -268,8 +268,10 @@ def _lifecycle(service: ResolvedService) -> list[Problem]:
     if configured is not None and service.architecture is not None and configured < service.estimated_startup:
         return [Problem(("lifecycle", "startup_timeout"),
                         f"startup_timeout {format_duration(configured)} is shorter than the "
-                        f"{format_duration(service.estimated_startup)} vllm-infra estimates for downloading and "
-                        f"loading {service.spec.model.id} on {service.gpus_per_replica} GPU(s); the startup probe "
+                        f"{format_duration(service.estimated_startup)} vllm-infra estimates for "
+                        f"{'downloading and ' if service.downloads_at_start else ''}"
+                        f"{'streaming' if service.strategy == LoadingStrategy.STREAM else 'loading'} "
+                        f"{service.spec.model.id} on {service.gpus_per_replica} GPU(s); the startup probe "
                         "would kill the pod mid-load", configured)]
     return []
 
