@@ -5,6 +5,7 @@ task page and vLLM's Run:ai streamer page)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +295,33 @@ def test_a_startup_timeout_below_the_estimate_names_what_the_strategy_does(loadi
     [(where, message)] = errors(data)
     assert where == "lifecycle.startup_timeout"
     assert f"vllm-infra estimates for {what} meta-llama/Llama-3.1-70B-Instruct on 4 GPU(s)" in message
+
+
+def test_check_judges_a_tree_under_the_kubernetes_version_synth_rendered_it_for(tmp_path: Path) -> None:
+    """A stack on 1.35 renders its model image as an image volume; `check` on the written tree reads
+    1.35 from the tree's marker (no flag to copy into a workflow), and says so when trees disagree."""
+    from typer.testing import CliRunner
+
+    from vllm_infra.cli import app
+
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    fleet_data = {"environment": "lab", "policy_profile": "dev", "namespace": {"name": "llm"},
+                  "kubernetes_version": "1.35",
+                  "services": [service(loading={"strategy": "image", "image": MODEL_IMAGE})]}
+    (stacks / "Pulumi.yaml").write_text("name: lab\nruntime: python\n")
+    (stacks / "Pulumi.lab.yaml").write_text("config:\n  vllm-infra:fleet: " + json.dumps(fleet_data) + "\n")
+    runner = CliRunner()
+    out = tmp_path / "manifests"
+    assert runner.invoke(app, ["synth", "--stacks-dir", str(stacks), "--out", str(out), "-q"]).exit_code == 0
+    judged = runner.invoke(app, ["check", str(out / "lab"), "-q"])
+    assert judged.exit_code == 0, judged.stdout
+    assert "Kubernetes 1.35" in judged.stdout.splitlines()[-1]
+    assert runner.invoke(app, ["check", str(out / "lab"), "--kubernetes-version", "1.33", "-q"]).exit_code == 1
+    other = out / "old"
+    other.mkdir()
+    (other / ".vllm-infra-stack").write_text("stack: old\npolicy_profile: dev\nkubernetes_version: 1.31\n")
+    (other / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: llm}\n")
+    mixed = runner.invoke(app, ["check", str(out / "lab"), str(other), "-o", "json", "-q"])
+    assert "the rendered trees were rendered for Kubernetes 1.31, 1.35; judged under 1.33 (check each tree, or " \
+           "pass --kubernetes-version)" in json.loads(mixed.stdout)["notices"]

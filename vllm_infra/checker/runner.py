@@ -28,7 +28,14 @@ from vllm_infra.checker.pipeline import Finding, Pass, Status, judge_bundle, loc
 from vllm_infra.checker.rules import RULES, Rule, RuleContext, evaluate
 from vllm_infra.checker.rules.inputs import UNREADABLE
 from vllm_infra.checker.rules.schema import validator_for
-from vllm_infra.checker.schemas.validator import SchemaValidator, SchemaViolation, UnknownKindError, is_skipped
+from vllm_infra.checker.schemas.validator import (
+    SchemaValidator,
+    SchemaViolation,
+    UnknownKindError,
+    UnsupportedVersionError,
+    is_skipped,
+    normalize_version,
+)
 from vllm_infra.checker.simulation.cluster import Cluster
 from vllm_infra.checker.simulation.scenarios import simulate_manifests
 from vllm_infra.vocabulary.exits import ExitCode
@@ -100,7 +107,9 @@ def run_check(inputs: Sequence[str], *, profile: Profile | None = None,
     records, the others under ``restricted``. Files matching ``exclude_paths`` are not read (a
     notice counts them); findings ``baseline`` accepted are left out (``baselined`` counts them)."""
     units, excluded = _excluded(input_units(inputs), exclude_paths)
-    profile_of, notices = _profile_choice(stack_markers(inputs), profile)
+    markers = stack_markers(inputs)
+    profile_of, notices = _profile_choice(markers, profile)
+    kubernetes_version = kubernetes_version or _recorded_version(markers, notices)
     context = RuleContext(skip_kinds=frozenset(skip_kinds), kubernetes_version=kubernetes_version or KUBERNETES_VERSION,
                           ignore_missing_schemas=ignore_missing_schemas, gpu=gpu,
                           architectures=tuple(sorted((architectures or {}).items())),
@@ -161,6 +170,23 @@ def _excluded(units: list[Unit], patterns: Sequence[str]) -> tuple[list[Unit], i
 def _unit_path(unit: Unit) -> str:
     path = unit if isinstance(unit, str) else unit.source if isinstance(unit, LoadProblem) else STDIN_LABEL
     return Path(path).as_posix().removeprefix("./")
+
+
+def _recorded_version(markers: Mapping[str, StackMarker], notices: list[str]) -> str | None:
+    """The Kubernetes version the rendered trees among the inputs were rendered for, when they agree
+    (one run validates against one version's schemas); a notice when they do not."""
+    versions = sorted({marker.kubernetes_version for marker in markers.values() if marker.kubernetes_version})
+    if len(versions) > 1:
+        notices.append(f"the rendered trees were rendered for Kubernetes {', '.join(versions)}; judged under "
+                       f"{KUBERNETES_VERSION} (check each tree, or pass --kubernetes-version)")
+        return None
+    if not versions:
+        return None
+    try:
+        return normalize_version(versions[0])
+    except UnsupportedVersionError as exc:
+        notices.append(f"the rendered trees record {exc}; judged under {KUBERNETES_VERSION}")
+        return None
 
 
 def _profile_choice(markers: Mapping[str, StackMarker], profile: Profile | None,

@@ -50,7 +50,8 @@ def check(
     fail_on: Annotated[Severity | None, typer.Option(help="Lowest severity that fails the run (exit 1). "
                                                           "Default: high.", show_default=False)] = None,
     kubernetes_version: Annotated[str | None, typer.Option(
-        help=f"Kubernetes version whose schemas are used (1.25-1.37). Default: {KUBERNETES_VERSION}.",
+        help="Kubernetes version whose schemas are used (1.25-1.37). Default: the one the rendered trees "
+             f"record, else {KUBERNETES_VERSION}.",
         show_default=False)] = None,
     skip: Annotated[list[str] | None, typer.Option(help="Kinds to skip in schema validation: Kind or "
                                                         "group/version/Kind, comma-separated or repeated.")] = None,
@@ -110,7 +111,8 @@ def check(
     rules, excluded = rule or settings.rules, [*(exclude_rule or []), *settings.exclude_rules]
     _known_rules([*(rules or []), *excluded, *settings.severity], settings.source)
     try:
-        version = normalize_version(kubernetes_version or settings.kubernetes_version or KUBERNETES_VERSION)
+        given = kubernetes_version or settings.kubernetes_version
+        version = normalize_version(given) if given else None  # else what the trees' markers record
     except UnsupportedVersionError as exc:
         fail(str(exc))
     baseline_file = baseline or (Path(settings.baseline) if settings.baseline else None)

@@ -52,7 +52,8 @@ class SynthesizedStack:
     @property
     def rendered(self) -> RenderedStack:
         """What the writer lays out."""
-        return _rendered(self.name, self.source, self.objects, self.policy_profile, self.delivery)
+        return _rendered(self.name, self.source, self.objects, self.policy_profile, self.delivery,
+                         self.kubernetes_version)
 
     def parts(self) -> list[StackPart]:
         """The stack directory's files in independent parts (see ``writers.stack_parts``)."""
@@ -84,16 +85,16 @@ def select_stacks(stacks_dir: Path, names: Sequence[str]) -> dict[str, Path]:
 
 
 def _rendered(name: str, source: Path, objects: list[Manifest], profile: Profile, delivery: list[Manifest],
-              ) -> RenderedStack:
+              kubernetes_version: str) -> RenderedStack:
     """Headers name the stack file relative to its directory's parent (stable across checkouts)."""
-    return RenderedStack(name, f"{source.parent.name}/{source.name}", objects, profile, delivery)
+    return RenderedStack(name, f"{source.parent.name}/{source.name}", objects, profile, delivery, kubernetes_version)
 
 
 def _synthesize_stack(name: str, path: Path, layout: Writer, progress: Progress) -> SynthesizedStack:
     fleet = load_stack(path)
     objects = render_fleet(fleet, progress.phase(f"rendering {name}", len(fleet.services)))
     delivery = render_delivery(fleet, name, objects)
-    rendered = _rendered(name, path, objects, fleet.policy_profile, delivery)
+    rendered = _rendered(name, path, objects, fleet.policy_profile, delivery, fleet.kubernetes_version)
     files = len(layout.paths(rendered))  # a layout conflict is refused here
     return SynthesizedStack(name, path, fleet.policy_profile, objects, layout, files, fleet.cluster, delivery,
                             fleet.kubernetes_version)

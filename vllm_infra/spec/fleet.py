@@ -127,8 +127,8 @@ class FleetSpec(SpecModel):
 
     kubernetes_version: KubernetesVersion = KUBERNETES_VERSION
     """Kubernetes minor version of the environment's cluster (1.25-1.37): decides what is rendered
-    for it (model images as image volumes from 1.35, else copied by an init container). Check the
-    synthesized tree with the same ``--kubernetes-version``. Default: 1.33."""
+    for it (model images as image volumes from 1.35, else copied by an init container, DRA claims
+    from 1.34); recorded in the rendered tree, which ``check`` then judges under it. Default: 1.33."""
 
     cluster: ClusterSpec | None = None
     """The cluster's node inventory, which ``vllm-infra simulate`` and the policy gate play

@@ -1,6 +1,7 @@
-"""The file synth writes into every stack directory it renders: which stack the tree is and the
-policy profile it was gated with. ``check`` reads the profile from it (so no workflow copies a
-profile per stack), and only a directory holding it is known to be synth's own tree."""
+"""The file synth writes into every stack directory it renders: which stack the tree is, the
+policy profile it was gated with and the Kubernetes version it was rendered for. ``check`` reads
+the profile and the version from it (so no workflow copies them per stack), and only a directory
+holding it is known to be synth's own tree."""
 
 from __future__ import annotations
 
@@ -20,12 +21,16 @@ class StackMarker:
 
     stack: str
     policy_profile: str
+    kubernetes_version: str | None = None
+    """The cluster's Kubernetes version the tree was rendered and gated for (None in markers written
+    before it was recorded)."""
 
 
 def marker_text(marker: StackMarker) -> str:
     """The marker file's content."""
+    version = f"kubernetes_version: {marker.kubernetes_version}\n" if marker.kubernetes_version else ""
     return (f"# Written by vllm-infra synth: this directory is the rendered tree of one stack.\n"
-            f"stack: {marker.stack}\npolicy_profile: {marker.policy_profile}\n")
+            f"stack: {marker.stack}\npolicy_profile: {marker.policy_profile}\n{version}")
 
 
 def read_marker(text: str) -> StackMarker | None:
@@ -33,4 +38,5 @@ def read_marker(text: str) -> StackMarker | None:
     fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line and not line.startswith("#"))
     if "stack" not in fields or "policy_profile" not in fields:
         return None
-    return StackMarker(fields["stack"].strip(), fields["policy_profile"].strip())
+    version = fields.get("kubernetes_version")
+    return StackMarker(fields["stack"].strip(), fields["policy_profile"].strip(), version.strip() if version else None)

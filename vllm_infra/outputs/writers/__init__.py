@@ -38,6 +38,8 @@ class RenderedStack:
     delivery: Sequence[Mapping[str, Any]] = ()
     """The GitOps controller's objects for this stack (applied where the controller runs, so kept
     out of the stack's own kustomization)."""
+    kubernetes_version: str | None = None
+    """The Kubernetes version the stack was rendered for, recorded in the marker file."""
 
 
 class LayoutError(ValueError):
@@ -71,7 +73,8 @@ def stack_parts(writer: Writer, stack: RenderedStack) -> list[StackPart]:
 
 def marker_file(stack: RenderedStack) -> StackFile:
     """The stack directory's marker (``vocabulary.markers``)."""
-    return PurePosixPath(STACK_MARKER), marker_text(StackMarker(stack.name, stack.policy_profile)).encode()
+    marker = StackMarker(stack.name, stack.policy_profile, stack.kubernetes_version)
+    return PurePosixPath(STACK_MARKER), marker_text(marker).encode()
 
 
 def stack_files(writer: Writer, stack: RenderedStack) -> Iterator[StackFile]:
