@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from vllm_infra.spec.base import Problem, SpecModel, raise_problems
-from vllm_infra.vocabulary.kubernetes import FLOATING_TAG
+from vllm_infra.vocabulary.kubernetes import FLOATING_TAG, image_parts
 
 
 class LoadingStrategy(StrEnum):
@@ -69,11 +69,10 @@ class LoadingSpec(SpecModel):
             problems.append(Problem(("image",), "strategy image needs 'image' (the model image to mount)", None))
         if not image and self.image is not None:
             problems.append(Problem(("image",), "only used with strategy image", self.image))
-        if self.image is not None and "@" not in self.image:
-            tag = self.image.rpartition(":")[2] if ":" in self.image.rpartition("/")[2] else None
-            if tag is None or FLOATING_TAG.match(tag):
-                problems.append(Problem(("image",), "the model image floats (no tag, or a moving tag): pin a tag "
-                                        "and, for production, a digest", self.image))
+        _repository, tag, digest = image_parts(self.image) if self.image is not None else (None, None, None)
+        if self.image is not None and digest is None and (tag is None or FLOATING_TAG.match(tag)):
+            problems.append(Problem(("image",), "the model image floats (no tag, or a moving tag): pin a tag and, "
+                                    "for production, a digest", self.image))
         if uri and self.uri is None:
             problems.append(Problem(("uri",), "strategy stream needs 'uri' (s3://bucket/prefix)", None))
         if not uri and self.uri is not None:
@@ -89,4 +88,4 @@ class LoadingSpec(SpecModel):
     @property
     def image_pinned(self) -> bool:
         """Whether the model image is pinned by digest."""
-        return self.image is not None and "@sha256:" in self.image
+        return self.image is not None and image_parts(self.image)[2] is not None

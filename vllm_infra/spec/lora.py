@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.catalog.huggingface import REPOSITORY_ID_PATTERN, is_commit_hash
 from vllm_infra.spec.base import Int32, Problem, SpecModel, raise_problems
 
 AdapterName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w.:/-]*$", max_length=200)]
@@ -20,7 +20,7 @@ class LoraAdapterSpec(SpecModel):
     name: AdapterName
     """Name clients pass as ``model`` to use it. Required."""
 
-    source: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", max_length=200)]
+    source: Annotated[str, StringConstraints(pattern=REPOSITORY_ID_PATTERN, max_length=200)]
     """Hugging Face repository of the adapter. Required."""
 
     revision: str

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from vllm_infra.catalog.architectures import ModelArchitecture
-from vllm_infra.catalog.huggingface import is_commit_hash
+from vllm_infra.catalog.huggingface import REPOSITORY_ID_PATTERN, is_commit_hash
 from vllm_infra.spec.base import Int32, Problem, SpecModel, raise_problems
 from vllm_infra.vocabulary.limits import GPU_MEMORY_UTILIZATION_MAX
 
@@ -193,7 +193,7 @@ class KvOffloadSpec(SpecModel):
 class ModelSpec(SpecModel):
     """The Hugging Face model and the engine settings vLLM loads it with."""
 
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", max_length=200)]
+    id: Annotated[str, StringConstraints(pattern=REPOSITORY_ID_PATTERN, max_length=200)]
     """Hugging Face repository id, e.g. ``meta-llama/Llama-3.1-8B-Instruct``. Required."""
 
     revision: str

@@ -120,8 +120,7 @@ class ResolvedService:
         extra = model.extra_args
         return ServingSettings(
             arch=arch, gpu=self.gpu, tensor=self.spec.parallelism.tensor, pipeline=self.spec.parallelism.pipeline,
-            dtype=model.dtype.value, quantization=effective_quantization(
-                model.quantization.value if model.quantization else None, arch.quantization),
+            dtype=model.dtype.value, quantization=self.served_quantization,
             kv_cache_dtype=model.kv_cache_dtype.value, max_model_len=length, max_num_seqs=model.max_num_seqs,
             utilization=model.gpu_memory_utilization, version=self.vllm_version,
             max_num_batched_tokens=_integer(extra.get("max-num-batched-tokens")),

@@ -257,6 +257,17 @@ def scaled_int_or_percent(value: int | str, total: int, *, round_up: bool) -> in
     return int(text)
 
 
+_IMAGE_REFERENCE = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[\w][\w.-]*))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+
+
+def image_parts(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference (a registry port stays in the repository)."""
+    match = _IMAGE_REFERENCE.match(image)
+    if not match:
+        return image, None, None
+    return match.group("repo"), match.group("tag"), match.group("digest")
+
+
 FLOATING_TAG = re.compile(r"^(latest|nightly|main|master|dev|edge|stable|rolling)([-_.](?![0-9a-f]{7,40}$)[\w.-]*)?$")
 """Image tags that move between builds (``latest``, ``nightly``, ``latest-cu128``);
 ``nightly-<commit>`` names one build."""

@@ -3,7 +3,7 @@ vLLM's CPU build; and the GPU models a pod's node selection allows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from vllm_infra.catalog.gpus import (
@@ -18,10 +18,12 @@ from vllm_infra.catalog.gpus import (
     gpus_of_node_label,
 )
 from vllm_infra.catalog.vllm import ImageBuild, image_build
+from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.environment import env_values
-from vllm_infra.checker.reading.objects import as_list, dig, image_parts, name_of, namespace_of
+from vllm_infra.checker.reading.objects import as_list, dig
 from vllm_infra.checker.reading.server import engine_args, is_vllm_container
 from vllm_infra.checker.reading.templates import PodTemplate
+from vllm_infra.vocabulary.kubernetes import image_parts
 
 
 def gpu_resources(container: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -135,23 +137,16 @@ def vendor_gpus(container: Mapping[str, Any]) -> list[GpuModel]:
     return [gpu for gpu in GPU_CATALOG.values() if gpu.resource_name in resources]
 
 
-def claim_templates(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    """The ResourceClaimTemplates among ``objects`` by (namespace, name)."""
-    return {(namespace_of(obj), name_of(obj)): obj for obj in objects if obj.get("kind") == "ResourceClaimTemplate"}
-
-
-def claimed_gpus(template: PodTemplate, namespace: str,
-                 templates: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, int] | None:
+def claimed_gpus(template: PodTemplate, namespace: str, bundle: Bundle) -> dict[str, int] | None:
     """GPU resource -> devices the pod's DRA claims ask for, read from their ResourceClaimTemplates
-    (``templates`` by namespace and name): ``exactly`` requests (and v1beta1's flat ones) of a GPU
-    DeviceClass with ExactCount; None when a claim's template is not at hand or asks for all of a
-    class's devices."""
+    in ``bundle``: ``exactly`` requests (and v1beta1's flat ones) of a GPU DeviceClass with
+    ExactCount; None when a claim's template is not at hand or asks for all of a class's devices."""
     claimed: dict[str, int] = {}
     for claim in as_list(template.spec.get("resourceClaims")):
         name = claim.get("resourceClaimTemplateName") if isinstance(claim, Mapping) else None
         if not isinstance(name, str):
             continue
-        source = templates.get((namespace, name))
+        source = bundle.find("ResourceClaimTemplate", name, namespace)
         if source is None:
             return None
         for request in as_list(dig(source, "spec", "spec", "devices", "requests")):

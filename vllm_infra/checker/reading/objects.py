@@ -3,7 +3,6 @@ image references."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,13 +66,4 @@ def labels_match(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) 
     return True
 
 
-_TAG = re.compile(r"^(?P<repo>[^@]+?)(?::(?P<tag>[\w][\w.-]*))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
-
-
-def image_parts(image: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image reference."""
-    match = _TAG.match(image)
-    if not match:
-        return image, None, None
-    return match.group("repo"), match.group("tag"), match.group("digest")
 

@@ -3,21 +3,25 @@ them, its release, where it listens, and the workloads that run it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vllm_infra.catalog.huggingface import is_repository_id
 from vllm_infra.catalog.vllm import VLLM_DEFAULT_PORT, VllmVersion
 from vllm_infra.catalog.vllm_releases import FlagKind, FlagUse, release_catalog
 from vllm_infra.checker.reading.commands import command_line
-from vllm_infra.checker.reading.objects import Manifest, image_parts
+from vllm_infra.checker.reading.objects import Manifest
 from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, pod_templates
 from vllm_infra.checker.reading.views import view
-from vllm_infra.vocabulary.kubernetes import CUSTOM_POD_TEMPLATES, SERVING_KINDS, VLLM_OPERATOR_KINDS, group_kind
+from vllm_infra.vocabulary.kubernetes import (
+    CUSTOM_POD_TEMPLATES,
+    SERVING_KINDS,
+    VLLM_OPERATOR_KINDS,
+    group_kind,
+    image_parts,
+)
 from vllm_infra.vocabulary.paths import FieldPath
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _server_start(argv: tuple[str, ...]) -> int | None:
@@ -114,7 +118,7 @@ class EngineArgs:
             return model
         served = self.flags.get("served-model-name")
         first = served.split()[0] if isinstance(served, str) and served.strip() else ""
-        return first if _HUB_ID.match(first) else None
+        return first if is_repository_id(first) else None
 
     @property
     def parallelism(self) -> Parallelism:

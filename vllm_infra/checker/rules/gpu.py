@@ -10,7 +10,6 @@ from vllm_infra.capacity.memory import CUDA_CONTEXT_BYTES
 from vllm_infra.catalog.architectures import MODEL_CATALOG
 from vllm_infra.catalog.gpus import GPU_MEMORY_LABELS, GPU_RESOURCE_NAMES, NODE_GPU_LABEL_KEYS
 from vllm_infra.checker.reading.accelerators import (
-    claim_templates,
     claimed_gpus,
     claims_devices,
     gpu_count,
@@ -220,13 +219,12 @@ def _has_gpus(bundle: Bundle, subject: str) -> bool:
     example=("resourceClaims: [{name: gpus, resourceClaimTemplateName: one-gpu}]   # exactly: {count: 1} for "
              "--tensor-parallel-size=4"))
 def claims_match_parallelism(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
-    templates = claim_templates(bundle.of_kind("ResourceClaimTemplate"))
     for obj in bundle.objects:
         for template, serving in vllm_pod_templates(obj):
             wanted = pod_gpus(template, serving.spec)
             if not wanted or not claims_devices(serving.spec):
                 continue  # GPUs counted by the device plugin, or claims of a pod pinned to no GPU model
-            claimed = claimed_gpus(template, namespace_of(obj), templates)
+            claimed = claimed_gpus(template, namespace_of(obj), bundle)
             path = (*template.path, "resourceClaims")
             if claimed is None:
                 yield Violation(path, "a DRA claim's ResourceClaimTemplate is not among the manifests, or asks for all "

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from vllm_infra.catalog.huggingface import HUB_OFFLINE_ENV, is_commit_hash
 from vllm_infra.checker.reading.commands import command_line
 from vllm_infra.checker.reading.environment import env_values
-from vllm_infra.checker.reading.objects import Manifest, dig, image_parts
+from vllm_infra.checker.reading.objects import Manifest, dig
 from vllm_infra.checker.reading.ray import installed_packages, runtime_envs
 from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_templates
 from vllm_infra.checker.reading.templates import PodTemplate, containers, image_volumes, pod_templates
@@ -16,6 +16,7 @@ from vllm_infra.vocabulary.kubernetes import (
     FLOATING_TAG,
     IMAGE_VOLUMES_ON_BY_DEFAULT,
     WORKLOAD_KINDS,
+    image_parts,
     minor_version,
 )
 from vllm_infra.vocabulary.paths import FieldPath

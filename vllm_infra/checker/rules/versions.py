@@ -15,11 +15,11 @@ from vllm_infra.catalog.vllm_releases import (
     release_catalog,
     unknown_release,
 )
-from vllm_infra.checker.reading.objects import Manifest, image_parts
+from vllm_infra.checker.reading.objects import Manifest
 from vllm_infra.checker.reading.server import args_path, engine_args, image_version, vllm_pod_templates
 from vllm_infra.checker.reading.templates import containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
-from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS, image_parts
 from vllm_infra.vocabulary.reporting import Severity
 
 _BOOLEAN_WORDS = frozenset({"true", "false", "True", "False", "1", "0", "yes", "no"})

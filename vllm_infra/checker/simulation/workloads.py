@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vllm_infra.checker.reading.accelerators import claim_templates, claimed_gpus
+from vllm_infra.checker.reading.accelerators import claimed_gpus
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
 from vllm_infra.checker.reading.probes import start_seconds
@@ -120,14 +120,13 @@ def workloads(bundle: Bundle) -> list[Workload]:
     """Every Deployment, StatefulSet and LeaderWorkerSet of the bundle; one whose fields do not read
     (a quantity, count or selector of the wrong type) is left out, as the schema rules report it."""
     budgets = _budgets(bundle)
-    claims = claim_templates(bundle.of_kind("ResourceClaimTemplate"))
     found = []
     for obj in bundle.objects:
         if not isinstance(obj.get("kind"), str) or obj.get("kind") not in SERVING_KINDS or \
                 not bundle.templates_of(obj):
             continue
         try:
-            found.append(_workload(bundle, obj, budgets, claims))
+            found.append(_workload(bundle, obj, budgets))
         except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError, IndexError):
             continue
     return found
@@ -142,14 +141,13 @@ def cluster_queue_of(bundle: Bundle, obj: Mapping[str, Any]) -> str | None:
     return cluster_queue if isinstance(cluster_queue, str) else None
 
 
-def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget],
-              claims: Mapping[tuple[str, str], Mapping[str, Any]]) -> Workload:
+def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
     namespace = namespace_of(obj)
     queue = cluster_queue_of(bundle, obj)
     shapes = []
     for template in bundle.templates_of(obj):
         shape = pod_shape(template, namespace)
-        claimed = claimed_gpus(template, namespace, claims) or {}  # a GPU claim counts as the GPUs it hands out
+        claimed = claimed_gpus(template, namespace, bundle) or {}  # a GPU claim counts as the GPUs it hands out
         shapes.append(replace(shape, cluster_queue=queue,
                               requests={**shape.requests, **{key: shape.requests.get(key, 0) + count
                                                              for key, count in claimed.items()}}))
