@@ -77,8 +77,8 @@ def test_reference_dev_passes_under_the_dev_profile() -> None:
 def test_gate_follows_fail_on() -> None:
     code, out, _ = invoke("check", str(MANIFESTS_DIR / "staging"), "--fail-on", "medium")
     assert code == 1
-    assert out.splitlines()[-1].startswith("FAIL: 21 objects")
-    assert out.splitlines()[-1].endswith("3 at or above medium")
+    assert out.splitlines()[-1].startswith("FAIL: 42 objects")
+    assert out.splitlines()[-1].endswith("5 at or above medium")
 
 
 def line_of(path: Path, text: str) -> int:
@@ -196,7 +196,7 @@ def test_single_rule_selection() -> None:
 
 def test_validate_reference_manifests() -> None:
     code, out, _ = invoke("validate", str(MANIFESTS_DIR))
-    assert (code, out) == (0, "PASS: 150 objects against Kubernetes 1.33: 150 valid, 0 invalid, 0 error, 0 skipped\n")
+    assert (code, out) == (0, "PASS: 191 objects against Kubernetes 1.33: 191 valid, 0 invalid, 0 error, 0 skipped\n")
 
 
 def test_validate_reports_each_violation_with_its_line(prod: Path) -> None:

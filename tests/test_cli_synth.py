@@ -38,7 +38,7 @@ def test_synth_writes_every_stack_then_reports_unchanged(workspace: Path) -> Non
     assert code == 0
     assert stdout.splitlines() == [f"dev: 11 objects -> {out / 'dev'} (written)",
                                    f"prod: 56 objects -> {out / 'prod'} (written)",
-                                   f"staging: 20 objects -> {out / 'staging'} (written)"]
+                                   f"staging: 41 objects -> {out / 'staging'} (written)"]
     assert tree(out) == {path: content for path, content in tree(ROOT / "manifests").items()
                          if not path.startswith("kustomize/")}  # the second layout is written on request
     code, stdout, _ = run(workspace, "dev")
@@ -64,7 +64,7 @@ def test_check_passes_then_lists_drift(workspace: Path) -> None:
 def test_the_kustomize_layout_is_written_whole_and_covered_by_the_drift_gate(workspace: Path) -> None:
     out = workspace / "manifests"
     code, stdout, _ = run(workspace, "--layout", "kustomize")
-    assert (code, stdout) == (0, f"kustomize: base of 18 objects and 3 overlays -> {out / 'kustomize'} (written)\n")
+    assert (code, stdout) == (0, f"kustomize: base of 19 objects and 3 overlays -> {out / 'kustomize'} (written)\n")
     committed = ROOT / "manifests" / "kustomize"
     assert tree(out / "kustomize") == tree(committed)
     assert run(workspace, "--layout", "kustomize", "--check")[:2] == (0, f"{out}: up to date (3 stacks)\n")

@@ -5,6 +5,8 @@ selectors no delivery tool rewrites, and one tool per stack."""
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,11 @@ from vllm_infra.outputs.synth import synthesize
 from vllm_infra.render import render_fleet
 from vllm_infra.render.delivery import render_delivery
 from vllm_infra.spec import FleetSpec
-from vllm_infra.vocabulary.kubernetes import INSTANCE_LABEL
+from vllm_infra.vocabulary.delivery import OPERATOR_KINDS
+from vllm_infra.vocabulary.kubernetes import INSTANCE_LABEL, group_kind
+
+PROVENANCE = Path(__file__).parent.parent / "vllm_infra" / "checker" / "schemas" / "crds" / "PROVENANCE.json"
+VENDORED_KINDS = {(record["group"], record["kind"]) for record in json.loads(PROVENANCE.read_text())}
 
 VALIDATOR = SchemaValidator()
 REFERENCE = {result.name: result for result in synthesize(STACKS_DIR)}
@@ -59,9 +65,19 @@ def test_the_application_set_syncs_one_application_per_environment_on_request() 
     assert creating["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"][0] == "CreateNamespace=true"
 
 
+def test_every_custom_resource_the_stacks_render_waits_for_its_operator() -> None:
+    """Each rendered kind whose schema is a vendored CRD has an operator: Argo CD syncs it after its
+    CRD exists and Flux's Kustomization depends on that operator."""
+    rendered = {group_kind(obj) for result in REFERENCE.values() for obj in result.objects}
+    assert rendered & VENDORED_KINDS - OPERATOR_KINDS.keys() == set()
+    assert {("disaggregatedset.x-k8s.io", "DisaggregatedSet"), ("kueue.x-k8s.io", "LocalQueue"),
+            ("inference.networking.x-k8s.io", "InferenceObjective")} <= rendered
+
+
 def test_flux_depends_on_the_operators_whose_crds_the_stack_uses() -> None:
     (staging,) = REFERENCE["staging"].delivery
-    assert staging["spec"]["dependsOn"] == [{"name": "prometheus-operator"}]
+    assert staging["spec"]["dependsOn"] == [{"name": name} for name in (
+        "gateway-api", "gateway-api-inference-extension", "kueue", "lws", "prometheus-operator")]
     assert staging["spec"]["path"] == "./manifests/staging"
     _, (lws,) = delivered(LWS_FLEET, tool="flux", operators={"lws": "infra-lws"})
     assert lws["spec"]["dependsOn"] == [{"name": "infra-lws"}, {"name": "prometheus-operator"}]
@@ -81,8 +97,7 @@ def test_custom_resources_sync_last_and_state_is_never_pruned() -> None:
     objects = [o for result in REFERENCE.values() for o in result.objects]
     for obj in objects:
         annotations = obj["metadata"]["annotations"]
-        if obj["apiVersion"].split("/")[0] in ("keda.sh", "leaderworkerset.x-k8s.io", "monitoring.coreos.com",
-                                               "gateway.networking.k8s.io", "inference.networking.k8s.io"):
+        if group_kind(obj) in VENDORED_KINDS:  # custom resources
             assert (annotations["argocd.argoproj.io/sync-wave"],
                     annotations["argocd.argoproj.io/sync-options"]) == ("1", "SkipDryRunOnMissingResource=true")
         elif obj["kind"] in ("Namespace", "PersistentVolumeClaim"):

@@ -723,11 +723,12 @@ def test_simulated_mutation_is_caught(rule_id: str, case: str, mutate: Mutation,
 
 
 def test_every_rule_has_a_mutation_test() -> None:
+    from tests.test_disaggregated_set import CASES as SET_CASES
     from tests.test_disaggregation import CASES as PD_CASES
     from tests.test_lora import LORA_CASES
 
     tested = {case[0] for case in CASES + LWS_CASES + CLUSTER_CASES} | {case[0] for case in INPUT_CASES} | \
-        {finding[0] for _name, _mutation, expected in PD_CASES for finding in expected} | \
+        {finding[0] for _name, _mutation, expected in PD_CASES + SET_CASES for finding in expected} | \
         ({"VI-LORA-001"} if LORA_CASES else set()) | \
         {"VI-YAML-001", STALE_WAIVER.id}  # VI-WVR-001: test_a_waiver_that_covers_nothing_is_itself_a_finding
     assert sorted(set(RULES) - tested) == []
@@ -762,7 +763,7 @@ def test_rule_metadata_is_complete() -> None:
 
 def test_gpu_specific_rules_are_the_catalogs_twenty_three_the_sizing_gap_disaggregation_and_dra() -> None:
     assert sorted(r.id for r in RULES.values() if r.gpu_specific) == sorted([
-        "VI-NET-006", "VI-CAP-002", "VI-PD-001", "VI-PD-002", "VI-PD-003", "VI-LORA-001",
+        "VI-NET-006", "VI-CAP-002", "VI-PD-001", "VI-PD-002", "VI-PD-003", "VI-PD-004", "VI-LORA-001",
         "VI-SEC-009", "VI-SEC-013", "VI-SEC-014", "VI-NET-004", "VI-NET-005", "VI-RES-001", "VI-RES-005",
         "VI-GPU-001", "VI-GPU-002", "VI-GPU-003", "VI-GPU-004", "VI-GPU-005", "VI-PRB-001", "VI-PRB-004",
         "VI-PRB-005", "VI-IMG-002", "VI-MN-001", "VI-PUL-001", "VI-AVL-007", "VI-AVL-009", "VI-VER-002",

@@ -12,7 +12,7 @@ from vllm_infra.render.claims import gpu_claim_template
 from vllm_infra.render.context import Manifest, RenderContext
 from vllm_infra.render.delivery import annotated
 from vllm_infra.render.disruption import disruption_budget
-from vllm_infra.render.labels import APP_NAME, ENVIRONMENT_LABEL
+from vllm_infra.render.labels import APP_NAME, ENVIRONMENT_LABEL, selector_labels
 from vllm_infra.render.loading import prefetch_job
 from vllm_infra.render.network import network_policy, prefetch_network_policy
 from vllm_infra.render.observability import service_monitor
@@ -20,7 +20,8 @@ from vllm_infra.render.patches import PatchError, apply_patches
 from vllm_infra.render.router import router_objects
 from vllm_infra.render.routing import http_route, inference_pool
 from vllm_infra.render.service import cluster_service, model_cache_claim, service_account
-from vllm_infra.render.workload import workload
+from vllm_infra.render.workload import disaggregated_set, workload
+from vllm_infra.spec.disaggregation import PdWorkload
 from vllm_infra.spec.fleet import FleetSpec
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.spec.service import VllmServiceSpec
@@ -41,27 +42,46 @@ __all__ = ["Manifest", "PatchError", "RenderContext", "fleet_context", "render_f
            "render_namespace", "render_service"]
 
 
-def _serving_objects(service: ResolvedService, context: RenderContext) -> list[Manifest]:
+def _serving_objects(service: ResolvedService, context: RenderContext,
+                     runner: Manifest | None = None) -> list[Manifest]:
     """The objects of one set of serving pods: identity, storage and its prefetch Job, Service,
-    workload, disruption budget, autoscaler, monitor and NetworkPolicies."""
-    runner = workload(service, context)
+    workload, disruption budget, autoscaler, monitor and NetworkPolicies. ``runner`` is the role's
+    part of a DisaggregatedSet, which renders in place of the role's own workload."""
     multi_node = service.spec.parallelism.nodes > 1
-    server_pod = (runner["spec"]["leaderWorkerTemplate"]["leaderTemplate"] if multi_node
-                  else runner["spec"]["template"])["spec"]
+    own = runner is None
+    group = runner or workload(service, context)
+    if multi_node or not own:
+        group_template = group["spec"]["leaderWorkerTemplate"]
+        server_pod = group_template.get("leaderTemplate", group_template["workerTemplate"])["spec"]
+    else:
+        server_pod = group["spec"]["template"]["spec"]
+    # a DisaggregatedSet names its groups after a revision hash: group peers are the role's pods
+    peers = (({LWS_NAME_LABEL: service.name} if own else selector_labels(service)) if multi_node else None)
     candidates = [
         service_account(service, context),
         model_cache_claim(service, context),
         gpu_claim_template(service, context),
         prefetch_job(service, context, server_pod),
         cluster_service(service, context, {LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX} if multi_node else None),
-        runner,
+        group if own else None,
         disruption_budget(service, context),
-        autoscaler(service, context, runner),
+        autoscaler(service, context, group) if own else None,
         service_monitor(service, context),
-        network_policy(service, context, {LWS_NAME_LABEL: service.name} if multi_node else None),
+        network_policy(service, context, peers),
         prefetch_network_policy(service, context),
     ]
     return [obj for obj in candidates if obj is not None]
+
+
+def _disaggregated_objects(spec: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
+    """Both roles' objects: each role's own workload, or one DisaggregatedSet over both."""
+    assert spec.disaggregation is not None
+    roles = tuple(unit.resolved for unit in spec.units)
+    if spec.disaggregation.workload != PdWorkload.DISAGGREGATED_SET:
+        return [obj for role in roles for obj in _serving_objects(role, context)]
+    pd_set = disaggregated_set(spec.resolved, roles, context)
+    return [pd_set, *(obj for role, entry in zip(roles, pd_set["spec"]["roles"], strict=True)
+                      for obj in _serving_objects(role, context, entry))]
 
 
 def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manifest]:
@@ -70,8 +90,7 @@ def render_service(spec: VllmServiceSpec, context: RenderContext) -> list[Manife
     service = spec.resolved
     candidates: list[Manifest | None]
     if spec.disaggregation is not None:
-        candidates = [obj for unit in spec.units for obj in _serving_objects(unit.resolved, context)]
-        candidates += router_objects(service, context)
+        candidates = [*_disaggregated_objects(spec, context), *router_objects(service, context)]
     else:
         candidates = [*_serving_objects(service, context), inference_pool(service, context)]
     candidates.append(http_route(service, context))

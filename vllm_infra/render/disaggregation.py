@@ -10,6 +10,8 @@ from typing import Any
 from vllm_infra.catalog.gpus import NVIDIA_DEVICES_ENV, NVIDIA_NO_DEVICES
 from vllm_infra.catalog.router import ROUTER_RELEASES, SIDECAR_CONNECTOR
 from vllm_infra.catalog.vllm import NIXL_SIDE_CHANNEL_HOST_ENV, NIXL_SIDE_CHANNEL_PORT_ENV
+from vllm_infra.render.labels import selector_labels_of
+from vllm_infra.spec.disaggregation import PdRole
 from vllm_infra.spec.resolved import ResolvedService
 from vllm_infra.vocabulary.kubernetes import PD_ROLE_LABEL, POOL_LABEL
 
@@ -27,16 +29,19 @@ def kv_transfer_config() -> str:
     return json.dumps({"kv_connector": "NixlConnector", "kv_role": KV_BOTH}, separators=(",", ":"))
 
 
-def pair_labels(service: ResolvedService) -> dict[str, str]:
-    """Pod labels of a role: its llm-d role and the pool both roles serve in."""
+def pair_labels(service: ResolvedService, *, serves: bool = True) -> dict[str, str]:
+    """Pod labels of a role: its llm-d role, and on pods that serve requests (not the workers of a
+    multi-node group) the pool both roles serve in."""
     if service.spec.role is None or service.pair_name is None:
         return {}
-    return {PD_ROLE_LABEL: service.spec.role.value, POOL_LABEL: service.pair_name}
+    return {PD_ROLE_LABEL: service.spec.role.value, **({POOL_LABEL: service.pair_name} if serves else {})}
 
 
-def pair_peers(service: ResolvedService) -> dict[str, str] | None:
-    """Pods of both roles of this role's pair (None for a service that is not a role)."""
-    return {POOL_LABEL: service.pair_name} if service.pair_name is not None else None
+def pair_peers(service: ResolvedService) -> list[dict[str, str]]:
+    """Every pod of both roles of this role's pair, workers too, which hold their share of the KV
+    cache (none for a service that is not a role)."""
+    pair = service.pair_name
+    return [] if pair is None else [selector_labels_of(f"{pair}-{role.value}") for role in PdRole]
 
 
 def _side_channel_port(service: ResolvedService) -> int | None:

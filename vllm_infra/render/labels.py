@@ -18,7 +18,12 @@ MODEL_ANNOTATION = "vllm-infra.io/model"
 
 def selector_labels(service: ResolvedService) -> dict[str, str]:
     """Immutable labels that select this service's pods (and its Services, for ServiceMonitors)."""
-    return {SERVICE_LABEL: service.name}
+    return selector_labels_of(service.name)
+
+
+def selector_labels_of(name: str) -> dict[str, str]:
+    """The selector labels of the service called ``name``."""
+    return {SERVICE_LABEL: name}
 
 
 def common_labels(service: ResolvedService, context: RenderContext) -> dict[str, str]:

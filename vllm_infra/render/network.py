@@ -45,9 +45,9 @@ def network_policy(service: ResolvedService, context: RenderContext,
     egress: list[dict[str, Any]] = [copy.deepcopy(_DNS)]
     if service.reaches_internet_at_start:
         egress.append(copy.deepcopy(_HTTPS))
-    for peers in (group_peers, pair_peers(service)):
+    for peers in ([group_peers] if group_peers else [], pair_peers(service)):
         if peers:
-            peer = [{"podSelector": {"matchLabels": peers}}]
+            peer = [{"podSelector": {"matchLabels": labels}} for labels in peers]
             ingress.append({"from": peer})
             egress.append({"to": peer})
     return {

@@ -316,7 +316,7 @@ def _spread(service: ResolvedService, selector: dict[str, str]) -> list[dict[str
 def pod_template(service: ResolvedService, context: RenderContext, selector: dict[str, str],
                  role: PodRole) -> dict[str, Any]:
     """``spec.template`` (or an LWS leader/worker template) for one pod role."""
-    labels = {**common_labels(service, context), **pair_labels(service)}
+    labels = {**common_labels(service, context), **pair_labels(service, serves=role != PodRole.WORKER)}
     if role != PodRole.SERVER:
         labels[ROLE_LABEL] = role.value
     meta: dict[str, Any] = {"labels": labels}

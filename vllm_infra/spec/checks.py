@@ -19,6 +19,7 @@ from vllm_infra.catalog.vllm_releases import (
 )
 from vllm_infra.spec.availability import RolloutStrategy
 from vllm_infra.spec.base import Problem
+from vllm_infra.spec.disaggregation import PdRole, PdWorkload
 from vllm_infra.spec.environment import MANAGED_ENV
 from vllm_infra.spec.loading import LoadingStrategy
 from vllm_infra.spec.resolved import ResolvedService
@@ -121,6 +122,8 @@ def disaggregation_problems(service: ResolvedService) -> list[Problem]:
         if "kv-transfer-config" in flags:
             problems.append(Problem((*where, "kv-transfer-config"), "disaggregation sets --kv-transfer-config for "
                                     "both roles", flags["kv-transfer-config"]))
+    if pd.workload == PdWorkload.DISAGGREGATED_SET:
+        problems += _disaggregated_set_problems(service)
     prefill = (pd.prefill.parallelism or spec.parallelism).tensor
     decode = (pd.decode.parallelism or spec.parallelism).tensor
     either_way = service.vllm_version >= NIXL_EITHER_TP_SINCE
@@ -131,6 +134,23 @@ def disaggregation_problems(service: ResolvedService) -> list[Problem]:
             f"{NIXL_EITHER_TP_SINCE} either may be larger)")
         problems.append(Problem(("disaggregation", "decode", "parallelism", "tensor"), f"NIXL cannot move the KV "
                                 f"cache from prefill TP {prefill} to decode TP {decode}: {needs}", decode))
+    return problems
+
+
+def _disaggregated_set_problems(service: ResolvedService) -> list[Problem]:
+    """What a DisaggregatedSet's roles cannot do: scale on their own (the set's roles take fixed
+    replicas unless a DisaggregatedSetRoleScaler drives them) or roll out by recreation (its webhook
+    admits RollingUpdate only)."""
+    spec = service.spec
+    assert spec.disaggregation is not None
+    problems = [Problem(("disaggregation", role.value, "autoscaling"), "a DisaggregatedSet role takes fixed "
+                        "replicas here (its DisaggregatedSetRoleScaler is not rendered): set replicas, or use "
+                        "workload: deployments", None)
+                for role in PdRole if getattr(spec.disaggregation, role.value).autoscaling is not None]
+    if spec.availability.rollout.strategy == RolloutStrategy.RECREATE:
+        problems.append(Problem(("availability", "rollout", "strategy"), "a DisaggregatedSet rolls its roles out "
+                                "with RollingUpdate only (its webhook refuses other types)",
+                                spec.availability.rollout.strategy.value))
     return problems
 
 

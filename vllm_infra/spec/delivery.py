@@ -52,7 +52,7 @@ class DeliverySpec(SpecModel):
 
     operators: dict[str, DnsLabel] = Field(default_factory=dict)
     """Flux: the Kustomizations that install each operator's CRDs, by operator (``keda``, ``lws``,
-    ``prometheus-operator``, ``gateway-api``, ``gateway-api-inference-extension``), which the
+    ``kueue``, ``prometheus-operator``, ``gateway-api``, ``gateway-api-inference-extension``), which the
     stack's Kustomization depends on. Default: the operator's name."""
 
     @model_validator(mode="after")

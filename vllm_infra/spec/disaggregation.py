@@ -27,6 +27,16 @@ class PdRole(StrEnum):
     DECODE = "decode"
 
 
+class PdWorkload(StrEnum):
+    """What runs the roles' pods."""
+
+    DEPLOYMENTS = "deployments"
+    """A Deployment per role (a LeaderWorkerSet when the role spans nodes), as llm-d deploys them."""
+    DISAGGREGATED_SET = "disaggregated-set"
+    """One LWS DisaggregatedSet (``disaggregatedset.x-k8s.io/v1``, LWS v0.9.0 or later): its
+    controller creates a LeaderWorkerSet per role and rolls both roles out together."""
+
+
 class KvConnector(StrEnum):
     """vLLM's KV-transfer connector between the roles (``--kv-transfer-config``)."""
 
@@ -107,6 +117,11 @@ class RouterSpec(SpecModel):
 
 class DisaggregationSpec(SpecModel):
     """A prefill role and a decode role, the connector between them and the router in front."""
+
+    workload: PdWorkload = PdWorkload.DEPLOYMENTS
+    """What runs the roles: ``deployments`` (one per role) or one ``disaggregated-set``, whose
+    roles have fixed replicas (a role autoscaler would drive a DisaggregatedSetRoleScaler, not
+    rendered yet). Default: ``deployments``."""
 
     connector: KvConnector = KvConnector.NIXL
     """KV-transfer connector. Default: ``NixlConnector``."""

@@ -21,10 +21,13 @@ OPERATOR_KINDS: dict[tuple[str, str], str] = {
     ("keda.sh", "ScaledObject"): "keda",
     ("keda.sh", "TriggerAuthentication"): "keda",
     ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): "lws",
+    ("disaggregatedset.x-k8s.io", "DisaggregatedSet"): "lws",
+    ("kueue.x-k8s.io", "LocalQueue"): "kueue",
     ("monitoring.coreos.com", "ServiceMonitor"): "prometheus-operator",
     ("monitoring.coreos.com", "PodMonitor"): "prometheus-operator",
     ("gateway.networking.k8s.io", "HTTPRoute"): "gateway-api",
     ("inference.networking.k8s.io", "InferencePool"): "gateway-api-inference-extension",
+    ("inference.networking.x-k8s.io", "InferenceObjective"): "gateway-api-inference-extension",
 }
 """Custom resource kinds the renderer emits, by (API group, kind) -> the operator whose CRDs they
 need (the default name of the Flux Kustomization that installs it)."""

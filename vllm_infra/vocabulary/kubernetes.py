@@ -126,6 +126,28 @@ their own fields, such as KubeAI's Model or production-stack's VLLMRuntime, have
 
 DISAGGREGATED_SET = ("disaggregatedset.x-k8s.io", "DisaggregatedSet")
 """LWS's prefill/decode set: one LeaderWorkerSet per role (``spec.roles[i].spec``)."""
+DISAGGREGATED_SET_API_VERSION = "disaggregatedset.x-k8s.io/v1"
+"""Served by the LWS controller from v0.9.0 (kubernetes-sigs/lws ``api/disaggregatedset/v1``)."""
+DISAGGREGATED_SET_NAME_LABEL = "disaggregatedset.x-k8s.io/name"
+DISAGGREGATED_SET_ROLE_LABEL = "disaggregatedset.x-k8s.io/role"
+DISAGGREGATED_SET_SLICE_LABEL = "disaggregatedset.x-k8s.io/slice"
+DISAGGREGATED_SET_REVISION_LENGTH = 8
+"""Hex characters of the revision hash in each role's LeaderWorkerSet name,
+``<set>-<slice>-<revision>-<role>``, whose Service ``<lws>-prv`` the webhook keeps within 63."""
+
+
+def disaggregated_set_pod_labels(set_name: str, role: str, slice_index: int = 0) -> dict[str, str]:
+    """What the DisaggregatedSet controller writes over a role's pod labels (``GenerateLabels``): its
+    own ``app`` label replaces the template's. The revision label is a hash of the roles, unknown
+    before the controller computes it."""
+    return {"app": f"{set_name}-{slice_index}-{role}", DISAGGREGATED_SET_ROLE_LABEL: role,
+            DISAGGREGATED_SET_SLICE_LABEL: str(slice_index), DISAGGREGATED_SET_NAME_LABEL: set_name}
+
+
+def disaggregated_set_name_overflow(set_name: str, role: str, slices: int = 1) -> int:
+    """Characters by which the role's generated Service name ``<set>-<slice>-<revision>-<role>-prv``
+    exceeds 63 (0 or less: the webhook admits it)."""
+    return len(set_name) + 3 + len(str(max(0, slices - 1))) + DISAGGREGATED_SET_REVISION_LENGTH + len(role) + 4 - 63
 
 VLLM_OPERATOR_KINDS = frozenset({
     ("kubeai.org", "Model"), ("production-stack.vllm.ai", "VLLMRuntime"),
@@ -219,6 +241,7 @@ KIND_ORDER: dict[str, int] = {
         "Deployment",
         "StatefulSet",
         "LeaderWorkerSet",
+        "DisaggregatedSet",
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
         "ScaledObject",

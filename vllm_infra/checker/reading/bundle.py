@@ -78,7 +78,7 @@ class Bundle:
         assert self._label_index is not None
         exact = selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector \
             else selector
-        candidates = _rarest(self._label_index, namespace, exact or {})
+        candidates = _rarest(self._label_index, namespace, exact if isinstance(exact, Mapping) else {})
         if candidates is None:
             candidates = self.templates_in(namespace)
         return [entry for entry in candidates if labels_match(selector, entry[1].labels)]

@@ -18,7 +18,7 @@ from vllm_infra.checker.reading.accelerators import gpu_count
 from vllm_infra.checker.reading.environment import env_values
 from vllm_infra.checker.reading.objects import Manifest, as_list, dig
 from vllm_infra.checker.reading.server import engine_args, vllm_pod_templates
-from vllm_infra.checker.reading.templates import ContainerRef, group_size
+from vllm_infra.checker.reading.templates import ContainerRef
 from vllm_infra.vocabulary.kubernetes import PROBE_DEFAULTS
 from vllm_infra.vocabulary.paths import FieldPath
 
@@ -104,6 +104,6 @@ def start_seconds(workload: Manifest, default: int) -> int:
     """How long the workload's vLLM pods take to start serving: the longer of the startup probe's
     budget and the model's load budget (``default`` when unknown or no vLLM container is found)."""
     return max((max(probe_budget(serving.spec.get("startupProbe")),
-                    load_budget(serving.spec, gpu_count(serving.spec) * group_size(workload), default))
-                for _path, _spec, serving in serving_templates(workload)), default=default)
+                    load_budget(serving.spec, gpu_count(serving.spec) * template.size, default))
+                for template, serving in vllm_pod_templates(workload) if template.role != "worker"), default=default)
 

@@ -17,6 +17,7 @@ from vllm_infra.vocabulary.kubernetes import (
     LWS_NAME_LABEL,
     LWS_WORKER_INDEX_LABEL,
     PodTemplateSite,
+    disaggregated_set_pod_labels,
     group_kind,
 )
 from vllm_infra.vocabulary.paths import FieldPath
@@ -38,33 +39,45 @@ class PodTemplate:
     the instance adds (GPUs, the model) is not here to judge."""
 
 
-def _lws_templates(obj: Manifest, spec: FieldPath = ("spec",), name: str | None = None) -> tuple[PodTemplate, ...]:
+def _lws_templates(obj: Manifest, spec: FieldPath = ("spec",),
+                   group_labels: Mapping[str, str] | None = None) -> tuple[PodTemplate, ...]:
     """Leader and worker templates of the LeaderWorkerSet spec at ``spec``, with the labels the LWS
-    controller adds to their pods (the group name, and worker-index "0" for leaders); without a
-    leaderTemplate, leaders use the worker template."""
+    controller adds to their pods (``group_labels``, by default the group name, and worker-index "0"
+    for leaders); without a leaderTemplate, leaders use the worker template, and a group of size 1
+    is its leader alone."""
     templates = []
     group = dig(obj, *spec, "leaderWorkerTemplate", default={}) or {}
     if not isinstance(group, Mapping):
         return ()
     size = group.get("size", 1)
-    for role, key in (("leader", "leaderTemplate"), ("worker", "workerTemplate")):
+    added = {LWS_NAME_LABEL: name_of(obj)} if group_labels is None else group_labels
+    roles = (("leader", "leaderTemplate"), ("worker", "workerTemplate"))
+    for role, key in roles[:1] if size == 1 else roles:
         source = key if isinstance(group.get(key), Mapping) else "workerTemplate"
         template = group.get(source)
         if not isinstance(template, Mapping):
             continue
-        labels = {**(dig(template, "metadata", "labels", default={}) or {}), LWS_NAME_LABEL: name or name_of(obj),
+        labels = {**(dig(template, "metadata", "labels", default={}) or {}), **added,
                   LWS_WORKER_INDEX_LABEL: LWS_LEADER_INDEX if role == "leader" else "1"}
         templates.append(PodTemplate((*spec, "leaderWorkerTemplate", source, "spec"), template.get("spec") or {},
                                      labels, role, size if type(size) is int and size > 0 else 1))
     return tuple(templates)
 
 
+def disaggregated_roles(obj: Manifest) -> list[tuple[int, str]]:
+    """(index, name) of each role of an LWS DisaggregatedSet."""
+    return [(index, str(role.get("name", index))) for index, role in enumerate(as_list(dig(obj, "spec", "roles")))
+            if type(role) is dict]
+
+
 def _disaggregated_templates(obj: Manifest) -> tuple[PodTemplate, ...]:
-    """Each role of an LWS DisaggregatedSet is a LeaderWorkerSet the controller creates
-    (``<set>-<role>``), its leader and worker templates at ``spec.roles[i].spec``."""
-    return tuple(template for index, role in enumerate(as_list(dig(obj, "spec", "roles"))) if type(role) is dict
+    """Each role of an LWS DisaggregatedSet is a LeaderWorkerSet the controller creates per slice
+    and revision (``<set>-<slice>-<revision>-<role>``, a name no selector can know beforehand), its
+    leader and worker templates at ``spec.roles[i].spec``, labelled as the controller labels them
+    (slice 0's)."""
+    return tuple(template for index, role in disaggregated_roles(obj)
                  for template in _lws_templates(obj, ("spec", "roles", index, "spec"),
-                                                f"{name_of(obj)}-{role.get('name', index)}"))
+                                                disaggregated_set_pod_labels(name_of(obj), role)))
 
 
 def pod_templates(obj: Manifest) -> tuple[PodTemplate, ...]:

@@ -13,7 +13,8 @@ from vllm_infra.checker.reading.objects import Manifest, dig, labels_match, name
 from vllm_infra.checker.reading.probes import start_seconds
 from vllm_infra.checker.reading.scaling import max_replicas, min_replicas
 from vllm_infra.checker.reading.server import catalogued_version, is_vllm_workload, vllm_pod_templates
-from vllm_infra.checker.reading.templates import group_size, pod_templates
+from vllm_infra.checker.reading.templates import group_size
+from vllm_infra.checker.reading.units import minimum_scale, serving_units
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.checker.rules.simulated import UNVERIFIED, simulated
 from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
@@ -28,18 +29,6 @@ SATURATION_METRIC = re.compile(r"num_requests_waiting|num_requests_running|kv_ca
 _VLLM_METRIC = re.compile(r"vllm[:_]([a-z_]+)")
 
 
-def _serving_workloads(bundle: Bundle) -> list[Manifest]:
-    return [obj for obj in bundle.objects if is_vllm_workload(obj)]
-
-
-def selected_workloads(bundle: Bundle, namespace: str, selector: Mapping[str, Any] | None) -> list[Manifest]:
-    """Workloads with at least one pod template the selector matches (each once, in input order)."""
-    seen: dict[int, Manifest] = {}
-    for obj, _template in bundle.templates_selected(namespace, selector):
-        seen.setdefault(id(obj), obj)
-    return list(seen.values())
-
-
 @bundle_rule(
     "VI-AVL-001", Severity.HIGH, "Each serving workload is covered by exactly one PodDisruptionBudget",
     "Render one PDB (maxUnavailable: 1) per serving workload; the dev profile accepts none.",
@@ -51,14 +40,17 @@ def selected_workloads(bundle: Bundle, namespace: str, selector: Mapping[str, An
 def one_pdb(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     budgets_of: dict[int, list[Manifest]] = {}
     for pdb in bundle.of_kind("PodDisruptionBudget"):
-        for workload in selected_workloads(bundle, namespace_of(pdb), dig(pdb, "spec", "selector")):
-            budgets_of.setdefault(id(workload), []).append(pdb)
-    for workload in _serving_workloads(bundle):
-        budgets = budgets_of.get(id(workload), [])
+        for _obj, template in bundle.templates_selected(namespace_of(pdb), dig(pdb, "spec", "selector")):
+            budgets_of.setdefault(id(template), []).append(pdb)
+    for unit in serving_units(bundle):
+        if not unit.runs_vllm:
+            continue
+        budgets = list({id(b): b for t in unit.templates for b in budgets_of.get(id(t), [])}.values())
         if len(budgets) != 1:
             names = ", ".join(name_of(b) for b in budgets) or "none"
-            yield Violation(("metadata", "name"), f"{len(budgets)} PodDisruptionBudgets select this workload "
-                                                  f"({names})", obj=workload)
+            where = ("metadata", "name") if unit.role is None else (*unit.path[:-1], "name")
+            subject = "this workload" if unit.role is None else f"role {unit.role}"
+            yield Violation(where, f"{len(budgets)} PodDisruptionBudgets select {subject} ({names})", obj=unit.obj)
 
 
 @bundle_rule(
@@ -86,10 +78,12 @@ def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
             continue
         if min_available is None:
             continue
-        for workload in selected_workloads(bundle, namespace_of(pdb), spec.get("selector")):
-            if workload.get("kind") not in SERVING_KINDS:
+        selected = {id(template) for _obj, template in bundle.templates_selected(namespace_of(pdb),
+                                                                                 spec.get("selector"))}
+        for unit in serving_units(bundle):
+            if not any(id(template) in selected for template in unit.templates):
                 continue
-            scale = bundle.minimum_scale(workload)
+            scale = minimum_scale(unit, bundle)
             try:
                 allowed = disruptions_allowed(min_available=min_available, max_unavailable=None,
                                               replicas=max(1, scale))
@@ -99,11 +93,11 @@ def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
                 continue
             if scale == 0:
                 yield Violation(("spec", "minAvailable"), f"minAvailable {min_available} with scale-to-zero on "
-                                                          f"{name_of(workload)} blocks drains whenever one replica "
+                                                          f"{unit.name} blocks drains whenever one replica "
                                                           f"runs ({UNVERIFIED})", obj=pdb)
             else:
                 yield Violation(("spec", "minAvailable"), f"minAvailable {min_available} is not below the minimum "
-                                                          f"scale {scale} of {name_of(workload)} ({UNVERIFIED})",
+                                                          f"scale {scale} of {unit.name} ({UNVERIFIED})",
                                 obj=pdb)
 
 
@@ -139,12 +133,16 @@ def _spreads_over_hosts(spec: Mapping[str, Any]) -> bool:
              "spec:\n"
              "  replicas: 1            # no second replica, no spread over kubernetes.io/hostname"))
 def replicated(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
-    for workload in _serving_workloads(bundle):
-        if bundle.minimum_scale(workload) < 2:
-            yield Violation(("spec",), "fewer than 2 replicas: one node or GPU failure is an outage", obj=workload)
-        for template in pod_templates(workload):
+    for unit in serving_units(bundle):
+        if not unit.runs_vllm:
+            continue
+        if minimum_scale(unit, bundle) < 2:
+            role = f"role {unit.role} has " if unit.role else ""
+            yield Violation(unit.path, f"{role}fewer than 2 replicas: one node or GPU failure is an outage",
+                            obj=unit.obj)
+        for template in unit.templates:
             if template.role != "worker" and not _spreads_over_hosts(template.spec):
-                yield Violation(template.path, "replicas are not spread over nodes", obj=workload)
+                yield Violation(template.path, "replicas are not spread over nodes", obj=unit.obj)
 
 
 @bundle_rule(

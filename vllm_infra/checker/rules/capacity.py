@@ -28,7 +28,7 @@ from vllm_infra.catalog.vllm_releases import release_catalog
 from vllm_infra.checker.reading.accelerators import is_cpu_build, pinned_gpus, pod_gpus, vendor_gpus
 from vllm_infra.checker.reading.objects import Manifest
 from vllm_infra.checker.reading.server import EngineArgs, args_path, engine_args, image_version, vllm_pod_templates
-from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, group_size
+from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import Severity
@@ -75,7 +75,7 @@ def _sizing(obj: Manifest, template: PodTemplate, serving: ContainerRef, ctx: Ru
         candidates = [GPU_CATALOG[ctx.gpu]] if ctx.gpu else vendor_gpus(serving.spec)
         pinned = ctx.gpu is not None
     if args.parallelism.tensor is not None and args.parallelism.pipeline is not None and \
-            args.parallelism.tensor * args.parallelism.pipeline != pod_gpus(template, serving.spec) * group_size(obj):
+            args.parallelism.tensor * args.parallelism.pipeline != pod_gpus(template, serving.spec) * template.size:
         return _Sizing()  # VI-GPU-002 reports the mismatch; memory per GPU would be guesswork
     estimates = tuple(memory for gpu in candidates
                       if (memory := _estimate(arch, gpu, args, quantization, template, serving)) is not None)
@@ -103,7 +103,7 @@ def model_fits(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         elif sizing.estimates:
             args = engine_args(serving.spec)
             yield from _judge(str(args.repository or args.model), list(sizing.estimates), sizing.pinned, serving,
-                              group_size(obj))
+                              template.size)
 
 
 @resource_rule(

@@ -5,6 +5,7 @@ vLLM and the pool, and the endpoint picker serving a pool that exists."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from vllm_infra.catalog.vllm import (
     NIXL_CONNECTOR,
@@ -33,9 +34,14 @@ from vllm_infra.checker.reading.disaggregation import (
 from vllm_infra.checker.reading.environment import env_entries, env_values
 from vllm_infra.checker.reading.objects import Manifest, dig, name_of, namespace_of
 from vllm_infra.checker.reading.server import api_ports, args_path, engine_args, image_version, vllm_pod_templates
-from vllm_infra.checker.reading.templates import containers, pod_templates
+from vllm_infra.checker.reading.templates import containers, disaggregated_roles, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
-from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
+from vllm_infra.vocabulary.kubernetes import (
+    DISAGGREGATED_SET,
+    WORKLOAD_KINDS,
+    disaggregated_set_name_overflow,
+    group_kind,
+)
 from vllm_infra.vocabulary.reporting import Severity
 
 RDMA_RESOURCE_MARKERS = ("rdma", "/ib", "infiniband", "roce", "sriov")
@@ -192,3 +198,41 @@ def picker_has_pool(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
                 if namespace in namespaces_with_pools and pool_named(bundle, pool, namespace) is None:
                     yield Violation((*ref.path, "args"), f"the endpoint picker serves InferencePool {pool}, which is "
                                     f"not in namespace {namespace} of the manifests", obj=obj)
+
+
+@resource_rule(
+    "VI-PD-004", Severity.HIGH, "The LWS webhook admits the DisaggregatedSet",
+    "Keep the set and role names short enough for <set>-<slice>-<revision>-<role>-prv (63 characters), leave "
+    "rolloutStrategy at RollingUpdate without a partition, and give every statically scaled role replicas, or none.",
+    kinds={DISAGGREGATED_SET[1]}, gpu=True,
+    rationale=("The DisaggregatedSet controller names each role's LeaderWorkerSet and Service after the set, the "
+               "slice, an 8-character revision and the role, and rolls the roles out itself; its webhook and schema "
+               "refuse names that overflow 63 characters, partitions, other rollout types and a set whose roles are "
+               "partly scaled to zero."),
+    example="roles: [{name: prefill, spec: {replicas: 2}}, {name: decode, spec: {replicas: 0}}]")
+def disaggregated_set_admitted(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
+    if group_kind(obj) != DISAGGREGATED_SET:
+        return
+    slices = dig(obj, "spec", "slices", default=1)
+    slices = slices if type(slices) is int and slices > 0 else 1
+    static: list[tuple[int, Any]] = []
+    for index, role in disaggregated_roles(obj):
+        base = ("spec", "roles", index)
+        overflow = disaggregated_set_name_overflow(name_of(obj), role, slices)
+        if overflow > 0:
+            yield Violation((*base, "name"), f"role {role}'s Service name <set>-<slice>-<revision>-{role}-prv is "
+                                             f"{overflow} character(s) over 63: the webhook refuses the set")
+        rollout = dig(obj, *base, "spec", "rolloutStrategy", default={}) or {}
+        if isinstance(rollout, dict) and rollout.get("type", "RollingUpdate") != "RollingUpdate":
+            yield Violation((*base, "spec", "rolloutStrategy", "type"), f"role {role} rolls out by "
+                            f"{rollout.get('type')}: the set rolls its roles out with RollingUpdate only")
+        if dig(rollout, "rollingUpdateConfiguration", "partition", default=None) not in (None, 0):
+            yield Violation((*base, "spec", "rolloutStrategy", "rollingUpdateConfiguration", "partition"),
+                            f"role {role} sets a partition: the set steps its roles itself and refuses one")
+        if dig(obj, *base, "scaling", "mode", default="Static") != "External":
+            static.append((index, dig(obj, *base, "spec", "replicas", default=1)))  # the schema's default
+    scaled = [index for index, replicas in static if type(replicas) is int and replicas > 0]
+    if scaled and len(scaled) < len(static):
+        idle = [index for index, _replicas in static if index not in scaled]
+        yield Violation(("spec", "roles", idle[0], "spec", "replicas"), "some statically scaled roles have replicas "
+                        "and others none: the schema refuses a set that is partly scaled to zero")

@@ -23,8 +23,9 @@ from vllm_infra.checker.reading.server import args_path, engine_args, vllm_pod_t
 from vllm_infra.checker.reading.templates import containers, group_size
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.checker.rules.simulated import UNVERIFIED, simulated
-from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
+from vllm_infra.checker.simulation.outcomes import Outcome, Scenario, Verdict
 from vllm_infra.vocabulary.kubernetes import (
+    DISAGGREGATED_SET,
     SERVING_KINDS,
     SPARE_GPUS_ANNOTATION,
     WORKLOAD_KINDS,
@@ -46,9 +47,8 @@ GPU_NODE_LABEL_KEYS = NODE_GPU_LABEL_KEYS | GPU_MEMORY_LABELS | {"nvidia.com/gpu
                " of 64 MiB makes NCCL fail or hang."),
     example=("args: [--tensor-parallel-size, \"4\"]   # and no emptyDir {medium: Memory} mounted at /dev/shm"))
 def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    multi = group_size(obj) > 1
     for template, serving in vllm_pod_templates(obj):
-        if engine_args(serving.spec).parallelism.world_size == 1 and not multi:
+        if engine_args(serving.spec).parallelism.world_size == 1 and template.size == 1:
             continue
         volumes = {v.get("name"): v for v in template.spec.get("volumes") or []}
         for ref in containers(template, include_init=False):
@@ -64,13 +64,13 @@ def shared_memory(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
 @resource_rule(
     "VI-GPU-002", Severity.CRITICAL, "TP x PP == GPUs per pod x pods per group",
     "Make --tensor-parallel-size x --pipeline-parallel-size equal the GPU limit times the LeaderWorkerSet size "
-    "(1 for Deployments).", kinds=SERVING_KINDS, gpu=True,
+    "(1 for Deployments).", kinds=SERVING_KINDS | {DISAGGREGATED_SET[1]}, gpu=True,
     rationale=("vLLM needs exactly TP x PP GPUs in its group; more are wasted, fewer make it exit at "
                "start."),
     example="args: [--tensor-parallel-size, \"4\"]\nresources: {limits: {nvidia.com/gpu: 2}}")
 def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    size = group_size(obj)
     for template, serving in vllm_pod_templates(obj):
+        size = template.size
         if template.role == "worker":
             continue
         args = engine_args(serving.spec)
@@ -175,7 +175,7 @@ def _rollout(obj: Manifest) -> tuple[str, Any, Any, tuple[str, ...]]:
              "GPUs"))
 def rollout_feasible(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     if ctx.simulation is not None:
-        yield from simulated(bundle, [o for o in ctx.simulation.of(Scenario.ROLLOUT) if _has_gpus(bundle, o.subject)],
+        yield from simulated(bundle, [o for o in ctx.simulation.of(Scenario.ROLLOUT) if _has_gpus(bundle, o)],
                              ("spec",), {Verdict.DEGRADED: Severity.LOW})
         return
     for obj in bundle.objects:
@@ -202,9 +202,9 @@ def rollout_feasible(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
                             obj=obj, severity=Severity.LOW)
 
 
-def _has_gpus(bundle: Bundle, subject: str) -> bool:
-    """Whether the workload named ``Kind/namespace/name`` requests GPUs (VI-GPU-005's scope)."""
-    kind, namespace, name = subject.split("/", 2)
+def _has_gpus(bundle: Bundle, outcome: Outcome) -> bool:
+    """Whether the outcome's workload requests GPUs (VI-GPU-005's scope)."""
+    kind, namespace, name = outcome.workload
     obj = bundle.find(kind, name, namespace)
     return obj is not None and any(gpu_count(s.spec) for _t, s in vllm_pod_templates(obj))
 

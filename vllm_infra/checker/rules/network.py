@@ -18,7 +18,7 @@ from vllm_infra.checker.reading.server import (
 from vllm_infra.checker.reading.templates import PodTemplate, declared_ports, running_containers
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.vocabulary.gateway import hostnames_compete
-from vllm_infra.vocabulary.kubernetes import LWS_NAME_LABEL
+from vllm_infra.vocabulary.kubernetes import DISAGGREGATED_SET
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
 
@@ -177,16 +177,18 @@ def no_service_links(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
 
 @bundle_rule(
     "VI-NET-005", Severity.MEDIUM, "Multi-node groups may talk to each other on any port",
-    "Add a NetworkPolicy rule allowing all ports between pods of the same LeaderWorkerSet (Ray and NCCL use "
-    "dynamic ports).", gpu=True,
+    "Add a NetworkPolicy rule allowing all ports between pods of the same LeaderWorkerSet or multi-node "
+    "DisaggregatedSet role (Ray and NCCL use dynamic ports).", gpu=True,
     rationale=("Ray and NCCL open dynamic ports between the pods of a group; a policy that allows only the"
                " API port breaks the group."),
     example="kind: NetworkPolicy   # selecting LeaderWorkerSet pods, ingress only on port 8000")
 def lws_group_traffic(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
     selecting = policies_by_template(bundle)
-    for lws in bundle.of_kind("LeaderWorkerSet"):
+    for lws in bundle.of_kind("LeaderWorkerSet", DISAGGREGATED_SET[1]):
         for template in bundle.templates_of(lws):
-            labels = {**template.labels, LWS_NAME_LABEL: str(dig(lws, "metadata", "name"))}
+            if lws.get("kind") != "LeaderWorkerSet" and template.size == 1:
+                continue  # a DisaggregatedSet's single-pod role has no group peers
+            labels = template.labels  # with the group labels its controller adds
             policies = selecting.get(id(template), [])
             if not policies:
                 continue

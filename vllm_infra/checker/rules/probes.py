@@ -29,7 +29,6 @@ from vllm_infra.checker.reading.templates import (
     ContainerRef,
     containers,
     declared_ports,
-    group_size,
     pod_templates,
     running_containers,
 )
@@ -61,9 +60,11 @@ _SLEEP = re.compile(r"\bsleep\s+(\d+)")
     example=("livenessProbe: {httpGet: {path: /health, port: 8000}, failureThreshold: 3}   # no "
              "startupProbe, 70B weights"))
 def startup_budget(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
-    for _path, _spec, serving in serving_templates(obj):
+    for template, serving in vllm_pod_templates(obj):
+        if template.role == "worker":
+            continue  # workers join their leader's server
         probe, liveness = serving.spec.get("startupProbe"), serving.spec.get("livenessProbe")
-        budget = load_budget(serving.spec, gpu_count(serving.spec) * group_size(obj), ctx.default_load_budget)
+        budget = load_budget(serving.spec, gpu_count(serving.spec) * template.size, ctx.default_load_budget)
         if not probe:
             if isinstance(liveness, Mapping) and probe_budget(liveness) < budget:
                 yield Violation(serving.path, f"container '{serving.spec.get('name')}' has no startupProbe; liveness "

@@ -13,7 +13,7 @@ from vllm_infra.checker.reading.accelerators import build_of, gpu_count, gpu_res
 from vllm_infra.checker.reading.lora import lora_flags
 from vllm_infra.checker.reading.objects import Manifest, dig
 from vllm_infra.checker.reading.server import engine_args, image_version, vllm_pod_templates
-from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, group_size, pod_templates
+from vllm_infra.checker.reading.templates import ContainerRef, PodTemplate, containers, pod_templates
 from vllm_infra.checker.rules.base import RuleContext, Violation, resource_rule
 from vllm_infra.vocabulary.kubernetes import WORKLOAD_KINDS
 from vllm_infra.vocabulary.reporting import Severity
@@ -96,7 +96,7 @@ def _host_needs(obj: Manifest, template: PodTemplate, serving: ContainerRef) -> 
     """What the server's flags put in host memory (the sleep-mode backup only for catalogued models)."""
     args = engine_args(serving.spec)
     arch = MODEL_CATALOG.get(args.repository or "")
-    weights = arch.parameters * arch.weight_bytes / group_size(obj) if arch else None
+    weights = arch.parameters * arch.weight_bytes / template.size if arch else None
     lora = lora_flags(serving.spec)
     cache = lora_host_bytes(arch, lora.max_cpu_loras or lora.max_loras or 1, lora.max_rank or 16) \
         if arch and lora and lora.enabled else 0.0

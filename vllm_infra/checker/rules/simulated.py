@@ -22,7 +22,7 @@ def simulated(bundle: Bundle, outcomes: Iterable[Outcome], path: FieldPath,
     for outcome in outcomes:
         if outcome.verdict == Verdict.OK:
             continue
-        kind, namespace, name = outcome.subject.split("/", 2)
+        kind, namespace, name = outcome.workload
         obj = bundle.find(kind, name, namespace)
         if obj is None:
             continue

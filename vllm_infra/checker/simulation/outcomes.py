@@ -35,7 +35,8 @@ class Scenario(StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """One scenario's verdict for one workload (``Kind/namespace/name``) or node pool."""
+    """One scenario's verdict for one workload (``Kind/namespace/name``, ``.../role`` for a
+    DisaggregatedSet's role) or node pool."""
 
     scenario: Scenario
     subject: str
@@ -43,6 +44,13 @@ class Outcome:
     detail: str
     reason: str = ""
     """kube-scheduler's message for the pod that stayed Pending, when one did."""
+
+    @property
+    def workload(self) -> tuple[str, str, str]:
+        """(kind, namespace, name) of the object the subject names (a DisaggregatedSet's role is
+        ``DisaggregatedSet/namespace/name/role``)."""
+        kind, namespace, name = self.subject.split("/", 2)
+        return kind, namespace, name.partition("/")[0]
 
 
 @dataclass(frozen=True)

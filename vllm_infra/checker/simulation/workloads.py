@@ -12,13 +12,13 @@ from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
 from vllm_infra.checker.reading.probes import start_seconds
 from vllm_infra.checker.reading.scaling import max_replicas
-from vllm_infra.checker.reading.templates import group_size
+from vllm_infra.checker.reading.templates import PodTemplate
+from vllm_infra.checker.reading.units import ServingUnit, minimum_scale, serving_units
 from vllm_infra.checker.simulation.cluster import accelerator_count
 from vllm_infra.checker.simulation.pods import PodShape, pod_shape
 from vllm_infra.vocabulary.kubernetes import (
     KUEUE_QUEUE_LABEL,
     LWS_EXCLUSIVE_TOPOLOGY,
-    SERVING_KINDS,
     scaled_int_or_percent,
 )
 from vllm_infra.vocabulary.limits import MIN_STARTUP_SECONDS, disruptions_allowed
@@ -60,11 +60,13 @@ class Workload:
     budget: Budget | None
     startup_seconds: int
     """How long a replacement takes to start serving (the rules' ``start_seconds``)."""
+    role: str | None = None
+    """The role of a DisaggregatedSet this workload is (None: the object is the workload)."""
 
     @property
     def key(self) -> str:
-        """``Kind/namespace/name``."""
-        return f"{self.kind}/{self.namespace}/{self.name}"
+        """``Kind/namespace/name``, and ``/role`` for a DisaggregatedSet's role."""
+        return f"{self.kind}/{self.namespace}/{self.name}" + (f"/{self.role}" if self.role else "")
 
     @property
     def accelerators(self) -> int:
@@ -105,59 +107,85 @@ def _budget(pdb: Mapping[str, Any]) -> Budget | None:
 
 
 def _budgets(bundle: Bundle) -> dict[int, Budget]:
+    """The budget guarding each pod template (by identity), the first PDB that selects it."""
     found: dict[int, Budget] = {}
     for pdb in bundle.of_kind("PodDisruptionBudget"):
         budget = _budget(pdb)
         selector = (pdb.get("spec") or {}).get("selector") if isinstance(pdb.get("spec"), Mapping) else None
         if budget is None or not isinstance(selector, Mapping):
             continue
-        for obj, _template in bundle.templates_selected(namespace_of(pdb), selector):
-            found.setdefault(id(obj), budget)
+        for _obj, template in bundle.templates_selected(namespace_of(pdb), selector):
+            found.setdefault(id(template), budget)
     return found
 
 
 def workloads(bundle: Bundle) -> list[Workload]:
-    """Every Deployment, StatefulSet and LeaderWorkerSet of the bundle; one whose fields do not read
-    (a quantity, count or selector of the wrong type) is left out, as the schema rules report it."""
+    """Every serving unit of the bundle: Deployments, StatefulSets, LeaderWorkerSets and the roles
+    of DisaggregatedSets; one whose fields do not read (a quantity, count or selector of the wrong
+    type) is left out, as the schema rules report it."""
     budgets = _budgets(bundle)
     found = []
-    for obj in bundle.objects:
-        if not isinstance(obj.get("kind"), str) or obj.get("kind") not in SERVING_KINDS or \
-                not bundle.templates_of(obj):
+    for unit in serving_units(bundle):
+        if not unit.templates:
             continue
         try:
-            found.append(_workload(bundle, obj, budgets))
+            found.append(_workload(bundle, unit.obj, budgets) if unit.role is None else
+                         _role_workload(bundle, unit, budgets))
         except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError, IndexError):
             continue
     return found
 
 
-def cluster_queue_of(bundle: Bundle, obj: Mapping[str, Any]) -> str | None:
-    """The ClusterQueue behind the workload's Kueue LocalQueue (None without a queue label, or when the
-    LocalQueue is not among the manifests)."""
-    queue = dig(obj, "metadata", "labels", KUEUE_QUEUE_LABEL)
+def cluster_queue_of(bundle: Bundle, obj: Mapping[str, Any], labels: Any = None) -> str | None:
+    """The ClusterQueue behind the workload's Kueue LocalQueue, named in its labels (``labels``, by
+    default the object's); None without a queue label, or when the LocalQueue is not among the
+    manifests."""
+    if labels is None:
+        labels = dig(obj, "metadata", "labels", default={})
+    queue = labels.get(KUEUE_QUEUE_LABEL) if isinstance(labels, Mapping) else None
     local = bundle.find("LocalQueue", str(queue), namespace_of(obj)) if isinstance(queue, str) else None
     cluster_queue = dig(local, "spec", "clusterQueue") if local else None
     return cluster_queue if isinstance(cluster_queue, str) else None
 
 
-def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
-    namespace = namespace_of(obj)
-    queue = cluster_queue_of(bundle, obj)
+def _replica_pods(bundle: Bundle, templates: tuple[PodTemplate, ...], namespace: str,
+                  queue: str | None) -> tuple[PodShape, ...]:
+    """One replica's pods: the pod, or a group's leader and its workers."""
     shapes = []
-    for template in bundle.templates_of(obj):
+    for template in templates:
         shape = pod_shape(template, namespace)
         claimed = claimed_gpus(template, namespace, bundle) or {}  # a GPU claim counts as the GPUs it hands out
         shapes.append(replace(shape, cluster_queue=queue,
                               requests={**shape.requests, **{key: shape.requests.get(key, 0) + count
                                                              for key, count in claimed.items()}}))
-    pods = (shapes[0], *[shapes[-1]] * (group_size(obj) - 1)) if obj.get("kind") == "LeaderWorkerSet" \
-        else (shapes[0],)
+    return (shapes[0], *[shapes[-1]] * (templates[0].size - 1))
+
+
+def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
+    namespace = namespace_of(obj)
+    templates = bundle.templates_of(obj)
+    pods = _replica_pods(bundle, templates, namespace, cluster_queue_of(bundle, obj))
     scalers = bundle.autoscalers_of(obj)
     low = bundle.minimum_scale(obj)
     high = max([max_replicas(scaler) for scaler in scalers] or [low])
     strategy, surge, unavailable = _rollout(obj, max(1, low))
     exclusive = dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY)
     return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge,
-                    unavailable, str(exclusive) if exclusive else None, budgets.get(id(obj)),
+                    unavailable, str(exclusive) if exclusive else None, budgets.get(id(templates[0])),
                     start_seconds(obj, MIN_STARTUP_SECONDS))
+
+
+def _role_workload(bundle: Bundle, unit: ServingUnit, budgets: Mapping[int, Budget]) -> Workload:
+    """A DisaggregatedSet role: its replicas in every slice, rolled out with its own surge and
+    unavailability (the controller steps the roles in lockstep within them; here each role rolls
+    on its own), admitted through the queue its role labels name (they go to its LeaderWorkerSet)."""
+    obj, namespace = unit.obj, namespace_of(unit.obj)
+    role_meta = dig(obj, *unit.path[:-1], "metadata", default={}) or {}
+    replicas = minimum_scale(unit, bundle)
+    pods = _replica_pods(bundle, unit.templates, namespace, cluster_queue_of(bundle, obj, role_meta.get("labels")))
+    role_spec = dig(obj, *unit.path, default={}) or {}
+    strategy, surge, unavailable = _rollout({"kind": "LeaderWorkerSet", "spec": role_spec}, max(1, replicas))
+    exclusive = (role_meta.get("annotations") or {}).get(LWS_EXCLUSIVE_TOPOLOGY)
+    return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, replicas, replicas, strategy, surge,
+                    unavailable, str(exclusive) if exclusive else None, budgets.get(id(unit.templates[0])),
+                    start_seconds(obj, MIN_STARTUP_SECONDS), role=unit.role)
