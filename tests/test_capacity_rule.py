@@ -10,6 +10,9 @@ import pytest
 
 from tests.test_cli_check import invoke
 from tests.test_spec_validation import Build, service_errors
+from vllm_infra.checker.rules import RULES
+from vllm_infra.checker.rules.base import RuleContext
+from vllm_infra.checker.runner import evaluate
 from vllm_infra.spec import VllmServiceSpec
 from vllm_infra.vocabulary.units import GIB_BYTES
 
@@ -131,3 +134,25 @@ def test_a_config_with_linear_attention_is_refused_with_the_reason(tmp_path: Pat
     assert code == 2 and "30 of 40 layers keep a per-sequence state" in err
     code, _, err = invoke("models", "--import", str(config))
     assert code == 2 and f"cannot size {config}: 30 of 40 layers" in err
+
+
+def _connector_server(*extra: str) -> dict[str, object]:
+    """gpt-oss-120b (sliding-window layers) on one pinned H100 behind a NIXL connector."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "g", "namespace": "llm"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+                "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+                "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.20.2", "command": ["vllm", "serve"],
+                                "args": ["openai/gpt-oss-120b", "--max-model-len=131072",
+                                         '--kv-transfer-config={"kv_connector":"NixlConnector","kv_role":"kv_both"}',
+                                         *extra],
+                                "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}}
+
+
+@pytest.mark.parametrize(("extra", "tokens"), [
+    ((), "64720"),  # unset: a connector turns the hybrid manager off, every layer keeps every token
+    (("--no-disable-hybrid-kv-cache-manager",), "121700"),  # explicitly kept on (llm-d's P/D guides)
+    (("--disable-hybrid-kv-cache-manager",), "64720"),
+])
+def test_the_hybrid_kv_manager_setting_is_three_way(extra: tuple[str, ...], tokens: str) -> None:
+    [finding] = evaluate([_connector_server(*extra)], [RULES["VI-CAP-001"]], RuleContext())
+    assert f"of KV cache holds {tokens} tokens" in finding.message

@@ -28,8 +28,8 @@ from vllm_infra.vocabulary.paths import format_path
 from vllm_infra.vocabulary.reporting import Profile
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handwritten" / "disaggregatedset.yaml"
-SET_RULES = ("VI-AVL-001", "VI-AVL-002", "VI-AVL-004", "VI-NET-003", "VI-NET-005", "VI-GPU-002", "VI-PD-002",
-             "VI-PD-004")
+SET_RULES = ("VI-SCH-001", "VI-AVL-001", "VI-AVL-002", "VI-AVL-004", "VI-NET-003", "VI-NET-005", "VI-GPU-002",
+             "VI-PD-002", "VI-PD-004")
 Objects = list[dict[str, Any]]
 AS_SET = {"workload": "disaggregated-set"}
 
@@ -72,8 +72,9 @@ CASES: list[tuple[str, Mutation, list[tuple[str, str, str, str]]]] = [
      [("VI-NET-003", "spec.selector", "high", "Service selects no pods in the manifests")]),
     ("a role no PodDisruptionBudget covers", lambda o: o.remove(named(o, "PodDisruptionBudget", "qwen-pd-decode")),
      [("VI-AVL-001", "spec.roles[1].name", "high", "0 PodDisruptionBudgets select role decode (none)")]),
-    ("a budget that never allows a drain of a role", lambda o: named(o, "PodDisruptionBudget", "qwen-pd-prefill")[
-        "spec"].update(maxUnavailable=None, minAvailable=2),
+    ("a budget that never allows a drain of a role", lambda o: (
+        spec := named(o, "PodDisruptionBudget", "qwen-pd-prefill")["spec"], spec.pop("maxUnavailable"),
+        spec.update(minAvailable=2)),
      [("VI-AVL-002", "spec.minAvailable", "critical", "minAvailable 2 is not below the minimum scale 2 of "
        "qwen-pd/prefill (unverified against a cluster: no inventory given to check --cluster)")]),
     ("a role on one replica", lambda o: role(o, 1)["spec"].update(replicas=1),
@@ -97,6 +98,14 @@ CASES: list[tuple[str, Mutation, list[tuple[str, str, str, str]]]] = [
         "type": "RollingUpdate", "rollingUpdateConfiguration": {"partition": 1}}),
      [("VI-PD-004", "spec.roles[0].spec.rolloutStrategy.rollingUpdateConfiguration.partition", "high",
        "role prefill sets a partition: the set steps its roles itself and refuses one")]),
+    ("a field the vendored schema lacks", lambda o: role(o, 0)["spec"].update(groupIdentity="Hash"),
+     [("VI-SCH-001", "spec.roles[0].spec", "critical", "Additional properties are not allowed ('groupIdentity' was "
+       "unexpected) (the DisaggregatedSet schema vendored from kubernetes-sigs/lws 060ab4d lacks it: a typo, or a "
+       "field of a later release; give the installed CRD with --schema-dir)")]),
+    ("a required field without a default left out", lambda o: role(o, 1)["spec"]["leaderWorkerTemplate"].pop(
+        "workerTemplate"),
+     [("VI-SCH-001", "spec.roles[1].spec.leaderWorkerTemplate", "critical", "\"workerTemplate\" is a required "
+       "property")]),
     ("a set partly scaled to zero", lambda o: role(o, 1)["spec"].update(replicas=0),
      [("VI-PD-004", "spec.roles[1].spec.replicas", "high", "some statically scaled roles have replicas and others "
        "none: the schema refuses a set that is partly scaled to zero"),

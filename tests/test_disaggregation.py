@@ -103,6 +103,10 @@ CASES: list[tuple[str, Mutation, list[tuple[str, str, str, str]]]] = [
         1, "--vllm-port=8100"),
      [("VI-PD-002", "Deployment/qwen-decode", "high", "the routing sidecar forwards to port 8100, where vLLM does not "
        "listen (it serves 8200)")]),
+    ("the renamed port flag forwarding to a port vLLM does not serve", lambda o: sidecar(o)["args"].__setitem__(
+        1, "--model-server-port=8100"),
+     [("VI-PD-002", "Deployment/qwen-decode", "high", "the routing sidecar forwards to port 8100, where vLLM does not "
+       "listen (it serves 8200)")]),
     ("the sidecar beside the pool's port", lambda o: sidecar(o)["args"].__setitem__(0, "--port=8001"),
      [("VI-PD-002", "Deployment/qwen-decode", "high", "the routing sidecar listens on 8001 but InferencePool qwen "
        "sends requests to 8000: requests bypass it")]),
@@ -125,6 +129,16 @@ def test_each_mistake_class_is_found(mutate: Mutation, expected: list[tuple[str,
     objects = pair()
     mutate(objects)
     assert findings(objects) == expected
+
+
+def test_a_sidecar_left_at_its_default_port_is_still_the_sidecar() -> None:
+    """llm-d's guides leave the sidecar's model-server port out (default 8200, where vLLM serves)."""
+    objects = pair()
+    del sidecar(objects)["args"][1]
+    assert findings(objects) == []
+    vllm(objects, "qwen-decode")["args"][vllm(objects, "qwen-decode")["args"].index("--port") + 1] = "8300"
+    assert [message for _rule, _obj, _severity, message in findings(objects)] == [
+        "the routing sidecar forwards to port 8200, where vLLM does not listen (it serves 8300)"]
 
 
 def test_a_decode_tp_below_the_prefill_tp_is_bridged_from_0_19_1() -> None:

@@ -5,6 +5,7 @@ and where CUDA graphs are counted."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
@@ -144,6 +145,17 @@ HYBRID_KV_OFF_FLAGS = ("kv-transfer-config", "kv-events-config", "disable-hybrid
                        "kv-offloading-size")
 """Engine flags that turn the hybrid KV-cache manager off: a KV connector (CPU offloading is one:
 vLLM configures its OffloadingConnector or LMCache's), KV events, or by hand."""
+HYBRID_KV_FLAG = "disable-hybrid-kv-cache-manager"
+
+
+def hybrid_kv_manager(flags: Mapping[str, object]) -> bool:
+    """Whether the hybrid KV-cache manager may run: ``--disable-hybrid-kv-cache-manager`` is a
+    three-way setting in vLLM's SchedulerConfig; unset, vLLM turns the manager off for the flags
+    above, while ``--no-disable-hybrid-kv-cache-manager`` (False) keeps it on with a connector
+    (llm-d's P/D guides pass it to NIXL)."""
+    if flags.get(HYBRID_KV_FLAG) is False:
+        return True
+    return not any(flags.get(name) for name in HYBRID_KV_OFF_FLAGS)
 CHUNKED_LOCAL_FULL_KV_SINCE = VllmVersion(0, 11, 0)
 """From 0.11.0 chunked local attention (Llama 4) turns the hybrid manager off unless
 VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1 (0.10.0 kept it on)."""

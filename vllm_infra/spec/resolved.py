@@ -15,7 +15,7 @@ from vllm_infra.capacity.startup import DOWNLOAD_MIB_PER_S, STREAM_MIB_PER_S, st
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GpuModel
 from vllm_infra.catalog.quantization import effective_quantization
-from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
+from vllm_infra.catalog.vllm import VllmVersion, hybrid_kv_manager
 from vllm_infra.catalog.vllm_releases import accepted_lora_ranks
 from vllm_infra.spec.loading import LoadingStrategy
 from vllm_infra.spec.storage import CacheType
@@ -127,9 +127,18 @@ class ResolvedService:
             kv_cache_memory_bytes=_integer(extra.get("kv-cache-memory-bytes")),
             block_size=_integer(extra.get("block-size")) or DEFAULT_BLOCK_SIZE,
             enforce_eager=extra.get("enforce-eager") is True,
-            hybrid_kv=self.spec.role is None and model.kv_offload is None and not any(
-                extra.get(flag) for flag in HYBRID_KV_OFF_FLAGS),
+            hybrid_kv=hybrid_kv_manager({**self._implied_kv_flags, **extra}),
             lora_slots=self.spec.lora.max_loras if self.spec.lora else 0, lora_rank=self.lora_rank)
+
+    @property
+    def _implied_kv_flags(self) -> dict[str, object]:
+        """The KV flags the renderer adds: a role's connector, the offload tier's size."""
+        implied: dict[str, object] = {}
+        if self.spec.role is not None:
+            implied["kv-transfer-config"] = True
+        if self.spec.model.kv_offload is not None:
+            implied["kv-offloading-size"] = True
+        return implied
 
     @cached_property
     def memory_estimate(self) -> MemoryEstimate | None:

@@ -22,7 +22,14 @@ KV_TRANSFER_FLAG = "kv-transfer-config"
 PREFILL, DECODE = "prefill", "decode"
 PRODUCERS = frozenset({"kv_producer", "kv_both"})
 CONSUMERS = frozenset({"kv_consumer", "kv_both"})
-SIDECAR_VLLM_PORT_FLAG = "--vllm-port"
+SIDECAR_MODEL_PORT_FLAGS = ("--vllm-port", "-vllm-port", "--model-server-port", "-model-server-port")
+"""How sidecar releases spell the port they forward to (``--vllm-port``, renamed ``--model-server-port``;
+Go's flag package takes one dash or two)."""
+SIDECAR_DEFAULT_MODEL_PORT = 8200
+"""Where the sidecar forwards without the flag: llm-d-modelservice's ``routingProxy`` default, which the
+guides that leave the flag out serve vLLM on."""
+SIDECAR_IMAGE_MARKERS = ("llm-d-routing-sidecar", "llm-d-router-disagg-sidecar")
+"""The sidecar's image names (renamed in llm-d v0.10)."""
 PICKER_POOL_FLAGS = ("--pool-name", "-poolName", "--poolName", "-pool-name")
 """How endpoint picker releases have spelled the flag naming their InferencePool."""
 PICKER_NAMESPACE_FLAGS = ("--pool-namespace", "-poolNamespace", "--poolNamespace", "-pool-namespace")
@@ -89,12 +96,17 @@ def _port(text: str | None) -> int | None:
 
 
 def routing_sidecar(template: PodTemplate) -> RoutingSidecar | None:
-    """The container that forwards to vLLM with ``--vllm-port`` (llm-d's pd-sidecar), if any."""
+    """The container that forwards to vLLM (llm-d's pd-sidecar, named by its port flag in any spelling or
+    by its image), if any."""
     for ref in containers(template):
         words = command_line(ref.spec).words
-        if any(word == SIDECAR_VLLM_PORT_FLAG or word.startswith(f"{SIDECAR_VLLM_PORT_FLAG}=") for word in words):
-            return RoutingSidecar(ref, _port(_flag_value(words, "--port")),
-                                  _port(_flag_value(words, SIDECAR_VLLM_PORT_FLAG)))
+        flagged = next((value for flag in SIDECAR_MODEL_PORT_FLAGS if (value := _flag_value(words, flag)) is not None),
+                       None)
+        image = str(ref.spec.get("image", ""))
+        if flagged is None and not any(marker in image for marker in SIDECAR_IMAGE_MARKERS):
+            continue
+        listen = _flag_value(words, "--port") or _flag_value(words, "-port")
+        return RoutingSidecar(ref, _port(listen), _port(flagged) if flagged is not None else SIDECAR_DEFAULT_MODEL_PORT)
     return None
 
 

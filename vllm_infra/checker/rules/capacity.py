@@ -23,7 +23,7 @@ from vllm_infra.capacity.memory import (
 from vllm_infra.catalog.architectures import MODEL_CATALOG, ModelArchitecture
 from vllm_infra.catalog.gpus import GPU_CATALOG, GpuModel, GpuType
 from vllm_infra.catalog.quantization import effective_quantization, refused_quantization
-from vllm_infra.catalog.vllm import HYBRID_KV_OFF_FLAGS, VllmVersion
+from vllm_infra.catalog.vllm import VllmVersion, hybrid_kv_manager
 from vllm_infra.catalog.vllm_releases import release_catalog
 from vllm_infra.checker.reading.accelerators import is_cpu_build, pinned_gpus, pod_gpus, vendor_gpus
 from vllm_infra.checker.reading.objects import Manifest
@@ -161,7 +161,7 @@ def _estimate(arch: ModelArchitecture, gpu: GpuModel, args: EngineArgs, quantiza
     if tensor is None or pipeline is None or length is None or dtype is None or utilization is None:
         return None
     kv_dtype = "fp8" if str(flags.get("kv-cache-dtype", "auto")).startswith("fp8") else "auto"
-    hybrid = not any(flags.get(name) for name in HYBRID_KV_OFF_FLAGS)
+    hybrid = hybrid_kv_manager(flags)
     lora = flags.get("enable-lora") is True
     slots, rank = (args.integer("max-loras", 1), args.integer("max-lora-rank", 16)) if lora else (0, 0)
     if slots is None or rank is None:

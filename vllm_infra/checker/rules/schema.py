@@ -19,6 +19,8 @@ def validator_for(version: str, schema_dirs: tuple[str, ...] = ()) -> SchemaVali
 
 
 SCHEMA_RULE = "VI-SCH-001"
+UNKNOWN_FIELD = "Additional properties are not allowed"
+"""How the JSON Schema validator words a field the schema does not define."""
 
 
 @resource_rule(
@@ -42,8 +44,13 @@ def strict_schema(obj: Manifest, ctx: RuleContext) -> Iterator[Violation]:
         violations = validator.validate(manifest)
     except UnknownKindError:
         return  # VI-SCH-006 reports it
+    source = validator.vendored_source(str(obj.get("apiVersion")), str(obj.get("kind")))
     for violation in violations:
-        yield Violation(violation.location, violation.message, waivable=False)
+        message = violation.message
+        if source and message.startswith(UNKNOWN_FIELD):
+            message += (f" (the {obj.get('kind')} schema vendored from {source} lacks it: a typo, or a field of a "
+                        "later release; give the installed CRD with --schema-dir)")
+        yield Violation(violation.location, message, waivable=False)
 
 
 @resource_rule(

@@ -79,13 +79,19 @@ def _core_schema_dir(version: str) -> Path:
 
 
 def _structural_to_json_schema(node: Any) -> Any:
-    """Translate CRD structural-schema extensions into plain JSON Schema, strictly."""
+    """Translate CRD structural-schema extensions into plain JSON Schema, strictly. The API server
+    applies a structural schema's defaults before it validates, so a required property that has a
+    default is never missing (LWS's ``rolloutStrategy.type``)."""
     if isinstance(node, list):
         return [_structural_to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
     out = {key: _structural_to_json_schema(value) for key, value in node.items()
            if not key.startswith("x-kubernetes-") and key != "nullable"}
+    properties = node.get("properties")
+    if isinstance(node.get("required"), list) and isinstance(properties, dict):
+        out["required"] = [name for name in node["required"]
+                           if not (isinstance(properties.get(name), dict) and "default" in properties[name])]
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
@@ -107,6 +113,14 @@ def _crd_index() -> dict[tuple[str, str], Path]:
         for version in head["versions"]:
             index[(f"{head['group']}/{version}", head["kind"])] = path
     return index
+
+
+@cache
+def _crd_sources() -> dict[str, str]:
+    """Vendored schema file -> ``repository commit`` it was taken from."""
+    records = json.loads((CRD_DIR / "PROVENANCE.json").read_text())
+    return {record["file"]: f"{record.get('repository', 'upstream')} {record.get('commit', '')}".strip()
+            for record in records}
 
 
 class UserSchemaError(ValueError):
@@ -230,6 +244,14 @@ class SchemaValidator:
         found = (file.stem.rsplit("-", 1)[1] for file in self._dir.glob(f"{kind.lower()}-{prefix}v*.json"))
         return sorted(f"{group}/{version}" if group else version for version in found
                       if re.fullmatch(r"v\d+((alpha|beta)\d+)?", version))
+
+    def vendored_source(self, api_version: str, kind: str) -> str | None:
+        """Where the vendored CRD schema of a kind comes from (None: a built-in kind, a user schema,
+        or no schema)."""
+        if (api_version, kind) in self._user or (api_version, kind.lower()) in self._user:
+            return None
+        crd = _crd_index().get((api_version, kind))
+        return _crd_sources().get(crd.name) if crd is not None else None
 
     def validator(self, api_version: str, kind: str) -> jsonschema_rs.Validator:
         """Compiled schema for a kind (compiled on first use)."""
