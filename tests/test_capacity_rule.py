@@ -156,3 +156,33 @@ def _connector_server(*extra: str) -> dict[str, object]:
 def test_the_hybrid_kv_manager_setting_is_three_way(extra: tuple[str, ...], tokens: str) -> None:
     [finding] = evaluate([_connector_server(*extra)], [RULES["VI-CAP-001"]], RuleContext())
     assert f"of KV cache holds {tokens} tokens" in finding.message
+
+
+def _pinned_server(gpus: int, model: str, *args: str) -> dict[str, object]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "g", "namespace": "llm"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+                "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+                "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.20.2", "command": ["vllm", "serve"],
+                                "args": [model, "--max-model-len=32768", *args],
+                                "resources": {"limits": {"nvidia.com/gpu": gpus}}}]}}}}
+
+
+@pytest.mark.parametrize(("server", "expected"), [
+    # each data-parallel rank is an engine of TP x PP GPUs, sized as one
+    (_pinned_server(2, "meta-llama/Llama-3.1-70B-Instruct", "--data-parallel-size=2"),
+     [("VI-CAP-001", "meta-llama/Llama-3.1-70B-Instruct (TP=1, PP=1, vLLM 0.20.2) on 1 x H100-80GB does not fit")]),
+    (_pinned_server(2, "meta-llama/Llama-3.1-8B-Instruct", "--data-parallel-size=2"), []),
+    # the pod runs 8 of 16 ranks; the others join through --data-parallel-address
+    (_pinned_server(8, "meta-llama/Llama-3.1-8B-Instruct", "--data-parallel-size=16", "--data-parallel-size-local=8"),
+     []),
+    (_pinned_server(4, "meta-llama/Llama-3.1-8B-Instruct", "--data-parallel-size=2"),
+     [("VI-GPU-002", "TP x PP x DP = 2 but the group has 4 GPUs per pod = 4")]),
+    (_pinned_server(2, "Qwen/Qwen3-30B-A3B", "--data-parallel-size=2", "--enable-expert-parallel"),
+     [("VI-CAP-002", "memory fit not checked: Qwen/Qwen3-30B-A3B: expert parallelism over 2 data-parallel ranks "
+                     "splits the experts between them, and that per-GPU share of the weights is not modelled")]),
+])
+def test_data_parallel_ranks_are_sized_per_rank(server: dict[str, object], expected: list[tuple[str, str]]) -> None:
+    found = evaluate([server], [RULES[rule] for rule in ("VI-GPU-002", "VI-CAP-001", "VI-CAP-002")], RuleContext())
+    assert [(f.rule.id, f.message[:len(message)]) for f, (_rule, message) in zip(found, expected, strict=False)] == \
+        expected
+    assert len(found) == len(expected)

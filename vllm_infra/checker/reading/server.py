@@ -122,9 +122,12 @@ class EngineArgs:
 
     @property
     def parallelism(self) -> Parallelism:
-        """Tensor, pipeline and data parallel sizes (1 when absent, None when unreadable)."""
+        """Tensor, pipeline and data parallel sizes (1 when absent, None when unreadable), the data
+        parallel ranks on this pod (``--data-parallel-size-local``, 0 when absent) and whether the
+        experts are split over the ranks (``--enable-expert-parallel``)."""
         return Parallelism(self.integer("tensor-parallel-size", 1), self.integer("pipeline-parallel-size", 1),
-                           self.integer("data-parallel-size", 1))
+                           self.integer("data-parallel-size", 1), self.integer("data-parallel-size-local", 0),
+                           self.flags.get("enable-expert-parallel") is True)
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,26 @@ class Parallelism:
     tensor: int | None
     pipeline: int | None
     data: int | None
+    data_local: int | None = 0
+    expert: bool = False
 
     @property
     def world_size(self) -> int:
         """GPUs one server uses: TP x PP x DP, counting unreadable sizes as 1."""
         return (self.tensor or 1) * (self.pipeline or 1) * (self.data or 1)
+
+    @property
+    def rank_gpus(self) -> int:
+        """GPUs of one data-parallel rank (TP x PP): what each GPU's memory is sized by."""
+        return (self.tensor or 1) * (self.pipeline or 1)
+
+    def fills(self, gpus_per_pod: int, pods: int) -> bool:
+        """Whether a group of ``pods`` pods with ``gpus_per_pod`` GPUs each holds exactly the GPUs the
+        flags use: every rank of the server, or with ``--data-parallel-size-local`` the ranks on this
+        pod (the others run in pods of their own, joined by ``--data-parallel-address``)."""
+        if self.world_size == gpus_per_pod * pods:
+            return True
+        return bool(self.data_local) and self.rank_gpus * (self.data_local or 0) == gpus_per_pod
 
 
 def engine_args(container: Mapping[str, Any]) -> EngineArgs:

@@ -74,9 +74,13 @@ def _sizing(obj: Manifest, template: PodTemplate, serving: ContainerRef, ctx: Ru
     if not pinned:
         candidates = [GPU_CATALOG[ctx.gpu]] if ctx.gpu else vendor_gpus(serving.spec)
         pinned = ctx.gpu is not None
-    if args.parallelism.tensor is not None and args.parallelism.pipeline is not None and \
-            args.parallelism.tensor * args.parallelism.pipeline != pod_gpus(template, serving.spec) * template.size:
+    par = args.parallelism
+    if par.tensor is not None and par.pipeline is not None and par.data is not None and \
+            not par.fills(pod_gpus(template, serving.spec), template.size):
         return _Sizing()  # VI-GPU-002 reports the mismatch; memory per GPU would be guesswork
+    if (par.data or 1) > 1 and par.expert:
+        return _Sizing(gap=f"{model}: expert parallelism over {par.data} data-parallel ranks splits the experts "
+                           "between them, and that per-GPU share of the weights is not modelled")
     estimates = tuple(memory for gpu in candidates
                       if (memory := _estimate(arch, gpu, args, quantization, template, serving)) is not None)
     if candidates and not estimates:

@@ -74,12 +74,13 @@ def parallelism_matches_gpus(obj: Manifest, ctx: RuleContext) -> Iterator[Violat
         if template.role == "worker":
             continue
         args = engine_args(serving.spec)
-        world = args.parallelism.world_size
+        par = args.parallelism
         gpus = gpu_count(serving.spec)
-        if gpus and world != gpus * size:
+        if gpus and not par.fills(gpus, size):
             group = f" x {size} pods" if size > 1 else ""
-            yield Violation(args_path(serving), f"TP x PP = {world} but the group has {gpus} GPUs per pod{group} = "
-                                                f"{gpus * size}")
+            product = "TP x PP" if (par.data or 1) == 1 else "TP x PP x DP"
+            yield Violation(args_path(serving), f"{product} = {par.world_size} but the group has {gpus} GPUs per "
+                                                f"pod{group} = {gpus * size}")
         arch = MODEL_CATALOG.get(args.repository or "")
         tensor = args.parallelism.tensor or 1
         if arch and arch.attention_heads % tensor:
