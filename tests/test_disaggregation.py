@@ -300,3 +300,16 @@ def test_a_side_channel_host_from_env_from_is_not_judged() -> None:
     server["env"].pop(0)
     server["envFrom"] = [{"configMapRef": {"name": "nixl-env"}}]
     assert findings(objects) == []
+
+
+def test_a_pair_that_serves_adapters_routes_by_the_loaded_adapter() -> None:
+    adapter = {"name": "sql", "source": "acme/llama-3.3-70b-sql-lora", "revision": "1" * 40, "rank": 16}
+    objects = render_fleet(fleet_of(pd_service(lora={"adapters": [adapter]})))
+    config = yaml.safe_load(next(o for o in objects if o["kind"] == "ConfigMap")["data"]["epp-config.yaml"])
+    assert {"type": "lora-affinity-scorer"} in config["plugins"]
+    assert [[ref for ref in profile["plugins"] if ref["pluginRef"] == "lora-affinity-scorer"]
+            for profile in config["schedulingProfiles"]] == [[{"pluginRef": "lora-affinity-scorer", "weight": 1}]] * 2
+    report = check_objects(objects, "pd", profile=Profile.RESTRICTED)
+    assert [(f.rule.id, f.message) for f in report.findings if f.status == Status.FAILED] == []
+    plain = render_fleet(fleet_of(pd_service()))
+    assert "lora-affinity-scorer" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]["epp-config.yaml"]

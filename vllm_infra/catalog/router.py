@@ -48,6 +48,11 @@ class RouterFacts:
     """The sidecar flag that names the connector protocol (``--connector`` deprecated in v0.7)."""
 
 
+LORA_AFFINITY_SCORER = "lora-affinity-scorer"
+"""Gateway API Inference Extension's scorer that prefers pods with the requested adapter loaded (from
+their ``vllm:lora_requests_info``); the GIE runner registers it (GIE v1.2-v1.5), which the releases
+below build their endpoint picker on (v0.7.1 on GIE v1.4.0, v0.8.0 on v1.5.0)."""
+
 PD_DECIDER = "prefix-based-pd-decider"
 """Sends a request to remote prefill when more than ``nonCachedTokens`` of it are not cached."""
 PD_DECIDER_UNCACHED_TOKENS = 16

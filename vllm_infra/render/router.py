@@ -13,6 +13,7 @@ from vllm_infra.catalog.router import (
     EPP_GRPC_PORT,
     EPP_HEALTH_PORT,
     EPP_METRICS_PORT,
+    LORA_AFFINITY_SCORER,
     OBJECTIVE_API_VERSION,
     PD_DECIDER,
     PD_DECIDER_UNCACHED_TOKENS,
@@ -71,14 +72,17 @@ def pair_pool(service: ResolvedService, context: RenderContext) -> dict[str, Any
     }
 
 
-def picker_config(facts: RouterFacts, service_port: int) -> dict[str, Any]:
+def picker_config(facts: RouterFacts, service_port: int, *, adapters: bool = False) -> dict[str, Any]:
     """The EndpointPickerConfig of a P/D pool: prefill and decode profiles, each filtered to its
-    role, scored on prefix-cache hits and queue depth; remote prefill when enough is uncached."""
+    role, scored on prefix-cache hits and queue depth (and, when the pods serve LoRA adapters, on
+    having the requested adapter loaded); remote prefill when enough is uncached."""
     handler: dict[str, Any] = {"type": facts.profile_handler, "parameters": (
         {"deciders": {"prefill": PD_DECIDER}} if facts.decider_by_role else
         {"primaryPort": service_port, "deciderPluginName": PD_DECIDER})}
     profile = [{"pluginRef": "max-score-picker"}, {"pluginRef": "prefix-cache-scorer", "weight": 2},
                {"pluginRef": "queue-scorer", "weight": 1}]
+    lora = [{"type": LORA_AFFINITY_SCORER}] if adapters else []
+    profile += [{"pluginRef": LORA_AFFINITY_SCORER, "weight": 1}] if adapters else []
     return {
         "apiVersion": EPP_CONFIG_API_VERSION,
         "kind": "EndpointPickerConfig",
@@ -88,6 +92,7 @@ def picker_config(facts: RouterFacts, service_port: int) -> dict[str, Any]:
             {"type": "prefix-cache-scorer", "parameters": {"maxPrefixBlocksToMatch": 256,
                                                            "lruCapacityPerServer": 31250}},
             {"type": "queue-scorer"},
+            *lora,
             {"type": "prefill-filter"},
             {"type": "decode-filter"},
             {"type": "max-score-picker"},
@@ -197,7 +202,8 @@ def router_objects(service: ResolvedService, context: RenderContext) -> list[dic
     router = service.spec.disaggregation.router
     facts = ROUTER_RELEASES[router.release]
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _picker_metadata(service, context),
-              "data": {EPP_CONFIG_PATH.rsplit("/", 1)[1]: dump(picker_config(facts, service.spec.service.port))}}
+              "data": {EPP_CONFIG_PATH.rsplit("/", 1)[1]: dump(picker_config(
+                  facts, service.spec.service.port, adapters=bool(service.spec.lora and service.spec.lora.adapters)))}}
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _picker_metadata(service, context),
                "automountServiceAccountToken": True}
     picker_service = {
