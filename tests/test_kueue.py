@@ -114,3 +114,19 @@ def test_a_hand_written_deployment_is_admitted_through_the_local_queue_it_names(
     objects.remove(queue)
     without = check_objects(objects, "kueue", profile=Profile.DEV, cluster=cluster)
     assert [f.message for f in without.findings if f.rule.id == "VI-CLU-001"] == []
+
+
+def test_the_quota_counts_gpus_not_the_hugepages_beside_them() -> None:
+    """A pod that also requests hugepages (or an RDMA device) takes only its GPUs from the quota."""
+    spec = fleet(2)
+    pools = copy.deepcopy(L4_POOLS)
+    pools[1]["hugepages"] = {"hugepages-2Mi": "4Gi"}
+    cluster = cluster_of(ClusterSpec.model_validate({"node_pools": pools, "cluster_queues": [
+        {"name": "gpu-serving", "gpus": {"L4": 2}}]}))
+    objects = render_fleet(spec)
+    server = next(obj for obj in objects if obj["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    for section in ("requests", "limits"):
+        server["resources"][section]["hugepages-2Mi"] = "1Gi"
+    assert placement(spec, cluster) == []
+    report = check_objects(objects, "kueue", profile=Profile.DEV, cluster=cluster)
+    assert [f.message for f in report.findings if f.rule.id == "VI-CLU-001"] == []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
+from vllm_infra.catalog.gpus import GPU_RESOURCE_NAMES
 from vllm_infra.vocabulary.kubernetes import HOSTNAME_TOPOLOGY, ZONE_TOPOLOGY
 from vllm_infra.vocabulary.units import parse_quantity
 
@@ -17,12 +18,21 @@ PODS_RESOURCE = "pods"
 """Pods per node: every pod requests one of the node's ``maxPods``."""
 CPU_RESOURCE = "cpu"
 CORE_RESOURCES = frozenset({CPU_RESOURCE, "memory", "ephemeral-storage", PODS_RESOURCE})
+HUGEPAGES_PREFIX = "hugepages-"
 """What every node has; anything else a node offers is an accelerator or device."""
 
 
 def accelerator_count(amounts: Mapping[str, int]) -> int:
-    """Accelerators (GPUs and other extended resources) among requests or allocatable amounts."""
-    return sum(amount for key, amount in amounts.items() if key not in CORE_RESOURCES)
+    """Accelerators (GPUs and other extended resources, hugepages aside) among requests or
+    allocatable amounts."""
+    return sum(amount for key, amount in amounts.items()
+               if key not in CORE_RESOURCES and not key.startswith(HUGEPAGES_PREFIX))
+
+
+def gpu_count_of(amounts: Mapping[str, int]) -> int:
+    """GPUs among requests or allocatable amounts (what a Kueue GPU quota counts): not the RDMA
+    devices, hugepages or other extended resources beside them."""
+    return sum(amount for key, amount in amounts.items() if key in GPU_RESOURCE_NAMES)
 
 
 def resource_amount(name: str, quantity: str | int | float) -> int:

@@ -33,6 +33,7 @@ from vllm_infra.checker.simulation.cluster import (
     NodePool,
     Taint,
     accelerator_count,
+    gpu_count_of,
 )
 from vllm_infra.checker.simulation.pods import PodShape, PodTerm, SpreadConstraint
 
@@ -461,7 +462,7 @@ class ClusterState:
         """Why Kueue would not admit the pod for this node's GPU type (the ResourceFlavor it would be
         given): its ClusterQueue's quota of that type is used up, or the queue is not in the inventory."""
         queue = shape.cluster_queue
-        wanted = accelerator_count(shape.requests)
+        wanted = gpu_count_of(shape.requests)
         if queue is None or not wanted:
             return None
         quotas = self.cluster.queues.get(queue)
