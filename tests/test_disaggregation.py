@@ -313,3 +313,56 @@ def test_a_pair_that_serves_adapters_routes_by_the_loaded_adapter() -> None:
     assert [(f.rule.id, f.message) for f in report.findings if f.status == Status.FAILED] == []
     plain = render_fleet(fleet_of(pd_service()))
     assert "lora-affinity-scorer" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]["epp-config.yaml"]
+
+
+RDMA = {"resource": "rdma/ib", "count": 1}
+
+
+def rdma_fleet(profile: str = "rdma", pod_security: str = "privileged") -> dict[str, Any]:
+    return {"environment": "prod", "policy_profile": profile,
+            "namespace": {"name": "llm", "pod_security": pod_security},
+            "services": [pd_service(disaggregation={"rdma": RDMA})]}
+
+
+def test_rdma_pods_get_the_device_and_ipc_lock_and_pass_the_rdma_profile() -> None:
+    objects = render_fleet(FleetSpec.model_validate(rdma_fleet()))
+    for role in ("prefill", "decode"):
+        server = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"llama-pd-{role}"
+                      )["spec"]["template"]["spec"]["containers"][0]
+        assert (server["resources"]["requests"]["rdma/ib"], server["resources"]["limits"]["rdma/ib"]) == (1, 1)
+        assert server["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["IPC_LOCK"]}
+    report = check_objects(objects, "pd", profile=Profile.RDMA)
+    assert [(f.rule.id, f.message) for f in report.findings if f.status == Status.FAILED] == []
+    restricted = check_objects(objects, "pd", profile=Profile.RESTRICTED)
+    assert {f.rule.id for f in restricted.findings if f.status == Status.FAILED} >= {"VI-SEC-004"}
+
+
+@pytest.mark.parametrize(("profile", "pod_security", "message"), [
+    ("restricted", "restricted", "RDMA memory registration needs IPC_LOCK, which the restricted profile does not admit "
+                                 "(VI-SEC-004): use policy_profile: rdma"),
+    ("rdma", "restricted", "the namespace enforces the restricted Pod Security level, which refuses IPC_LOCK "
+                           "(VI-SEC-016): set namespace.pod_security: privileged"),
+])
+def test_rdma_needs_a_profile_and_namespace_that_admit_ipc_lock(profile: str, pod_security: str, message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        FleetSpec.model_validate(rdma_fleet(profile, pod_security))
+    assert [(format_path(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")) for e in info.value.errors()] == [
+        ("services[0].disaggregation.rdma", message)]
+
+
+@pytest.mark.parametrize(("devices", "verdict", "reason"), [
+    ({"rdma/ib": 8}, "ok", ""),
+    ({}, "blocked", "0/2 nodes are available: 2 Insufficient rdma/ib."),
+])
+def test_rdma_pods_need_nodes_that_advertise_the_device(devices: dict[str, int], verdict: str, reason: str) -> None:
+    from vllm_infra.checker.simulation.outcomes import Scenario
+    from vllm_infra.checker.simulation.scenarios import simulate_manifests
+    from vllm_infra.operations.simulate import cluster_of
+    from vllm_infra.spec.cluster import ClusterSpec
+
+    pool = {"name": "h100", "gpu": "H100-80GB", "cpu": "191", "memory": "1900Gi", "ephemeral_storage": "500Gi",
+            "nodes": 2, "devices": devices}
+    objects = render_fleet(FleetSpec.model_validate(rdma_fleet()))
+    simulation = simulate_manifests(cluster_of(ClusterSpec.model_validate({"node_pools": [pool]})), objects)
+    [prefill] = [o for o in simulation.of(Scenario.MINIMUM) if o.subject == "Deployment/llm/llama-pd-prefill"]
+    assert (prefill.verdict.value, prefill.reason) == (verdict, reason)

@@ -25,7 +25,7 @@ def _pool(spec: NodePoolSpec) -> NodePool:
     model = spec.gpu_model
     labels: dict[str, str] = dict(spec.labels)
     allocatable = resource_amounts({"cpu": spec.cpu, "memory": spec.memory,
-                                    "ephemeral-storage": spec.ephemeral_storage, **spec.hugepages})
+                                    "ephemeral-storage": spec.ephemeral_storage, **spec.hugepages, **spec.devices})
     allocatable[PODS_RESOURCE] = spec.max_pods
     reserved = resource_amounts({"cpu": spec.reserved_cpu, "memory": spec.reserved_memory})
     taints = tuple(Taint(t.key, t.value, t.effect.value) for t in spec.taints or ())

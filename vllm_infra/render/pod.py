@@ -40,6 +40,7 @@ from vllm_infra.vocabulary.kubernetes import (
     NODE_RANK_ENV,
     ZONE_TOPOLOGY,
 )
+from vllm_infra.vocabulary.profiles import RDMA_CAPABILITY
 from vllm_infra.vocabulary.units import format_bytes, parse_quantity
 
 CONTAINER_NAME = "vllm"
@@ -202,8 +203,10 @@ def _resources(service: ResolvedService, context: RenderContext) -> dict[str, An
         ephemeral += copied_model_bytes(service)
     storage = format_bytes(ephemeral)
     gpus = {} if service.spec.accelerator.claim else {gpu: service.gpus_per_pod}
-    requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage, **gpus}
-    limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, **gpus}
+    rdma = service.spec.pair.rdma if service.spec.pair else None
+    devices = {**gpus, **({rdma.resource: rdma.count} if rdma else {})}
+    requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage, **devices}
+    limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, **devices}
     if service.spec.resources.cpu_limit:
         limits["cpu"] = service.spec.resources.cpu_limit
     resources: dict[str, Any] = {"requests": requests, "limits": limits}
@@ -247,7 +250,8 @@ def container(service: ResolvedService, role: PodRole, context: RenderContext) -
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
+            "capabilities": {"drop": ["ALL"], **({"add": [RDMA_CAPABILITY]} if service.spec.pair and
+                                                  service.spec.pair.rdma else {})},
         },
         "volumeMounts": _mounts(service),
     }

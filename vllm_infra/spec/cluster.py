@@ -65,6 +65,10 @@ class NodePoolSpec(SpecModel):
     hugepages: dict[QualifiedName, Quantity] = Field(default_factory=dict)
     """Other allocatable resources per node, such as ``hugepages-2Mi: 4Gi``. Default: none."""
 
+    devices: dict[QualifiedName, Int32] = Field(default_factory=dict)
+    """Other device-plugin resources each node advertises (an RDMA NIC's ``rdma/ib: 8``), which pods
+    that request them need. Default: none."""
+
     max_pods: Int32 = Field(default=KUBELET_MAX_PODS, gt=0)
     """Pods per node (kubelet ``maxPods``). Default: 110."""
 

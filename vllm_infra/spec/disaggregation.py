@@ -15,7 +15,7 @@ from vllm_infra.catalog.router import EPP_IMAGE, SIDECAR_IMAGE, RouterRelease
 from vllm_infra.catalog.vllm import NIXL_CONNECTOR, NIXL_SIDE_CHANNEL_PORT
 from vllm_infra.spec.accelerator import AcceleratorSpec, ParallelismSpec
 from vllm_infra.spec.autoscaling import AutoscalingSpec
-from vllm_infra.spec.base import DnsLabel, Int32, SpecModel
+from vllm_infra.spec.base import DnsLabel, Int32, QualifiedName, SpecModel
 from vllm_infra.spec.model import FlagName
 from vllm_infra.spec.resources import ResourcesSpec
 
@@ -41,6 +41,19 @@ class KvConnector(StrEnum):
     """vLLM's KV-transfer connector between the roles (``--kv-transfer-config``)."""
 
     NIXL = NIXL_CONNECTOR
+
+
+class RdmaSpec(SpecModel):
+    """An RDMA device for every pod of both roles, so UCX moves the KV cache over InfiniBand or
+    RoCE instead of TCP. Registering GPU memory with the NIC needs ``IPC_LOCK``, which only the
+    ``rdma`` policy profile admits, in a namespace that enforces the privileged Pod Security level."""
+
+    resource: QualifiedName
+    """The device plugin's extended resource (``rdma/ib``, ``rdma/rdma_shared_device_a``,
+    ``nvidia.com/hostdev``...). Required."""
+
+    count: Int32 = Field(default=1, gt=0)
+    """Devices per pod. Default: 1."""
 
 
 class RoleSpec(SpecModel):
@@ -125,6 +138,9 @@ class DisaggregationSpec(SpecModel):
 
     connector: KvConnector = KvConnector.NIXL
     """KV-transfer connector. Default: ``NixlConnector``."""
+
+    rdma: RdmaSpec | None = None
+    """An RDMA device per pod for the KV transfer (see ``RdmaSpec``). Default: none (UCX over TCP)."""
 
     side_channel_port: Int32 = Field(default=NIXL_SIDE_CHANNEL_PORT, ge=1024, le=65535)
     """Port where each engine publishes its KV cache's address (``VLLM_NIXL_SIDE_CHANNEL_PORT``).

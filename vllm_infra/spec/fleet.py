@@ -22,7 +22,14 @@ from vllm_infra.vocabulary.kubernetes import (
     SUPPORTED_KUBERNETES_VERSIONS,
     minor_version,
 )
-from vllm_infra.vocabulary.profiles import DISRUPTION_BUDGET_RULE, PodSecurityLevel, policy_of
+from vllm_infra.vocabulary.profiles import (
+    ADDED_CAPABILITIES_ADMITTED,
+    DISRUPTION_BUDGET_RULE,
+    RDMA_CAPABILITY,
+    PodSecurityLevel,
+    ProfilePolicy,
+    policy_of,
+)
 from vllm_infra.vocabulary.reporting import IMAGE_PINNING_RULE, Profile
 
 
@@ -202,6 +209,21 @@ class FleetSpec(SpecModel):
             services.append(VllmServiceSpec.model_validate(data))
         return self.model_copy(update={"services": services})
 
+    def _rdma_problems(self, index: int, policy: ProfilePolicy) -> list[Problem]:
+        """RDMA pods add IPC_LOCK: the profile must admit it (VI-SEC-004) and so must the Pod Security
+        level the rendered namespace enforces (VI-SEC-016)."""
+        where = ("services", index, "disaggregation", "rdma")
+        if RDMA_CAPABILITY not in policy.added_capabilities:
+            return [Problem(where, f"RDMA memory registration needs {RDMA_CAPABILITY}, which the "
+                                   f"{self.policy_profile} profile does not admit (VI-SEC-004): use policy_profile: "
+                                   f"{Profile.RDMA}", None)]
+        admitted = ADDED_CAPABILITIES_ADMITTED[self.namespace.pod_security]
+        if self.namespace.create and admitted is not None and RDMA_CAPABILITY not in admitted:
+            return [Problem(where, f"the namespace enforces the {self.namespace.pod_security} Pod Security level, "
+                                   f"which refuses {RDMA_CAPABILITY} (VI-SEC-016): set namespace.pod_security: "
+                                   f"{PodSecurityLevel.PRIVILEGED}", None)]
+        return []
+
     @model_validator(mode="after")
     def _profile_requirements(self) -> FleetSpec:
         """What the profile's rules require of every service, so that synth never writes what
@@ -233,6 +255,9 @@ class FleetSpec(SpecModel):
             if not service.network_policy.enabled:
                 problems.append(Problem(("services", index, "network_policy", "enabled"), "every profile requires a "
                                         "NetworkPolicy around vLLM pods (VI-NET-001)", False))
+            rdma = service.disaggregation.rdma if service.disaggregation else None
+            if rdma is not None:
+                problems += self._rdma_problems(index, policy)
             router = service.disaggregation.router if service.disaggregation else None
             for component in ("endpoint_picker", "sidecar") if router and policy.requires_digests else ():
                 image = getattr(router, component)

@@ -29,6 +29,9 @@ POD_SECURITY_MODES = ("enforce", "audit", "warn")
 """The namespace labels of Pod Security admission: ``<prefix><mode>: <level>``."""
 POD_SECURITY_ENFORCE_LABEL = f"{POD_SECURITY_LABEL_PREFIX}enforce"
 
+RDMA_CAPABILITY = "IPC_LOCK"
+"""What a container needs to register (pin) memory with an RDMA NIC."""
+
 ADDED_CAPABILITIES_ADMITTED: dict[PodSecurityLevel, frozenset[str] | None] = {
     PodSecurityLevel.RESTRICTED: frozenset({"NET_BIND_SERVICE"}),
     PodSecurityLevel.BASELINE: frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -80,7 +83,7 @@ PROFILES: dict[Profile, ProfilePolicy] = {
         Profile.RDMA,
         "restricted, except that containers may add IPC_LOCK for RDMA and their namespaces then enforce the "
         "privileged Pod Security level (no lower level admits IPC_LOCK); critical findings cannot be waived",
-        added_capabilities=frozenset({"NET_BIND_SERVICE", "IPC_LOCK"}),
+        added_capabilities=frozenset({"NET_BIND_SERVICE", RDMA_CAPABILITY}),
         namespace_levels=frozenset({PodSecurityLevel.RESTRICTED, PodSecurityLevel.PRIVILEGED})),
 }
 """Every profile, in the order the documentation lists them."""
