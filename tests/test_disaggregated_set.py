@@ -196,3 +196,17 @@ def test_a_set_role_cannot_autoscale_even_through_the_fleet() -> None:
     with pytest.raises(ValidationError, match=r"disaggregation\.prefill\.autoscaling"):
         fleet_of(pd_service(disaggregation={**AS_SET, "prefill": {"autoscaling": {"min_replicas": 1,
                                                                                    "max_replicas": 2}}}))
+
+
+def test_slices_copy_the_whole_topology() -> None:
+    fleet = fleet_of(pd_service(disaggregation={**AS_SET, "slices": 2, "prefill": {"replicas": 3},
+                                                "decode": {"replicas": 1}}))
+    objects = render_fleet(fleet)
+    [pd_set] = [obj for obj in objects if obj["kind"] == "DisaggregatedSet"]
+    assert (pd_set["spec"]["slices"], [role["spec"]["replicas"] for role in pd_set["spec"]["roles"]]) == (2, [3, 1])
+    assert [(row.service, row.replicas_min) for row in plan_fleet(fleet)] == [
+        ("llama-pd-prefill", 6), ("llama-pd-decode", 2)]
+    report = check_objects(objects, "pd", profile=Profile.RESTRICTED)
+    assert [(f.rule.id, f.message) for f in report.findings if f.status == Status.FAILED] == []
+    assert ("disaggregation.slices", "slices copy a DisaggregatedSet's topology: set workload: disaggregated-set, or "
+            "raise the roles' replicas") in errors(pd_service(disaggregation={"slices": 2}))

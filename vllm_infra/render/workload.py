@@ -156,14 +156,16 @@ def workload(service: ResolvedService, context: RenderContext) -> dict[str, Any]
 def disaggregated_set(service: ResolvedService, roles: tuple[ResolvedService, ...],
                       context: RenderContext) -> dict[str, Any]:
     """One LWS DisaggregatedSet for the roles of a disaggregated service: its controller creates a
-    LeaderWorkerSet per role (``<set>-0-<revision>-<role>``) with the role's labels (the Kueue queue
+    LeaderWorkerSet per role and slice (``<set>-<slice>-<revision>-<role>``) with the role's labels (the Kueue queue
     among them) and annotations, and rolls the roles out together within each one's surge. The
     waivers of both roles go on the set, where policy reads them."""
+    assert service.spec.disaggregation is not None
+    slices = service.spec.disaggregation.slices
     entries = []
     for role in roles:
         assert role.spec.role is not None
         spec = _group_spec(role, context)
-        spec["replicas"] = role.spec.availability.replicas  # the spec refuses role autoscalers here
+        spec["replicas"] = role.spec.availability.replicas // slices  # per slice; no role autoscalers here
         role_meta = {"labels": _metadata(role, context)["labels"]}
         if role.spare_gpus:
             role_meta["annotations"] = {SPARE_GPUS_ANNOTATION: str(role.spare_gpus)}
@@ -172,5 +174,5 @@ def disaggregated_set(service: ResolvedService, roles: tuple[ResolvedService, ..
         "apiVersion": DISAGGREGATED_SET_API_VERSION,
         "kind": DISAGGREGATED_SET[1],
         "metadata": metadata(service, context, annotations=workload_annotations(*roles)),
-        "spec": {"roles": entries},
+        "spec": {"roles": entries, **({"slices": slices} if slices > 1 else {})},
     }

@@ -124,6 +124,9 @@ def disaggregation_problems(service: ResolvedService) -> list[Problem]:
                                     "both roles", flags["kv-transfer-config"]))
     if pd.workload == PdWorkload.DISAGGREGATED_SET:
         problems += _disaggregated_set_problems(service)
+    elif pd.slices > 1:
+        problems.append(Problem(("disaggregation", "slices"), "slices copy a DisaggregatedSet's topology: set "
+                                "workload: disaggregated-set, or raise the roles' replicas", pd.slices))
     prefill = (pd.prefill.parallelism or spec.parallelism).tensor
     decode = (pd.decode.parallelism or spec.parallelism).tensor
     either_way = service.vllm_version >= NIXL_EITHER_TP_SINCE

@@ -139,6 +139,11 @@ class DisaggregationSpec(SpecModel):
     connector: KvConnector = KvConnector.NIXL
     """KV-transfer connector. Default: ``NixlConnector``."""
 
+    slices: Int32 = Field(default=1, ge=1, le=100)
+    """With ``workload: disaggregated-set``: independent copies of the whole prefill/decode topology
+    (``spec.slices``), each with every role's ``replicas``, rolled out and recovered on its own.
+    Default: 1."""
+
     rdma: RdmaSpec | None = None
     """An RDMA device per pod for the KV transfer (see ``RdmaSpec``). Default: none (UCX over TCP)."""
 

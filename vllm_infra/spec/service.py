@@ -183,7 +183,7 @@ def _role(service: VllmServiceSpec, role: PdRole) -> VllmServiceSpec:
     if overrides.autoscaling is not None:
         data["autoscaling"]["backend"] = overrides.autoscaling.backend  # the union's tag, set or defaulted
     if overrides.autoscaling is None:
-        data.setdefault("availability", {})["replicas"] = overrides.replicas
+        data.setdefault("availability", {})["replicas"] = overrides.replicas * service.disaggregation.slices
     if overrides.extra_args:
         model = data.setdefault("model", {})
         model["extra_args"] = {**model.get("extra_args", {}), **overrides.extra_args}
