@@ -61,4 +61,5 @@ def minimum_scale(unit: ServingUnit, bundle: Bundle) -> int:
     or a role's ``replicas`` in each of the set's slices."""
     if unit.role is None:
         return bundle.minimum_scale(unit.obj)
-    return int(dig(unit.obj, *unit.path, "replicas", default=1)) * int(dig(unit.obj, "spec", "slices", default=1) or 1)
+    replicas, slices = dig(unit.obj, *unit.path, "replicas", default=1), dig(unit.obj, "spec", "slices", default=1)
+    return (replicas if type(replicas) is int else 1) * (slices if type(slices) is int and slices > 0 else 1)
