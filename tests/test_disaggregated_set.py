@@ -28,8 +28,8 @@ from vllm_infra.vocabulary.paths import format_path
 from vllm_infra.vocabulary.reporting import Profile
 
 FIXTURE = Path(__file__).parent / "fixtures" / "handwritten" / "disaggregatedset.yaml"
-SET_RULES = ("VI-SCH-001", "VI-AVL-001", "VI-AVL-002", "VI-AVL-004", "VI-NET-003", "VI-NET-005", "VI-GPU-002",
-             "VI-PD-002", "VI-PD-004")
+SET_RULES = ("VI-SCH-001", "VI-AVL-001", "VI-AVL-002", "VI-AVL-004", "VI-AVL-005", "VI-NET-003", "VI-NET-005",
+             "VI-GPU-002", "VI-PD-002", "VI-PD-004")
 Objects = list[dict[str, Any]]
 AS_SET = {"workload": "disaggregated-set"}
 
@@ -59,6 +59,20 @@ def rename(objects: Objects, name: str) -> None:
         selector = obj["spec"]["selector"]
         labels = selector.get("matchLabels", selector)
         labels["disaggregatedset.x-k8s.io/name"] = name
+
+
+def role_autoscaler(objects: Objects, role: str, low: int, *, external: bool = True) -> None:
+    """An HPA on the role's DisaggregatedSetRoleScaler (``<set>-<role>``), the role scaled externally."""
+    index = [entry["name"] for entry in objects[0]["spec"]["roles"]].index(role)
+    if external:
+        objects[0]["spec"]["roles"][index]["scaling"] = {"mode": "External"}
+    objects.append({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": f"qwen-pd-{role}", "namespace": "llm"},
+                    "spec": {"scaleTargetRef": {"apiVersion": "disaggregatedset.x-k8s.io/v1",
+                                                "kind": "DisaggregatedSetRoleScaler", "name": f"qwen-pd-{role}"},
+                             "minReplicas": low, "maxReplicas": 4,
+                             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                                 "type": "Utilization", "averageUtilization": 80}}}]}})
 
 
 def test_the_set_as_lws_publishes_it_passes() -> None:
@@ -106,6 +120,13 @@ CASES: list[tuple[str, Mutation, list[tuple[str, str, str, str]]]] = [
         "workerTemplate"),
      [("VI-SCH-001", "spec.roles[1].spec.leaderWorkerTemplate", "critical", "\"workerTemplate\" is a required "
        "property")]),
+    ("an externally scaled role whose autoscaler keeps one replica", lambda o: role_autoscaler(o, "decode", 1),
+     [("VI-AVL-004", "spec.roles[1].spec", "medium", "role decode has fewer than 2 replicas: one node or GPU failure "
+       "is an outage")]),
+    ("an autoscaler on a role scaler the set does not create", lambda o: role_autoscaler(o, "decode", 2,
+                                                                                           external=False),
+     [("VI-AVL-005", "spec.scaleTargetRef", "high", "scaleTargetRef DisaggregatedSetRoleScaler/qwen-pd-decode is not "
+       "in the manifests (a DisaggregatedSet creates one only for a role with scaling.mode: External)")]),
     ("a set partly scaled to zero", lambda o: role(o, 1)["spec"].update(replicas=0),
      [("VI-PD-004", "spec.roles[1].spec.replicas", "high", "some statically scaled roles have replicas and others "
        "none: the schema refuses a set that is partly scaled to zero"),
@@ -119,6 +140,14 @@ def test_each_mistake_class_is_found(mutate: Mutation, expected: list[tuple[str,
     objects = handwritten()
     mutate(objects)
     assert findings(objects) == expected
+
+
+def test_an_externally_scaled_role_takes_its_autoscalers_range() -> None:
+    """The role's replicas are ignored once it is scaled through its DisaggregatedSetRoleScaler."""
+    objects = handwritten()
+    role(objects, 1)["spec"]["replicas"] = 1
+    role_autoscaler(objects, "decode", 2)
+    assert findings(objects) == []
 
 
 def test_the_set_renders_in_place_of_the_role_workloads_and_passes_check() -> None:

@@ -131,6 +131,10 @@ DISAGGREGATED_SET_API_VERSION = "disaggregatedset.x-k8s.io/v1"
 DISAGGREGATED_SET_NAME_LABEL = "disaggregatedset.x-k8s.io/name"
 DISAGGREGATED_SET_ROLE_LABEL = "disaggregatedset.x-k8s.io/role"
 DISAGGREGATED_SET_SLICE_LABEL = "disaggregatedset.x-k8s.io/slice"
+DISAGGREGATED_SET_ROLE_SCALER = "DisaggregatedSetRoleScaler"
+"""What a role with ``scaling.mode: External`` is scaled through: ``<set>-<role>``, created by the
+controller, with a scale subresource an HPA or ScaledObject targets; the role's ``replicas`` is
+then ignored."""
 DISAGGREGATED_SET_REVISION_LENGTH = 8
 """Hex characters of the revision hash in each role's LeaderWorkerSet name,
 ``<set>-<slice>-<revision>-<role>``, whose Service ``<lws>-prv`` the webhook keeps within 63."""

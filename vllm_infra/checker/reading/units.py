@@ -8,10 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vllm_infra.checker.reading.bundle import Bundle
-from vllm_infra.checker.reading.objects import Manifest, dig, name_of
+from vllm_infra.checker.reading.objects import Manifest, dig, name_of, namespace_of
+from vllm_infra.checker.reading.scaling import max_replicas, min_replicas
 from vllm_infra.checker.reading.server import serving_container
 from vllm_infra.checker.reading.templates import PodTemplate, disaggregated_roles
-from vllm_infra.vocabulary.kubernetes import DISAGGREGATED_SET, SERVING_KINDS, group_kind
+from vllm_infra.vocabulary.kubernetes import (
+    DISAGGREGATED_SET,
+    DISAGGREGATED_SET_ROLE_SCALER,
+    SERVING_KINDS,
+    group_kind,
+)
 from vllm_infra.vocabulary.paths import FieldPath
 
 
@@ -56,10 +62,39 @@ def serving_units(bundle: Bundle) -> list[ServingUnit]:
     return [unit for obj in bundle.objects for unit in units_of(obj, bundle)]
 
 
-def minimum_scale(unit: ServingUnit, bundle: Bundle) -> int:
-    """Replicas at the unit's minimum scale: a workload's (autoscaler minimum, else ``spec.replicas``),
-    or a role's ``replicas`` in each of the set's slices."""
+def role_scalers(unit: ServingUnit, bundle: Bundle) -> list[Manifest]:
+    """The autoscalers of a role scaled externally: those targeting its DisaggregatedSetRoleScaler
+    (none for other units)."""
+    if unit.role is None or dig(unit.obj, *unit.path[:-1], "scaling", "mode", default="Static") != "External":
+        return []
+    target = {"kind": DISAGGREGATED_SET_ROLE_SCALER,
+              "metadata": {"namespace": namespace_of(unit.obj), "name": f"{name_of(unit.obj)}-{unit.role}"}}
+    return bundle.autoscalers_of(target)
+
+
+def role_scaler_names(bundle: Bundle) -> set[tuple[str, str]]:
+    """(namespace, name) of the DisaggregatedSetRoleScaler each externally scaled role gets."""
+    return {(namespace_of(unit.obj), f"{name_of(unit.obj)}-{unit.role}") for unit in serving_units(bundle)
+            if unit.role is not None and
+            dig(unit.obj, *unit.path[:-1], "scaling", "mode", default="Static") == "External"}
+
+
+def scale_range(unit: ServingUnit, bundle: Bundle) -> tuple[int, int]:
+    """(minimum, maximum) replicas of the unit: a workload's autoscalers, else ``spec.replicas``; a
+    role's ``replicas`` in each of the set's slices, or the range of the autoscalers driving its
+    DisaggregatedSetRoleScaler."""
     if unit.role is None:
-        return bundle.minimum_scale(unit.obj)
+        low = bundle.minimum_scale(unit.obj)
+        return low, max([low, *(max_replicas(scaler) for scaler in bundle.autoscalers_of(unit.obj))])
+    scalers = role_scalers(unit, bundle)
+    if scalers:
+        low = min(min_replicas(scaler) for scaler in scalers)
+        return low, max([low, *(max_replicas(scaler) for scaler in scalers)])
     replicas, slices = dig(unit.obj, *unit.path, "replicas", default=1), dig(unit.obj, "spec", "slices", default=1)
-    return (replicas if type(replicas) is int else 1) * (slices if type(slices) is int and slices > 0 else 1)
+    count = (replicas if type(replicas) is int else 1) * (slices if type(slices) is int and slices > 0 else 1)
+    return count, count
+
+
+def minimum_scale(unit: ServingUnit, bundle: Bundle) -> int:
+    """Replicas at the unit's minimum scale (see ``scale_range``)."""
+    return scale_range(unit, bundle)[0]

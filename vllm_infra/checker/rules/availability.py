@@ -14,12 +14,12 @@ from vllm_infra.checker.reading.probes import start_seconds
 from vllm_infra.checker.reading.scaling import max_replicas, min_replicas
 from vllm_infra.checker.reading.server import catalogued_version, is_vllm_workload, vllm_pod_templates
 from vllm_infra.checker.reading.templates import group_size
-from vllm_infra.checker.reading.units import minimum_scale, serving_units
+from vllm_infra.checker.reading.units import minimum_scale, role_scaler_names, role_scalers, serving_units
 from vllm_infra.checker.rules.base import RuleContext, Violation, bundle_rule, resource_rule
 from vllm_infra.checker.rules.simulated import UNVERIFIED, simulated
 from vllm_infra.checker.simulation.outcomes import Scenario, Verdict
 from vllm_infra.vocabulary.autoscalers import AUTOSCALERS, HPA, KEDA_COOLDOWN_DEFAULT, TYPE_PLACEHOLDER
-from vllm_infra.vocabulary.kubernetes import SERVING_KINDS
+from vllm_infra.vocabulary.kubernetes import DISAGGREGATED_SET_ROLE_SCALER, SERVING_KINDS
 from vllm_infra.vocabulary.limits import MAX_SCALE_UP_PERIOD_SECONDS, disruptions_allowed
 from vllm_infra.vocabulary.paths import FieldPath
 from vllm_infra.vocabulary.reporting import Severity
@@ -154,19 +154,26 @@ def replicated(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
              "spec:\n"
              "  scaleTargetRef: {kind: Deployment, name: llama}   # and a ScaledObject on llama too"))
 def one_autoscaler(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
+    role_scalers_made = role_scaler_names(bundle)  # the set's controller creates them
     for scaler in bundle.objects:
         if scaler.get("kind") not in AUTOSCALERS:
             continue
         ref = dig(scaler, "spec", "scaleTargetRef", default={}) or {}
-        if bundle.find(ref.get("kind", "Deployment"), str(ref.get("name")), namespace_of(scaler) or None) is None:
-            yield Violation(("spec", "scaleTargetRef"), f"scaleTargetRef {ref.get('kind', 'Deployment')}/"
-                                                        f"{ref.get('name')} is not in the manifests", obj=scaler)
-    for workload in bundle.of_kind(*SERVING_KINDS):
-        scalers = bundle.autoscalers_of(workload)
+        kind, name = ref.get("kind", "Deployment"), str(ref.get("name"))
+        if kind == DISAGGREGATED_SET_ROLE_SCALER and (namespace_of(scaler), name) in role_scalers_made:
+            continue
+        if bundle.find(kind, name, namespace_of(scaler) or None) is None:
+            made = " (a DisaggregatedSet creates one only for a role with scaling.mode: External)" \
+                if kind == DISAGGREGATED_SET_ROLE_SCALER else ""
+            yield Violation(("spec", "scaleTargetRef"), f"scaleTargetRef {kind}/{name} is not in the manifests{made}",
+                            obj=scaler)
+    for unit in serving_units(bundle):
+        scalers = bundle.autoscalers_of(unit.obj) if unit.role is None else role_scalers(unit, bundle)
         if len(scalers) > 1:
             names = ", ".join(f"{s['kind']}/{name_of(s)}" for s in scalers)
-            yield Violation(("metadata", "name"), f"{len(scalers)} autoscalers target this workload ({names})",
-                            obj=workload)
+            where = ("metadata", "name") if unit.role is None else (*unit.path[:-1], "scaling")
+            subject = "this workload" if unit.role is None else f"role {unit.role}"
+            yield Violation(where, f"{len(scalers)} autoscalers target {subject} ({names})", obj=unit.obj)
 
 
 @bundle_rule(

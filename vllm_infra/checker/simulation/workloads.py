@@ -13,7 +13,7 @@ from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
 from vllm_infra.checker.reading.probes import start_seconds
 from vllm_infra.checker.reading.scaling import max_replicas
 from vllm_infra.checker.reading.templates import PodTemplate
-from vllm_infra.checker.reading.units import ServingUnit, minimum_scale, serving_units
+from vllm_infra.checker.reading.units import ServingUnit, scale_range, serving_units
 from vllm_infra.checker.simulation.cluster import accelerator_count
 from vllm_infra.checker.simulation.pods import PodShape, pod_shape
 from vllm_infra.vocabulary.kubernetes import (
@@ -181,11 +181,11 @@ def _role_workload(bundle: Bundle, unit: ServingUnit, budgets: Mapping[int, Budg
     on its own), admitted through the queue its role labels name (they go to its LeaderWorkerSet)."""
     obj, namespace = unit.obj, namespace_of(unit.obj)
     role_meta = dig(obj, *unit.path[:-1], "metadata", default={}) or {}
-    replicas = minimum_scale(unit, bundle)
+    low, high = scale_range(unit, bundle)
     pods = _replica_pods(bundle, unit.templates, namespace, cluster_queue_of(bundle, obj, role_meta.get("labels")))
     role_spec = dig(obj, *unit.path, default={}) or {}
-    strategy, surge, unavailable = _rollout({"kind": "LeaderWorkerSet", "spec": role_spec}, max(1, replicas))
+    strategy, surge, unavailable = _rollout({"kind": "LeaderWorkerSet", "spec": role_spec}, max(1, low))
     exclusive = (role_meta.get("annotations") or {}).get(LWS_EXCLUSIVE_TOPOLOGY)
-    return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, replicas, replicas, strategy, surge,
+    return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, high, strategy, surge,
                     unavailable, str(exclusive) if exclusive else None, budgets.get(id(unit.templates[0])),
                     start_seconds(obj, MIN_STARTUP_SECONDS), role=unit.role)
