@@ -27,7 +27,7 @@ from vllm_infra.render.loading import (
     model_image_volume,
 )
 from vllm_infra.render.lora import fetch_adapters, lora_args, lora_env
-from vllm_infra.spec.disaggregation import PdRole
+from vllm_infra.spec.disaggregation import PdRole, RdmaSpec
 from vllm_infra.spec.environment import API_KEY_ENV, CACHE_PATH, HF_TOKEN_DIR, TMP_PATH, managed_env
 from vllm_infra.spec.model import Dtype, KvCacheDtype
 from vllm_infra.spec.resolved import STARTUP_PROBE_PERIOD, ResolvedService
@@ -193,6 +193,11 @@ def _mounts(service: ResolvedService) -> list[dict[str, Any]]:
     return mounts + model_image_mount(service)
 
 
+def _rdma(service: ResolvedService) -> RdmaSpec | None:
+    """The RDMA device of a prefill/decode role's pods (None: none, or not a role)."""
+    return service.spec.pair.rdma if service.spec.pair else None
+
+
 def _resources(service: ResolvedService, context: RenderContext) -> dict[str, Any]:
     gpu = service.gpu.resource_name
     memory = format_bytes(service.memory_limit_bytes)
@@ -203,7 +208,7 @@ def _resources(service: ResolvedService, context: RenderContext) -> dict[str, An
         ephemeral += copied_model_bytes(service)
     storage = format_bytes(ephemeral)
     gpus = {} if service.spec.accelerator.claim else {gpu: service.gpus_per_pod}
-    rdma = service.spec.pair.rdma if service.spec.pair else None
+    rdma = _rdma(service)
     devices = {**gpus, **({rdma.resource: rdma.count} if rdma else {})}
     requests = {"cpu": service.cpu_request, "memory": memory, "ephemeral-storage": storage, **devices}
     limits: dict[str, Any] = {"memory": memory, "ephemeral-storage": storage, **devices}
@@ -250,8 +255,7 @@ def container(service: ResolvedService, role: PodRole, context: RenderContext) -
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"], **({"add": [RDMA_CAPABILITY]} if service.spec.pair and
-                                                  service.spec.pair.rdma else {})},
+            "capabilities": {"drop": ["ALL"], **({"add": [RDMA_CAPABILITY]} if _rdma(service) else {})},
         },
         "volumeMounts": _mounts(service),
     }

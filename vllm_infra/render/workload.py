@@ -160,12 +160,11 @@ def disaggregated_set(service: ResolvedService, roles: tuple[ResolvedService, ..
     among them) and annotations, and rolls the roles out together within each one's surge. The
     waivers of both roles go on the set, where policy reads them."""
     assert service.spec.disaggregation is not None
-    slices = service.spec.disaggregation.slices
     entries = []
     for role in roles:
         assert role.spec.role is not None
         spec = _group_spec(role, context)
-        spec["replicas"] = role.spec.availability.replicas // slices  # per slice; no role autoscalers here
+        spec["replicas"] = getattr(service.spec.disaggregation, role.spec.role.value).replicas  # per slice
         role_meta = {"labels": _metadata(role, context)["labels"]}
         if role.spare_gpus:
             role_meta["annotations"] = {SPARE_GPUS_ANNOTATION: str(role.spare_gpus)}
@@ -174,5 +173,6 @@ def disaggregated_set(service: ResolvedService, roles: tuple[ResolvedService, ..
         "apiVersion": DISAGGREGATED_SET_API_VERSION,
         "kind": DISAGGREGATED_SET[1],
         "metadata": metadata(service, context, annotations=workload_annotations(*roles)),
-        "spec": {"roles": entries, **({"slices": slices} if slices > 1 else {})},
+        "spec": {"roles": entries, **({"slices": slices} if (slices := service.spec.disaggregation.slices) > 1
+                                      else {})},
     }

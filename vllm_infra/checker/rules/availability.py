@@ -67,6 +67,7 @@ def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
         yield from simulated(bundle, ctx.simulation.of(Scenario.DRAIN), ("metadata", "name"),
                              {Verdict.DEGRADED: Severity.MEDIUM})
         return
+    unit_of = {id(template): unit for unit in serving_units(bundle) for template in unit.templates}
     for pdb in bundle.of_kind("PodDisruptionBudget"):
         spec = pdb.get("spec") or {}
         min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
@@ -78,11 +79,10 @@ def pdb_allows_drain(bundle: Bundle, ctx: RuleContext) -> Iterator[Violation]:
             continue
         if min_available is None:
             continue
-        selected = {id(template) for _obj, template in bundle.templates_selected(namespace_of(pdb),
-                                                                                 spec.get("selector"))}
-        for unit in serving_units(bundle):
-            if not any(id(template) in selected for template in unit.templates):
-                continue
+        selected = {id(unit): unit for _obj, template in bundle.templates_selected(namespace_of(pdb),
+                                                                                  spec.get("selector"))
+                    if (unit := unit_of.get(id(template))) is not None}
+        for unit in selected.values():
             scale = minimum_scale(unit, bundle)
             try:
                 allowed = disruptions_allowed(min_available=min_available, max_unavailable=None,

@@ -11,7 +11,6 @@ from vllm_infra.checker.reading.accelerators import claimed_gpus
 from vllm_infra.checker.reading.bundle import Bundle
 from vllm_infra.checker.reading.objects import dig, name_of, namespace_of
 from vllm_infra.checker.reading.probes import start_seconds
-from vllm_infra.checker.reading.scaling import max_replicas
 from vllm_infra.checker.reading.templates import PodTemplate
 from vllm_infra.checker.reading.units import ServingUnit, scale_range, serving_units
 from vllm_infra.checker.simulation.cluster import accelerator_count
@@ -129,21 +128,17 @@ def workloads(bundle: Bundle) -> list[Workload]:
         if not unit.templates:
             continue
         try:
-            found.append(_workload(bundle, unit.obj, budgets) if unit.role is None else
-                         _role_workload(bundle, unit, budgets))
+            found.append(_workload(bundle, unit, budgets))
         except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError, IndexError):
             continue
     return found
 
 
-def cluster_queue_of(bundle: Bundle, obj: Mapping[str, Any], labels: Any = None) -> str | None:
-    """The ClusterQueue behind the workload's Kueue LocalQueue, named in its labels (``labels``, by
-    default the object's); None without a queue label, or when the LocalQueue is not among the
-    manifests."""
-    if labels is None:
-        labels = dig(obj, "metadata", "labels", default={})
+def _cluster_queue(bundle: Bundle, namespace: str, labels: Any) -> str | None:
+    """The ClusterQueue behind the Kueue LocalQueue a workload's labels name; None without a queue
+    label, or when the LocalQueue is not among the manifests."""
     queue = labels.get(KUEUE_QUEUE_LABEL) if isinstance(labels, Mapping) else None
-    local = bundle.find("LocalQueue", str(queue), namespace_of(obj)) if isinstance(queue, str) else None
+    local = bundle.find("LocalQueue", str(queue), namespace) if isinstance(queue, str) else None
     cluster_queue = dig(local, "spec", "clusterQueue") if local else None
     return cluster_queue if isinstance(cluster_queue, str) else None
 
@@ -161,31 +156,21 @@ def _replica_pods(bundle: Bundle, templates: tuple[PodTemplate, ...], namespace:
     return (shapes[0], *[shapes[-1]] * (templates[0].size - 1))
 
 
-def _workload(bundle: Bundle, obj: Mapping[str, Any], budgets: Mapping[int, Budget]) -> Workload:
-    namespace = namespace_of(obj)
-    templates = bundle.templates_of(obj)
-    pods = _replica_pods(bundle, templates, namespace, cluster_queue_of(bundle, obj))
-    scalers = bundle.autoscalers_of(obj)
-    low = bundle.minimum_scale(obj)
-    high = max([max_replicas(scaler) for scaler in scalers] or [low])
-    strategy, surge, unavailable = _rollout(obj, max(1, low))
-    exclusive = dig(obj, "metadata", "annotations", LWS_EXCLUSIVE_TOPOLOGY)
-    return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, max(low, high), strategy, surge,
-                    unavailable, str(exclusive) if exclusive else None, budgets.get(id(templates[0])),
-                    start_seconds(obj, MIN_STARTUP_SECONDS))
-
-
-def _role_workload(bundle: Bundle, unit: ServingUnit, budgets: Mapping[int, Budget]) -> Workload:
-    """A DisaggregatedSet role: its replicas in every slice, rolled out with its own surge and
-    unavailability (the controller steps the roles in lockstep within them; here each role rolls
-    on its own), admitted through the queue its role labels name (they go to its LeaderWorkerSet)."""
+def _workload(bundle: Bundle, unit: ServingUnit, budgets: Mapping[int, Budget]) -> Workload:
+    """A workload, or a DisaggregatedSet role: the role's LeaderWorkerSet spec and metadata (its
+    labels name the Kueue queue; they go to the LeaderWorkerSet the controller creates) in place of
+    the object's. Each role rolls out within its own surge; the controller's lockstep across roles
+    is not modelled."""
     obj, namespace = unit.obj, namespace_of(unit.obj)
-    role_meta = dig(obj, *unit.path[:-1], "metadata", default={}) or {}
+    if unit.role is None:
+        meta, rolled = dig(obj, "metadata", default={}) or {}, obj
+    else:
+        meta = dig(obj, *unit.path[:-1], "metadata", default={}) or {}
+        rolled = {"kind": "LeaderWorkerSet", "spec": dig(obj, *unit.path, default={}) or {}}
     low, high = scale_range(unit, bundle)
-    pods = _replica_pods(bundle, unit.templates, namespace, cluster_queue_of(bundle, obj, role_meta.get("labels")))
-    role_spec = dig(obj, *unit.path, default={}) or {}
-    strategy, surge, unavailable = _rollout({"kind": "LeaderWorkerSet", "spec": role_spec}, max(1, low))
-    exclusive = (role_meta.get("annotations") or {}).get(LWS_EXCLUSIVE_TOPOLOGY)
+    pods = _replica_pods(bundle, unit.templates, namespace, _cluster_queue(bundle, namespace, meta.get("labels")))
+    strategy, surge, unavailable = _rollout(rolled, max(1, low))
+    exclusive = (meta.get("annotations") or {}).get(LWS_EXCLUSIVE_TOPOLOGY)
     return Workload(str(obj.get("kind")), name_of(obj), namespace, pods, low, high, strategy, surge,
                     unavailable, str(exclusive) if exclusive else None, budgets.get(id(unit.templates[0])),
                     start_seconds(obj, MIN_STARTUP_SECONDS), role=unit.role)
